@@ -1,0 +1,40 @@
+# driftgate: every target sets itself up from nothing (a fresh clone).
+#   make demo   prepare the flights data, run EWR/JFK/LGA over spans 1-3, print a table
+#   make test   create .venv if needed, then run the whole test suite
+#   make test-fast  unit tests only (no TFX pipeline runs)
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEMO_DIR ?= demo
+export TF_USE_LEGACY_KERAS := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONHASHSEED := 0
+
+.PHONY: venv demo test test-fast bench clean
+
+venv: $(STAMP)
+
+$(STAMP): setup.py constraints.txt scripts/find_python310.sh
+	@PY310="$$(bash scripts/find_python310.sh)" || exit 1; \
+	  if [ ! -x "$(PY)" ]; then echo ">> creating $(VENV) with $$PY310"; "$$PY310" -m venv $(VENV) || exit 1; fi
+	@echo ">> installing driftgate and the pinned TFX 1.16 stack (first time: ~5 min)"
+	$(PY) -m pip install -q --upgrade "pip<25" "setuptools<70" wheel
+	$(PY) -m pip install -q -c constraints.txt -e ".[test]"
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/driftgate data flights --out $(DEMO_DIR)/data
+	$(VENV)/bin/driftgate demo --data $(DEMO_DIR)/data --root $(DEMO_DIR)/runs --spans 1,2,3
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not e2e" tests
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_components.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) runs build *.egg-info

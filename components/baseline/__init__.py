@@ -1,0 +1,1 @@
+"""Baseline lookup without Resolver nodes (open-source Kubeflow cannot run them)."""

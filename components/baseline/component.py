@@ -1,0 +1,36 @@
+"""Finds the model serving in the region and hands it to the Evaluator.
+
+TFX's usual way is a ``Resolver`` node with a latest-blessed-model strategy;
+Kubeflow Pipelines' open-source backend refuses resolver executors. This
+component reads the region's TF Serving base path instead (the same under the
+local runner and Kubeflow: a path or bucket URI under the region's root), and
+copies the serving SavedModel into its own ``Model`` output, so ML Metadata
+records which version was the baseline. With nothing serving yet, the output
+is marked ``has_model=0`` and the Evaluator judges by value thresholds alone.
+"""
+
+
+import os
+
+from tfx import v1 as tfx
+
+from serving import layout
+
+SERVING_SUBDIR = "Format-Serving"  # where TFX looks for a Model artifact's SavedModel
+
+
+@tfx.dsl.components.component
+def ServingBaseline(
+    model: tfx.dsl.components.OutputArtifact[tfx.types.standard_artifacts.Model],
+    model_base_path: tfx.dsl.components.Parameter[str],
+):
+    """Copies ``<model_base_path>/<serving version>`` into ``model`` (or marks it empty)."""
+    version = layout.serving_version(model_base_path)
+    model.set_int_custom_property("has_model", 0 if version is None else 1)
+    model.set_int_custom_property("serving_version", version or 0)
+    model.set_string_custom_property("model_base_path", model_base_path)
+    target = os.path.join(model.uri, SERVING_SUBDIR)
+    if version is not None:
+        layout.copy_tree(os.path.join(model_base_path, str(version)), target)
+    else:
+        tfx.dsl.io.fileio.makedirs(target)

@@ -1,0 +1,1 @@
+"""Evaluator that accepts an empty baseline (first model in a region)."""

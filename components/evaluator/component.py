@@ -1,0 +1,12 @@
+"""``Evaluator``: the stock component with driftgate's executor."""
+
+from tfx import v1 as tfx
+from tfx.dsl.components.base import executor_spec
+
+from components.evaluator.executor import Executor
+
+
+class Evaluator(tfx.components.Evaluator):
+    """TFX Evaluator whose baseline may be an empty ``ServingBaseline`` output."""
+
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)

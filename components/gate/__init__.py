@@ -1,0 +1,1 @@
+"""The data gate: decides from ExampleValidator's anomalies whether a span may train."""

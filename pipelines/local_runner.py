@@ -1,0 +1,136 @@
+"""Runs one region's pipeline on this machine with TFX's LocalDagRunner.
+
+Thin: config -> paths -> preflight -> ``create_pipeline`` -> LocalDagRunner,
+then reads what happened back from ML Metadata (``pipelines.run_result``).
+State of a region lives under ``<root>/<REGION>/`` (SQLite metadata and TFX
+artifacts); served models under ``<root>/serving/<REGION>/<model>/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import time
+from typing import Callable, Dict, Optional
+
+from pipelines import preflight
+from pipelines.config import RegionConfig, region_data_dir, schema_file
+
+Progress = Callable[[str], None]
+
+
+def region_paths(config: RegionConfig, root: str, data: Optional[str] = None, schemas_dir=None):
+    """PipelinePaths plus the metadata path for ``config`` under ``root``."""
+    from pipelines.pipeline import PipelinePaths
+    from serving.layout import model_base_path
+
+    root = os.path.abspath(root) if "://" not in root else root
+    region_root = os.path.join(root, config.region)
+    paths = PipelinePaths(
+        data_dir=region_data_dir(config, data),
+        pipeline_root=os.path.join(region_root, "pipeline"),
+        model_base_path=model_base_path(root, config.region, config.serving.model_name),
+        schema_file=str(schema_file(config, schemas_dir)),
+    )
+    return paths, os.path.join(region_root, "metadata.sqlite")
+
+
+class _ComponentProgress(logging.Handler):
+    """Turns LocalDagRunner's 'Component X is running/finished' log lines into
+    one readable line per component, and records each component's wall time."""
+
+    def __init__(self, progress: Progress):
+        super().__init__(level=logging.INFO)
+        self.progress = progress
+        self.started: Dict[str, float] = {}
+        self.seconds: Dict[str, float] = {}
+        self.t0 = time.time()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        msg = record.getMessage()
+        if msg.startswith("Component ") and msg.endswith(" is running."):
+            node = msg[len("Component "):-len(" is running.")]
+            self.started[node] = time.time()
+            self.progress(f"  [{time.time() - self.t0:6.1f}s] {node} ...")
+        elif msg.startswith("Component ") and msg.endswith(" is finished."):
+            node = msg[len("Component "):-len(" is finished.")]
+            self.seconds[node] = time.time() - self.started.get(node, time.time())
+        elif msg.startswith("Skipping component"):
+            pass
+
+
+@contextlib.contextmanager
+def _quiet_tfx(handler: logging.Handler):
+    """Routes TFX/absl INFO chatter away from the terminal, keeping our handler
+    and warnings; Keras' own prints go to stderr so stdout stays clean (--json)."""
+    from absl import logging as absl_logging
+
+    absl_logger = logging.getLogger("absl")
+    absl_handler = absl_logging.get_absl_handler()
+    old_level, old_handler_level = absl_logger.level, absl_handler.level
+    absl_logging.set_verbosity(absl_logging.INFO)
+    absl_handler.setLevel(logging.ERROR)
+    old_propagate = absl_logger.propagate
+    absl_logger.propagate = False  # beam installs a root handler that would echo INFO
+    absl_logger.addHandler(handler)
+    tf_logger = logging.getLogger("tensorflow")
+    old_tf_level = tf_logger.level
+    tf_logger.setLevel(logging.ERROR)  # deprecation notices from TFMA internals
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        absl_logger.removeHandler(handler)
+        absl_logger.propagate = old_propagate
+        tf_logger.setLevel(old_tf_level)
+        absl_handler.setLevel(old_handler_level)
+        absl_logger.setLevel(old_level)
+
+
+def run_region(
+    config: RegionConfig,
+    *,
+    root: str = "runs",
+    data: Optional[str] = None,
+    span: Optional[int] = None,
+    schemas_dir=None,
+    progress: Progress = lambda line: print(line, file=sys.stderr),
+):
+    """Runs the region's pipeline for ``span`` (newest when None).
+
+    Returns a ``RunResult``. Raises PreflightError (cannot start) or
+    DataBlocked (span unfit, found before TFX ran); a span blocked by the
+    pipeline's own data gate returns a result with ``blocked=True``.
+    """
+    paths, metadata_path = region_paths(config, root, data, schemas_dir)
+    required = list(config.features.all) + [config.features.label]
+    preflight.check_schema_file(paths.schema_file, required)
+    sf = preflight.span_files(paths.data_dir, config.data.span_pattern, span)
+    sf = preflight.check_csv_span(sf, required)
+    progress(f"{config.region} span {sf.span}: {sf.rows:,} rows in {paths.data_dir}; "
+             f"schema v{config.schema.version}")
+
+    from tfx import v1 as tfx
+
+    from pipelines.pipeline import create_pipeline
+    from pipelines.run_result import collect
+
+    os.makedirs(os.path.dirname(metadata_path), exist_ok=True)
+    pipeline = create_pipeline(
+        config,
+        paths,
+        span=sf.span,
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            metadata_path
+        ),
+    )
+    handler = _ComponentProgress(progress)
+    t0 = time.time()
+    with _quiet_tfx(handler):
+        tfx.orchestration.LocalDagRunner().run(pipeline)
+    result = collect(config, metadata_path, paths)
+    result.duration_s = round(time.time() - t0, 1)
+    result.component_seconds = {k: round(v, 2) for k, v in handler.seconds.items()}
+    return result

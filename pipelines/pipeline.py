@@ -1,0 +1,183 @@
+"""The pure pipeline factory: one region config in, one ``tfx.dsl.Pipeline`` out.
+
+No environment reads and no file I/O: every location comes in through
+:class:`PipelinePaths`, so all regions can be built in one process, by the
+local runner and by the Kubeflow compiler alike.
+
+Graph (node ids are stable)::
+
+    example_gen -> statistics_gen -> example_validator -> data_gate
+    schema_importer ---------------^                         |
+                          Cond(decision != "block"):         v
+          serving_baseline -> trainer -> evaluator -> pusher
+
+There is no Resolver node (open-source Kubeflow cannot run one): the model
+serving in the region is found by ``serving_baseline`` from the serving path.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import List, Optional
+
+import tensorflow_model_analysis as tfma
+from ml_metadata.proto import metadata_store_pb2
+from tfx import v1 as tfx
+
+from components.baseline.component import ServingBaseline
+from components.evaluator.component import Evaluator
+from components.gate.component import DataGate
+from components.gate.decision import BLOCK
+from components.pusher.component import Pusher
+from pipelines.config import RegionConfig
+
+TRAINER_RUN_FN = "trainer.task.run_fn"
+PREDICTION_KEY = "probabilities"
+
+
+@dataclass(frozen=True)
+class PipelinePaths:
+    """Resolved locations for one region (paths or bucket URIs)."""
+
+    data_dir: str  # folder holding the region's spans
+    pipeline_root: str  # TFX artifacts
+    model_base_path: str  # TF Serving base path: <root>/serving/<REGION>/<model>
+    schema_file: str  # the pinned schema.pbtxt
+
+
+def trainer_custom_config(config: RegionConfig) -> dict:
+    """What ``trainer.task.run_fn`` reads: features and hyper-parameters (JSON-safe)."""
+    return json.loads(json.dumps({"features": asdict(config.features), "trainer": asdict(config.trainer)}))
+
+
+def eval_config(config: RegionConfig) -> tfma.EvalConfig:
+    """Value thresholds on AUC and accuracy; a change threshold on AUC against
+    the serving model (ignored by the Evaluator when none serves yet)."""
+    ev = config.evaluation
+    higher = tfma.MetricDirection.HIGHER_IS_BETTER
+    return tfma.EvalConfig(
+        model_specs=[
+            tfma.ModelSpec(
+                signature_name="serving_default",
+                label_key=config.features.label,
+                prediction_key=PREDICTION_KEY,
+            )
+        ],
+        slicing_specs=[tfma.SlicingSpec()],
+        metrics_specs=[
+            tfma.MetricsSpec(
+                metrics=[
+                    tfma.MetricConfig(class_name="ExampleCount"),
+                    tfma.MetricConfig(
+                        class_name="AUC",
+                        threshold=tfma.MetricThreshold(
+                            value_threshold=tfma.GenericValueThreshold(lower_bound={"value": ev.min_auc}),
+                            change_threshold=tfma.GenericChangeThreshold(
+                                direction=higher, absolute={"value": ev.min_auc_improvement}
+                            ),
+                        ),
+                    ),
+                    tfma.MetricConfig(
+                        class_name="BinaryAccuracy",
+                        threshold=tfma.MetricThreshold(
+                            value_threshold=tfma.GenericValueThreshold(lower_bound={"value": ev.min_accuracy})
+                        ),
+                    ),
+                    tfma.MetricConfig(class_name="Precision"),
+                    tfma.MetricConfig(class_name="Recall"),
+                ]
+            )
+        ],
+    )
+
+
+def example_gen_input(config: RegionConfig) -> tfx.proto.Input:
+    return tfx.proto.Input(
+        splits=[tfx.proto.Input.Split(name="single_split", pattern=config.data.span_pattern)]
+    )
+
+
+def create_pipeline(
+    config: RegionConfig,
+    paths: PipelinePaths,
+    *,
+    span: Optional[int] = None,
+    metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
+    beam_pipeline_args: Optional[List[str]] = None,
+) -> tfx.dsl.Pipeline:
+    """Builds the region's continuous-training pipeline.
+
+    ``span`` pins the span to ingest; None lets ExampleGen take the newest
+    span present when the pipeline runs (so a scheduled run needs no recompile).
+    """
+    range_config = None
+    if span is not None:
+        range_config = tfx.proto.RangeConfig(
+            static_range=tfx.proto.StaticRange(start_span_number=span, end_span_number=span)
+        )
+    example_gen = tfx.components.CsvExampleGen(
+        input_base=paths.data_dir,
+        input_config=example_gen_input(config),
+        output_config=tfx.proto.Output(
+            split_config=tfx.proto.SplitConfig(
+                splits=[
+                    tfx.proto.SplitConfig.Split(name="train", hash_buckets=config.data.train_buckets),
+                    tfx.proto.SplitConfig.Split(name="eval", hash_buckets=config.data.eval_buckets),
+                ]
+            )
+        ),
+        range_config=range_config,
+    ).with_id("example_gen")
+    statistics_gen = tfx.components.StatisticsGen(
+        examples=example_gen.outputs["examples"]
+    ).with_id("statistics_gen")
+    schema_importer = tfx.components.ImportSchemaGen(schema_file=paths.schema_file).with_id(
+        "schema_importer"
+    )
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_importer.outputs["schema"]
+    ).with_id("example_validator")
+    gate = DataGate(
+        examples=example_gen.outputs["examples"],
+        statistics=statistics_gen.outputs["statistics"],
+        anomalies=example_validator.outputs["anomalies"],
+        warn_only_types=json.dumps(list(config.anomalies.warn_only_types)),
+        warn_only_features=json.dumps(list(config.anomalies.warn_only_features)),
+    ).with_id("data_gate")
+
+    nodes = [example_gen, statistics_gen, schema_importer, example_validator, gate]
+    decision = gate.outputs["report"].future()[0].custom_property("decision")
+    with tfx.dsl.Cond(decision != BLOCK):
+        baseline = ServingBaseline(model_base_path=paths.model_base_path).with_id("serving_baseline")
+        trainer = tfx.components.Trainer(
+            run_fn=TRAINER_RUN_FN,
+            examples=example_gen.outputs["examples"],
+            schema=schema_importer.outputs["schema"],
+            train_args=tfx.proto.TrainArgs(num_steps=config.trainer.train_steps),
+            eval_args=tfx.proto.EvalArgs(num_steps=config.trainer.eval_steps),
+            custom_config=trainer_custom_config(config),
+        ).with_id("trainer")
+        evaluator = Evaluator(
+            examples=example_gen.outputs["examples"],
+            model=trainer.outputs["model"],
+            baseline_model=baseline.outputs["model"],
+            eval_config=eval_config(config),
+        ).with_id("evaluator")
+        pusher = Pusher(
+            model=trainer.outputs["model"],
+            model_blessing=evaluator.outputs["blessing"],
+            push_destination=tfx.proto.PushDestination(
+                filesystem=tfx.proto.PushDestination.Filesystem(base_directory=paths.model_base_path)
+            ),
+        ).with_id("pusher")
+        nodes += [baseline, trainer, evaluator, pusher]
+
+    return tfx.dsl.Pipeline(
+        pipeline_name=config.pipeline_name,
+        pipeline_root=paths.pipeline_root,
+        components=nodes,
+        enable_cache=False,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=list(beam_pipeline_args if beam_pipeline_args is not None else config.beam_args),
+    )

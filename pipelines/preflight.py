@@ -1,0 +1,119 @@
+"""Checks before a local run: is the span there, readable and shaped right?
+
+Cheap (reads CSV headers and counts rows; no TensorFlow) and gives messages
+that name the file and column, before any TFX component starts. The pipeline's
+own ExampleValidator + data gate still judge the values; this only catches
+what would otherwise end as a stack trace deep in ExampleGen.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import os
+import re
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Tuple
+
+from google.protobuf import text_format
+
+
+class PreflightError(Exception):
+    """The run cannot start (exit 1): missing span, unreadable schema..."""
+
+
+class DataBlocked(Exception):
+    """The span's data is unfit to train on (exit 2); nothing was changed."""
+
+
+@dataclass(frozen=True)
+class SpanFiles:
+    span: int
+    files: Tuple[str, ...]
+    rows: int
+
+
+def _span_regex(pattern: str) -> Tuple[str, "re.Pattern"]:
+    """(glob for the span folder level, regex capturing the span number)."""
+    first = pattern.split("/")[0]
+    return (first.replace("{SPAN}", "*"),
+            re.compile("^" + re.escape(first).replace(re.escape("{SPAN}"), r"(\d+)") + "$"))
+
+
+def available_spans(data_dir: str, span_pattern: str) -> List[int]:
+    """Span numbers with files matching ``span_pattern`` under ``data_dir``."""
+    if not os.path.isdir(data_dir):
+        return []
+    _, rx = _span_regex(span_pattern)
+    spans = set()
+    for path in glob.glob(os.path.join(data_dir, span_pattern.replace("{SPAN}", "*"))):
+        first = os.path.relpath(path, data_dir).split(os.sep)[0]
+        m = rx.match(first)
+        if m:
+            spans.add(int(m.group(1)))
+    return sorted(spans)
+
+
+def span_files(data_dir: str, span_pattern: str, span: Optional[int]) -> SpanFiles:
+    """Resolves the span to ingest (newest when ``span`` is None) and its files."""
+    if not os.path.isdir(data_dir):
+        raise PreflightError(
+            f"data folder {data_dir} does not exist: prepare data first "
+            f"(driftgate data flights --out DIR) or pass --data DIR"
+        )
+    spans = available_spans(data_dir, span_pattern)
+    if not spans:
+        raise PreflightError(f"{data_dir}: no span matches '{span_pattern}'")
+    if span is None:
+        span = spans[-1]
+    elif span not in spans:
+        raise PreflightError(
+            f"{data_dir}: span {span} not found (pattern '{span_pattern}'); "
+            f"spans present: {', '.join(map(str, spans))}"
+        )
+    files = sorted(glob.glob(os.path.join(data_dir, span_pattern.replace("{SPAN}", str(span)))))
+    return SpanFiles(span=span, files=tuple(files), rows=0)
+
+
+def check_csv_span(sf: SpanFiles, required: Sequence[str]) -> SpanFiles:
+    """Every file has a header with every ``required`` column and the span has rows."""
+    rows = 0
+    for path in sf.files:
+        try:
+            with open(path, newline="") as fh:
+                reader = csv.reader(fh)
+                header = next(reader, None)
+                if not header:
+                    raise DataBlocked(f"{path}: empty file (no header, no rows): span {sf.span} has no data")
+                missing = [c for c in required if c not in header]
+                if missing:
+                    raise DataBlocked(
+                        f"{path}: missing column(s) {', '.join(missing)} "
+                        f"(required by the region config); span {sf.span} blocked"
+                    )
+                rows += sum(1 for row in reader if row)
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            raise DataBlocked(f"{path}: cannot read as CSV: {exc}") from exc
+    if rows == 0:
+        raise DataBlocked(f"span {sf.span}: header only, no rows in {', '.join(sf.files)}")
+    return SpanFiles(span=sf.span, files=sf.files, rows=rows)
+
+
+def check_schema_file(path: str, required: Sequence[str]) -> None:
+    """The schema parses and declares every required feature."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    if not os.path.isfile(path):
+        raise PreflightError(
+            f"schema file {path} not found: pin an existing version in the region config "
+            f"(schema.version) or add schemas/<REGION>/v<N>/schema.pbtxt"
+        )
+    try:
+        with open(path) as fh:
+            schema = text_format.Parse(fh.read(), schema_pb2.Schema())
+    except text_format.ParseError as exc:
+        raise PreflightError(f"{path}: schema does not parse: {exc}") from exc
+    names = {f.name for f in schema.feature}
+    missing = [c for c in required if c not in names]
+    if missing:
+        raise PreflightError(f"{path}: schema lacks configured feature(s) {', '.join(missing)}")

