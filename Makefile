@@ -3,32 +3,38 @@
 #   make test   create .venv if needed, then run the whole test suite
 #   make test-fast  unit tests only (no TFX pipeline runs)
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+# pip lists every local mirror it skips; keep the output readable
+PIPQUIET := 2>&1 | (grep -v "is ignored: it is neither a file nor a directory" || true)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo
 export TF_USE_LEGACY_KERAS := 1
-export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
 
-.PHONY: venv demo test test-fast bench clean
+.PHONY: venv demo test test-fast lint bench clean
 
 venv: $(STAMP)
 
-$(STAMP): setup.py constraints.txt scripts/find_python310.sh
+$(STAMP): setup.py pyproject.toml constraints.txt scripts/find_python310.sh
 	@PY310="$$(bash scripts/find_python310.sh)" || exit 1; \
 	  if [ ! -x "$(PY)" ]; then echo ">> creating $(VENV) with $$PY310"; "$$PY310" -m venv $(VENV) || exit 1; fi
 	@echo ">> installing driftgate and the pinned TFX 1.16 stack (first time: ~5 min)"
-	$(PY) -m pip install -q --upgrade "pip<25" "setuptools<70" wheel
-	$(PY) -m pip install -q -c constraints.txt -e ".[test]"
+	$(PY) -m pip install -q --upgrade "pip<25" "setuptools>=64,<70" wheel $(PIPQUIET)
+	$(PY) -m pip install -q -c constraints.txt -e ".[test]" $(PIPQUIET)
 	@touch $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/driftgate data flights --out $(DEMO_DIR)/data
 	$(VENV)/bin/driftgate demo --data $(DEMO_DIR)/data --root $(DEMO_DIR)/runs --spans 1,2,3
 
-test: $(STAMP)
+test: $(STAMP) lint
 	$(PY) -m pytest -q tests
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not e2e" tests

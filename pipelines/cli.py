@@ -28,7 +28,7 @@ def _quiet_environment() -> None:
     import warnings
 
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF's C++ start-up noise (CUDA probes)
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", message=".*pkg_resources.*")
@@ -38,7 +38,7 @@ def _int_list(text: str) -> List[int]:
     try:
         return [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -140,8 +140,10 @@ def cmd_data(args) -> int:
         return EXIT_ERROR
     print(summary.table())
     dropped = ", ".join(f"{v:,} {k}" for k, v in summary.dropped.items())
-    print(f"{summary.total_rows:,} rows in {len(summary.rows)} spans written to {args.out} "
-          f"in {time.time() - t0:.1f}s" + (f"; left out: {dropped}" if dropped else ""))
+    print(
+        f"{summary.total_rows:,} rows in {len(summary.rows)} spans written to {args.out} "
+        f"in {time.time() - t0:.1f}s" + (f"; left out: {dropped}" if dropped else "")
+    )
     return EXIT_OK
 
 
@@ -208,8 +210,10 @@ def cmd_demo(args) -> int:
                 results.append((region, span, str(exc).splitlines()[0][:120]))
                 _err(f"{region} span {span}: {exc}")
     print(demo_table(results))
-    print(f"{len(results)} runs in {time.time() - t0:.0f}s; per-run JSON in {args.root}/<REGION>/results/, "
-          f"served models in {args.root}/serving/")
+    print(
+        f"{len(results)} runs in {time.time() - t0:.0f}s; per-run JSON in {args.root}/<REGION>/results/, "
+        f"served models in {args.root}/serving/"
+    )
     return EXIT_ERROR if failed else EXIT_OK
 
 

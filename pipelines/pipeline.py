@@ -129,12 +129,10 @@ def create_pipeline(
         ),
         range_config=range_config,
     ).with_id("example_gen")
-    statistics_gen = tfx.components.StatisticsGen(
-        examples=example_gen.outputs["examples"]
-    ).with_id("statistics_gen")
-    schema_importer = tfx.components.ImportSchemaGen(schema_file=paths.schema_file).with_id(
-        "schema_importer"
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"]).with_id(
+        "statistics_gen"
     )
+    schema_importer = tfx.components.ImportSchemaGen(schema_file=paths.schema_file).with_id("schema_importer")
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_importer.outputs["schema"]
     ).with_id("example_validator")

@@ -36,8 +36,10 @@ class SpanFiles:
 def _span_regex(pattern: str) -> Tuple[str, "re.Pattern"]:
     """(glob for the span folder level, regex capturing the span number)."""
     first = pattern.split("/")[0]
-    return (first.replace("{SPAN}", "*"),
-            re.compile("^" + re.escape(first).replace(re.escape("{SPAN}"), r"(\d+)") + "$"))
+    return (
+        first.replace("{SPAN}", "*"),
+        re.compile("^" + re.escape(first).replace(re.escape("{SPAN}"), r"(\d+)") + "$"),
+    )
 
 
 def available_spans(data_dir: str, span_pattern: str) -> List[int]:

@@ -117,8 +117,16 @@ def collect(config, metadata_path: str, paths) -> RunResult:
     outputs, run_id = _node_outputs(store)
 
     result = RunResult(
-        region=config.region, span=None, rows=0, anomalies=[], blocked=False, blessed=None,
-        pushed_version=None, serving_dir=paths.model_base_path, metrics={}, run_id=run_id,
+        region=config.region,
+        span=None,
+        rows=0,
+        anomalies=[],
+        blocked=False,
+        blessed=None,
+        pushed_version=None,
+        serving_dir=paths.model_base_path,
+        metrics={},
+        run_id=run_id,
     )
     examples = outputs.get("example_gen", {}).get("examples")
     if examples is not None:

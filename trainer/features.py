@@ -52,8 +52,10 @@ def feature_spec_from_schema(
         )
     for name in numeric:
         if types[name] not in (schema_pb2.INT, schema_pb2.FLOAT):
-            raise ValueError(f"numeric feature '{name}' has schema type "
-                             f"{schema_pb2.FeatureType.Name(types[name])}; expected INT or FLOAT")
+            raise ValueError(
+                f"numeric feature '{name}' has schema type "
+                f"{schema_pb2.FeatureType.Name(types[name])}; expected INT or FLOAT"
+            )
     return FeatureSpec(
         label=label,
         categorical=tuple((n, _DTYPES[types[n]]) for n in categorical),

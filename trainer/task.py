@@ -81,12 +81,16 @@ def train_and_export(
 
     batch = int(hp["batch_size"])
     # A span fits in memory many times over: parse once, then cache.
-    train = (raw_dataset(train_patterns, spec, batch).map(to_xy).cache()
-             .shuffle(64, seed=int(hp["seed"])).repeat().prefetch(2))
-    evals = raw_dataset(eval_patterns, spec, batch).map(to_xy).cache().repeat().prefetch(2)
-    model = build_model(
-        spec, stats, hp["hidden_units"], float(hp["learning_rate"]), int(hp["hash_buckets"])
+    train = (
+        raw_dataset(train_patterns, spec, batch)
+        .map(to_xy)
+        .cache()
+        .shuffle(64, seed=int(hp["seed"]))
+        .repeat()
+        .prefetch(2)
     )
+    evals = raw_dataset(eval_patterns, spec, batch).map(to_xy).cache().repeat().prefetch(2)
+    model = build_model(spec, stats, hp["hidden_units"], float(hp["learning_rate"]), int(hp["hash_buckets"]))
     history = model.fit(
         train,
         steps_per_epoch=train_steps,
@@ -104,8 +108,11 @@ def train_and_export(
     tf.io.gfile.makedirs(os.path.join(serving_model_dir, "assets.extra"))
     # What the preprocessing learned, beside the model, for people and audits.
     with tf.io.gfile.GFile(os.path.join(serving_model_dir, "assets.extra", PREPROCESSING_FILE), "w") as fh:
-        json.dump({"mean": stats.mean, "std": stats.std,
-                   "vocab": {k: list(v) for k, v in stats.vocab.items()}}, fh, indent=1)
+        json.dump(
+            {"mean": stats.mean, "std": stats.std, "vocab": {k: list(v) for k, v in stats.vocab.items()}},
+            fh,
+            indent=1,
+        )
     return {k: float(v[-1]) for k, v in history.history.items()}
 
 
@@ -114,8 +121,10 @@ def run_fn(fn_args) -> None:
     config = fn_args.custom_config or {}
     for key in ("features", "trainer"):
         if key not in config:
-            raise ValueError(f"Trainer custom_config lacks '{key}': build the pipeline with "
-                             "pipelines.pipeline.create_pipeline")
+            raise ValueError(
+                f"Trainer custom_config lacks '{key}': build the pipeline with "
+                "pipelines.pipeline.create_pipeline"
+            )
     train_and_export(
         fn_args.train_files,
         fn_args.eval_files,

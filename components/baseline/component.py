@@ -9,7 +9,6 @@ records which version was the baseline. With nothing serving yet, the output
 is marked ``has_model=0`` and the Evaluator judges by value thresholds alone.
 """
 
-
 import os
 
 from tfx import v1 as tfx

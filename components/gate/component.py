@@ -4,7 +4,6 @@ The ``decision`` custom property on the report drives ``tfx.dsl.Cond`` in the
 pipeline, which compiles for Kubeflow (a condition on a value artifact does not).
 """
 
-
 import json
 import os
 

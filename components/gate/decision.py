@@ -50,8 +50,13 @@ class GateReport:
     @classmethod
     def from_json_dict(cls, d: Mapping) -> "GateReport":
         findings = [Finding(**dict(f, types=tuple(f["types"]))) for f in d.get("findings", [])]
-        return cls(span=int(d["span"]), decision=d["decision"], rows=dict(d.get("rows", {})),
-                   findings=findings, reasons=list(d.get("reasons", [])))
+        return cls(
+            span=int(d["span"]),
+            decision=d["decision"],
+            rows=dict(d.get("rows", {})),
+            findings=findings,
+            reasons=list(d.get("reasons", [])),
+        )
 
 
 def classify(
@@ -72,19 +77,15 @@ def classify(
             infos["<dataset>"] = anomalies.dataset_anomaly_info
         for feature in sorted(infos):
             info = infos[feature]
-            types = tuple(
-                anomalies_pb2.AnomalyInfo.Type.Name(r.type) for r in info.reason
-            ) or ("UNKNOWN_TYPE",)
-            severity = anomalies_pb2.AnomalyInfo.Severity.Name(info.severity)
-            description = info.short_description or "; ".join(
-                r.short_description for r in info.reason
+            types = tuple(anomalies_pb2.AnomalyInfo.Type.Name(r.type) for r in info.reason) or (
+                "UNKNOWN_TYPE",
             )
+            severity = anomalies_pb2.AnomalyInfo.Severity.Name(info.severity)
+            description = info.short_description or "; ".join(r.short_description for r in info.reason)
             if info.description and info.description != description:
                 description = f"{description}: {info.description}"
             blocking = not (
-                feature in warn_feats
-                or all(t in warn_types for t in types)
-                or severity == "WARNING"
+                feature in warn_feats or all(t in warn_types for t in types) or severity == "WARNING"
             )
             out.append(Finding(split, feature, types, severity, description, blocking))
     return out
@@ -102,7 +103,5 @@ def decide(span: int, rows: Mapping[str, int], findings: List[Finding]) -> GateR
     decision = BLOCK if reasons else RETRAIN
     if decision == RETRAIN:
         warned = len(findings)
-        reasons.append(
-            f"{total} rows, no blocking anomalies" + (f" ({warned} warning(s))" if warned else "")
-        )
+        reasons.append(f"{total} rows, no blocking anomalies" + (f" ({warned} warning(s))" if warned else ""))
     return GateReport(span=span, decision=decision, rows=dict(rows), findings=findings, reasons=reasons)

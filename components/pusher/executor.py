@@ -30,9 +30,7 @@ class Executor(pusher_executor.Executor):
             return
         model_path = self.GetModelPath(input_dict)
         destination = pusher_pb2.PushDestination()
-        proto_utils.json_to_proto(
-            exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination
-        )
+        proto_utils.json_to_proto(exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination)
         if destination.WhichOneof("destination") != "filesystem":
             raise ValueError("driftgate's Pusher pushes to a filesystem destination only")
         base = destination.filesystem.base_directory

@@ -25,14 +25,24 @@ from pipelines.local_runner import run_region
 
 pytestmark = pytest.mark.e2e
 
-RUN_KEYS = {"region", "span", "rows", "anomalies", "blocked", "blessed", "pushed_version",
-            "serving_dir", "metrics"}
+RUN_KEYS = {
+    "region",
+    "span",
+    "rows",
+    "anomalies",
+    "blocked",
+    "blessed",
+    "pushed_version",
+    "serving_dir",
+    "metrics",
+}
 
 
 def _tree_digest(folder: Path) -> dict:
     return {
         str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*")) if p.is_file()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
     }
 
 
@@ -72,14 +82,37 @@ def scenario(tmp_path_factory, small_spans):
     serving = Path(first.serving_dir)
     before = _tree_digest(serving)
     cli = subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", "run", "--region", "EWR", "--span", "2",
-         "--data", str(data), "--root", str(root), "--json"],
-        capture_output=True, text=True, timeout=900, env=dict(os.environ),
+        [
+            sys.executable,
+            "-m",
+            "pipelines.cli",
+            "run",
+            "--region",
+            "EWR",
+            "--span",
+            "2",
+            "--data",
+            str(data),
+            "--root",
+            str(root),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=dict(os.environ),
     )
     after_block = _tree_digest(serving)
     third = run_region(cfg, root=str(root), data=str(data), progress=lambda _: None)
-    return {"first": first, "cli": cli, "before": before, "after_block": after_block,
-            "third": third, "data": data, "serving": serving}
+    return {
+        "first": first,
+        "cli": cli,
+        "before": before,
+        "after_block": after_block,
+        "third": third,
+        "data": data,
+        "serving": serving,
+    }
 
 
 def test_first_span_is_blessed_and_pushed_as_version_1(scenario):

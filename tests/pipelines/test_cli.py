@@ -13,19 +13,27 @@ from pipelines import cli
 
 def _driftgate(*args, env=None):
     return subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", *args], capture_output=True, text=True,
-        env={**os.environ, **(env or {})}, timeout=600,
+        [sys.executable, "-m", "pipelines.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=600,
     )
 
 
 def test_help_is_fast_and_imports_no_tensorflow():
     t0 = time.time()
     out = subprocess.run(
-        [sys.executable, "-c",
-         "import sys; from pipelines import cli\n"
-         "try:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
-         "print('TF=' + str('tensorflow' in sys.modules))"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pipelines import cli\n"
+            "try:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print('TF=' + str('tensorflow' in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert time.time() - t0 < 5  # generous for CI; the benchmark measures the real figure
     assert "TF=False" in out.stdout and "run" in out.stdout and "demo" in out.stdout
@@ -33,9 +41,15 @@ def test_help_is_fast_and_imports_no_tensorflow():
 
 def test_legacy_keras_is_selected_by_importing_the_package():
     out = subprocess.run(
-        [sys.executable, "-c", "import os; os.environ.pop('TF_USE_LEGACY_KERAS', None)\n"
-         "import pipelines, os; print(os.environ.get('TF_USE_LEGACY_KERAS'))"],
-        capture_output=True, text=True, env={k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"},
+        [
+            sys.executable,
+            "-c",
+            "import os; os.environ.pop('TF_USE_LEGACY_KERAS', None)\n"
+            "import pipelines, os; print(os.environ.get('TF_USE_LEGACY_KERAS'))",
+        ],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"},
     )
     assert out.stdout.strip() == "1"
 
@@ -47,8 +61,9 @@ def test_unknown_region_exits_1_naming_known_regions(tmp_path):
 
 
 def test_missing_span_directory_exits_1(tmp_path, small_spans):
-    res = _driftgate("run", "--region", "EWR", "--span", "9", "--data", str(small_spans),
-                     "--root", str(tmp_path))
+    res = _driftgate(
+        "run", "--region", "EWR", "--span", "9", "--data", str(small_spans), "--root", str(tmp_path)
+    )
     assert res.returncode == 1
     assert "span 9 not found" in res.stderr and "spans present: 1, 2" in res.stderr
 
@@ -58,10 +73,13 @@ def test_missing_data_folder_exits_1(tmp_path):
     assert res.returncode == 1 and "does not exist" in res.stderr
 
 
-@pytest.mark.parametrize("corruption, message", [
-    ("drop_column", "missing column(s) temp"),
-    ("empty", "no rows"),
-])
+@pytest.mark.parametrize(
+    "corruption, message",
+    [
+        ("drop_column", "missing column(s) temp"),
+        ("empty", "no rows"),
+    ],
+)
 def test_bad_span_exits_2_and_changes_nothing(tmp_path, small_spans, corruption, message):
     data = tmp_path / "data" / "EWR" / "span-1"
     data.mkdir(parents=True)
@@ -83,9 +101,19 @@ def test_bad_span_exits_2_and_changes_nothing(tmp_path, small_spans, corruption,
 def test_demo_table_formats_results_and_errors():
     from pipelines.run_result import RunResult
 
-    r = RunResult(region="EWR", span=1, rows=9616, anomalies=[], blocked=False, blessed=True,
-                  pushed_version=1, serving_dir="/s", metrics={"auc": 0.7389, "binary_accuracy": 0.7433},
-                  decision="retrain", duration_s=61.0)
+    r = RunResult(
+        region="EWR",
+        span=1,
+        rows=9616,
+        anomalies=[],
+        blocked=False,
+        blessed=True,
+        pushed_version=1,
+        serving_dir="/s",
+        metrics={"auc": 0.7389, "binary_accuracy": 0.7433},
+        decision="retrain",
+        duration_s=61.0,
+    )
     table = cli.demo_table([r, ("JFK", 2, "boom")])
     assert "EWR" in table and "0.739" in table and "0.743" in table and "yes" in table
     assert "JFK" in table and "error: boom" in table

@@ -44,7 +44,9 @@ def test_available_regions_lists_yaml_files_but_not_defaults():
 
 def test_config_is_frozen():
     cfg = load_region_config("EWR")
-    with pytest.raises(Exception):
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.region = "JFK"  # type: ignore[misc]
 
 

@@ -15,20 +15,42 @@ def test_flights_frame_has_label_and_no_leaking_columns(flights_frame):
 
 
 def test_flights_frame_counts_cancelled_and_diverted_on_a_slice():
-    flights = pd.DataFrame({
-        "year": [2013] * 4, "month": [1] * 4, "day": [1, 1, 2, 3],
-        "dep_time": [517, None, 600, 700], "sched_dep_time": [515, 600, 559, 2359],
-        "arr_delay": [20.0, None, None, -3.0], "sched_arr_time": [830, 900, 1000, 2430],
-        "carrier": ["UA", "AA", "B6", "DL"], "dest": ["IAH", "MIA", "BOS", "ATL"],
-        "distance": [1400, 1089, 187, 762], "origin": ["EWR", "JFK", "LGA", "EWR"],
-        "time_hour": ["2013-01-01T10:00:00Z", "2013-01-01T11:00:00Z",
-                      "2013-01-02T11:00:00Z", "2013-01-03T04:00:00Z"],
-    })
-    weather = pd.DataFrame({
-        "origin": ["EWR"], "time_hour": ["2013-01-01T10:00:00Z"], "temp": [39.0], "dewp": [26.0],
-        "humid": [59.4], "wind_dir": [270.0], "wind_speed": [10.4], "wind_gust": [None],
-        "precip": [0.0], "pressure": [1012.0], "visib": [10.0],
-    })
+    flights = pd.DataFrame(
+        {
+            "year": [2013] * 4,
+            "month": [1] * 4,
+            "day": [1, 1, 2, 3],
+            "dep_time": [517, None, 600, 700],
+            "sched_dep_time": [515, 600, 559, 2359],
+            "arr_delay": [20.0, None, None, -3.0],
+            "sched_arr_time": [830, 900, 1000, 2430],
+            "carrier": ["UA", "AA", "B6", "DL"],
+            "dest": ["IAH", "MIA", "BOS", "ATL"],
+            "distance": [1400, 1089, 187, 762],
+            "origin": ["EWR", "JFK", "LGA", "EWR"],
+            "time_hour": [
+                "2013-01-01T10:00:00Z",
+                "2013-01-01T11:00:00Z",
+                "2013-01-02T11:00:00Z",
+                "2013-01-03T04:00:00Z",
+            ],
+        }
+    )
+    weather = pd.DataFrame(
+        {
+            "origin": ["EWR"],
+            "time_hour": ["2013-01-01T10:00:00Z"],
+            "temp": [39.0],
+            "dewp": [26.0],
+            "humid": [59.4],
+            "wind_dir": [270.0],
+            "wind_speed": [10.4],
+            "wind_gust": [None],
+            "precip": [0.0],
+            "pressure": [1012.0],
+            "visib": [10.0],
+        }
+    )
     frame, dropped = datasets.flights_frame(flights, weather)
     assert dropped == {"cancelled": 1, "diverted": 1}
     assert list(frame["late"]) == [1, 0]
@@ -50,11 +72,13 @@ def test_prepare_flights_writes_region_span_layout(tmp_path):
 
 def test_split_csv_any_dataset_by_region_and_time(tmp_path):
     src = tmp_path / "shop.csv"
-    pd.DataFrame({
-        "store": ["north", "north", "south"],
-        "ts": ["2024-01-05", "2024-02-07", "2024-01-09"],
-        "spend": [1.0, 2.0, 3.0],
-    }).to_csv(src, index=False)
+    pd.DataFrame(
+        {
+            "store": ["north", "north", "south"],
+            "ts": ["2024-01-05", "2024-02-07", "2024-01-09"],
+            "spend": [1.0, 2.0, 3.0],
+        }
+    ).to_csv(src, index=False)
     summary = datasets.split_csv(str(src), "store", "ts", str(tmp_path / "out"))
     assert summary.rows == {("north", 1): 1, ("north", 2): 1, ("south", 1): 1}
     got = pd.read_csv(tmp_path / "out" / "north" / "span-2" / "data.csv")

@@ -48,8 +48,13 @@ def exported(tiny, tmp_path_factory):
     config["trainer"]["batch_size"] = 32
     out = tmp_path_factory.mktemp("model") / "serving"
     metrics = task.train_and_export(
-        [str(d / "train.gz")], [str(d / "eval.gz")], task.load_schema(str(schema_file(cfg))),
-        config, str(out), train_steps=20, eval_steps=2,
+        [str(d / "train.gz")],
+        [str(d / "eval.gz")],
+        task.load_schema(str(schema_file(cfg))),
+        config,
+        str(out),
+        train_steps=20,
+        eval_steps=2,
     )
     return out, metrics
 
@@ -97,8 +102,10 @@ def test_feature_spec_rejects_feature_missing_from_schema():
 
 def test_feature_stats_ignore_missing_values():
     spec = features.FeatureSpec(label="y", categorical=(("c", tf.string),), numeric=(("x", tf.float32),))
-    batches = [{"x": np.array([[1.0], [np.nan], [3.0]]), "c": np.array([[b"a"], [b""], [b"a"]])},
-               {"x": np.array([[np.nan]]), "c": np.array([[b"b"]])}]
+    batches = [
+        {"x": np.array([[1.0], [np.nan], [3.0]]), "c": np.array([[b"a"], [b""], [b"a"]])},
+        {"x": np.array([[np.nan]]), "c": np.array([[b"b"]])},
+    ]
     stats = features.compute_feature_stats(batches, spec, max_vocab=10)
     assert stats.mean["x"] == 2.0 and stats.std["x"] == 1.0
     assert stats.vocab["c"] == ("a", "b")  # by frequency, empty string excluded

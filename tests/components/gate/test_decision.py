@@ -15,7 +15,9 @@ def _anomalies(feature, type_name, severity="ERROR", desc="Out-of-range values")
 
 
 def test_no_anomalies_retrains():
-    report = decision.decide(3, {"train": 300, "eval": 100}, decision.classify({"train": anomalies_pb2.Anomalies()}))
+    report = decision.decide(
+        3, {"train": 300, "eval": 100}, decision.classify({"train": anomalies_pb2.Anomalies()})
+    )
     assert report.decision == decision.RETRAIN
     assert report.findings == [] and "400 rows" in report.reasons[0]
 
@@ -34,15 +36,18 @@ def test_warn_only_type_and_feature_do_not_block():
         {"eval": _anomalies("dest", "ENUM_TYPE_UNEXPECTED_STRING_VALUES")},
         warn_only_types=["ENUM_TYPE_UNEXPECTED_STRING_VALUES"],
     )
-    by_feature = decision.classify({"eval": _anomalies("wind_gust", "FEATURE_TYPE_LOW_NUMBER_VALUES")},
-                                   warn_only_features=["wind_gust"])
+    by_feature = decision.classify(
+        {"eval": _anomalies("wind_gust", "FEATURE_TYPE_LOW_NUMBER_VALUES")}, warn_only_features=["wind_gust"]
+    )
     for findings in (by_type, by_feature):
         assert len(findings) == 1 and not findings[0].blocking
         assert decision.decide(1, {"eval": 5}, findings).decision == decision.RETRAIN
 
 
 def test_tfdv_warning_severity_does_not_block():
-    findings = decision.classify({"train": _anomalies("carrier", "ENUM_TYPE_UNEXPECTED_STRING_VALUES", "WARNING")})
+    findings = decision.classify(
+        {"train": _anomalies("carrier", "ENUM_TYPE_UNEXPECTED_STRING_VALUES", "WARNING")}
+    )
     assert not findings[0].blocking
 
 
