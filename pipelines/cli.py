@@ -75,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--spans", type=_int_list, default=[1, 2, 3])
     demo.add_argument("--regions", default=None, help="comma-separated (default: all configured)")
 
+    for sp in (run, demo):
+        sp.add_argument(
+            "--config-dir", default=None, help="folder of region YAML files (default: pipelines/regions)"
+        )
+        sp.add_argument("--schemas", default=None, help="schemas folder (default: schemas/ in the project)")
+
     sub.add_parser("regions", help="list configured regions")
     return p
 
@@ -147,14 +153,16 @@ def cmd_data(args) -> int:
     return EXIT_OK
 
 
-def _run_one(region: str, span: Optional[int], data: Optional[str], root: str, quiet: bool = False):
-    from pipelines.config import load_region_config
+def _run_one(region: str, span: Optional[int], args):
+    from pipelines.config import REGIONS_DIR, load_region_config
     from pipelines.local_runner import run_region
 
-    config = load_region_config(region)
-    progress = (lambda line: None) if quiet else (lambda line: print(line, file=sys.stderr))
-    result = run_region(config, root=root, data=data, span=span, progress=progress)
-    _write_result(root, result)
+    config = load_region_config(region, args.config_dir or REGIONS_DIR)
+    progress = lambda line: print(line, file=sys.stderr)  # noqa: E731
+    result = run_region(
+        config, root=args.root, data=args.data, span=span, schemas_dir=args.schemas, progress=progress
+    )
+    _write_result(args.root, result)
     return result
 
 
@@ -163,7 +171,7 @@ def cmd_run(args) -> int:
     from pipelines.preflight import DataBlocked, PreflightError
 
     try:
-        result = _run_one(args.region, args.span, args.data, args.root)
+        result = _run_one(args.region, args.span, args)
     except DataBlocked as exc:
         _err(f"region {args.region}: span blocked: {exc}. Nothing was trained; serving is unchanged.")
         return EXIT_BLOCKED
@@ -195,16 +203,18 @@ def demo_table(results) -> str:
 
 
 def cmd_demo(args) -> int:
-    from pipelines.config import available_regions
+    from pipelines.config import REGIONS_DIR, available_regions
 
-    regions = args.regions.split(",") if args.regions else list(available_regions())
+    regions = (
+        args.regions.split(",") if args.regions else list(available_regions(args.config_dir or REGIONS_DIR))
+    )
     results, failed = [], False
     t0 = time.time()
     for region in regions:
         for span in args.spans:
             print(f"== {region} span {span} ==", file=sys.stderr)
             try:
-                results.append(_run_one(region, span, args.data, args.root))
+                results.append(_run_one(region, span, args))
             except Exception as exc:  # keep going: the table shows which run failed and why
                 failed = True
                 results.append((region, span, str(exc).splitlines()[0][:120]))

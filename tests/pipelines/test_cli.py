@@ -120,3 +120,51 @@ def test_demo_table_formats_results_and_errors():
     lines = cli.summary_lines(r)
     assert "pushed version 1" in lines[0] and "auc 0.739" in lines[1]
     json.dumps(r.to_json_dict())
+
+
+def _regions_copy(tmp_path):
+    import shutil
+
+    from pipelines.config import REGIONS_DIR
+
+    d = tmp_path / "regions"
+    shutil.copytree(REGIONS_DIR, d)
+    return d
+
+
+def test_config_typo_exits_1_naming_file_and_key(tmp_path, small_spans):
+    regions = _regions_copy(tmp_path)
+    (regions / "EWR.yaml").write_text((regions / "EWR.yaml").read_text() + "trainer:\n  learnig_rate: 0.1\n")
+    res = _driftgate(
+        "run",
+        "--region",
+        "EWR",
+        "--data",
+        str(small_spans),
+        "--root",
+        str(tmp_path / "r"),
+        "--config-dir",
+        str(regions),
+    )
+    assert res.returncode == 1
+    assert "EWR.yaml: unknown key 'trainer.learnig_rate'" in res.stderr and "learning_rate" in res.stderr
+
+
+def test_schema_that_does_not_parse_exits_1_naming_file(tmp_path, small_spans):
+    schemas = tmp_path / "schemas" / "EWR" / "v1"
+    schemas.mkdir(parents=True)
+    (schemas / "schema.pbtxt").write_text('feature {\n  name: "late"\n  type: INTEGER\n}\n')
+    res = _driftgate(
+        "run",
+        "--region",
+        "EWR",
+        "--data",
+        str(small_spans),
+        "--root",
+        str(tmp_path / "r"),
+        "--schemas",
+        str(tmp_path / "schemas"),
+    )
+    assert res.returncode == 1
+    assert "EWR/v1/schema.pbtxt: schema does not parse" in res.stderr
+    assert not (tmp_path / "r" / "serving").exists()

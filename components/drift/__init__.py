@@ -1,0 +1,1 @@
+"""Drift, skew and gradual drift from TFDV statistics, and the span decision."""
