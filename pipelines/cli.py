@@ -68,6 +68,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data", default=None, help="folder with one sub-folder per region")
     run.add_argument("--root", default="runs", help="state folder (default ./runs)")
     run.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    run.add_argument(
+        "--force-retrain", action="store_true", help="retrain even when drift does not call for it"
+    )
+
+    drift = sub.add_parser("drift", help="drift of a span against a baseline, as a table")
+    drift.add_argument("--region", required=True)
+    drift.add_argument("--span", type=int, required=True)
+    drift.add_argument("--baseline", choices=["previous", "training"], default="previous")
+    drift.add_argument("--data", default=None, help="folder with one sub-folder per region")
+    drift.add_argument("--root", default="runs", help="state folder (default ./runs)")
 
     demo = sub.add_parser("demo", help="run every region over several spans, print a table")
     demo.add_argument("--data", required=True)
@@ -75,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--spans", type=_int_list, default=[1, 2, 3])
     demo.add_argument("--regions", default=None, help="comma-separated (default: all configured)")
 
-    for sp in (run, demo):
+    for sp in (run, demo, drift):
         sp.add_argument(
             "--config-dir", default=None, help="folder of region YAML files (default: pipelines/regions)"
         )
@@ -160,7 +170,13 @@ def _run_one(region: str, span: Optional[int], args):
     config = load_region_config(region, args.config_dir or REGIONS_DIR)
     progress = lambda line: print(line, file=sys.stderr)  # noqa: E731
     result = run_region(
-        config, root=args.root, data=args.data, span=span, schemas_dir=args.schemas, progress=progress
+        config,
+        root=args.root,
+        data=args.data,
+        span=span,
+        force_retrain=getattr(args, "force_retrain", False),
+        schemas_dir=args.schemas,
+        progress=progress,
     )
     _write_result(args.root, result)
     return result
@@ -227,6 +243,40 @@ def cmd_demo(args) -> int:
     return EXIT_ERROR if failed else EXIT_OK
 
 
+def drift_table(comparison: dict, span: int) -> str:
+    """One line per feature: severity and every test's score (* at warning, ** at critical)."""
+    tests = ["ks", "wasserstein", "chi2", "psi", "js", "linf"]
+    head = f"{'feature':<16}{'kind':<12}{'severity':<18}" + "".join(f"{t:>13}" for t in tests)
+    lines = [
+        f"span {span} vs {comparison['baseline']} baseline (span {comparison['span']}): "
+        f"{comparison['severity']}"
+        + (f" on {', '.join(comparison['drifted'])}" if comparison["drifted"] else ""),
+        head,
+        "-" * len(head),
+    ]
+    marks = {"warning": "*", "critical": "**"}
+    for name, f in sorted(comparison["features"].items(), key=lambda kv: kv[0]):
+        cells = []
+        for t in tests:
+            r = f["tests"].get(t)
+            cells.append(f"{r['score']:.3f}{marks.get(r['verdict'], ''):<2}" if r else "-")
+        lines.append(f"{name:<16}{f['kind']:<12}{f['severity']:<18}" + "".join(f"{c:>13}" for c in cells))
+    lines.append("scores: ks = KS distance, wasserstein = W1/std, chi2 = Cramer's V; * warning, ** critical")
+    return "\n".join(lines)
+
+
+def cmd_drift(args) -> int:
+    from pipelines.config import REGIONS_DIR, load_region_config
+    from pipelines.drift_cli import compare_span
+
+    config = load_region_config(args.region, args.config_dir or REGIONS_DIR)
+    comparison = compare_span(
+        config, args.span, args.baseline, root=args.root, data=args.data, schemas_dir=args.schemas
+    )
+    print(drift_table(comparison, args.span))
+    return EXIT_OK
+
+
 def cmd_regions(args) -> int:
     from pipelines.config import REGIONS_DIR, available_regions
 
@@ -238,7 +288,13 @@ def cmd_regions(args) -> int:
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     _quiet_environment()
-    handlers = {"data": cmd_data, "run": cmd_run, "demo": cmd_demo, "regions": cmd_regions}
+    handlers = {
+        "data": cmd_data,
+        "run": cmd_run,
+        "demo": cmd_demo,
+        "drift": cmd_drift,
+        "regions": cmd_regions,
+    }
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:
@@ -246,8 +302,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         return EXIT_ERROR
     except Exception as exc:  # last resort: one readable line, not a traceback
         from pipelines.config import ConfigError
+        from pipelines.preflight import PreflightError
 
-        _err(str(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}")
+        known = isinstance(exc, (ConfigError, PreflightError))
+        _err(str(exc) if known else f"{type(exc).__name__}: {exc}")
         if os.environ.get("DRIFTGATE_DEBUG"):
             raise
         return EXIT_ERROR

@@ -9,12 +9,14 @@ dotted key, and saying what to do. Nothing here imports TensorFlow.
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
+import difflib
 import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import yaml
 
@@ -116,6 +118,91 @@ class ServingConfig:
 
 
 @dataclass(frozen=True)
+class Tier:
+    """Effect-size thresholds of one drift test: at or above ``warning`` the
+    feature drifts with severity warning, at or above ``critical`` critical."""
+
+    warning: float = field(metadata=_rng(0.0))
+    critical: float = field(metadata=_rng(0.0))
+
+    def problem(self) -> Optional[str]:
+        if self.warning > self.critical:
+            return f"warning ({self.warning}) must not exceed critical ({self.critical})"
+        return None
+
+
+@dataclass(frozen=True)
+class TestThresholds:
+    """Thresholds per test. Numeric: ks (KS distance), wasserstein (W1 / baseline
+    std), psi and js (on baseline-quantile bins). Categorical: chi2 (Cramér's V),
+    psi, js, linf (largest frequency change)."""
+
+    ks: Tier
+    wasserstein: Tier
+    psi: Tier
+    js: Tier
+    chi2: Tier
+    linf: Tier
+
+
+@dataclass(frozen=True)
+class FeatureTestThresholds:
+    """Per-feature overrides: only the tests named are overridden."""
+
+    ks: Optional[Tier] = None
+    wasserstein: Optional[Tier] = None
+    psi: Optional[Tier] = None
+    js: Optional[Tier] = None
+    chi2: Optional[Tier] = None
+    linf: Optional[Tier] = None
+
+
+@dataclass(frozen=True)
+class PValueConfig:
+    """Optional p-value gate (KS, chi-square): a test counts only when its
+    p-value survives Benjamini-Hochberg across features at ``alpha``."""
+
+    enabled: bool
+    alpha: float = field(metadata=_rng(0.0, 1.0, lo_open=True))
+
+
+@dataclass(frozen=True)
+class GradualConfig:
+    """Two-sided CUSUM over span-to-span mean shifts (in baseline std units):
+    ``allowance`` is the shift per span tolerated, an alarm fires when the
+    cumulative excess reaches ``threshold``."""
+
+    allowance: float = field(metadata=_rng(0.0))
+    threshold: float = field(metadata=_rng(0.0, lo_open=True))
+    min_spans: int = field(metadata=_rng(2))
+
+
+SEVERITIES = ("none", "warning", "critical")
+
+
+@dataclass(frozen=True)
+class DriftConfig:
+    """How drift, skew and policy decide skip / retrain / block.
+
+    Threshold precedence (first match wins): ``feature_thresholds.<feature>.<test>``
+    in the region file, the same in defaults.yaml, ``thresholds.<test>`` in the
+    region file, ``thresholds.<test>`` in defaults.yaml.
+    """
+
+    thresholds: TestThresholds
+    feature_thresholds: Dict[str, FeatureTestThresholds]
+    min_count: int = field(metadata=_rng(1))
+    quantile_buckets: int = field(metadata=_rng(10, 1000))
+    retrain_on: str = field(metadata={"choices": ("warning", "critical")})
+    block_on_skew: str = field(metadata={"choices": ("warning", "critical", "never")})
+    max_model_age_spans: int = field(metadata=_rng(1))
+    p_values: PValueConfig
+    gradual: GradualConfig
+    # Serving logs for skew, below the region's data folder ({SPAN} = span).
+    serving_logs_pattern: str
+
+
+@dataclass(frozen=True)
 class RegionConfig:
     """Everything one region's pipeline needs, loaded from YAML."""
 
@@ -127,6 +214,7 @@ class RegionConfig:
     trainer: TrainerConfig
     evaluation: EvaluationConfig
     serving: ServingConfig
+    drift: DriftConfig
     beam_args: Tuple[str, ...]
     source_file: str = ""  # filled by the loader: the region YAML it came from
 
@@ -195,23 +283,34 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
-def _convert(value: Any, tp: Any, dotted: str, where: str, meta: Mapping) -> Any:
-    """Checks ``value`` against type ``tp``; returns it in canonical form."""
-    origin = typing.get_origin(tp)
-    if origin is typing.Union:  # Optional[...]
+def _convert(value: Any, tp: Any, dotted: str, origin: dict, meta: Mapping) -> Any:
+    """Checks ``value`` against type ``tp``; returns it in canonical form
+    (tuples for lists, dicts for mappings, dataclasses built recursively)."""
+    where = origin.get(dotted) or origin.get(dotted.split("[")[0].rsplit(".", 1)[0], "?")
+    kind = typing.get_origin(tp)
+    if kind is typing.Union:  # Optional[...]
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         if value is None:
             return None
-        return _convert(value, args[0], dotted, where, meta)
-    if origin in (tuple, Tuple):
+        return _convert(value, args[0], dotted, origin, meta)
+    if kind in (tuple, Tuple):
         item_tp = typing.get_args(tp)[0]
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where}: {dotted}: expected a list of {_type_name(item_tp)}, got {value!r}")
-        return tuple(_convert(v, item_tp, f"{dotted}[{i}]", where, meta) for i, v in enumerate(value))
+        return tuple(_convert(v, item_tp, f"{dotted}[{i}]", origin, meta) for i, v in enumerate(value))
+    if kind in (dict, Dict, collections.abc.Mapping):
+        _, value_tp = typing.get_args(tp)
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: {dotted}: expected a mapping, got {value!r}")
+        return {
+            str(k): _convert(v, value_tp, f"{dotted}.{k}", origin, meta) for k, v in sorted(value.items())
+        }
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: {dotted}: expected a mapping, got {value!r}")
-        return value  # handled by _build
+        return _build(tp, value, origin, dotted + ".")
     if tp is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: {dotted}: expected true or false, got {value!r}")
@@ -226,6 +325,9 @@ def _convert(value: Any, tp: Any, dotted: str, where: str, meta: Mapping) -> Any
     elif tp is str:
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(f"{where}: {dotted}: expected a non-empty string, got {value!r}")
+        choices = meta.get("choices")
+        if choices and value not in choices:
+            raise ConfigError(f"{where}: {dotted}: {value!r} is not one of: {', '.join(choices)}")
         return value
     lo, hi = meta.get("min"), meta.get("max")
     if lo is not None and (value < lo or (meta.get("lo_open") and value == lo)):
@@ -237,35 +339,37 @@ def _convert(value: Any, tp: Any, dotted: str, where: str, meta: Mapping) -> Any
 
 
 def _build(cls: type, data: dict, origin: dict, prefix: str = "") -> Any:
+    """Builds dataclass ``cls`` from ``data``: unknown keys, missing keys (without
+    a default), wrong types and out-of-range values raise ConfigError."""
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in _DERIVED}
     for key in data:
         if key not in fields:
             dotted = f"{prefix}{key}"
             close = [k for k in fields if k.replace("_", "") == str(key).replace("_", "").lower()]
+            close = close or difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.8)
             hint = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
             raise ConfigError(
-                f"{origin.get(dotted, '?')}: unknown key '{dotted}'{hint}; "
-                f"allowed here: {', '.join(sorted(fields))}"
+                f"{origin.get(dotted, '?')}: unknown key '{dotted}'{hint}; allowed here: {', '.join(sorted(fields))}"
             )
     kwargs = {}
     for name, f in fields.items():
         dotted = f"{prefix}{name}"
         if name not in data:
-            where = (
-                origin.get(prefix.rstrip("."), origin.get("region", "?"))
-                if prefix
-                else origin.get("region", "?")
-            )
+            if f.default is not dataclasses.MISSING:
+                continue
+            parent = prefix.rstrip(".")
+            where = (origin.get(parent) if parent else None) or origin.get("region", "?")
             raise ConfigError(
                 f"{where}: missing key '{dotted}': set it in the region file or in {DEFAULTS_FILE}"
             )
-        where = origin.get(dotted, "?")
-        value = _convert(data[name], hints[name], dotted, where, f.metadata)
-        if dataclasses.is_dataclass(hints[name]):
-            value = _build(hints[name], data[name], origin, dotted + ".")
-        kwargs[name] = value
-    return cls(**kwargs)
+        kwargs[name] = _convert(data[name], hints[name], dotted, origin, f.metadata)
+    obj = cls(**kwargs)
+    problem = obj.problem() if hasattr(obj, "problem") else None
+    if problem:
+        parent = prefix.rstrip(".")
+        raise ConfigError(f"{origin.get(parent, '?')}: {parent}: {problem}")
+    return obj
 
 
 def _check_semantics(cfg: RegionConfig, origin: dict) -> None:
@@ -290,6 +394,16 @@ def _check_semantics(cfg: RegionConfig, origin: dict) -> None:
         raise ConfigError(
             f"{origin.get('data.span_pattern', '?')}: data.span_pattern: "
             f"'{cfg.data.span_pattern}' has no {{SPAN}} placeholder (e.g. 'span-{{SPAN}}/*.csv')"
+        )
+    for feature in cfg.drift.feature_thresholds:
+        if feature not in seen:
+            raise ConfigError(
+                f"{origin.get('drift.feature_thresholds.' + feature, '?')}: drift.feature_thresholds.{feature}: "
+                f"'{feature}' is not a model input (features.categorical / features.numeric)"
+            )
+    if "{SPAN}" not in cfg.drift.serving_logs_pattern:
+        raise ConfigError(
+            f"{origin.get('drift.serving_logs_pattern', '?')}: drift.serving_logs_pattern: needs a {{SPAN}} placeholder"
         )
     for i, units in enumerate(cfg.trainer.hidden_units):
         if units < 1:
@@ -330,6 +444,12 @@ def load_region_config(region: str, regions_dir: Path = REGIONS_DIR) -> RegionCo
     cfg = dataclasses.replace(cfg, source_file=str(path))
     _check_semantics(cfg, origin)
     return cfg
+
+
+def drift_config_from_dict(data: dict, source: str = "drift_config") -> DriftConfig:
+    """Rebuilds a DriftConfig from ``dataclasses.asdict`` output (how components
+    receive it as a JSON execution parameter), with the same strict checks."""
+    return _build(DriftConfig, data, {"": source}, "drift.")
 
 
 def region_data_dir(cfg: RegionConfig, data_override: Optional[str] = None) -> str:

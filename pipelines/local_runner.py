@@ -15,6 +15,7 @@ import sys
 import time
 from typing import Callable, Dict, Optional
 
+from components.state import state_dir
 from pipelines import preflight
 from pipelines.config import RegionConfig, region_data_dir, schema_file
 
@@ -23,7 +24,7 @@ Progress = Callable[[str], None]
 
 def region_paths(config: RegionConfig, root: str, data: Optional[str] = None, schemas_dir=None):
     """PipelinePaths plus the metadata path for ``config`` under ``root``."""
-    from pipelines.pipeline import PipelinePaths
+    from pipelines.paths import PipelinePaths
     from serving.layout import model_base_path
 
     root = os.path.abspath(root) if "://" not in root else root
@@ -33,6 +34,7 @@ def region_paths(config: RegionConfig, root: str, data: Optional[str] = None, sc
         pipeline_root=os.path.join(region_root, "pipeline"),
         model_base_path=model_base_path(root, config.region, config.serving.model_name),
         schema_file=str(schema_file(config, schemas_dir)),
+        state_dir=state_dir(root, config.region),
     )
     return paths, os.path.join(region_root, "metadata.sqlite")
 
@@ -95,6 +97,7 @@ def run_region(
     root: str = "runs",
     data: Optional[str] = None,
     span: Optional[int] = None,
+    force_retrain: bool = False,
     schemas_dir=None,
     progress: Progress = lambda line: print(line, file=sys.stderr),
 ):
@@ -124,6 +127,7 @@ def run_region(
         config,
         paths,
         span=sf.span,
+        force_retrain=force_retrain,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             metadata_path
         ),

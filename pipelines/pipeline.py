@@ -6,10 +6,10 @@ local runner and by the Kubeflow compiler alike.
 
 Graph (node ids are stable)::
 
-    example_gen -> statistics_gen -> example_validator -> data_gate
-    schema_importer ---------------^                         |
-                          Cond(decision != "block"):         v
-          serving_baseline -> trainer -> evaluator -> pusher
+    example_gen -> statistics_gen -> example_validator -> span_gate (skip | retrain | block)
+    schema_importer --^-----------------^---------------------^     |
+                                          Cond(decision == "retrain"):
+          serving_baseline -> trainer -> evaluator -> pusher -> release_recorder
 
 There is no Resolver node (open-source Kubeflow cannot run one): the model
 serving in the region is found by ``serving_baseline`` from the serving path.
@@ -18,32 +18,25 @@ serving in the region is found by ``serving_baseline`` from the serving path.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import List, Optional
 
+import tensorflow_data_validation as tfdv
 import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
 from components.baseline.component import ServingBaseline
 from components.evaluator.component import Evaluator
-from components.gate.component import DataGate
-from components.gate.decision import BLOCK
+from components.gate.component import SpanGate, drift_config_json
+from components.gate.decision import RETRAIN
 from components.pusher.component import Pusher
+from components.release.component import ReleaseRecorder
 from pipelines.config import RegionConfig
+from pipelines.paths import PipelinePaths
 
 TRAINER_RUN_FN = "trainer.task.run_fn"
 PREDICTION_KEY = "probabilities"
-
-
-@dataclass(frozen=True)
-class PipelinePaths:
-    """Resolved locations for one region (paths or bucket URIs)."""
-
-    data_dir: str  # folder holding the region's spans
-    pipeline_root: str  # TFX artifacts
-    model_base_path: str  # TF Serving base path: <root>/serving/<REGION>/<model>
-    schema_file: str  # the pinned schema.pbtxt
 
 
 def trainer_custom_config(config: RegionConfig) -> dict:
@@ -103,6 +96,7 @@ def create_pipeline(
     paths: PipelinePaths,
     *,
     span: Optional[int] = None,
+    force_retrain: bool = False,
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Optional[List[str]] = None,
 ) -> tfx.dsl.Pipeline:
@@ -129,24 +123,35 @@ def create_pipeline(
         ),
         range_config=range_config,
     ).with_id("example_gen")
-    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"]).with_id(
-        "statistics_gen"
-    )
     schema_importer = tfx.components.ImportSchemaGen(schema_file=paths.schema_file).with_id("schema_importer")
+    # The schema marks integer categoricals, so they get value counts; a fine
+    # quantile sketch lets the drift tests work from statistics alone.
+    statistics_gen = tfx.components.StatisticsGen(
+        examples=example_gen.outputs["examples"],
+        schema=schema_importer.outputs["schema"],
+        stats_options=tfdv.StatsOptions(num_quantiles_histogram_buckets=config.drift.quantile_buckets),
+    ).with_id("statistics_gen")
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_importer.outputs["schema"]
     ).with_id("example_validator")
-    gate = DataGate(
+    gate = SpanGate(
         examples=example_gen.outputs["examples"],
         statistics=statistics_gen.outputs["statistics"],
         anomalies=example_validator.outputs["anomalies"],
+        schema=schema_importer.outputs["schema"],
+        drift_config=drift_config_json(config.drift),
+        features=json.dumps(list(config.features.all)),
+        state_dir=paths.state_dir,
+        model_base_path=paths.model_base_path,
+        data_dir=paths.data_dir,
+        force_retrain=int(force_retrain),
         warn_only_types=json.dumps(list(config.anomalies.warn_only_types)),
         warn_only_features=json.dumps(list(config.anomalies.warn_only_features)),
-    ).with_id("data_gate")
+    ).with_id("span_gate")
 
-    nodes = [example_gen, statistics_gen, schema_importer, example_validator, gate]
+    nodes = [example_gen, schema_importer, statistics_gen, example_validator, gate]
     decision = gate.outputs["report"].future()[0].custom_property("decision")
-    with tfx.dsl.Cond(decision != BLOCK):
+    with tfx.dsl.Cond(decision == RETRAIN):
         baseline = ServingBaseline(model_base_path=paths.model_base_path).with_id("serving_baseline")
         trainer = tfx.components.Trainer(
             run_fn=TRAINER_RUN_FN,
@@ -169,7 +174,12 @@ def create_pipeline(
                 filesystem=tfx.proto.PushDestination.Filesystem(base_directory=paths.model_base_path)
             ),
         ).with_id("pusher")
-        nodes += [baseline, trainer, evaluator, pusher]
+        release = ReleaseRecorder(
+            pushed_model=pusher.outputs["pushed_model"],
+            examples=example_gen.outputs["examples"],
+            state_dir=paths.state_dir,
+        ).with_id("release_recorder")
+        nodes += [baseline, trainer, evaluator, pusher, release]
 
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,

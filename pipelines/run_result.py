@@ -34,6 +34,7 @@ class RunResult:
     serving_dir: str
     metrics: Dict[str, float]
     decision: str = ""
+    drift: Dict[str, object] = field(default_factory=dict)
     baseline_version: Optional[int] = None
     not_blessed_reasons: List[str] = field(default_factory=list)
     reasons: List[str] = field(default_factory=list)
@@ -132,7 +133,7 @@ def collect(config, metadata_path: str, paths) -> RunResult:
     if examples is not None:
         span = _prop(examples, "span")  # a custom property under the IR-based runners
         result.span = int(span) if span is not None else None
-    report_art = outputs.get("data_gate", {}).get("report")
+    report_art = outputs.get("span_gate", {}).get("report")
     if report_art is not None:
         with open(os.path.join(report_art.uri, "gate_report.json")) as fh:
             report = GateReport.from_json_dict(json.load(fh))
@@ -141,6 +142,7 @@ def collect(config, metadata_path: str, paths) -> RunResult:
         result.decision = report.decision
         result.blocked = report.decision == BLOCK
         result.reasons = report.reasons
+        result.drift = report.to_json_dict()
     baseline = outputs.get("serving_baseline", {}).get("model")
     if baseline is not None and _prop(baseline, "has_model"):
         result.baseline_version = int(_prop(baseline, "serving_version"))

@@ -88,6 +88,10 @@ def numeric_summary(f: statistics_pb2.FeatureNameStatistics) -> Optional[Numeric
             if counts.sum() <= 0:
                 return None
             values = np.array([h.buckets[0].low_value] + [b.high_value for b in h.buckets], dtype=float)
+            # tf.Example stores float32: compare at that precision, or a value of a
+            # discrete feature (wind speed in 1.15 mph steps) read as float64 from
+            # a CSV lands on the other side of a bin edge than the same value in float32
+            values = values.astype(np.float32).astype(np.float64)
             levels = np.concatenate([[0.0], np.cumsum(counts) / counts.sum()])
             return NumericSummary(count, float(ns.mean), float(ns.std_dev), values, levels)
     return None
@@ -123,10 +127,14 @@ def mix_numeric(parts: Iterable[NumericSummary], buckets: int = 100) -> Optional
         return parts[0]
     n = sum(p.count for p in parts)
     knots = np.unique(np.concatenate([p.values for p in parts]))
-    mix = sum(p.count * p.cdf(knots) for p in parts) / n
-    mix = np.maximum.accumulate(mix)
+    # The mixture CDF just left of and at each knot: keeps point masses (a jump
+    # at a knot) as repeated quantile values instead of smearing them.
+    left = sum(p.count * p.cdf(knots, left=True) for p in parts) / n
+    right = sum(p.count * p.cdf(knots) for p in parts) / n
+    xs = np.repeat(knots, 2)
+    fs = np.maximum.accumulate(np.column_stack([left, right]).ravel())
     levels = np.linspace(0.0, 1.0, buckets + 1)
-    values = np.interp(levels, mix, knots)
+    values = np.interp(levels, fs, xs)
     values[0], values[-1] = knots[0], knots[-1]
     mean = sum(p.count * p.mean for p in parts) / n
     var = sum(p.count * (p.std**2 + (p.mean - mean) ** 2) for p in parts) / n

@@ -1,11 +1,17 @@
-"""TFX shell of the data gate: read anomalies and statistics, write the report.
+"""TFX shell of the span gate: anomalies + drift + skew + policy -> skip/retrain/block.
 
-The ``decision`` custom property on the report drives ``tfx.dsl.Cond`` in the
-pipeline, which compiles for Kubeflow (a condition on a value artifact does not).
+Reads ExampleValidator's anomalies and StatisticsGen's statistics (no second
+pass over the span's rows), the region's state (previous span statistics,
+release records, history) and, when present, the span's serving logs. Writes a
+JSON report and sets ``decision`` as a custom property, which drives
+``tfx.dsl.Cond`` in the pipeline (compiles for Kubeflow: a condition on a value
+artifact would not). Baselines come from the region state folder, not from a
+Resolver node (open-source Kubeflow cannot run those).
 """
 
 import json
 import os
+from dataclasses import asdict
 
 from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
 from tfx import v1 as tfx
@@ -13,9 +19,18 @@ from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
 from components.artifacts import GateReport
+from components.drift import evaluate, gradual
+from components.drift.summaries import NumericSummary, summarize
 from components.gate import decision as logic
+from components.state import RegionState
+from serving import layout
 
 REPORT_FILE = "gate_report.json"
+COMPARATOR_TYPES = (
+    "COMPARATOR_L_INFTY_HIGH",
+    "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH",
+    "COMPARATOR_NORMALIZED_ABSOLUTE_DIFFERENCE_HIGH",
+)
 
 
 def _read_proto(path: str, proto):
@@ -23,14 +38,16 @@ def _read_proto(path: str, proto):
     return proto
 
 
-def split_rows(statistics) -> dict:
-    """Rows per split from a StatisticsGen artifact."""
-    rows = {}
+def read_statistics(statistics) -> statistics_pb2.DatasetFeatureStatisticsList:
+    """All splits of a StatisticsGen artifact in one list (dataset name = split)."""
+    out = statistics_pb2.DatasetFeatureStatisticsList()
     for split in artifact_utils.decode_split_names(statistics.split_names):
         path = os.path.join(statistics.uri, f"Split-{split}", "FeatureStats.pb")
-        stats = _read_proto(path, statistics_pb2.DatasetFeatureStatisticsList())
-        rows[split] = int(sum(d.num_examples for d in stats.datasets))
-    return rows
+        for d in _read_proto(path, statistics_pb2.DatasetFeatureStatisticsList()).datasets:
+            ds = out.datasets.add()
+            ds.CopyFrom(d)
+            ds.name = split
+    return out
 
 
 def read_anomalies(anomalies) -> dict:
@@ -42,24 +59,197 @@ def read_anomalies(anomalies) -> dict:
     return out
 
 
+def serving_log_statistics(data_dir: str, pattern: str, span: int, schema, quantile_buckets: int):
+    """Statistics of the span's serving logs (CSV), or None when there are none."""
+    import tensorflow as tf
+
+    files = tf.io.gfile.glob(os.path.join(data_dir, pattern.replace("{SPAN}", str(span))))
+    if not files:
+        return None
+    import pandas as pd
+    import tensorflow_data_validation as tfdv
+
+    frames = []
+    for f in sorted(files):
+        with tf.io.gfile.GFile(f) as fh:
+            frames.append(pd.read_csv(fh))
+    df = pd.concat(frames, ignore_index=True)
+    opts = tfdv.StatsOptions(schema=schema, num_quantiles_histogram_buckets=quantile_buckets)
+    return tfdv.generate_statistics_from_dataframe(df, stats_options=opts)
+
+
+def schema_comparator_findings(current, schema, previous, serving) -> list:
+    """Drift/skew anomalies from comparators an engineer set in the schema
+    (TFDV's L-infinity / Jensen-Shannon / normalised absolute difference):
+    ExampleValidator never applies them, so the gate does."""
+    if previous is None and serving is None:
+        return []
+    import tensorflow_data_validation as tfdv
+
+    def first(stats_list):
+        if stats_list is None:
+            return None
+        out = statistics_pb2.DatasetFeatureStatisticsList()
+        out.datasets.add().CopyFrom(stats_list.datasets[0])
+        return out
+
+    anomalies = tfdv.validate_statistics(
+        first(current), schema, previous_statistics=first(previous), serving_statistics=first(serving)
+    )
+    found = logic.classify({logic.SCHEMA_COMPARATORS: anomalies})
+    return [
+        logic.Finding(f.split, f.feature, f.types, f.severity, f.description, blocking=False)
+        for f in found
+        if set(f.types) & set(COMPARATOR_TYPES)
+    ]
+
+
+def artifact_span(examples) -> int:
+    """The span of an Examples artifact: a custom property under the IR-based
+    runners (local and Kubeflow), the ``span`` property under older ones."""
+    if examples.has_custom_property("span"):
+        return int(examples.get_int_custom_property("span"))
+    return int(examples.span or 0)
+
+
+def numeric_moments(summaries: dict) -> dict:
+    return {
+        name: {"mean": s.mean, "std": s.std, "count": s.count}
+        for name, s in summaries.items()
+        if isinstance(s, NumericSummary)
+    }
+
+
+def run_gate(
+    examples,
+    statistics,
+    anomalies,
+    schema_uri: str,
+    *,
+    features,
+    cfg,
+    state_dir: str,
+    model_base_path: str,
+    data_dir: str,
+    force_retrain: bool,
+    warn_only_types=(),
+    warn_only_features=(),
+) -> logic.GateReport:
+    """Everything the component does, minus writing its output artifact."""
+    from tfx.utils import io_utils as tfx_io
+
+    span = artifact_span(examples)
+    state = RegionState(state_dir)
+    findings = logic.classify(read_anomalies(anomalies), warn_only_types, warn_only_features)
+    current = read_statistics(statistics)
+    rows = {d.name: int(d.num_examples) for d in current.datasets}
+    schema = tfx_io.SchemaReader().read(tfx_io.get_only_uri_in_dir(schema_uri))
+
+    cur = summarize(current.datasets, features)
+    drift = {}
+    previous_span = state.previous_span(span)
+    previous = state.load_statistics(previous_span) if previous_span is not None else None
+    if previous is not None:
+        drift["previous"] = evaluate.compare(
+            summarize(previous.datasets, features), cur, cfg, "previous", previous_span
+        )
+    serving_version = layout.serving_version(model_base_path)
+    training_span = state.training_span(serving_version)
+    if training_span is not None:
+        training = state.load_statistics(training_span)
+        if training is not None:
+            drift["training"] = evaluate.compare(
+                summarize(training.datasets, features), cur, cfg, "training", training_span
+            )
+            drift["training"]["model_version"] = serving_version
+    serving_stats = serving_log_statistics(
+        data_dir, cfg.serving_logs_pattern, span, schema, cfg.quantile_buckets
+    )
+    if serving_stats is not None:
+        # skew: what serving sees this span vs what this span would train on
+        drift["serving"] = evaluate.compare(
+            cur, summarize(serving_stats.datasets, features), cfg, "serving", span
+        )
+    findings += schema_comparator_findings(current, schema, previous, serving_stats)
+
+    history = [h for h in state.history() if h.get("decision") != logic.BLOCK]
+    found_gradual = []
+    if training_span is not None:
+        window = [h for h in history if training_span <= h["span"] < span]
+        window.append({"span": span, "numeric": numeric_moments(cur)})
+        found_gradual = gradual.detect(
+            window, [f for f in features if f in numeric_moments(cur)], cfg.gradual
+        )
+    policy = logic.Policy(
+        serving_version=serving_version,
+        training_span=training_span,
+        force_retrain=force_retrain,
+        max_model_age_spans=cfg.max_model_age_spans,
+        retrain_on=cfg.retrain_on,
+        block_on_skew=cfg.block_on_skew,
+    )
+    report = logic.decide(span, rows, findings, drift=drift, gradual=found_gradual, policy=policy)
+    state.save_statistics(span, current)
+    state.record_span(
+        {
+            "span": span,
+            "decision": report.decision,
+            "severity": {k: v["severity"] for k, v in drift.items()},
+            "drifted": {k: v["drifted"] for k, v in drift.items()},
+            "scores": {
+                k: {f: {t: r["score"] for t, r in e["tests"].items()} for f, e in v["features"].items()}
+                for k, v in drift.items()
+            },
+            "numeric": numeric_moments(cur),
+            "gradual": [g["feature"] for g in found_gradual],
+            "serving_version": serving_version,
+        }
+    )
+    return report
+
+
 @tfx.dsl.components.component
-def DataGate(
+def SpanGate(
     examples: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Examples],
     statistics: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ExampleStatistics],
     anomalies: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ExampleAnomalies],
+    schema: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Schema],
     report: tfx.dsl.components.OutputArtifact[GateReport],
+    drift_config: tfx.dsl.components.Parameter[str],
+    features: tfx.dsl.components.Parameter[str],
+    state_dir: tfx.dsl.components.Parameter[str],
+    model_base_path: tfx.dsl.components.Parameter[str],
+    data_dir: tfx.dsl.components.Parameter[str],
+    force_retrain: tfx.dsl.components.Parameter[int] = 0,
     warn_only_types: tfx.dsl.components.Parameter[str] = "[]",
     warn_only_features: tfx.dsl.components.Parameter[str] = "[]",
 ):
-    """Decides ``retrain`` or ``block`` for the span; see components.gate.decision."""
-    span = int(examples.span or 0)
-    findings = logic.classify(
-        read_anomalies(anomalies), json.loads(warn_only_types), json.loads(warn_only_features)
+    """Decides ``skip``, ``retrain`` or ``block`` for the span (components.gate.decision)."""
+    from pipelines.config import drift_config_from_dict
+
+    result = run_gate(
+        examples,
+        statistics,
+        anomalies,
+        schema.uri,
+        features=json.loads(features),
+        cfg=drift_config_from_dict(json.loads(drift_config)),
+        state_dir=state_dir,
+        model_base_path=model_base_path,
+        data_dir=data_dir,
+        force_retrain=bool(force_retrain),
+        warn_only_types=json.loads(warn_only_types),
+        warn_only_features=json.loads(warn_only_features),
     )
-    result = logic.decide(span, split_rows(statistics), findings)
     io_utils.write_string_file(
         os.path.join(report.uri, REPORT_FILE), json.dumps(result.to_json_dict(), indent=1)
     )
     report.set_string_custom_property("decision", result.decision)
-    report.set_int_custom_property("span", span)
+    report.set_int_custom_property("span", result.span)
     report.set_int_custom_property("blocking_anomalies", len(result.blocking))
+    for baseline in ("previous", "training", "serving"):
+        report.set_string_custom_property(f"drift_{baseline}", result.severity(baseline))
+
+
+def drift_config_json(cfg) -> str:
+    return json.dumps(asdict(cfg))

@@ -7,13 +7,15 @@ plain values, so tests call them directly with small protos.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Dict, Iterable, List, Mapping
+from typing import Dict, Iterable, List, Mapping, Optional
 
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
+SKIP = "skip"
 RETRAIN = "retrain"
 BLOCK = "block"
-DECISIONS = (RETRAIN, BLOCK)
+DECISIONS = (SKIP, RETRAIN, BLOCK)
+SCHEMA_COMPARATORS = "schema_comparators"  # the "split" of findings from drift/skew comparators
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,18 @@ class Finding:
     blocking: bool
 
 
+@dataclass(frozen=True)
+class Policy:
+    """What the region's serving state says about retraining."""
+
+    serving_version: Optional[int] = None  # None: no model serves in the region
+    training_span: Optional[int] = None  # span the serving model was trained on
+    force_retrain: bool = False
+    max_model_age_spans: int = 3
+    retrain_on: str = "warning"
+    block_on_skew: str = "critical"
+
+
 @dataclass
 class GateReport:
     """What the gate decided for a span, and why."""
@@ -37,6 +51,9 @@ class GateReport:
     rows: Dict[str, int]
     findings: List[Finding] = field(default_factory=list)
     reasons: List[str] = field(default_factory=list)
+    drift: Dict[str, dict] = field(default_factory=dict)  # baseline -> comparison
+    gradual: List[dict] = field(default_factory=list)
+    policy: Dict[str, object] = field(default_factory=dict)
 
     @property
     def blocking(self) -> List[Finding]:
@@ -56,7 +73,14 @@ class GateReport:
             rows=dict(d.get("rows", {})),
             findings=findings,
             reasons=list(d.get("reasons", [])),
+            drift=dict(d.get("drift", {})),
+            gradual=list(d.get("gradual", [])),
+            policy=dict(d.get("policy", {})),
         )
+
+    def severity(self, baseline: str) -> str:
+        """Overall drift severity against ``baseline`` ('none' when not compared)."""
+        return self.drift.get(baseline, {}).get("severity", "none")
 
 
 def classify(
@@ -91,17 +115,95 @@ def classify(
     return out
 
 
-def decide(span: int, rows: Mapping[str, int], findings: List[Finding]) -> GateReport:
-    """``block`` when any finding blocks or the span has no rows, else ``retrain``."""
-    reasons = []
+def _rank(severity: str) -> int:
+    return {"warning": 1, "critical": 2}.get(severity, 0)
+
+
+def _reaches(severity: str, floor: str) -> bool:
+    return floor in ("warning", "critical") and _rank(severity) >= _rank(floor) > 0
+
+
+def decide(
+    span: int,
+    rows: Mapping[str, int],
+    findings: List[Finding],
+    *,
+    drift: Optional[Mapping[str, dict]] = None,
+    gradual: Optional[List[dict]] = None,
+    policy: Optional[Policy] = None,
+) -> GateReport:
+    """The span's decision, with every reason that led to it.
+
+    ``block``: blocking anomalies, no rows, or training/serving skew reaching
+    ``policy.block_on_skew``. Else ``retrain`` when forced, when no model serves,
+    when the serving model's training span is unknown or more than
+    ``max_model_age_spans`` old, when drift against the training baseline reaches
+    ``policy.retrain_on``, or on a gradual-drift finding. Else ``skip``.
+    """
+    policy = policy or Policy()
+    drift = dict(drift or {})
+    gradual = list(gradual or [])
     total = sum(rows.values())
+    block, retrain = [], []
     if total == 0:
-        reasons.append(f"span {span} has no rows")
-    blocking = [f for f in findings if f.blocking]
-    for f in blocking:
-        reasons.append(f"{f.feature} ({f.split}): {f.description}")
-    decision = BLOCK if reasons else RETRAIN
-    if decision == RETRAIN:
-        warned = len(findings)
-        reasons.append(f"{total} rows, no blocking anomalies" + (f" ({warned} warning(s))" if warned else ""))
-    return GateReport(span=span, decision=decision, rows=dict(rows), findings=findings, reasons=reasons)
+        block.append(f"span {span} has no rows")
+    for f in findings:
+        if f.blocking:
+            block.append(f"{f.feature} ({f.split}): {f.description}")
+    skew = drift.get("serving")
+    if skew and _reaches(skew["severity"], policy.block_on_skew):
+        block.append(
+            f"training/serving skew {skew['severity']} on {', '.join(skew['drifted'])} "
+            f"(blocks at {policy.block_on_skew})"
+        )
+    if policy.force_retrain:
+        retrain.append("retraining forced (--force-retrain)")
+    if policy.serving_version is None:
+        retrain.append("no model serves in this region yet")
+    elif policy.training_span is None:
+        retrain.append(f"serving version {policy.serving_version} has no recorded training span")
+    elif span - policy.training_span > policy.max_model_age_spans:
+        retrain.append(
+            f"serving version {policy.serving_version} was trained on span {policy.training_span}, "
+            f"more than {policy.max_model_age_spans} spans ago"
+        )
+    training = drift.get("training")
+    if training and _reaches(training["severity"], policy.retrain_on):
+        retrain.append(
+            f"drift {training['severity']} vs training baseline (span {training.get('span')}) on "
+            f"{', '.join(training['drifted'])}"
+        )
+    for f in findings:
+        if f.split == SCHEMA_COMPARATORS:
+            retrain.append(f"schema comparator on {f.feature}: {f.description}")
+    for g in gradual:
+        retrain.append(
+            f"gradual drift: {g['feature']} crept {g['direction']} by {abs(g['total_shift_std']):.2f} std "
+            f"over spans {g['spans'][0]}-{g['spans'][-1]} (CUSUM {g['cusum']:.2f} >= {g['threshold']})"
+        )
+    if block:
+        decision, reasons = BLOCK, block
+    elif retrain:
+        decision, reasons = RETRAIN, retrain
+    else:
+        decision = SKIP
+        base = f"training baseline (span {training.get('span')})" if training else "the training baseline"
+        reasons = [
+            f"no drift reaching '{policy.retrain_on}' vs {base}; serving version {policy.serving_version} stays"
+        ]
+    warned = [f for f in findings if not f.blocking and f.split != SCHEMA_COMPARATORS]
+    if decision != BLOCK:
+        reasons.append(
+            f"{total} rows, no blocking anomalies" + (f" ({len(warned)} warning(s))" if warned else "")
+        )
+    policy_record = asdict(policy)
+    return GateReport(
+        span=span,
+        decision=decision,
+        rows=dict(rows),
+        findings=findings,
+        reasons=reasons,
+        drift=drift,
+        gradual=gradual,
+        policy=policy_record,
+    )

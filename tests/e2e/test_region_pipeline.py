@@ -1,11 +1,14 @@
 """The real region pipeline under LocalDagRunner on a small flights sample.
 
 One scenario, in order, on one region root:
-1. span 1 trains, is blessed (value thresholds only: nothing serves yet) and is
-   pushed as version 1 in the TF Serving layout; the SavedModel answers.
-2. span 2 with text in a numeric column is blocked by the data gate
+1. span 1 retrains (nothing serves yet), is blessed by value thresholds alone
+   and pushed as version 1 in the TF Serving layout; the SavedModel answers.
+2. span 2 with text in a numeric column is blocked by the span gate
    (``driftgate run --json`` exits 2); the serving folder is byte-for-byte unchanged.
-3. the newest span (3, clean) trains against version 1 as the Evaluator's baseline.
+3. span 3 holds span 1's rows again, with identical serving logs: no drift
+   against the training baseline, no skew -> ``skip``; nothing trains.
+4. the newest span (4, February) with ``force_retrain`` trains and is evaluated
+   against version 1 as the Evaluator's baseline.
 """
 
 import csv
@@ -72,10 +75,19 @@ def scenario(tmp_path_factory, small_spans):
     base = tmp_path_factory.mktemp("e2e")
     data, root = base / "data", base / "runs"
     shutil.copytree(small_spans, data)
-    good2 = data / "EWR" / "span-2" / "data.csv"
-    (data / "EWR" / "span-3").mkdir()
-    shutil.move(good2, data / "EWR" / "span-3" / "data.csv")
-    _corrupt_numeric(data / "EWR" / "span-3" / "data.csv", good2, "temp")
+    region = data / "EWR"
+    good2 = region / "span-2" / "data.csv"
+    (region / "span-4").mkdir()
+    shutil.move(good2, region / "span-4" / "data.csv")
+    _corrupt_numeric(region / "span-4" / "data.csv", good2, "temp")
+    (region / "span-3").mkdir()
+    shutil.copy(region / "span-1" / "data.csv", region / "span-3" / "data.csv")
+    (region / "serving-logs" / "span-3").mkdir(parents=True)
+    with open(region / "span-1" / "data.csv", newline="") as fh:
+        rows = list(csv.reader(fh))
+    label = rows[0].index("late")
+    with open(region / "serving-logs" / "span-3" / "logs.csv", "w", newline="") as fh:
+        csv.writer(fh).writerows([[c for i, c in enumerate(r) if i != label] for r in rows])
     cfg = _small_config()
 
     first = run_region(cfg, root=str(root), data=str(data), span=1, progress=lambda _: None)
@@ -103,13 +115,17 @@ def scenario(tmp_path_factory, small_spans):
         env=dict(os.environ),
     )
     after_block = _tree_digest(serving)
-    third = run_region(cfg, root=str(root), data=str(data), progress=lambda _: None)
+    skipped = run_region(cfg, root=str(root), data=str(data), span=3, progress=lambda _: None)
+    after_skip = _tree_digest(serving)
+    forced = run_region(cfg, root=str(root), data=str(data), force_retrain=True, progress=lambda _: None)
     return {
         "first": first,
         "cli": cli,
         "before": before,
         "after_block": after_block,
-        "third": third,
+        "skipped": skipped,
+        "after_skip": after_skip,
+        "forced": forced,
         "data": data,
         "serving": serving,
     }
@@ -118,6 +134,7 @@ def scenario(tmp_path_factory, small_spans):
 def test_first_span_is_blessed_and_pushed_as_version_1(scenario):
     r = scenario["first"]
     assert r.span == 1 and r.rows == 400 and not r.blocked and r.decision == "retrain"
+    assert "no model serves in this region yet" in r.reasons[0]
     assert r.baseline_version is None  # nothing served: value thresholds alone
     assert r.blessed is True and r.pushed_version == 1
     assert 0.5 <= r.metrics["auc"] <= 1.0 and r.metrics["example_count"] > 0
@@ -132,7 +149,7 @@ def test_pushed_model_loads_and_answers_its_serving_signature(scenario):
     from tests.trainer.test_task import _example
 
     model = tf.saved_model.load(str(scenario["serving"] / "1"))
-    rows = pd.read_csv(scenario["data"] / "EWR" / "span-3" / "data.csv").head(50).drop(columns=["late"])
+    rows = pd.read_csv(scenario["data"] / "EWR" / "span-4" / "data.csv").head(50).drop(columns=["late"])
     batch = tf.constant([_example(r) for r in rows.to_dict("records")])
     probs = model.signatures["serving_default"](examples=batch)["probabilities"].numpy()
     assert probs.shape == (50, 1) and np.all((probs >= 0) & (probs <= 1))
@@ -144,19 +161,38 @@ def test_corrupted_span_is_blocked_and_serving_untouched(scenario):
     out = json.loads(cli.stdout)  # stdout holds exactly one JSON object
     assert RUN_KEYS <= set(out)
     assert out["blocked"] is True and out["decision"] == "block" and out["span"] == 2
+    assert out["drift"]["decision"] == "block"
     assert out["blessed"] is None and out["pushed_version"] is None
     flagged = {a["feature"] for a in out["anomalies"] if a["blocking"]}
     assert "temp" in flagged
     assert scenario["after_block"] == scenario["before"]
 
 
-def test_newest_span_is_evaluated_against_the_serving_model(scenario):
-    r = scenario["third"]
-    assert r.span == 3 and not r.blocked
+def test_span_without_drift_or_skew_is_skipped(scenario):
+    r = scenario["skipped"]
+    assert r.span == 3 and r.decision == "skip" and not r.blocked
+    assert r.blessed is None and r.pushed_version is None
+    assert "trainer" not in r.component_seconds or r.component_seconds["trainer"] < 1.0
+    drift = r.drift["drift"]
+    assert drift["training"]["span"] == 1 and drift["training"]["severity"] == "none"
+    assert drift["previous"]["span"] == 1  # span 2 was blocked: not a baseline
+    assert drift["serving"]["severity"] == "none"
+    assert set(drift["training"]["features"]) == set(_small_config().features.all)
+    assert scenario["after_skip"] == scenario["before"]
+
+
+def test_forced_newest_span_is_evaluated_against_the_serving_model(scenario):
+    r = scenario["forced"]
+    assert r.span == 4 and not r.blocked and r.decision == "retrain"
+    assert any("forced" in reason for reason in r.reasons)
     assert r.baseline_version == 1
     assert r.blessed in (True, False)
     if r.blessed:
         assert r.pushed_version == 2 and (scenario["serving"] / "2" / "saved_model.pb").is_file()
+        from components.state import RegionState
+
+        state = RegionState(str(scenario["serving"].parents[2] / "EWR" / "state"))
+        assert state.training_span(2) == 4 and state.training_span(1) == 1
     else:
         assert r.pushed_version is None and r.not_blessed_reasons
         assert sorted(p.name for p in scenario["serving"].iterdir()) == ["1"]

@@ -1,5 +1,6 @@
 """Gate logic on small Anomalies protos: what blocks, what only warns."""
 
+import pytest
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
 from components.gate import decision
@@ -19,7 +20,8 @@ def test_no_anomalies_retrains():
         3, {"train": 300, "eval": 100}, decision.classify({"train": anomalies_pb2.Anomalies()})
     )
     assert report.decision == decision.RETRAIN
-    assert report.findings == [] and "400 rows" in report.reasons[0]
+    assert report.findings == [] and any("400 rows" in r for r in report.reasons)
+    assert "no model serves" in report.reasons[0]
 
 
 def test_error_anomaly_blocks_and_names_feature_and_split():
@@ -61,3 +63,81 @@ def test_report_round_trips_through_json():
     report = decision.decide(2, {"train": 10}, findings)
     again = decision.GateReport.from_json_dict(report.to_json_dict())
     assert again == report
+
+
+def _drift(baseline, severity, drifted=("temp",), span=1):
+    return {
+        "baseline": baseline,
+        "span": span,
+        "severity": severity,
+        "drifted": list(drifted),
+        "features": {},
+    }
+
+
+SERVING = decision.Policy(serving_version=3, training_span=5, max_model_age_spans=3)
+
+
+def test_no_drift_with_a_serving_model_skips():
+    report = decision.decide(
+        6, {"train": 10}, [], drift={"training": _drift("training", "none", ())}, policy=SERVING
+    )
+    assert report.decision == decision.SKIP and "serving version 3 stays" in report.reasons[0]
+
+
+def test_training_drift_at_retrain_on_severity_retrains():
+    warn = {"training": _drift("training", "warning")}
+    assert decision.decide(6, {"t": 10}, [], drift=warn, policy=SERVING).decision == decision.RETRAIN
+    strict = decision.Policy(serving_version=3, training_span=5, retrain_on="critical")
+    assert decision.decide(6, {"t": 10}, [], drift=warn, policy=strict).decision == decision.SKIP
+
+
+def test_previous_span_drift_alone_does_not_retrain():
+    report = decision.decide(
+        6, {"t": 10}, [], drift={"previous": _drift("previous", "critical")}, policy=SERVING
+    )
+    assert report.decision == decision.SKIP
+
+
+def test_critical_skew_blocks_even_when_drift_asks_for_retraining():
+    drift = {
+        "serving": _drift("serving", "critical", ("distance",)),
+        "training": _drift("training", "critical"),
+    }
+    report = decision.decide(6, {"t": 10}, [], drift=drift, policy=SERVING)
+    assert report.decision == decision.BLOCK and "skew critical on distance" in report.reasons[0]
+    never = decision.Policy(serving_version=3, training_span=5, block_on_skew="never")
+    assert decision.decide(6, {"t": 10}, [], drift=drift, policy=never).decision == decision.RETRAIN
+
+
+@pytest.mark.parametrize(
+    "policy, reason",
+    [
+        (decision.Policy(), "no model serves"),
+        (decision.Policy(serving_version=3, training_span=None), "no recorded training span"),
+        (decision.Policy(serving_version=3, training_span=1, max_model_age_spans=3), "more than 3 spans ago"),
+        (decision.Policy(serving_version=3, training_span=5, force_retrain=True), "forced"),
+    ],
+)
+def test_policy_forces_retraining(policy, reason):
+    report = decision.decide(6, {"t": 10}, [], policy=policy)
+    assert report.decision == decision.RETRAIN and reason in report.reasons[0]
+
+
+def test_gradual_finding_retrains():
+    g = {
+        "feature": "temp",
+        "direction": "up",
+        "total_shift_std": 0.9,
+        "spans": [2, 6],
+        "cusum": 0.6,
+        "threshold": 0.5,
+    }
+    report = decision.decide(6, {"t": 10}, [], gradual=[g], policy=SERVING)
+    assert report.decision == decision.RETRAIN and "gradual drift: temp crept up" in report.reasons[0]
+
+
+def test_blocking_anomaly_beats_everything():
+    findings = decision.classify({"train": _anomalies("temp", "FLOAT_TYPE_BIG_FLOAT")})
+    report = decision.decide(6, {"t": 10}, findings, policy=decision.Policy(force_retrain=True))
+    assert report.decision == decision.BLOCK

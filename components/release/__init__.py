@@ -1,0 +1,1 @@
+"""Records which span a pushed model was trained on (the next runs' training baseline)."""

@@ -1,0 +1,140 @@
+"""What a region accumulates between runs, under ``<root>/<REGION>/state/``.
+
+Reachable from both runners (a local path or a bucket URI; only
+``tf.io.gfile`` is used), written atomically, small, and readable by people:
+
+- ``statistics/span-<N>.pb``  each ingested span's statistics (a
+  DatasetFeatureStatisticsList with the train and eval datasets);
+- ``history.json``            per span: decision, drift severities, per-feature
+  means/stds (for gradual drift) and scores;
+- ``releases.json``           per pushed model version: the span it was trained on.
+
+ML Metadata records the lineage (which artifacts a run read and wrote); this
+folder is what the *next* run needs, and what Kubeflow runs share with local ones.
+"""
+
+import json
+import os
+import posixpath
+import time
+import uuid
+from typing import Dict, List, Optional
+
+STATE_DIR = "state"
+
+
+def _gfile():
+    import tensorflow as tf
+
+    return tf.io.gfile
+
+
+def _join(base: str, *parts: str) -> str:
+    return posixpath.join(base, *parts) if "://" in base else os.path.join(base, *parts)
+
+
+def state_dir(root: str, region: str) -> str:
+    """``<root>/<REGION>/state``."""
+    return _join(root, region, STATE_DIR)
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Writes ``data`` so that readers see the old or the new content, never half.
+
+    Local files: temporary file in the same folder, fsync, rename. Object stores
+    (gs://, s3://) publish an object only once fully written, so a direct write
+    is already atomic there.
+    """
+    gfile = _gfile()
+    parent = posixpath.dirname(path) if "://" in path else os.path.dirname(path)
+    gfile.makedirs(parent)
+    if "://" in path:
+        with gfile.GFile(path, "wb") as fh:
+            fh.write(data)
+        return
+    tmp = os.path.join(parent, f".tmp-{uuid.uuid4().hex}-{os.path.basename(path)}")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+class RegionState:
+    """Reader/writer of one region's state folder."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    # statistics -------------------------------------------------------
+    def statistics_path(self, span: int) -> str:
+        return _join(self.path, "statistics", f"span-{span}.pb")
+
+    def save_statistics(self, span: int, stats_list) -> str:
+        path = self.statistics_path(span)
+        write_atomic(path, stats_list.SerializeToString())
+        return path
+
+    def load_statistics(self, span: int):
+        """The DatasetFeatureStatisticsList saved for ``span``, or None."""
+        from tensorflow_metadata.proto.v0 import statistics_pb2
+
+        path = self.statistics_path(span)
+        if not _gfile().exists(path):
+            return None
+        out = statistics_pb2.DatasetFeatureStatisticsList()
+        with _gfile().GFile(path, "rb") as fh:
+            out.ParseFromString(fh.read())
+        return out
+
+    # json documents ---------------------------------------------------
+    def _read_json(self, name: str, default):
+        path = _join(self.path, name)
+        if not _gfile().exists(path):
+            return default
+        with _gfile().GFile(path, "r") as fh:
+            return json.loads(fh.read())
+
+    def _write_json(self, name: str, value) -> None:
+        write_atomic(_join(self.path, name), json.dumps(value, indent=1, sort_keys=True).encode())
+
+    # history ----------------------------------------------------------
+    def history(self) -> List[dict]:
+        """Span records, oldest span first."""
+        return sorted(self._read_json("history.json", []), key=lambda h: h["span"])
+
+    def record_span(self, record: dict) -> None:
+        """Adds or replaces the record of ``record['span']``."""
+        records = [h for h in self.history() if h["span"] != record["span"]]
+        records.append(dict(record, recorded_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
+        self._write_json("history.json", sorted(records, key=lambda h: h["span"]))
+
+    def previous_span(self, span: int) -> Optional[int]:
+        """The newest span before ``span`` that was not blocked and has statistics."""
+        earlier = [h["span"] for h in self.history() if h["span"] < span and h.get("decision") != "block"]
+        for s in sorted(earlier, reverse=True):
+            if _gfile().exists(self.statistics_path(s)):
+                return s
+        return None
+
+    # releases ---------------------------------------------------------
+    def releases(self) -> Dict[int, dict]:
+        return {int(k): v for k, v in self._read_json("releases.json", {}).items()}
+
+    def record_release(self, version: int, span: int, **extra) -> None:
+        releases = {str(k): v for k, v in self.releases().items()}
+        releases[str(version)] = dict(
+            span=span, pushed_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **extra
+        )
+        self._write_json("releases.json", releases)
+
+    def training_span(self, version: Optional[int]) -> Optional[int]:
+        """The span the model ``version`` was trained on, if recorded."""
+        if version is None:
+            return None
+        rel = self.releases().get(int(version))
+        return int(rel["span"]) if rel else None

@@ -1,0 +1,64 @@
+"""Region state: atomic writes, span history, releases and baseline lookup."""
+
+import json
+import os
+
+from tensorflow_metadata.proto.v0 import statistics_pb2
+
+from components import state as st
+
+
+def test_write_atomic_replaces_whole_file_and_leaves_no_temp(tmp_path):
+    path = tmp_path / "deep" / "doc.json"
+    st.write_atomic(str(path), b"old")
+    st.write_atomic(str(path), b"new content")
+    assert path.read_bytes() == b"new content"
+    assert os.listdir(path.parent) == ["doc.json"]
+
+
+def test_failed_write_keeps_previous_content(tmp_path, monkeypatch):
+    path = tmp_path / "doc.json"
+    st.write_atomic(str(path), b"good")
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    try:
+        st.write_atomic(str(path), b"half")
+    except OSError:
+        pass
+    assert path.read_bytes() == b"good"
+    assert os.listdir(tmp_path) == ["doc.json"]
+
+
+def test_history_records_replace_by_span_and_sort(tmp_path):
+    s = st.RegionState(str(tmp_path))
+    s.record_span({"span": 3, "decision": "retrain"})
+    s.record_span({"span": 1, "decision": "retrain"})
+    s.record_span({"span": 3, "decision": "skip"})
+    assert [(h["span"], h["decision"]) for h in s.history()] == [(1, "retrain"), (3, "skip")]
+    assert json.loads((tmp_path / "history.json").read_text())[0]["span"] == 1
+
+
+def test_previous_span_skips_blocked_spans_and_spans_without_statistics(tmp_path):
+    s = st.RegionState(str(tmp_path))
+    stats = statistics_pb2.DatasetFeatureStatisticsList()
+    stats.datasets.add(name="train", num_examples=5)
+    for span, decision in [(1, "retrain"), (2, "skip"), (3, "block"), (4, "retrain")]:
+        s.record_span({"span": span, "decision": decision})
+        if span != 4:
+            s.save_statistics(span, stats)
+    assert s.previous_span(5) == 2  # 4 has no statistics, 3 was blocked
+    assert s.previous_span(1) is None
+    assert s.load_statistics(2).datasets[0].num_examples == 5
+    assert s.load_statistics(9) is None
+
+
+def test_releases_map_versions_to_training_spans(tmp_path):
+    s = st.RegionState(str(tmp_path))
+    assert s.training_span(None) is None and s.training_span(1) is None
+    s.record_release(1, span=4)
+    s.record_release(2, span=7, model_uri="/m")
+    assert s.training_span(2) == 7 and s.releases()[1]["span"] == 4
+    assert st.state_dir("/r", "EWR") == "/r/EWR/state"
