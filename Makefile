@@ -41,6 +41,7 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_components.py
+	$(PY) benchmarks/bench_drift.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) runs build *.egg-info
