@@ -8,4 +8,4 @@ class GateReport(Artifact):
     ``decision`` custom property (``retrain`` or ``block``) that conditional
     nodes read."""
 
-    TYPE_NAME = "DriftgateGateReport"
+    TYPE_NAME = "driftgate.GateReport"  # <namespace>.<Name>: the form KFP schema titles need

@@ -91,6 +91,38 @@ def build_parser() -> argparse.ArgumentParser:
         )
         sp.add_argument("--schemas", default=None, help="schemas folder (default: schemas/ in the project)")
 
+    comp = sub.add_parser(
+        "compile", help="compile region pipelines for Kubeflow Pipelines (PipelineSpec YAML)"
+    )
+    which = comp.add_mutually_exclusive_group(required=True)
+    which.add_argument("--region")
+    which.add_argument("--all", action="store_true", help="every configured region")
+    comp.add_argument("--out", required=True, help="folder for <REGION>.yaml")
+    comp.add_argument("--image", default=None, help="pipeline image (default: kubeflow.image in the config)")
+    comp.add_argument(
+        "--config-dir", default=None, help="folder of region YAML files (default: pipelines/regions)"
+    )
+
+    kfp_p = sub.add_parser("kfp", help="upload, schedule and list runs on a Kubeflow Pipelines server")
+    ksub = kfp_p.add_subparsers(dest="kfp_command", metavar="ACTION")
+    ksub.required = True
+    up = ksub.add_parser("upload", help="upload compiled pipelines as new versions")
+    upw = up.add_mutually_exclusive_group(required=True)
+    upw.add_argument("--region")
+    upw.add_argument("--all", action="store_true")
+    up.add_argument(
+        "--specs", default="kubeflow/pipelines", help="folder with <REGION>.yaml (driftgate compile --out)"
+    )
+    sch = ksub.add_parser("schedule", help="create or replace a region's recurring run")
+    sch.add_argument("--region", required=True)
+    st = ksub.add_parser("status", help="newest runs per region")
+    st.add_argument("--region", default=None)
+    for sp in (up, sch, st):
+        sp.add_argument("--host", required=True, help="KFP API endpoint, e.g. http://localhost:8080")
+        sp.add_argument(
+            "--config-dir", default=None, help="folder of region YAML files (default: pipelines/regions)"
+        )
+
     sub.add_parser("regions", help="list configured regions")
     return p
 
@@ -277,6 +309,64 @@ def cmd_drift(args) -> int:
     return EXIT_OK
 
 
+def _regions(args) -> list:
+    from pipelines.config import REGIONS_DIR, available_regions, load_region_config
+
+    regions_dir = args.config_dir or REGIONS_DIR
+    names = (
+        list(available_regions(regions_dir))
+        if getattr(args, "all", False) or not args.region
+        else [args.region]
+    )
+    return [load_region_config(r, regions_dir) for r in names]
+
+
+def cmd_compile(args) -> int:
+    from pipelines.kubeflow_runner import compile_region
+
+    for config in _regions(args):
+        t0 = time.time()
+        path = compile_region(config, args.out, image=args.image)
+        print(
+            f"{config.region}: {path} ({time.time() - t0:.1f}s, image {args.image or config.kubeflow.image})"
+        )
+    return EXIT_OK
+
+
+def cmd_kfp(args) -> int:
+    from pipelines import kfp_client
+
+    client = kfp_client.client_from_env(args.host)
+    if args.kfp_command == "upload":
+        for config in _regions(args):
+            spec = os.path.join(args.specs, f"{config.region}.yaml")
+            if not os.path.isfile(spec):
+                _err(
+                    f"{spec} not found: run `driftgate compile --region {config.region} --out {args.specs}` first"
+                )
+                return EXIT_ERROR
+            up = kfp_client.upload(client, config, spec)
+            made = " (pipeline created)" if up.created_pipeline else ""
+            print(
+                f"{config.region}: pipeline {config.pipeline_name}{made}, version {up.version_name} ({up.version_id})"
+            )
+    elif args.kfp_command == "schedule":
+        (config,) = _regions(args)
+        s = kfp_client.schedule(client, config)
+        replaced = f", replaced {', '.join(s.replaced)}" if s.replaced else ""
+        print(
+            f"{config.region}: recurring run {s.recurring_run_id} on version {s.version_id}, "
+            f"cron '{s.cron}', max_concurrency {config.kubeflow.schedule.max_concurrency}, "
+            f"catchup {config.kubeflow.schedule.catchup}{replaced}"
+        )
+    else:
+        rows = kfp_client.status(client, _regions(args))
+        print(f"{'region':<8}{'run':<40}{'state':<12}{'created':<28}finished")
+        for r in rows:
+            print(f"{r['region']:<8}{r['run'][:39]:<40}{r['state']:<12}{r['created']:<28}{r['finished']}")
+    return EXIT_OK
+
+
 def cmd_regions(args) -> int:
     from pipelines.config import REGIONS_DIR, available_regions
 
@@ -293,6 +383,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         "run": cmd_run,
         "demo": cmd_demo,
         "drift": cmd_drift,
+        "compile": cmd_compile,
+        "kfp": cmd_kfp,
         "regions": cmd_regions,
     }
     try:

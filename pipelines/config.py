@@ -203,6 +203,33 @@ class DriftConfig:
 
 
 @dataclass(frozen=True)
+class ScheduleConfig:
+    """The region's recurring run in Kubeflow Pipelines."""
+
+    # KFP cron has six fields, seconds first: "0 0 6 * * *" = every day 06:00 UTC.
+    cron: str
+    max_concurrency: int = field(metadata=_rng(1, 10))
+    catchup: bool = False
+    enabled: bool = True
+
+    def problem(self) -> Optional[str]:
+        if len(self.cron.split()) != 6:
+            return f"cron '{self.cron}' needs six fields (seconds minutes hours day month weekday)"
+        return None
+
+
+@dataclass(frozen=True)
+class KubeflowConfig:
+    """Where the compiled pipeline runs: image, bucket locations, schedule."""
+
+    image: str  # pipeline image built from kubeflow/Dockerfile
+    root: str  # state root in the cluster (bucket URI): <root>/<REGION>/..., <root>/serving/...
+    data_root: str  # spans: <data_root>/<REGION>/span-<N>/...
+    project_dir: str  # where the image holds this project (schemas/ is read from there)
+    schedule: ScheduleConfig
+
+
+@dataclass(frozen=True)
 class RegionConfig:
     """Everything one region's pipeline needs, loaded from YAML."""
 
@@ -215,6 +242,7 @@ class RegionConfig:
     evaluation: EvaluationConfig
     serving: ServingConfig
     drift: DriftConfig
+    kubeflow: KubeflowConfig
     beam_args: Tuple[str, ...]
     source_file: str = ""  # filled by the loader: the region YAML it came from
 

@@ -35,3 +35,12 @@ def small_spans(tmp_path_factory, flights_frame):
     )
     datasets.write_spans(sample, "origin", "month", str(out), columns=datasets.FLIGHTS_COLUMNS)
     return out
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="rewrite the golden Kubeflow specs in tests/pipelines/golden/ from the current compile",
+    )

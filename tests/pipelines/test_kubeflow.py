@@ -1,0 +1,236 @@
+"""Kubeflow: compiled specs are what open-source KFP runs (checked with kfp's own
+loader and the PipelineSpec proto), match golden files, and the upload /
+schedule commands send the right requests through the real kfp.Client."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipelines.config import available_regions, load_region_config
+
+GOLDEN = Path(__file__).parent / "golden"
+REGIONS = list(available_regions())
+IMAGE = "registry.example/driftgate:test"
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    from pipelines.kubeflow_runner import compile_region
+
+    out = tmp_path_factory.mktemp("specs")
+    return {r: Path(compile_region(load_region_config(r), str(out), image=IMAGE)) for r in REGIONS}
+
+
+def _normalised(text: str) -> str:
+    spec = yaml.safe_load(text)
+    spec.pop("sdkVersion", None)  # TFX version stamp: not part of the pipeline
+    return yaml.safe_dump(spec, sort_keys=True)
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_spec_loads_with_kfp_and_parses_strictly(compiled, region):
+    from google.protobuf import json_format
+    from kfp import components
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    path = compiled[region]
+    loaded = components.load_component_from_file(str(path))
+    assert loaded.name == f"driftgate-{region.lower()}"
+    spec = pipeline_spec_pb2.PipelineSpec()
+    json_format.ParseDict(yaml.safe_load(path.read_text()), spec, ignore_unknown_fields=False)
+    assert spec.schema_version == "2.1.0"
+    assert spec.pipeline_info.name == f"driftgate-{region.lower()}"
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_only_container_and_importer_executors_with_the_configured_image(compiled, region):
+    spec = yaml.safe_load(compiled[region].read_text())
+    executors = spec["deploymentSpec"]["executors"]
+    assert len(executors) == 10
+    for name, ex in executors.items():
+        kinds = set(ex) - {"lifecycle"}
+        assert kinds <= {"container", "importer"}, (name, kinds)
+        assert "resolver" not in ex
+        if "container" in ex:
+            assert ex["container"]["image"] == IMAGE
+    text = compiled[region].read_text()
+    assert "resolver" not in text.lower()
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_no_compiling_machine_paths_and_no_pinned_span(compiled, region):
+    text = compiled[region].read_text()
+    root = str(Path(__file__).resolve().parents[2])
+    assert root not in text and "/tmp/" not in text
+    cfg = load_region_config(region)
+    assert f"{cfg.kubeflow.project_dir}/schemas/{region}/v{cfg.schema.version}/schema.pbtxt" in text
+    assert "range_config" not in text and "static_range" not in text  # newest span at run time
+    assert "trainer.task.run_fn" in text  # installed module path, not a file
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_training_runs_only_on_retrain(compiled, region):
+    tasks = yaml.safe_load(compiled[region].read_text())["root"]["dag"]["tasks"]
+    gated = {name for name, t in tasks.items() if "triggerPolicy" in t}
+    assert gated == {"serving_baseline", "trainer", "evaluator", "pusher", "release_recorder"}
+    for name in gated:
+        cond = tasks[name]["triggerPolicy"]["condition"]
+        assert "_span_gate.report" in cond and "metadata['decision']" in cond and "== 'retrain'" in cond
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_spec_matches_golden(compiled, region, request):
+    golden = GOLDEN / f"{region}.yaml"
+    got = _normalised(compiled[region].read_text())
+    if request.config.getoption("--update-golden"):
+        golden.parent.mkdir(exist_ok=True)
+        golden.write_text(got)
+    assert golden.is_file(), f"{golden} missing: run pytest --update-golden after reviewing the spec"
+    assert (
+        got == golden.read_text()
+    ), f"compiled spec for {region} changed: review, then pytest --update-golden"
+
+
+# --- upload / schedule through the real kfp.Client --------------------------
+
+
+@pytest.fixture
+def server():
+    from tests.pipelines.fake_kfp import FakeKfp
+
+    with FakeKfp() as fake:
+        yield fake
+
+
+def test_upload_creates_pipeline_then_adds_named_versions(server, compiled):
+    from pipelines import kfp_client
+
+    cfg = load_region_config("EWR")
+    client = kfp_client.client_from_env(server.host)
+    first = kfp_client.upload(client, cfg, str(compiled["EWR"]), name="ewr-abc12345-20261123-100000")
+    second = kfp_client.upload(client, cfg, str(compiled["EWR"]), name="ewr-abc12345-20261123-110000")
+    assert first.created_pipeline and not second.created_pipeline
+    assert first.pipeline_id == second.pipeline_id
+    created = server.calls("POST", "/apis/v2beta1/pipelines/upload")
+    assert len(created) == 1 and created[0]["query"]["name"] == ["driftgate-ewr"]
+    versions = server.calls("POST", "/apis/v2beta1/pipelines/upload_version")
+    assert [v["query"]["name"][0] for v in versions] == [
+        "ewr-abc12345-20261123-100000",
+        "ewr-abc12345-20261123-110000",
+    ]
+    assert all(v["query"]["pipelineid"] == [first.pipeline_id] for v in versions)
+    sent = yaml.safe_load(versions[0]["spec"])
+    assert sent["schemaVersion"] == "2.1.0" and sent["pipelineInfo"]["name"] == "driftgate-ewr"
+
+
+def test_version_name_has_region_commit_and_time():
+    import datetime as dt
+
+    from pipelines.kfp_client import version_name
+
+    when = dt.datetime(2026, 11, 23, 9, 5, 7, tzinfo=dt.timezone.utc)
+    assert version_name("EWR", when, commit="1a2b3c4d") == "ewr-1a2b3c4d-20261123-090507"
+    assert re.fullmatch(r"jfk-[0-9a-z]+-\d{8}-\d{6}", version_name("JFK"))
+
+
+def test_schedule_creates_recurring_run_from_config(server, compiled):
+    from pipelines import kfp_client
+
+    cfg = load_region_config("JFK")
+    client = kfp_client.client_from_env(server.host)
+    up = kfp_client.upload(client, cfg, str(compiled["JFK"]), name="jfk-v1")
+    s = kfp_client.schedule(client, cfg)
+    (req,) = server.calls("POST", "/apis/v2beta1/recurringruns")
+    body = req["json"]
+    assert body["display_name"] == "driftgate-jfk-schedule"
+    assert body["trigger"]["cron_schedule"]["cron"] == cfg.kubeflow.schedule.cron == "0 0 6 * * *"
+    assert int(body["max_concurrency"]) == 1
+    assert body["no_catchup"] is True
+    assert body["mode"] == "ENABLE"
+    assert body["pipeline_version_reference"] == {
+        "pipeline_id": up.pipeline_id,
+        "pipeline_version_id": up.version_id,
+    }
+    (exp,) = server.experiments.values()
+    assert body["experiment_id"] == exp["experiment_id"] and exp["display_name"] == "driftgate"
+    assert s.replaced == []
+
+
+def test_schedule_replaces_without_touching_runs_in_flight(server, compiled):
+    from pipelines import kfp_client
+
+    cfg = load_region_config("LGA")
+    client = kfp_client.client_from_env(server.host)
+    kfp_client.upload(client, cfg, str(compiled["LGA"]), name="lga-v1")
+    old = kfp_client.schedule(client, cfg)
+    up2 = kfp_client.upload(client, cfg, str(compiled["LGA"]), name="lga-v2")
+    new = kfp_client.schedule(client, cfg)
+    assert new.replaced == [old.recurring_run_id]
+    assert list(server.recurring) == [new.recurring_run_id]
+    assert (
+        server.recurring[new.recurring_run_id]["pipeline_version_reference"]["pipeline_version_id"]
+        == up2.version_id
+    )
+    order = [
+        (r["method"], r["path"].rsplit("/", 1)[-1])
+        for r in server.requests
+        if "recurringruns" in r["path"] and r["method"] != "GET"
+    ]
+    # disable old -> create new -> delete old; no run is ever terminated
+    assert order[-3:] == [
+        ("POST", f"{old.recurring_run_id}:disable"),
+        ("POST", "recurringruns"),
+        ("DELETE", old.recurring_run_id),
+    ]
+    assert not [
+        r
+        for r in server.requests
+        if ":terminate" in r["path"] or r["path"].endswith("/runs") and r["method"] == "DELETE"
+    ]
+
+
+def test_credentials_come_from_the_environment(server, compiled, monkeypatch):
+    from pipelines import kfp_client
+
+    monkeypatch.setenv("KFP_TOKEN", "s3cret-token")
+    client = kfp_client.client_from_env(server.host)
+    client.get_pipeline_id("driftgate-ewr")
+    assert (
+        server.requests[-1]["headers"].get("authorization") == "Bearer s3cret-token"
+        or server.requests[-1]["headers"].get("Authorization") == "Bearer s3cret-token"
+    )
+    assert "s3cret" not in compiled["EWR"].read_text()
+    cfg_text = (Path(__file__).resolve().parents[2] / "pipelines" / "regions" / "defaults.yaml").read_text()
+    assert "token" not in cfg_text.lower()
+
+
+def test_status_lists_runs_per_region(server, compiled):
+    from pipelines import kfp_client
+
+    cfg = load_region_config("EWR")
+    client = kfp_client.client_from_env(server.host)
+    up = kfp_client.upload(client, cfg, str(compiled["EWR"]), name="ewr-v1")
+    server.runs.append(
+        {
+            "run_id": "r1",
+            "display_name": "driftgate-ewr-schedule-1",
+            "state": "SUCCEEDED",
+            "created_at": "2026-11-23T06:00:00Z",
+            "finished_at": "2026-11-23T06:20:00Z",
+            "pipeline_version_reference": {
+                "pipeline_id": up.pipeline_id,
+                "pipeline_version_id": up.version_id,
+            },
+        }
+    )
+    rows = kfp_client.status(client, [cfg, load_region_config("JFK")])
+    assert (
+        rows[0]["region"] == "EWR"
+        and rows[0]["state"] == "SUCCEEDED"
+        and rows[0]["run"] == "driftgate-ewr-schedule-1"
+    )
+    assert rows[1] == {"region": "JFK", "run": "-", "state": "no runs", "created": "", "finished": ""}
+    json.dumps(rows)
