@@ -123,6 +123,34 @@ def build_parser() -> argparse.ArgumentParser:
             "--config-dir", default=None, help="folder of region YAML files (default: pipelines/regions)"
         )
 
+    sc = sub.add_parser(
+        "schema", help="versioned schemas: infer, show, validate, diff, propose, check-span, release"
+    )
+    ssub = sc.add_subparsers(dest="schema_command", metavar="ACTION")
+    ssub.required = True
+    s_inf = ssub.add_parser("infer", help="draft the next version from a span's statistics")
+    s_show = ssub.add_parser("show", help="summary of a version (default: the pinned one)")
+    s_show.add_argument("version", nargs="?", default=None)
+    s_val = ssub.add_parser("validate", help="check the pinned version, or an edited file")
+    s_val.add_argument("--file", default=None, help="a schema.pbtxt to check before committing it")
+    s_diff = ssub.add_parser("diff", help="semantic diff of two versions")
+    s_diff.add_argument("version_a")
+    s_diff.add_argument("version_b")
+    s_prop = ssub.add_parser("propose", help="next version with the smallest changes accepting a span")
+    s_chk = ssub.add_parser("check-span", help="would a span pass under a version?")
+    s_chk.add_argument("--version", default=None, help="default: the pinned version")
+    s_rel = ssub.add_parser("release", help="record a version as released (its content may never change)")
+    s_rel.add_argument("version", nargs="?", default=None)
+    for sp in (s_inf, s_prop, s_chk):
+        sp.add_argument("--span", type=int, required=True)
+        sp.add_argument("--data", default=None, help="folder with one sub-folder per region")
+    for sp in (s_inf, s_show, s_val, s_diff, s_prop, s_chk, s_rel):
+        sp.add_argument("--region", required=True)
+        sp.add_argument(
+            "--config-dir", default=None, help="folder of region YAML files (default: pipelines/regions)"
+        )
+        sp.add_argument("--schemas", default=None, help="schemas folder (default: schemas/ in the project)")
+
     sub.add_parser("regions", help="list configured regions")
     return p
 
@@ -367,6 +395,110 @@ def cmd_kfp(args) -> int:
     return EXIT_OK
 
 
+def _version(text: Optional[str], default: int) -> int:
+    if text is None:
+        return default
+    t = text.lower().lstrip("v")
+    if not t.isdigit():
+        raise ValueError(f"version '{text}': use a number like 2 or v2")
+    return int(t)
+
+
+def _span_stats(config, args, schema):
+    from pipelines import preflight, schemas
+    from pipelines.config import region_data_dir
+
+    sf = preflight.span_files(region_data_dir(config, args.data), config.data.span_pattern, args.span)
+    return schemas.span_csv_statistics(list(sf.files), schema)
+
+
+def cmd_schema(args) -> int:
+    from pipelines import schemas
+    from pipelines.config import REGIONS_DIR, load_region_config
+
+    config = load_region_config(args.region, args.config_dir or REGIONS_DIR)
+    region, pinned = config.region, config.schema.version
+    sdir = args.schemas
+    try:
+        if args.schema_command == "show":
+            v = _version(args.version, pinned)
+            path = schemas.version_path(region, v, sdir)
+            print(f"{region} schema v{v} ({path}){' - pinned' if v == pinned else ''}")
+            print(schemas.summary(schemas.load(path)))
+        elif args.schema_command == "validate":
+            path = args.file or schemas.version_path(region, pinned, sdir)
+            schemas.validate_file(path, config)
+            print(f"{path}: valid for region {region}")
+        elif args.schema_command == "diff":
+            va, vb = _version(args.version_a, pinned), _version(args.version_b, pinned)
+            a = schemas.load(schemas.version_path(region, va, sdir))
+            b = schemas.load(schemas.version_path(region, vb, sdir))
+            lines = schemas.diff(a, b)
+            print(
+                f"{region} v{va} -> v{vb}: " + (f"{len(lines)} change(s)" if lines else "no semantic change")
+            )
+            print("\n".join(lines))
+        elif args.schema_command == "check-span":
+            v = _version(args.version, pinned)
+            schema = schemas.validate_file(schemas.version_path(region, v, sdir), config)
+            findings = schemas.check(_span_stats(config, args, schema), schema)
+            if not findings:
+                print(f"{region} span {args.span} passes schema v{v}")
+                return EXIT_OK
+            print(f"{region} span {args.span} fails schema v{v}: {len(findings)} anomaly(ies)")
+            for f in findings:
+                print(f"  {f.feature}: {', '.join(f.types)}: {f.description}")
+            return EXIT_BLOCKED
+        elif args.schema_command in ("infer", "propose"):
+            latest = max(schemas.versions(region, sdir) or [0])
+            nxt = latest + 1
+            base = schemas.load(schemas.version_path(region, pinned, sdir)) if latest else None
+            stats = _span_stats(config, args, base)
+            if args.schema_command == "infer":
+                new = schemas.infer(stats, config)
+                changes = [f"drafted by `driftgate schema infer` from span {args.span}"] + (
+                    schemas.diff(base, new) if base is not None else []
+                )
+                not_fixed = []
+            else:
+                if base is None:
+                    raise ValueError(f"region {region} has no schema yet: use `driftgate schema infer`")
+                prop = schemas.propose(stats, base)
+                new, not_fixed = prop.schema, prop.not_fixed
+                changes = [f"proposed by `driftgate schema propose` from span {args.span} (base v{pinned})"]
+                changes += prop.changes
+                if not prop.changes:
+                    print(f"span {args.span} needs no change that can be made automatically")
+            found = schemas.problems(new, config)
+            path = schemas.version_path(region, nxt, sdir)
+            path.parent.mkdir(parents=True, exist_ok=False)
+            header = f"# driftgate schema for region {region}, version {nxt} (draft from span {args.span}).\n"
+            path.write_text(schemas.dumps(new, header))
+            log = schemas.append_changelog(
+                region, nxt, changes + [f"NOT fixed: {x}" for x in not_fixed], sdir
+            )
+            print(f"wrote {path} and an entry in {log}")
+            for line in changes[1:]:
+                print(f"  {line}")
+            for line in not_fixed:
+                print(f"  not fixed (edit by hand): {line}")
+            for p in found:
+                print(f"  problem to fix before pinning: {p}")
+            print(
+                f"next: review, `driftgate schema check-span --region {region} --span {args.span} --version {nxt}`, "
+                f"then set schema.version: {nxt} in {config.source_file}"
+            )
+        elif args.schema_command == "release":
+            v = _version(args.version, pinned)
+            schemas.validate_file(schemas.version_path(region, v, sdir), config)
+            key, sha = schemas.release(region, v, sdir)
+            print(f"{key} released ({sha[:12]}): it may no longer be edited")
+    except (schemas.SchemaError, ValueError, FileExistsError) as exc:
+        _err(str(exc))
+        return EXIT_ERROR
+    return EXIT_OK
+
+
 def cmd_regions(args) -> int:
     from pipelines.config import REGIONS_DIR, available_regions
 
@@ -384,6 +516,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "demo": cmd_demo,
         "drift": cmd_drift,
         "compile": cmd_compile,
+        "schema": cmd_schema,
         "kfp": cmd_kfp,
         "regions": cmd_regions,
     }

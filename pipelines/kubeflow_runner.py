@@ -36,8 +36,10 @@ def compile_region(config: RegionConfig, out_dir: str, image: Optional[str] = No
     from tfx import v1 as tfx
 
     from pipelines.pipeline import create_pipeline
+    from pipelines.schemas import git_commit_of, version_path
 
-    pipeline = create_pipeline(config, cluster_paths(config))
+    commit = git_commit_of(version_path(config.region, config.schema.version))
+    pipeline = create_pipeline(config, cluster_paths(config), schema_commit=commit)
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
             default_image=image or config.kubeflow.image,

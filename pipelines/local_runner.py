@@ -121,6 +121,7 @@ def run_region(
 
     from pipelines.pipeline import create_pipeline
     from pipelines.run_result import collect
+    from pipelines.schemas import git_commit_of
 
     os.makedirs(os.path.dirname(metadata_path), exist_ok=True)
     pipeline = create_pipeline(
@@ -128,6 +129,7 @@ def run_region(
         paths,
         span=sf.span,
         force_retrain=force_retrain,
+        schema_commit=git_commit_of(paths.schema_file),
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             metadata_path
         ),

@@ -97,6 +97,7 @@ def create_pipeline(
     *,
     span: Optional[int] = None,
     force_retrain: bool = False,
+    schema_commit: Optional[str] = None,
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Optional[List[str]] = None,
 ) -> tfx.dsl.Pipeline:
@@ -104,6 +105,8 @@ def create_pipeline(
 
     ``span`` pins the span to ingest; None lets ExampleGen take the newest
     span present when the pipeline runs (so a scheduled run needs no recompile).
+    ``schema_commit`` (the git commit of the pinned schema, when known) is
+    recorded with the schema version in ML Metadata.
     """
     range_config = None
     if span is not None:
@@ -145,6 +148,8 @@ def create_pipeline(
         model_base_path=paths.model_base_path,
         data_dir=paths.data_dir,
         force_retrain=int(force_retrain),
+        schema_version=f"v{config.schema.version}",
+        schema_commit=schema_commit or "",
         warn_only_types=json.dumps(list(config.anomalies.warn_only_types)),
         warn_only_features=json.dumps(list(config.anomalies.warn_only_features)),
     ).with_id("span_gate")

@@ -34,6 +34,8 @@ class RunResult:
     serving_dir: str
     metrics: Dict[str, float]
     decision: str = ""
+    schema_version: str = ""
+    schema_commit: Optional[str] = None
     drift: Dict[str, object] = field(default_factory=dict)
     baseline_version: Optional[int] = None
     not_blessed_reasons: List[str] = field(default_factory=list)
@@ -143,6 +145,8 @@ def collect(config, metadata_path: str, paths) -> RunResult:
         result.blocked = report.decision == BLOCK
         result.reasons = report.reasons
         result.drift = report.to_json_dict()
+        result.schema_version = str(report.schema.get("version") or "")
+        result.schema_commit = report.schema.get("commit")
     baseline = outputs.get("serving_baseline", {}).get("model")
     if baseline is not None and _prop(baseline, "has_model"):
         result.baseline_version = int(_prop(baseline, "serving_version"))

@@ -220,6 +220,8 @@ def SpanGate(
     state_dir: tfx.dsl.components.Parameter[str],
     model_base_path: tfx.dsl.components.Parameter[str],
     data_dir: tfx.dsl.components.Parameter[str],
+    schema_version: tfx.dsl.components.Parameter[str] = "",
+    schema_commit: tfx.dsl.components.Parameter[str] = "",
     force_retrain: tfx.dsl.components.Parameter[int] = 0,
     warn_only_types: tfx.dsl.components.Parameter[str] = "[]",
     warn_only_features: tfx.dsl.components.Parameter[str] = "[]",
@@ -241,10 +243,13 @@ def SpanGate(
         warn_only_types=json.loads(warn_only_types),
         warn_only_features=json.loads(warn_only_features),
     )
+    result.schema = {"version": schema_version, "commit": schema_commit or None}
     io_utils.write_string_file(
         os.path.join(report.uri, REPORT_FILE), json.dumps(result.to_json_dict(), indent=1)
     )
     report.set_string_custom_property("decision", result.decision)
+    report.set_string_custom_property("schema_version", schema_version)
+    report.set_string_custom_property("schema_commit", schema_commit)
     report.set_int_custom_property("span", result.span)
     report.set_int_custom_property("blocking_anomalies", len(result.blocking))
     for baseline in ("previous", "training", "serving"):

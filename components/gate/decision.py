@@ -54,6 +54,7 @@ class GateReport:
     drift: Dict[str, dict] = field(default_factory=dict)  # baseline -> comparison
     gradual: List[dict] = field(default_factory=list)
     policy: Dict[str, object] = field(default_factory=dict)
+    schema: Dict[str, object] = field(default_factory=dict)  # version and git commit of the schema used
 
     @property
     def blocking(self) -> List[Finding]:
@@ -76,6 +77,7 @@ class GateReport:
             drift=dict(d.get("drift", {})),
             gradual=list(d.get("gradual", [])),
             policy=dict(d.get("policy", {})),
+            schema=dict(d.get("schema", {})),
         )
 
     def severity(self, baseline: str) -> str:

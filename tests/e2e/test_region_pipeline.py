@@ -38,6 +38,9 @@ RUN_KEYS = {
     "pushed_version",
     "serving_dir",
     "metrics",
+    "drift",
+    "decision",
+    "schema_version",
 }
 
 
@@ -135,6 +138,7 @@ def test_first_span_is_blessed_and_pushed_as_version_1(scenario):
     r = scenario["first"]
     assert r.span == 1 and r.rows == 400 and not r.blocked and r.decision == "retrain"
     assert "no model serves in this region yet" in r.reasons[0]
+    assert r.schema_version == "v1"  # recorded in the gate report and ML Metadata
     assert r.baseline_version is None  # nothing served: value thresholds alone
     assert r.blessed is True and r.pushed_version == 1
     assert 0.5 <= r.metrics["auc"] <= 1.0 and r.metrics["example_count"] > 0
@@ -196,3 +200,28 @@ def test_forced_newest_span_is_evaluated_against_the_serving_model(scenario):
     else:
         assert r.pushed_version is None and r.not_blessed_reasons
         assert sorted(p.name for p in scenario["serving"].iterdir()) == ["1"]
+
+
+def test_schema_version_and_decision_are_recorded_in_ml_metadata(scenario):
+    from ml_metadata import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+
+    conn = metadata_store_pb2.ConnectionConfig()
+    conn.sqlite.filename_uri = str(scenario["serving"].parents[2] / "EWR" / "metadata.sqlite")
+    store = metadata_store.MetadataStore(conn)
+    reports = store.get_artifacts_by_type("driftgate.GateReport")
+    assert len(reports) == 4  # one per run
+    props = [
+        (
+            int(a.custom_properties["span"].int_value),
+            a.custom_properties["decision"].string_value,
+            a.custom_properties["schema_version"].string_value,
+        )
+        for a in reports
+    ]
+    assert sorted(props) == [
+        (1, "retrain", "v1"),
+        (2, "block", "v1"),
+        (3, "skip", "v1"),
+        (4, "retrain", "v1"),
+    ]
