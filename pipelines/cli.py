@@ -151,6 +151,19 @@ def build_parser() -> argparse.ArgumentParser:
         )
         sp.add_argument("--schemas", default=None, help="schemas folder (default: schemas/ in the project)")
 
+    srv = sub.add_parser("serving", help="TF Serving release state: status, promote, rollback")
+    srv.add_argument("action", choices=["status", "promote", "rollback"])
+    can = sub.add_parser("canary", help="canary analysis against stable")
+    can.add_argument("action", choices=["evaluate"])
+    can.add_argument("--span", type=int, required=True, help="a span later than the canary's training span")
+    can.add_argument("--data", default=None, help="folder with one sub-folder per region")
+    for sp in (srv, can):
+        sp.add_argument("--region", required=True)
+        sp.add_argument("--root", default="runs", help="state folder (default ./runs)")
+        sp.add_argument(
+            "--config-dir", default=None, help="folder of region YAML files (default: pipelines/regions)"
+        )
+
     sub.add_parser("regions", help="list configured regions")
     return p
 
@@ -499,6 +512,63 @@ def cmd_schema(args) -> int:
     return EXIT_OK
 
 
+def cmd_serving(args) -> int:
+    from pipelines.config import REGIONS_DIR, load_region_config
+    from serving import release
+
+    config = load_region_config(args.region, args.config_dir or REGIONS_DIR)
+    sdir = release.region_serving_dir(os.path.abspath(args.root), config.region)
+    name = config.serving.model_name
+    try:
+        if args.action == "promote":
+            release.promote(sdir, name)
+        elif args.action == "rollback":
+            release.rollback(sdir, name)
+    except release.ReleaseError as exc:
+        _err(str(exc))
+        return EXIT_ERROR
+    st = release.load_state(sdir, name)
+    print(
+        f"{config.region} {name}: stable {_fmt(st.stable)}, canary {_fmt(st.canary)} "
+        f"({config.serving.canary_share}% of traffic when present), earlier stables {st.previous_stables or '-'}, "
+        f"rejected {st.rejected or '-'}"
+    )
+    print(f"  config: {os.path.join(sdir, release.CONFIG_FILE)}")
+    for ev in st.history[-5:]:
+        print(f"  {ev['at']}  {ev['action']:<10} v{ev['version']}  {ev.get('reason', '')}")
+    return EXIT_OK
+
+
+def cmd_canary(args) -> int:
+    from pipelines.config import REGIONS_DIR, load_region_config
+    from serving import canary, release
+
+    config = load_region_config(args.region, args.config_dir or REGIONS_DIR)
+    try:
+        r = canary.evaluate_and_apply(config, args.span, args.root, args.data)
+    except release.ReleaseError as exc:
+        _err(str(exc))
+        return EXIT_ERROR
+    s, c = r["metrics"]["stable"], r["metrics"]["canary"]
+    print(
+        f"{config.region} span {args.span}: canary v{r['canary_version']} vs stable v{r['stable_version']} "
+        f"on {r['rows']:,} rows -> {r['verdict'].upper()}"
+    )
+    print(
+        f"  {'':<10}{'auc':>8}{'accuracy':>10}{'fail':>7}{'p50 1':>9}{'p99 1':>9}{'p50 1000':>10}{'p99 1000':>10}"
+    )
+    for name, m in (("stable", s), ("canary", c)):
+        print(
+            f"  {name:<10}{m['auc']:>8.4f}{m['accuracy']:>10.4f}{m['failure_rate']:>7.2f}"
+            f"{m['latency_ms_1']['p50']:>8.2f}ms{m['latency_ms_1']['p99']:>7.2f}ms"
+            f"{m['latency_ms_1000']['p50']:>8.1f}ms{m['latency_ms_1000']['p99']:>8.1f}ms"
+        )
+    for reason in r["reasons"]:
+        print(f"  {reason}")
+    print(f"  recorded: {r['report']} and ML Metadata execution {r['mlmd_execution_id']}")
+    return EXIT_OK
+
+
 def cmd_regions(args) -> int:
     from pipelines.config import REGIONS_DIR, available_regions
 
@@ -517,6 +587,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         "drift": cmd_drift,
         "compile": cmd_compile,
         "schema": cmd_schema,
+        "serving": cmd_serving,
+        "canary": cmd_canary,
         "kfp": cmd_kfp,
         "regions": cmd_regions,
     }

@@ -111,10 +111,22 @@ class EvaluationConfig:
 
 
 @dataclass(frozen=True)
+class CanaryConfig:
+    """When a canary is promoted (all must hold) or rolled back (any fails)."""
+
+    auc_margin: float = field(metadata=_rng(0.0, 1.0))  # canary AUC >= stable AUC - margin
+    accuracy_margin: float = field(metadata=_rng(0.0, 1.0))
+    max_prediction_ks: float = field(metadata=_rng(0.0, 1.0))  # shift between the two models' predictions
+    max_latency_ratio: float = field(metadata=_rng(1.0))  # canary p99 / stable p99, 1000-example batch
+
+
+@dataclass(frozen=True)
 class ServingConfig:
     """TF Serving model name; versions land in ``<root>/serving/<REGION>/<model_name>/``."""
 
     model_name: str
+    canary_share: int = field(metadata=_rng(0, 100))  # % of requests the mesh sends to the canary
+    canary: CanaryConfig
 
 
 @dataclass(frozen=True)

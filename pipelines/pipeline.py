@@ -18,6 +18,7 @@ serving in the region is found by ``serving_baseline`` from the serving path.
 from __future__ import annotations
 
 import json
+import posixpath
 from dataclasses import asdict
 from typing import List, Optional
 
@@ -183,6 +184,8 @@ def create_pipeline(
             pushed_model=pusher.outputs["pushed_model"],
             examples=example_gen.outputs["examples"],
             state_dir=paths.state_dir,
+            serving_dir=posixpath.dirname(paths.model_base_path),
+            model_name=config.serving.model_name,
         ).with_id("release_recorder")
         nodes += [baseline, trainer, evaluator, pusher, release]
 

@@ -35,6 +35,7 @@ class RunResult:
     metrics: Dict[str, float]
     decision: str = ""
     schema_version: str = ""
+    release_label: Optional[str] = None  # stable / canary / rejected for a pushed version
     schema_commit: Optional[str] = None
     drift: Dict[str, object] = field(default_factory=dict)
     baseline_version: Optional[int] = None
@@ -111,6 +112,22 @@ def read_validation_failures(evaluation_uri: str) -> List[str]:
     return reasons
 
 
+def release_label(model_base_path: str, version: int) -> Optional[str]:
+    """``stable``, ``canary`` or ``rejected``: what the release step made of a
+    pushed version (``serving/release.py`` state beside the base path)."""
+    from serving import release
+
+    serving_dir = os.path.dirname(model_base_path)
+    if "://" in serving_dir or not os.path.exists(os.path.join(serving_dir, release.STATE_FILE)):
+        return None
+    state = release.load_state(serving_dir, os.path.basename(model_base_path))
+    if state.stable == version:
+        return "stable"
+    if state.canary == version:
+        return "canary"
+    return "rejected" if version in state.rejected else None
+
+
 def collect(config, metadata_path: str, paths) -> RunResult:
     """Builds the RunResult of the newest run in ``metadata_path``."""
     conn = metadata_store_pb2.ConnectionConfig()
@@ -161,4 +178,6 @@ def collect(config, metadata_path: str, paths) -> RunResult:
     pushed = outputs.get("pusher", {}).get("pushed_model")
     if pushed is not None and _prop(pushed, "pushed"):
         result.pushed_version = int(_prop(pushed, "pushed_version"))
+    if result.pushed_version is not None:
+        result.release_label = release_label(paths.model_base_path, result.pushed_version)
     return result

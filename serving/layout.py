@@ -46,7 +46,16 @@ def list_versions(base: str) -> List[int]:
 
 
 def serving_version(base: str) -> Optional[int]:
-    """The version TF Serving serves under its default (latest) policy, or None."""
+    """The version serving the region: the one labelled ``stable`` in the
+    region's release state (``serving/release.py``) when there is one, else the
+    newest complete version (TF Serving's default policy); None when nothing serves."""
+    import json
+
+    gfile = _gfile()
+    state = _join(posixpath.dirname(base) if "://" in base else os.path.dirname(base), "release.json")
+    if gfile.exists(state):
+        with gfile.GFile(state) as fh:
+            return json.loads(fh.read()).get("stable")
     versions = list_versions(base)
     return versions[-1] if versions else None
 

@@ -1,11 +1,35 @@
-"""After a push: remember in the region state which span the new version was
-trained on, so later spans compare against that span's statistics (the
-training baseline) and the model-age policy can count spans."""
+"""After a push: label the new version in TF Serving's config and remember
+which span it was trained on.
 
+- ``serving/release.py`` smoke-tests the SavedModel (loads, answers its
+  serving signature on a sample of this span's examples) and labels it:
+  ``stable`` when the region has none, ``canary`` otherwise. A version that
+  fails gets no label and is marked rejected; the stable one keeps serving.
+- The region state records ``{version: span}``: the next spans' training
+  baseline, and what the model-age policy counts from.
+"""
+
+import glob
+import os
+
+from absl import logging
 from tfx import v1 as tfx
 
 from components.gate.component import artifact_span
 from components.state import RegionState
+
+SAMPLE = 64
+
+
+def sample_examples(examples, split: str = "eval", n: int = SAMPLE) -> list:
+    """The first ``n`` serialized tf.Examples of a split of an Examples artifact."""
+    import tensorflow as tf
+
+    files = sorted(glob.glob(os.path.join(examples.uri, f"Split-{split}", "*")))
+    out = []
+    for record in tf.data.TFRecordDataset(files, compression_type="GZIP").take(n):
+        out.append(record.numpy())
+    return out
 
 
 @tfx.dsl.components.component
@@ -13,9 +37,24 @@ def ReleaseRecorder(
     pushed_model: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.PushedModel],
     examples: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Examples],
     state_dir: tfx.dsl.components.Parameter[str],
+    serving_dir: tfx.dsl.components.Parameter[str],
+    model_name: tfx.dsl.components.Parameter[str],
 ):
-    """Adds ``{version: {span}}`` to ``<state>/releases.json`` when the model was pushed."""
+    """Labels a pushed version (stable or canary) and records its training span."""
     if not pushed_model.get_int_custom_property("pushed"):
         return
     version = int(pushed_model.get_string_custom_property("pushed_version"))
-    RegionState(state_dir).record_release(version, artifact_span(examples), model_uri=pushed_model.uri)
+    span = artifact_span(examples)
+    RegionState(state_dir).record_release(version, span, model_uri=pushed_model.uri)
+    if "://" in serving_dir:
+        logging.warning(
+            "release labels need a POSIX filesystem root; %s left for `driftgate serving`", serving_dir
+        )
+        return
+    from serving import release
+
+    try:
+        state = release.push(serving_dir, model_name, version, sample_examples(examples))
+        logging.info("version %d labelled %s", version, "stable" if state.stable == version else "canary")
+    except release.ReleaseError as exc:  # recorded as rejected in release.json; stable keeps serving
+        logging.error("version %d rejected: %s", version, exc)

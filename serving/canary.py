@@ -1,0 +1,228 @@
+"""Canary analysis: score the canary against the stable model on a later span.
+
+Both SavedModels are called through their ``serving_default`` signature on
+serialized tf.Examples, as TF Serving calls them. Measured: accuracy and AUC
+against the span's labels, the shift between the two models' prediction
+distributions (KS distance), the failure rate on malformed requests, and
+latency (p50/p99 for 1 and 1000 examples). The verdict applies the region's
+``serving.canary`` thresholds: promote when all hold, roll back otherwise.
+"""
+
+import math
+import time
+from typing import Dict, List, Sequence
+
+import numpy as np
+
+
+def examples_from_frame(frame, schema) -> List[bytes]:
+    """Rows -> serialized tf.Examples typed by the schema (missing cells omitted)."""
+    import tensorflow as tf
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    types = {f.name: f.type for f in schema.feature}
+    out = []
+    for row in frame.to_dict("records"):
+        feats = {}
+        for k, v in row.items():
+            if v is None or (isinstance(v, float) and math.isnan(v)) or k not in types:
+                continue
+            t = types[k]
+            if t == schema_pb2.BYTES:
+                feats[k] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[str(v).encode()]))
+            elif t == schema_pb2.INT:
+                feats[k] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(v)]))
+            else:
+                feats[k] = tf.train.Feature(float_list=tf.train.FloatList(value=[float(v)]))
+        out.append(tf.train.Example(features=tf.train.Features(feature=feats)).SerializeToString())
+    return out
+
+
+def auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """ROC AUC by the rank-sum (Mann-Whitney) formula, ties averaged."""
+    from scipy.stats import rankdata
+
+    labels = np.asarray(labels).astype(bool)
+    n_pos, n_neg = labels.sum(), (~labels).sum()
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = rankdata(scores)
+    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _predict(serve, examples: Sequence[bytes], batch: int = 1000) -> np.ndarray:
+    import tensorflow as tf
+
+    parts = []
+    for i in range(0, len(examples), batch):
+        out = serve(examples=tf.constant(list(examples[i : i + batch])))
+        parts.append(np.asarray(next(iter(out.values()))).reshape(-1))
+    return np.concatenate(parts)
+
+
+def malformed_requests(examples: Sequence[bytes]) -> List[List[bytes]]:
+    """Requests a client might send by mistake: garbage bytes, a text value in a
+    numeric feature, an empty example, and a well-formed one for control."""
+    import tensorflow as tf
+
+    text_in_numeric = tf.train.Example(
+        features=tf.train.Features(
+            feature={"distance": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"far"]))}
+        )
+    ).SerializeToString()
+    return [[b"\x00not a proto\xff"], [text_in_numeric], [b""], [examples[0]]]
+
+
+def failure_rate(serve, requests: List[List[bytes]]) -> float:
+    """Share of requests that raise or return non-finite or out-of-range output."""
+    failures = 0
+    for req in requests:
+        try:
+            p = _predict(serve, req)
+            if not np.all(np.isfinite(p)) or p.min() < 0 or p.max() > 1:
+                failures += 1
+        except Exception:  # the request failing is what is measured
+            failures += 1
+    return failures / len(requests)
+
+
+def latency_ms(serve, examples: Sequence[bytes], size: int, repeats: int = 30) -> Dict[str, float]:
+    import tensorflow as tf
+
+    batch = tf.constant(list(examples[:size]) * max(1, size // max(1, len(examples[:size]))))[:size]
+    serve(examples=batch)  # warm
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        serve(examples=batch)
+        times.append((time.perf_counter() - t0) * 1000)
+    return {"p50": float(np.percentile(times, 50)), "p99": float(np.percentile(times, 99))}
+
+
+def ks_distance(a: np.ndarray, b: np.ndarray) -> float:
+    from scipy.stats import ks_2samp
+
+    return float(ks_2samp(a, b, method="asymp").statistic)
+
+
+def analyse(stable_dir: str, canary_dir: str, examples: List[bytes], labels: np.ndarray, cfg) -> dict:
+    """Measures both models and returns the verdict (``promote``/``rollback``) with reasons."""
+    import tensorflow as tf
+
+    serve = {
+        name: tf.saved_model.load(path).signatures["serving_default"]
+        for name, path in (("stable", stable_dir), ("canary", canary_dir))
+    }
+    bad = malformed_requests(examples)
+    m = {}
+    for name, fn in serve.items():
+        p = _predict(fn, examples)
+        m[name] = {
+            "auc": auc(labels, p),
+            "accuracy": float(np.mean((p >= 0.5) == labels.astype(bool))),
+            "failure_rate": failure_rate(fn, bad),
+            "latency_ms_1": latency_ms(fn, examples, 1),
+            "latency_ms_1000": latency_ms(fn, examples, 1000, repeats=10),
+            "predictions": p,
+        }
+    shift = ks_distance(m["stable"].pop("predictions"), m["canary"].pop("predictions"))
+    s, c = m["stable"], m["canary"]
+    checks = [
+        (
+            c["auc"] >= s["auc"] - cfg.auc_margin,
+            f"AUC {c['auc']:.4f} vs stable {s['auc']:.4f} (margin {cfg.auc_margin})",
+        ),
+        (
+            c["accuracy"] >= s["accuracy"] - cfg.accuracy_margin,
+            f"accuracy {c['accuracy']:.4f} vs stable {s['accuracy']:.4f} (margin {cfg.accuracy_margin})",
+        ),
+        (shift <= cfg.max_prediction_ks, f"prediction shift KS {shift:.3f} (max {cfg.max_prediction_ks})"),
+        (
+            c["failure_rate"] <= s["failure_rate"],
+            f"malformed-request failures {c['failure_rate']:.2f} vs stable {s['failure_rate']:.2f}",
+        ),
+        (
+            c["latency_ms_1000"]["p99"] <= cfg.max_latency_ratio * s["latency_ms_1000"]["p99"],
+            f"p99 latency (1000) {c['latency_ms_1000']['p99']:.1f} ms vs stable {s['latency_ms_1000']['p99']:.1f} ms "
+            f"(max x{cfg.max_latency_ratio})",
+        ),
+    ]
+    verdict = "promote" if all(ok for ok, _ in checks) else "rollback"
+    return {
+        "verdict": verdict,
+        "reasons": [("ok: " if ok else "FAILED: ") + text for ok, text in checks],
+        "metrics": {"stable": s, "canary": c, "prediction_ks": shift},
+        "rows": int(len(examples)),
+    }
+
+
+def record_in_mlmd(metadata_path: str, region: str, result: dict) -> int:
+    """Records the analysis as an execution of type ``driftgate.CanaryAnalysis``
+    in the region's ML Metadata store; returns its id."""
+    import os
+
+    from ml_metadata import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+
+    os.makedirs(os.path.dirname(metadata_path), exist_ok=True)
+    conn = metadata_store_pb2.ConnectionConfig()
+    conn.sqlite.filename_uri = metadata_path
+    conn.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+    store = metadata_store.MetadataStore(conn)
+    etype = metadata_store_pb2.ExecutionType(name="driftgate.CanaryAnalysis")
+    type_id = store.put_execution_type(etype, can_add_fields=True)
+    e = metadata_store_pb2.Execution(type_id=type_id, last_known_state=metadata_store_pb2.Execution.COMPLETE)
+    for key in ("verdict",):
+        e.custom_properties[key].string_value = result[key]
+    for key in ("stable_version", "canary_version", "span"):
+        e.custom_properties[key].int_value = int(result[key])
+    e.custom_properties["region"].string_value = region
+    e.custom_properties["reasons"].string_value = "\n".join(result["reasons"])
+    return store.put_executions([e])[0]
+
+
+def evaluate_and_apply(config, span: int, root: str, data=None, schemas_dir=None) -> dict:
+    """``driftgate canary evaluate``: analyse, promote or roll back, record
+    (JSON beside the config + ML Metadata). Returns the result."""
+    import json
+    import os
+
+    import pandas as pd
+
+    from pipelines import preflight
+    from pipelines.config import region_data_dir, schema_file
+    from pipelines.schemas import load
+    from serving import release
+
+    serving_dir = release.region_serving_dir(os.path.abspath(root), config.region)
+    state = release.load_state(serving_dir, config.serving.model_name)
+    if state.canary is None:
+        raise release.ReleaseError(f"region {config.region}: no canary to evaluate (stable {state.stable})")
+    sf = preflight.span_files(region_data_dir(config, data), config.data.span_pattern, span)
+    frame = pd.concat([pd.read_csv(f) for f in sf.files], ignore_index=True)
+    labels = frame.pop(config.features.label).to_numpy()
+    examples = examples_from_frame(frame, load(schema_file(config, schemas_dir)))
+    result = analyse(
+        os.path.join(state.base_path, str(state.stable)),
+        os.path.join(state.base_path, str(state.canary)),
+        examples,
+        labels,
+        config.serving.canary,
+    )
+    result.update(region=config.region, span=span, stable_version=state.stable, canary_version=state.canary)
+    reason = (
+        f"canary analysis on span {span}: "
+        + "; ".join(r for r in result["reasons"] if r.startswith("FAILED"))
+        if result["verdict"] == "rollback"
+        else f"canary analysis on span {span}: all checks passed"
+    )
+    if result["verdict"] == "promote":
+        release.promote(serving_dir, config.serving.model_name, reason=reason)
+    else:
+        release.rollback(serving_dir, config.serving.model_name, reason=reason)
+    path = os.path.join(serving_dir, f"canary-v{result['canary_version']}-span-{span}.json")
+    release._write_atomic(path, json.dumps(result, indent=1))
+    result["report"] = path
+    metadata = os.path.join(os.path.abspath(root), config.region, "metadata.sqlite")
+    result["mlmd_execution_id"] = record_in_mlmd(metadata, config.region, result)
+    return result

@@ -1,0 +1,215 @@
+"""Canary releases on TF Serving: the region's ``models.config`` and its state.
+
+Per region, beside the model base path (``<root>/serving/<REGION>/``):
+
+- ``models.config``: a ``ModelServerConfig`` text proto (built with
+  ``tensorflow_serving.config.model_server_config_pb2``) with a ``specific``
+  version policy holding the stable and canary versions and ``version_labels``
+  {stable, canary}: what ``tensorflow_model_server --model_config_file`` reads.
+- ``stable.config`` / ``canary.config``: the same model with one version each,
+  for the two TF Serving Deployments the mesh splits traffic between
+  (``kubeflow/serving/``; TF Serving has no traffic split of its own).
+- ``release.json``: stable, canary, earlier stables (for rollback), rejected
+  versions and the history of verdicts.
+
+Every write goes to a temporary file, is fsynced and renamed into place, under
+a per-region lock, so a crash or a concurrent command leaves the previous
+config valid. A version gets a label only after its SavedModel loaded and its
+serving signature answered on a sample of the region's data.
+"""
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Iterator, List, Optional
+
+from google.protobuf import text_format
+
+STABLE, CANARY = "stable", "canary"
+CONFIG_FILE, STATE_FILE = "models.config", "release.json"
+
+
+class ReleaseError(RuntimeError):
+    """A release step cannot be done; nothing was changed."""
+
+
+@dataclass
+class ReleaseState:
+    model_name: str
+    base_path: str
+    stable: Optional[int] = None
+    canary: Optional[int] = None
+    previous_stables: List[int] = field(default_factory=list)
+    rejected: List[int] = field(default_factory=list)
+    history: List[dict] = field(default_factory=list)
+
+
+def region_serving_dir(root: str, region: str) -> str:
+    return os.path.join(root, "serving", region)
+
+
+def build_config(model_name: str, base_path: str, versions: dict):
+    """ModelServerConfig for ``versions`` = {label: version} (labels may be absent)."""
+    from tensorflow_serving.config import model_server_config_pb2
+
+    config = model_server_config_pb2.ModelServerConfig()
+    model = config.model_config_list.config.add()
+    model.name = model_name
+    model.base_path = base_path
+    model.model_platform = "tensorflow"
+    present = {label: v for label, v in versions.items() if v is not None}
+    model.model_version_policy.specific.versions.extend(sorted(set(present.values())))
+    for label, v in sorted(present.items()):
+        model.version_labels[label] = v
+    return config
+
+
+def parse_config(text: str):
+    from tensorflow_serving.config import model_server_config_pb2
+
+    return text_format.Parse(text, model_server_config_pb2.ModelServerConfig())
+
+
+def _write_atomic(path: str, data: str) -> None:
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "w") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def locked(serving_dir: str) -> Iterator[None]:
+    """Exclusive per-region lock (flock on ``<serving_dir>/.release.lock``)."""
+    os.makedirs(serving_dir, exist_ok=True)
+    with open(os.path.join(serving_dir, ".release.lock"), "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def load_state(serving_dir: str, model_name: str) -> ReleaseState:
+    path = os.path.join(serving_dir, STATE_FILE)
+    if not os.path.exists(path):
+        return ReleaseState(model_name=model_name, base_path=os.path.join(serving_dir, model_name))
+    with open(path) as fh:
+        return ReleaseState(**json.load(fh))
+
+
+def save(serving_dir: str, state: ReleaseState) -> None:
+    """Writes the three configs, then the state (each atomically)."""
+    for name, versions in (
+        (CONFIG_FILE, {STABLE: state.stable, CANARY: state.canary}),
+        ("stable.config", {STABLE: state.stable}),
+        ("canary.config", {CANARY: state.canary or state.stable}),
+    ):
+        text = text_format.MessageToString(build_config(state.model_name, state.base_path, versions))
+        _write_atomic(os.path.join(serving_dir, name), text)
+    _write_atomic(os.path.join(serving_dir, STATE_FILE), json.dumps(asdict(state), indent=1))
+
+
+def _event(state: ReleaseState, action: str, version: Optional[int], **extra) -> None:
+    state.history.append(
+        dict(action=action, version=version, at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **extra)
+    )
+
+
+def smoke_test(version_dir: str, examples: List[bytes]) -> None:
+    """Loads the SavedModel and calls ``serving_default`` on ``examples``;
+    raises ReleaseError unless every output is a finite probability."""
+    import numpy as np
+    import tensorflow as tf
+
+    try:
+        model = tf.saved_model.load(version_dir)
+        serve = model.signatures["serving_default"]
+        out = serve(examples=tf.constant(examples))
+    except Exception as exc:  # any load or call failure means: no label
+        raise ReleaseError(
+            f"{version_dir}: SavedModel failed its smoke test: {type(exc).__name__}: {exc}"
+        ) from exc
+    probs = np.asarray(next(iter(out.values())))
+    if (
+        probs.shape[0] != len(examples)
+        or not np.all(np.isfinite(probs))
+        or probs.min() < 0
+        or probs.max() > 1
+    ):
+        raise ReleaseError(f"{version_dir}: serving signature returned no valid probabilities")
+
+
+def push(serving_dir: str, model_name: str, version: int, examples: List[bytes]) -> ReleaseState:
+    """Labels a newly pushed version: stable when none is, canary otherwise.
+    A version whose SavedModel fails the smoke test is marked rejected."""
+    with locked(serving_dir):
+        state = load_state(serving_dir, model_name)
+        try:
+            smoke_test(os.path.join(state.base_path, str(version)), examples)
+        except ReleaseError as exc:
+            state.rejected.append(version)
+            _event(state, "rejected", version, reason=str(exc))
+            _write_atomic(os.path.join(serving_dir, STATE_FILE), json.dumps(asdict(state), indent=1))
+            raise
+        if state.stable is None:
+            state.stable = version
+            _event(state, "stable", version, reason="first version in the region")
+        else:
+            if state.canary is not None:
+                state.rejected.append(state.canary)
+                _event(state, "superseded", state.canary, reason=f"canary replaced by {version}")
+            state.canary = version
+            _event(state, "canary", version)
+        save(serving_dir, state)
+        return state
+
+
+def promote(serving_dir: str, model_name: str, reason: str = "promoted by hand") -> ReleaseState:
+    with locked(serving_dir):
+        state = load_state(serving_dir, model_name)
+        if state.canary is None:
+            raise ReleaseError(f"{serving_dir}: no canary to promote (stable is {state.stable})")
+        state.previous_stables.append(state.stable)
+        state.stable, state.canary = state.canary, None
+        _event(state, "promote", state.stable, reason=reason)
+        save(serving_dir, state)
+        return state
+
+
+def rollback(serving_dir: str, model_name: str, reason: str = "rolled back by hand") -> ReleaseState:
+    """With a canary: drop its label, mark it rejected (kept on disk). Without:
+    return to the previous stable in one step."""
+    with locked(serving_dir):
+        state = load_state(serving_dir, model_name)
+        if state.canary is not None:
+            state.rejected.append(state.canary)
+            _event(state, "rollback", state.canary, reason=reason)
+            state.canary = None
+        elif state.previous_stables:
+            bad = state.stable
+            state.rejected.append(bad)
+            state.stable = state.previous_stables.pop()
+            _event(state, "rollback", bad, reason=reason, restored=state.stable)
+        else:
+            raise ReleaseError(
+                f"{serving_dir}: nothing to roll back to (stable {state.stable}, no earlier stable)"
+            )
+        save(serving_dir, state)
+        return state
+
+
+def stable_version(serving_dir: str, model_name: str) -> Optional[int]:
+    """The version labelled stable, or None when the region has no release state."""
+    path = os.path.join(serving_dir, STATE_FILE)
+    if not os.path.exists(path):
+        return None
+    return load_state(serving_dir, model_name).stable

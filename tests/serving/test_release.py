@@ -1,0 +1,132 @@
+"""Push as canary, promote, roll back: on real SavedModels, with the TF Serving
+config proto checked after every step, crashes and concurrent commands."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from google.protobuf import text_format
+
+from serving import release
+
+MODEL = "flights_late"
+
+
+def _config(serving_dir, name=release.CONFIG_FILE):
+    return release.parse_config((serving_dir / name).read_text())
+
+
+def _labels(serving_dir, name=release.CONFIG_FILE):
+    (model,) = _config(serving_dir, name).model_config_list.config
+    return dict(model.version_labels), list(model.model_version_policy.specific.versions)
+
+
+def test_config_proto_round_trips_through_text():
+    cfg = release.build_config(MODEL, "/srv/EWR/flights_late", {"stable": 4, "canary": 7})
+    again = release.parse_config(text_format.MessageToString(cfg))
+    assert again == cfg
+    (model,) = again.model_config_list.config
+    assert model.name == MODEL and model.model_platform == "tensorflow"
+    assert list(model.model_version_policy.specific.versions) == [4, 7]
+    assert dict(model.version_labels) == {"stable": 4, "canary": 7}
+
+
+def test_first_push_is_stable_then_canary(region, saved_models):
+    st = release.push(str(region), MODEL, 1, saved_models["sample"])
+    assert (st.stable, st.canary) == (1, None)
+    assert _labels(region) == ({"stable": 1}, [1])
+    st = release.push(str(region), MODEL, 2, saved_models["sample"])
+    assert (st.stable, st.canary) == (1, 2)
+    assert _labels(region) == ({"stable": 1, "canary": 2}, [1, 2])
+    assert _labels(region, "stable.config") == ({"stable": 1}, [1])
+    assert _labels(region, "canary.config") == ({"canary": 2}, [2])
+    (model,) = _config(region).model_config_list.config
+    assert model.base_path == str(region / MODEL)
+
+
+def test_corrupted_saved_model_never_gets_a_label(region, saved_models):
+    release.push(str(region), MODEL, 1, saved_models["sample"])
+    bad = region / MODEL / "4"
+    bad.mkdir()
+    (bad / "saved_model.pb").write_bytes(b"not a saved model")
+    before = (region / release.CONFIG_FILE).read_text()
+    with pytest.raises(release.ReleaseError, match="smoke test"):
+        release.push(str(region), MODEL, 4, saved_models["sample"])
+    assert (region / release.CONFIG_FILE).read_text() == before
+    st = release.load_state(str(region), MODEL)
+    assert st.stable == 1 and st.canary is None and 4 in st.rejected
+
+
+def test_promote_keeps_old_stable_and_rollback_returns_in_one_step(region, saved_models):
+    for v in (1, 2):
+        release.push(str(region), MODEL, v, saved_models["sample"])
+    st = release.promote(str(region), MODEL)
+    assert (st.stable, st.canary, st.previous_stables) == (2, None, [1])
+    assert _labels(region) == ({"stable": 2}, [2])
+    st = release.rollback(str(region), MODEL)
+    assert (st.stable, st.canary) == (1, None) and 2 in st.rejected
+    assert (region / MODEL / "2" / "saved_model.pb").exists()  # kept on disk
+    with pytest.raises(release.ReleaseError, match="nothing to roll back"):
+        release.rollback(str(region), MODEL)
+
+
+def test_crash_between_write_and_rename_leaves_a_valid_config(region, saved_models, monkeypatch):
+    release.push(str(region), MODEL, 1, saved_models["sample"])
+    release.push(str(region), MODEL, 2, saved_models["sample"])
+    before = (region / release.CONFIG_FILE).read_text()
+
+    def crash(src, dst):
+        raise OSError("killed between write and rename")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError):
+        release.promote(str(region), MODEL)
+    monkeypatch.undo()
+    assert (region / release.CONFIG_FILE).read_text() == before
+    assert _labels(region) == ({"stable": 1, "canary": 2}, [1, 2])
+    assert not [p for p in os.listdir(region) if ".tmp-" in p]
+
+
+def test_concurrent_commands_leave_a_valid_config(region, saved_models, tmp_path):
+    import shutil
+
+    for v in range(10, 16):
+        shutil.copytree(saved_models["good"], region / MODEL / str(v))
+    release.push(str(region), MODEL, 1, saved_models["sample"])
+    sample = tmp_path / "sample.json"
+    sample.write_text(json.dumps([s.hex() for s in saved_models["sample"][:8]]))
+    script = (
+        "import json, sys\n"
+        "from serving import release\n"
+        "d, versions, sample = sys.argv[1], [int(v) for v in sys.argv[2].split(',')], sys.argv[3]\n"
+        "ex = [bytes.fromhex(h) for h in json.load(open(sample))]\n"
+        "for v in versions:\n"
+        "    release.push(d, 'flights_late', v, ex)\n"
+        "    try:\n"
+        "        release.promote(d, 'flights_late')\n"
+        "    except release.ReleaseError:\n"
+        "        pass\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, str(region), vs, str(sample)], env=dict(os.environ))
+        for vs in ("10,12,14", "11,13,15")
+    ]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0]
+    st = release.load_state(str(region), MODEL)
+    labels, versions = _labels(region)
+    assert labels.get("stable") == st.stable and labels.get("canary") == st.canary
+    assert st.stable in range(10, 16)
+    pushes = [e for e in st.history if e["action"] in ("canary", "stable")]
+    assert len(pushes) == 7  # every push recorded: none lost to a race
+
+
+def test_stable_label_is_what_serves(region, saved_models):
+    from serving import layout
+
+    base = str(region / MODEL)
+    assert layout.serving_version(base) == 3  # no release state: newest version
+    release.push(str(region), MODEL, 1, saved_models["sample"])
+    release.push(str(region), MODEL, 2, saved_models["sample"])
+    assert layout.serving_version(base) == 1  # the stable label, not the newest canary
