@@ -188,6 +188,8 @@ def summary_lines(r) -> List[str]:
         return lines
     verdict = "blessed" if r.blessed else "NOT blessed"
     pushed = f"pushed version {r.pushed_version}" if r.pushed_version else "not pushed"
+    if r.release_label:
+        pushed += f" ({r.release_label})"
     lines = [head + f"trained, {verdict}, {pushed} ({r.duration_s:.0f}s)"]
     m = r.metrics
     lines.append(
@@ -277,7 +279,7 @@ def cmd_run(args) -> int:
 
 def demo_table(results) -> str:
     """region x span table: rows, anomalies, blessed, pushed version, accuracy, AUC."""
-    head = f"{'region':<7}{'span':>5}{'rows':>8}{'anomalies':>11}{'decision':>10}{'blessed':>9}{'pushed':>8}{'accuracy':>10}{'auc':>7}{'time':>7}"
+    head = f"{'region':<7}{'span':>5}{'rows':>8}{'anomalies':>11}{'decision':>10}{'blessed':>9}{'pushed':>8}{'label':>9}{'accuracy':>10}{'auc':>7}{'time':>7}"
     lines = [head, "-" * len(head)]
     for r in results:
         if isinstance(r, tuple):  # (region, span, error message)
@@ -286,7 +288,8 @@ def demo_table(results) -> str:
         m = r.metrics
         lines.append(
             f"{r.region:<7}{_fmt(r.span):>5}{r.rows:>8,}{len(r.anomalies):>11}{r.decision:>10}"
-            f"{_fmt(r.blessed):>9}{_fmt(r.pushed_version):>8}{_fmt(m.get('binary_accuracy'), '.3f'):>10}"
+            f"{_fmt(r.blessed):>9}{_fmt(r.pushed_version):>8}{_fmt(r.release_label):>9}"
+            f"{_fmt(m.get('binary_accuracy'), '.3f'):>10}"
             f"{_fmt(m.get('auc'), '.3f'):>7}{r.duration_s:>6.0f}s"
         )
     return "\n".join(lines)
