@@ -21,13 +21,7 @@ import pandas as pd
 FLIGHTS_REGIONS = ("EWR", "JFK", "LGA")
 # What a dispatcher knows before departure: the schedule and the weather.
 # Actual departure/arrival times and delays are left out: they leak the label.
-FLIGHTS_COLUMNS = (
-    "carrier",
-    "dest",
-    "day_of_week",
-    "sched_dep_hour",
-    "sched_arr_hour",
-    "distance",
+WEATHER_COLUMNS = (
     "temp",
     "dewp",
     "humid",
@@ -37,7 +31,11 @@ FLIGHTS_COLUMNS = (
     "precip",
     "pressure",
     "visib",
-    "late",
+)
+FLIGHTS_COLUMNS = (
+    ("carrier", "dest", "day_of_week", "sched_dep_hour", "sched_arr_hour", "distance")
+    + WEATHER_COLUMNS
+    + ("late",)
 )
 LATE_MINUTES = 15
 SPAN_FILE = "data.csv"
@@ -177,17 +175,7 @@ def flights_frame(flights: pd.DataFrame, weather: pd.DataFrame) -> Tuple[pd.Data
     cancelled = flights["dep_time"].isna()
     diverted = ~cancelled & flights["arr_delay"].isna()
     kept = flights[~cancelled & ~diverted].copy()
-    weather_cols = [
-        "temp",
-        "dewp",
-        "humid",
-        "wind_dir",
-        "wind_speed",
-        "wind_gust",
-        "precip",
-        "pressure",
-        "visib",
-    ]
+    weather_cols = list(WEATHER_COLUMNS)
     wx = weather[["origin", "time_hour"] + weather_cols].drop_duplicates(["origin", "time_hour"])
     kept = kept.merge(wx, on=["origin", "time_hour"], how="left")
     dates = pd.to_datetime(kept[["year", "month", "day"]])

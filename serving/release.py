@@ -74,16 +74,9 @@ def parse_config(text: str):
 
 
 def _write_atomic(path: str, data: str) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "w") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    from components.state import write_atomic
+
+    write_atomic(path, data.encode())
 
 
 @contextlib.contextmanager
