@@ -85,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--spans", type=_int_list, default=[1, 2, 3])
     demo.add_argument("--regions", default=None, help="comma-separated (default: all configured)")
 
+    for sp in (run, demo):
+        sp.add_argument("--pushgateway", default=None, help="also push metrics to this Pushgateway URL")
     for sp in (run, demo, drift):
         sp.add_argument(
             "--config-dir", default=None, help="folder of region YAML files (default: pipelines/regions)"
@@ -255,6 +257,11 @@ def _run_one(region: str, span: Optional[int], args):
         progress=progress,
     )
     _write_result(args.root, result)
+    from pipelines import metrics
+
+    metrics.export(
+        result, os.path.abspath(args.root), args.pushgateway or os.environ.get("DRIFTGATE_PUSHGATEWAY")
+    )
     return result
 
 

@@ -1,0 +1,124 @@
+"""Prometheus metrics of a region run, with ``prometheus-client``.
+
+Always written as a node-exporter textfile (``<root>/metrics/driftgate_<region>.prom``,
+atomically: the collector never reads half a file); also pushed to a
+Pushgateway when one is configured (``--pushgateway URL``), grouped by region
+so regions do not overwrite each other. Names follow Prometheus conventions:
+``driftgate_`` prefix, base units in the name, ``_total`` for counters.
+Counters are derived from the region's state history, so they only grow
+across processes, as Prometheus expects.
+"""
+
+import os
+from typing import Optional
+
+SEVERITY_VALUE = {"none": 0, "insufficient_data": 0, "warning": 1, "critical": 2}
+DECISIONS = ("skip", "retrain", "block")
+
+
+def build_registry(result, history=(), release_state=None):
+    """A CollectorRegistry holding the metrics of ``result`` (a RunResult)."""
+    from prometheus_client import CollectorRegistry, Counter, Gauge
+
+    reg = CollectorRegistry()
+    region = result.region
+    score = Gauge(
+        "driftgate_drift_score",
+        "Drift test score (effect size) of a feature against a baseline",
+        ["region", "feature", "test", "baseline"],
+        registry=reg,
+    )
+    severity = Gauge(
+        "driftgate_drift_severity",
+        "Drift severity (0 none, 1 warning, 2 critical)",
+        ["region", "feature", "baseline"],
+        registry=reg,
+    )
+    overall = Gauge(
+        "driftgate_drift_overall_severity",
+        "Worst drift severity against a baseline",
+        ["region", "baseline"],
+        registry=reg,
+    )
+    for baseline, comp in (result.drift or {}).get("drift", {}).items():
+        overall.labels(region, baseline).set(SEVERITY_VALUE.get(comp["severity"], 0))
+        for feature, entry in comp["features"].items():
+            severity.labels(region, feature, baseline).set(SEVERITY_VALUE.get(entry["severity"], 0))
+            for test, r in entry["tests"].items():
+                score.labels(region, feature, test, baseline).set(r["score"])
+    decision = Gauge(
+        "driftgate_span_decision",
+        "1 for the decision of the latest span",
+        ["region", "decision"],
+        registry=reg,
+    )
+    for d in DECISIONS:
+        decision.labels(region, d).set(1 if result.decision == d else 0)
+    Gauge("driftgate_span_number", "Latest span processed", ["region"], registry=reg).labels(region).set(
+        result.span or 0
+    )
+    Gauge("driftgate_span_rows", "Rows in the latest span", ["region"], registry=reg).labels(region).set(
+        result.rows
+    )
+    Gauge("driftgate_span_anomalies", "Anomalies found in the latest span", ["region"], registry=reg).labels(
+        region
+    ).set(len(result.anomalies))
+    Gauge(
+        "driftgate_model_blessed", "1 blessed, 0 not blessed, -1 not evaluated", ["region"], registry=reg
+    ).labels(region).set(-1 if result.blessed is None else int(result.blessed))
+    version = Gauge(
+        "driftgate_model_version", "Model version serving under a label", ["region", "label"], registry=reg
+    )
+    if release_state is not None:
+        for label in ("stable", "canary"):
+            v = getattr(release_state, label)
+            version.labels(region, label).set(v if v is not None else 0)
+        verdicts = [e for e in release_state.history if e["action"] in ("promote", "rollback")]
+        canary = Gauge(
+            "driftgate_canary_verdict", "1 for the latest canary verdict", ["region", "verdict"], registry=reg
+        )
+        for v in ("promote", "rollback"):
+            canary.labels(region, v).set(1 if verdicts and verdicts[-1]["action"] == v else 0)
+        rollbacks = Counter("driftgate_canary_rollbacks", "Canary rollbacks", ["region"], registry=reg)
+        rollbacks.labels(region).inc(sum(1 for e in verdicts if e["action"] == "rollback"))
+    Gauge("driftgate_run_duration_seconds", "Wall time of the latest run", ["region"], registry=reg).labels(
+        region
+    ).set(result.duration_s)
+    runs = Counter("driftgate_runs", "Region runs by decision", ["region", "decision"], registry=reg)
+    for d in DECISIONS:
+        runs.labels(region, d).inc(sum(1 for h in history if h.get("decision") == d))
+    if result.decision in ("skip", "retrain"):
+        import time
+
+        Gauge(
+            "driftgate_last_success_timestamp_seconds",
+            "When the latest run completed without being blocked",
+            ["region"],
+            registry=reg,
+        ).labels(region).set(time.time())
+    return reg
+
+
+def textfile_path(root: str, region: str) -> str:
+    return os.path.join(root, "metrics", f"driftgate_{region.lower()}.prom")
+
+
+def export(result, root: str, pushgateway: Optional[str] = None) -> str:
+    """Writes the textfile (and pushes when ``pushgateway`` is set); returns the path."""
+    from prometheus_client import generate_latest, push_to_gateway
+
+    from components.state import RegionState, state_dir, write_atomic
+    from serving import release
+
+    history = RegionState(state_dir(root, result.region)).history()
+    sdir = release.region_serving_dir(root, result.region)
+    model = os.path.basename(result.serving_dir.rstrip("/"))
+    rstate = (
+        release.load_state(sdir, model) if os.path.exists(os.path.join(sdir, release.STATE_FILE)) else None
+    )
+    reg = build_registry(result, history, rstate)
+    path = textfile_path(root, result.region)
+    write_atomic(path, generate_latest(reg))
+    if pushgateway:
+        push_to_gateway(pushgateway, job="driftgate", grouping_key={"region": result.region}, registry=reg)
+    return path

@@ -1,0 +1,120 @@
+"""Run metrics: Prometheus textfile content and naming, and the Pushgateway request."""
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from pipelines import metrics
+from pipelines.run_result import RunResult
+from serving.release import ReleaseState
+
+
+def _result(decision="retrain"):
+    drift = {
+        "drift": {
+            "training": {
+                "severity": "critical",
+                "features": {
+                    "temp": {"severity": "critical", "tests": {"ks": {"score": 0.31}, "psi": {"score": 1.2}}},
+                    "carrier": {"severity": "none", "tests": {"linf": {"score": 0.01}}},
+                },
+            }
+        }
+    }
+    return RunResult(
+        region="EWR",
+        span=3,
+        rows=10015,
+        anomalies=[{"feature": "dest"}],
+        blocked=False,
+        blessed=True,
+        pushed_version=3,
+        serving_dir="/r/serving/EWR/flights_late",
+        metrics={},
+        decision=decision,
+        drift=drift,
+        duration_s=61.5,
+    )
+
+
+def _families(text):
+    return {f.name: f for f in text_string_to_metric_families(text)}
+
+
+def _sample(fam, **labels):
+    return next(s.value for s in fam.samples if all(s.labels.get(k) == v for k, v in labels.items()))
+
+
+def test_metrics_follow_prometheus_naming_and_carry_the_run():
+    from prometheus_client import generate_latest
+
+    state = ReleaseState(
+        model_name="flights_late",
+        base_path="/b",
+        stable=2,
+        canary=3,
+        history=[{"action": "rollback", "version": 1}, {"action": "promote", "version": 2}],
+    )
+    history = [
+        {"span": 1, "decision": "retrain"},
+        {"span": 2, "decision": "block"},
+        {"span": 3, "decision": "retrain"},
+    ]
+    text = generate_latest(metrics.build_registry(_result(), history, state)).decode()
+    fams = _families(text)
+    assert all(name.startswith("driftgate_") for name in fams)
+    assert _sample(fams["driftgate_drift_score"], feature="temp", test="psi", baseline="training") == 1.2
+    assert _sample(fams["driftgate_drift_severity"], feature="temp", baseline="training") == 2
+    assert _sample(fams["driftgate_drift_severity"], feature="carrier", baseline="training") == 0
+    assert _sample(fams["driftgate_span_decision"], decision="retrain") == 1
+    assert _sample(fams["driftgate_span_decision"], decision="skip") == 0
+    assert _sample(fams["driftgate_span_anomalies"], region="EWR") == 1
+    assert _sample(fams["driftgate_model_version"], label="stable") == 2
+    assert _sample(fams["driftgate_model_version"], label="canary") == 3
+    assert _sample(fams["driftgate_canary_verdict"], verdict="promote") == 1
+    assert fams["driftgate_runs"].type == "counter"
+    assert 'driftgate_runs_total{decision="retrain",region="EWR"} 2.0' in text
+    assert 'driftgate_canary_rollbacks_total{region="EWR"} 1.0' in text
+    assert _sample(fams["driftgate_run_duration_seconds"], region="EWR") == 61.5
+    assert "driftgate_last_success_timestamp_seconds" in fams
+
+
+def test_blocked_run_sets_no_success_timestamp():
+    from prometheus_client import generate_latest
+
+    text = generate_latest(metrics.build_registry(_result("block"))).decode()
+    assert "driftgate_last_success_timestamp_seconds" not in text
+    assert _sample(_families(text)["driftgate_span_decision"], decision="block") == 1
+
+
+@pytest.fixture
+def gateway():
+    received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_PUT(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.path, body.decode()))
+            self.send_response(200)
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"127.0.0.1:{server.server_address[1]}", received
+    server.shutdown()
+
+
+def test_export_writes_textfile_and_pushes_grouped_by_region(tmp_path, gateway):
+    url, received = gateway
+    path = metrics.export(_result(), str(tmp_path), pushgateway=url)
+    assert path == str(tmp_path / "metrics" / "driftgate_ewr.prom")
+    fams = _families(open(path).read())
+    assert _sample(fams["driftgate_span_rows"], region="EWR") == 10015
+    ((push_path, body),) = received
+    assert push_path == "/metrics/job/driftgate/region/EWR"
+    assert "driftgate_drift_score" in body
