@@ -167,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
             "--config-dir", default=None, help="folder of region YAML files (default: pipelines/regions)"
         )
 
+    rep = sub.add_parser("report", help="summary HTML page across regions and spans")
+    rep.add_argument("--root", default="runs", help="state folder (default ./runs)")
+
     sub.add_parser("regions", help="list configured regions")
     return p
 
@@ -262,6 +265,12 @@ def _run_one(region: str, span: Optional[int], args):
     metrics.export(
         result, os.path.abspath(args.root), args.pushgateway or os.environ.get("DRIFTGATE_PUSHGATEWAY")
     )
+    from pipelines import report
+
+    path = report.write_run_report(
+        os.path.abspath(args.root), result.to_json_dict(), list(config.features.all)
+    )
+    print(f"  report: {path}", file=sys.stderr)
     return result
 
 
@@ -586,6 +595,13 @@ def cmd_canary(args) -> int:
     return EXIT_OK
 
 
+def cmd_report(args) -> int:
+    from pipelines import report
+
+    print(report.write_summary(os.path.abspath(args.root)))
+    return EXIT_OK
+
+
 def cmd_regions(args) -> int:
     from pipelines.config import REGIONS_DIR, available_regions
 
@@ -606,6 +622,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "schema": cmd_schema,
         "serving": cmd_serving,
         "canary": cmd_canary,
+        "report": cmd_report,
         "kfp": cmd_kfp,
         "regions": cmd_regions,
     }

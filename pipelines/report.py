@@ -1,0 +1,292 @@
+"""Self-contained HTML reports people read in a minute (no network assets).
+
+- one page per run: ``<root>/<REGION>/reports/span-<N>.html``: the decision
+  and why, every feature's scores against thresholds, baseline-vs-current
+  distributions of each drifted feature (inline SVG drawn from the same
+  statistics the gate used), anomalies, evaluation metrics, serving state;
+- ``driftgate report --root DIR``: one summary page across regions and spans
+  (drift heat map region x feature, decision timeline).
+"""
+
+import html
+import json
+import os
+from typing import Dict, List, Optional
+
+import numpy as np
+
+COLORS = {"none": "#e8f5e9", "warning": "#fff3c4", "critical": "#ffcdd2", "insufficient_data": "#eeeeee"}
+DECISION_COLORS = {"skip": "#90caf9", "retrain": "#a5d6a7", "block": "#ef9a9a"}
+STYLE = """
+body{font-family:system-ui,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1200px}
+h1{font-size:22px;margin-bottom:4px} h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:13px} td,th{border:1px solid #ddd;padding:3px 7px;text-align:right}
+th{background:#f5f5f5} td.l,th.l{text-align:left} .pill{display:inline-block;padding:3px 10px;border-radius:12px;
+font-weight:600} .plots{display:flex;flex-wrap:wrap;gap:14px} .plot{border:1px solid #ddd;padding:6px}
+.muted{color:#777;font-size:12px}
+"""
+
+
+def _e(x) -> str:
+    return html.escape(str(x))
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{_e(title)}</title>"
+        f"<style>{STYLE}</style></head><body>{body}</body></html>"
+    )
+
+
+def _svg_numeric(name, base, cur, width=360, height=170) -> str:
+    """CDFs of baseline and current from their quantile sketches."""
+    lo = float(min(base.values[0], cur.values[0]))
+    hi = float(max(base.values[-1], cur.values[-1]))
+    if hi <= lo:
+        hi = lo + 1.0
+    xs = np.linspace(lo, hi, 120)
+    pad = 30
+
+    def path(summary, color):
+        ys = summary.cdf(xs)
+        pts = " ".join(
+            f"{pad + (x - lo) / (hi - lo) * (width - 2 * pad):.1f},{height - pad - y * (height - 2 * pad):.1f}"
+            for x, y in zip(xs, ys, strict=False)
+        )
+        return f"<polyline fill='none' stroke='{color}' stroke-width='2' points='{pts}'/>"
+
+    return (
+        f"<svg width='{width}' height='{height}' role='img' aria-label='{_e(name)} distribution'>"
+        f"<text x='{pad}' y='14' font-size='12' font-weight='600'>{_e(name)}: cumulative distribution</text>"
+        f"<line x1='{pad}' y1='{height - pad}' x2='{width - pad}' y2='{height - pad}' stroke='#999'/>"
+        f"<line x1='{pad}' y1='{pad}' x2='{pad}' y2='{height - pad}' stroke='#999'/>"
+        f"{path(base, '#1565c0')}{path(cur, '#c62828')}"
+        f"<text x='{pad}' y='{height - 10}' font-size='10'>{lo:.4g}</text>"
+        f"<text x='{width - pad - 30}' y='{height - 10}' font-size='10'>{hi:.4g}</text>"
+        f"<text x='{width - 150}' y='{pad + 10}' font-size='11' fill='#1565c0'>baseline</text>"
+        f"<text x='{width - 150}' y='{pad + 24}' font-size='11' fill='#c62828'>current</text></svg>"
+    )
+
+
+def _svg_categorical(name, base, cur, width=360, top=8) -> str:
+    """Frequencies of the most common categories, baseline vs current."""
+    fb = {k: v / base.count for k, v in base.counts.items()}
+    fc = {k: v / cur.count for k, v in cur.counts.items()}
+    keys = sorted(set(fb) | set(fc), key=lambda k: -(fb.get(k, 0) + fc.get(k, 0)))[:top]
+    vmax = max([fb.get(k, 0) for k in keys] + [fc.get(k, 0) for k in keys] + [1e-9])
+    row, left = 18, 90
+    height = 30 + row * len(keys)
+    bars = []
+    for i, k in enumerate(keys):
+        y = 24 + i * row
+        for j, (f, color) in enumerate(((fb, "#1565c0"), (fc, "#c62828"))):
+            w = f.get(k, 0) / vmax * (width - left - 20)
+            bars.append(f"<rect x='{left}' y='{y + j * 7}' width='{w:.1f}' height='6' fill='{color}'/>")
+        bars.append(f"<text x='4' y='{y + 10}' font-size='11'>{_e(k)[:12]}</text>")
+    return (
+        f"<svg width='{width}' height='{height}' role='img' aria-label='{_e(name)} categories'>"
+        f"<text x='4' y='14' font-size='12' font-weight='600'>{_e(name)}: share per category "
+        f"(blue baseline, red current)</text>{''.join(bars)}</svg>"
+    )
+
+
+def _feature_table(comp: dict) -> str:
+    tests = ["ks", "wasserstein", "chi2", "psi", "js", "linf"]
+    head = "".join(f"<th>{t}</th>" for t in tests)
+    rows = []
+    for name, f in sorted(
+        comp["features"].items(),
+        key=lambda kv: (-{"critical": 2, "warning": 1}.get(kv[1]["severity"], 0), kv[0]),
+    ):
+        cells = []
+        for t in tests:
+            r = f["tests"].get(t)
+            if r is None:
+                cells.append("<td class='muted'>-</td>")
+            else:
+                cells.append(
+                    f"<td style='background:{COLORS.get(r['verdict'], '#fff')}' "
+                    f"title='warning {r['warning']}, critical {r['critical']}'>{r['score']:.3f}</td>"
+                )
+        rows.append(
+            f"<tr><td class='l'>{_e(name)}</td><td class='l' style='background:{COLORS.get(f['severity'])}'>"
+            f"{_e(f['severity'])}</td>{''.join(cells)}</tr>"
+        )
+    return (
+        f"<table><tr><th class='l'>feature</th><th class='l'>severity</th>{head}</tr>{''.join(rows)}</table>"
+        "<p class='muted'>cell colour = that test's verdict against its thresholds (hover for them); "
+        "ks = KS distance, wasserstein = W1/std, chi2 = bias-corrected Cramér's V</p>"
+    )
+
+
+def run_report(
+    result: dict, summaries: Optional[Dict[str, tuple]] = None, serving: Optional[dict] = None
+) -> str:
+    """HTML for one run. ``summaries``: {feature: (baseline summary, current summary)}
+    for the features to plot."""
+    from components.drift.summaries import NumericSummary
+
+    gate = result.get("drift") or {}
+    decision = result.get("decision") or "-"
+    parts = [
+        f"<h1>driftgate: region {_e(result['region'])}, span {_e(result['span'])}</h1>",
+        f"<p><span class='pill' id='decision' style='background:{DECISION_COLORS.get(decision, '#eee')}'>"
+        f"{_e(decision.upper())}</span> &nbsp; {result['rows']:,} rows, schema {_e(result.get('schema_version') or '-')}"
+        f", run {_e(result.get('run_id', ''))}</p>",
+        "<h2 id='why'>Why</h2><ul>"
+        + "".join(f"<li>{_e(r)}</li>" for r in result.get("reasons", []))
+        + "</ul>",
+    ]
+    for baseline, comp in gate.get("drift", {}).items():
+        parts.append(
+            f"<h2 id='drift-{_e(baseline)}'>Drift vs {_e(baseline)} baseline (span {_e(comp['span'])}): "
+            f"{_e(comp['severity'])}</h2>"
+        )
+        parts.append(_feature_table(comp))
+    if gate.get("gradual"):
+        parts.append(
+            "<h2>Gradual drift</h2><ul>"
+            + "".join(
+                f"<li>{_e(g['feature'])} crept {_e(g['direction'])} by {abs(g['total_shift_std']):.2f} std over spans "
+                f"{_e(g['spans'][0])}-{_e(g['spans'][-1])} (CUSUM {g['cusum']:.2f})</li>"
+                for g in gate["gradual"]
+            )
+            + "</ul>"
+        )
+    if summaries:
+        plots = []
+        for name, (b, c) in sorted(summaries.items()):
+            svg = _svg_numeric(name, b, c) if isinstance(b, NumericSummary) else _svg_categorical(name, b, c)
+            plots.append(f"<div class='plot'>{svg}</div>")
+        parts.append(
+            "<h2 id='plots'>Drifted features: baseline vs current</h2><div class='plots'>"
+            + "".join(plots)
+            + "</div>"
+        )
+    anomalies = result.get("anomalies") or []
+    parts.append(f"<h2 id='anomalies'>Anomalies ({len(anomalies)})</h2>")
+    if anomalies:
+        parts.append(
+            "<table><tr><th class='l'>feature</th><th class='l'>split</th><th class='l'>blocks</th>"
+            "<th class='l'>what</th></tr>"
+            + "".join(
+                f"<tr><td class='l'>{_e(a['feature'])}</td><td class='l'>{_e(a['split'])}</td>"
+                f"<td class='l'>{'yes' if a['blocking'] else 'no'}</td><td class='l'>{_e(a['description'])}</td></tr>"
+                for a in anomalies
+            )
+            + "</table>"
+        )
+    else:
+        parts.append("<p>none</p>")
+    m = result.get("metrics") or {}
+    parts.append("<h2 id='evaluation'>Evaluation</h2>")
+    if m:
+        parts.append(
+            "<table><tr>"
+            + "".join(f"<th>{_e(k)}</th>" for k in sorted(m))
+            + "</tr><tr>"
+            + "".join(f"<td>{v:.4g}</td>" for _, v in sorted(m.items()))
+            + "</tr></table>"
+            f"<p>blessed: {_e(result.get('blessed'))}; pushed version: {_e(result.get('pushed_version'))} "
+            f"({_e(result.get('release_label') or '-')}); baseline version {_e(result.get('baseline_version'))}</p>"
+        )
+    else:
+        parts.append("<p>no model trained for this span</p>")
+    parts.append("<h2 id='serving'>Serving</h2>")
+    if serving:
+        parts.append(
+            f"<p>stable v{_e(serving.get('stable'))}, canary v{_e(serving.get('canary'))}, "
+            f"earlier stables {_e(serving.get('previous_stables') or '-')}, rejected "
+            f"{_e(serving.get('rejected') or '-')}</p>"
+        )
+    else:
+        parts.append(f"<p>{_e(result.get('serving_dir'))}</p>")
+    return _page(f"driftgate {result['region']} span {result['span']}", "".join(parts))
+
+
+def summary_report(results: List[dict]) -> str:
+    """One page across regions and spans: drift heat map and decision timeline."""
+    regions = sorted({r["region"] for r in results})
+    spans = sorted({r["span"] for r in results if r.get("span") is not None})
+    latest = {}
+    for r in results:
+        latest[(r["region"], r["span"])] = r
+    parts = [
+        f"<h1>driftgate: {len(regions)} regions, {len(results)} runs</h1>",
+        "<h2 id='timeline'>Decisions per span</h2><table><tr><th class='l'>region</th>"
+        + "".join(f"<th>span {s}</th>" for s in spans)
+        + "</tr>",
+    ]
+    for region in regions:
+        cells = []
+        for s in spans:
+            r = latest.get((region, s))
+            d = r.get("decision", "-") if r else ""
+            cells.append(f"<td style='background:{DECISION_COLORS.get(d, '#fff')}'>{_e(d)}</td>")
+        parts.append(f"<tr><td class='l'>{_e(region)}</td>{''.join(cells)}</tr>")
+    parts.append("</table>")
+    features = sorted(
+        {f for r in results for c in (r.get("drift") or {}).get("drift", {}).values() for f in c["features"]}
+    )
+    parts.append(
+        "<h2 id='heatmap'>Drift vs training baseline (latest span of each region)</h2>"
+        "<table><tr><th class='l'>region</th>" + "".join(f"<th>{_e(f)}</th>" for f in features) + "</tr>"
+    )
+    for region in regions:
+        runs = [r for (reg, _), r in sorted(latest.items()) if reg == region]
+        comp = {}
+        for r in runs:
+            comp = (r.get("drift") or {}).get("drift", {}).get("training", comp) or comp
+        cells = []
+        for f in features:
+            sev = comp.get("features", {}).get(f, {}).get("severity", "")
+            cells.append(f"<td style='background:{COLORS.get(sev, '#fff')}'>{_e(sev)}</td>")
+        parts.append(f"<tr><td class='l'>{_e(region)}</td>{''.join(cells)}</tr>")
+    parts.append("</table>")
+    return _page("driftgate summary", "".join(parts))
+
+
+def write_run_report(root: str, result: dict, features: List[str]) -> str:
+    """Writes ``<root>/<REGION>/reports/span-<N>.html`` with plots of drifted features."""
+    from components.drift.summaries import summarize
+    from components.state import RegionState, state_dir, write_atomic
+    from serving import release
+
+    region, span = result["region"], result["span"]
+    state = RegionState(state_dir(root, region))
+    summaries = {}
+    for baseline in ("training", "previous"):
+        comp = (result.get("drift") or {}).get("drift", {}).get(baseline)
+        if not comp or not comp["drifted"]:
+            continue
+        base, cur = state.load_statistics(comp["span"]), state.load_statistics(span)
+        if base is None or cur is None:
+            continue
+        sb, sc = summarize(base.datasets, features), summarize(cur.datasets, features)
+        summaries = {
+            f: (sb[f], sc[f]) for f in comp["drifted"] if sb.get(f) is not None and sc.get(f) is not None
+        }
+        break
+    sdir = release.region_serving_dir(root, region)
+    serving = None
+    if os.path.exists(os.path.join(sdir, release.STATE_FILE)):
+        with open(os.path.join(sdir, release.STATE_FILE)) as fh:
+            serving = json.load(fh)
+    path = os.path.join(root, region, "reports", f"span-{span}.html")
+    write_atomic(path, run_report(result, summaries, serving).encode())
+    return path
+
+
+def write_summary(root: str) -> str:
+    """``<root>/reports/index.html`` from every ``<root>/<REGION>/results/span-*.json``."""
+    import glob
+
+    from components.state import write_atomic
+
+    results = []
+    for p in sorted(glob.glob(os.path.join(root, "*", "results", "span-*.json"))):
+        with open(p) as fh:
+            results.append(json.load(fh))
+    path = os.path.join(root, "reports", "index.html")
+    write_atomic(path, summary_report(results).encode())
+    return path

@@ -1,0 +1,70 @@
+"""HTML reports: self-contained, with the key sections and the drift plots."""
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from pipelines import report
+
+
+def _result(decision="retrain"):
+    tests = {"ks": {"score": 0.31, "verdict": "critical", "warning": 0.1, "critical": 0.2}}
+    return {
+        "region": "EWR",
+        "span": 3,
+        "rows": 10015,
+        "decision": decision,
+        "schema_version": "v1",
+        "reasons": ["drift critical vs training baseline (span 2) on temp"],
+        "anomalies": [{"feature": "dest", "split": "train", "blocking": False, "description": "new <value>"}],
+        "metrics": {"auc": 0.77, "binary_accuracy": 0.75},
+        "blessed": True,
+        "pushed_version": 3,
+        "release_label": "canary",
+        "baseline_version": 2,
+        "serving_dir": "/s",
+        "drift": {
+            "drift": {
+                "training": {
+                    "span": 2,
+                    "severity": "critical",
+                    "drifted": ["temp"],
+                    "features": {"temp": {"severity": "critical", "tests": tests}},
+                }
+            },
+            "gradual": [],
+        },
+    }
+
+
+def test_run_report_has_every_section_and_no_network_assets(summary_of):
+    rng = np.random.default_rng(0)
+    b = summary_of(pd.DataFrame({"temp": rng.normal(40, 5, 3000), "carrier": rng.choice(list("ABC"), 3000)}))
+    c = summary_of(pd.DataFrame({"temp": rng.normal(55, 5, 3000), "carrier": rng.choice(list("ABD"), 3000)}))
+    page = report.run_report(
+        _result(),
+        {"temp": (b["temp"], c["temp"]), "carrier": (b["carrier"], c["carrier"])},
+        {"stable": 2, "canary": 3},
+    )
+    for section in (
+        "id='decision'",
+        "id='why'",
+        "id='drift-training'",
+        "id='plots'",
+        "id='anomalies'",
+        "id='evaluation'",
+        "id='serving'",
+    ):
+        assert section in page
+    assert page.count("<svg") == 2 and "<polyline" in page and "<rect" in page
+    assert not re.search(r"(src|href)=['\"]https?://", page)
+    assert "new &lt;value&gt;" in page  # escaped
+    assert "RETRAIN" in page and "stable v2, canary v3" in page
+
+
+def test_summary_report_shows_decisions_and_heat_map():
+    results = [_result(), dict(_result("skip"), span=4), dict(_result("block"), region="JFK")]
+    page = report.summary_report(results)
+    assert "id='timeline'" in page and "id='heatmap'" in page
+    assert page.count("<tr>") >= 5 and ">skip<" in page and ">block<" in page
