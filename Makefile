@@ -30,6 +30,7 @@ demo: $(STAMP)
 	$(VENV)/bin/driftgate demo --data $(DEMO_DIR)/data --root $(DEMO_DIR)/runs --spans 1,2,3
 
 test: $(STAMP) lint
+	@bash scripts/ensure_debian_packages.sh
 	$(PY) -m pytest -q tests
 
 lint: $(STAMP)

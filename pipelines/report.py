@@ -63,8 +63,8 @@ def _svg_numeric(name, base, cur, width=360, height=170) -> str:
         f"{path(base, '#1565c0')}{path(cur, '#c62828')}"
         f"<text x='{pad}' y='{height - 10}' font-size='10'>{lo:.4g}</text>"
         f"<text x='{width - pad - 30}' y='{height - 10}' font-size='10'>{hi:.4g}</text>"
-        f"<text x='{width - 150}' y='{pad + 10}' font-size='11' fill='#1565c0'>baseline</text>"
-        f"<text x='{width - 150}' y='{pad + 24}' font-size='11' fill='#c62828'>current</text></svg>"
+        f"<text x='{width - 110}' y='{height - pad - 22}' font-size='11' fill='#1565c0'>baseline</text>"
+        f"<text x='{width - 110}' y='{height - pad - 8}' font-size='11' fill='#c62828'>current</text></svg>"
     )
 
 
