@@ -87,15 +87,36 @@ def build_registry(result, history=(), release_state=None):
     runs = Counter("driftgate_runs", "Region runs by decision", ["region", "decision"], registry=reg)
     for d in DECISIONS:
         runs.labels(region, d).inc(sum(1 for h in history if h.get("decision") == d))
-    if result.decision in ("skip", "retrain"):
-        import time
+    import calendar
+    import time
 
+    done = [h for h in history if h.get("decision") in ("skip", "retrain") and h.get("recorded_at")]
+    last_ok = None
+    if result.decision in ("skip", "retrain"):
+        last_ok = time.time()
+    elif done:  # blocked now: keep reporting when the region last succeeded
+        last_ok = calendar.timegm(time.strptime(done[-1]["recorded_at"], "%Y-%m-%dT%H:%M:%SZ"))
+    if last_ok is not None:
         Gauge(
             "driftgate_last_success_timestamp_seconds",
-            "When the latest run completed without being blocked",
+            "When a run last completed without being blocked",
             ["region"],
             registry=reg,
-        ).labels(region).set(time.time())
+        ).labels(region).set(last_ok)
+    streak = Gauge(
+        "driftgate_drift_consecutive_spans",
+        "Latest spans in a row drifting (warning or worse) against their training baseline",
+        ["region", "feature"],
+        registry=reg,
+    )
+    features = sorted({f for h in history for f in h.get("scores", {}).get("training", {})})
+    for feature in features:
+        n = 0
+        for h in reversed([h for h in history if h.get("decision") != "block"]):
+            if feature not in h.get("drifted", {}).get("training", []):
+                break
+            n += 1
+        streak.labels(region, feature).set(n)
     return reg
 
 

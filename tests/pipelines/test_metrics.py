@@ -81,12 +81,46 @@ def test_metrics_follow_prometheus_naming_and_carry_the_run():
     assert "driftgate_last_success_timestamp_seconds" in fams
 
 
-def test_blocked_run_sets_no_success_timestamp():
+def test_blocked_run_reports_the_last_success_and_drift_streaks():
     from prometheus_client import generate_latest
 
-    text = generate_latest(metrics.build_registry(_result("block"))).decode()
-    assert "driftgate_last_success_timestamp_seconds" not in text
-    assert _sample(_families(text)["driftgate_span_decision"], decision="block") == 1
+    assert (
+        "driftgate_last_success_timestamp_seconds"
+        not in generate_latest(metrics.build_registry(_result("block"))).decode()
+    )
+    history = [
+        {
+            "span": 1,
+            "decision": "retrain",
+            "recorded_at": "2026-11-20T06:00:00Z",
+            "drifted": {"training": []},
+            "scores": {"training": {"temp": {}, "dest": {}}},
+        },
+        {
+            "span": 2,
+            "decision": "retrain",
+            "recorded_at": "2026-11-21T06:00:00Z",
+            "drifted": {"training": ["temp"]},
+            "scores": {"training": {"temp": {}, "dest": {}}},
+        },
+        {"span": 3, "decision": "block", "recorded_at": "2026-11-22T06:00:00Z", "drifted": {}, "scores": {}},
+        {
+            "span": 4,
+            "decision": "skip",
+            "recorded_at": "2026-11-23T06:00:00Z",
+            "drifted": {"training": ["temp", "dest"]},
+            "scores": {"training": {"temp": {}, "dest": {}}},
+        },
+    ]
+    fams = _families(generate_latest(metrics.build_registry(_result("block"), history)).decode())
+    assert _sample(fams["driftgate_span_decision"], decision="block") == 1
+    assert (
+        _sample(fams["driftgate_last_success_timestamp_seconds"], region="EWR") == 1795413600
+    )  # 2026-11-23 06:00Z
+    assert (
+        _sample(fams["driftgate_drift_consecutive_spans"], feature="temp") == 2
+    )  # spans 2 and 4; 3 was blocked
+    assert _sample(fams["driftgate_drift_consecutive_spans"], feature="dest") == 1
 
 
 @pytest.fixture
