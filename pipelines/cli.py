@@ -265,6 +265,15 @@ def _run_one(region: str, span: Optional[int], args):
     metrics.export(
         result, os.path.abspath(args.root), args.pushgateway or os.environ.get("DRIFTGATE_PUSHGATEWAY")
     )
+    if config.alerts.enabled:
+        from components.state import RegionState, state_dir
+        from pipelines import alerts
+
+        sdir = state_dir(os.path.abspath(args.root), config.region)
+        for o in alerts.notify(
+            result, RegionState(sdir).history(), config.alerts, os.path.join(sdir, "alerts.json")
+        ):
+            print(f"  alert {o['key']} ({o['severity']}): {o['outcome']}", file=sys.stderr)
     from pipelines import report
 
     path = report.write_run_report(

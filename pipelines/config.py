@@ -242,6 +242,22 @@ class KubeflowConfig:
 
 
 @dataclass(frozen=True)
+class AlertsConfig:
+    """Direct notifications (for teams without Alertmanager). Secrets never live
+    here: the Slack webhook URL and the PagerDuty routing key come from the
+    environment (``DRIFTGATE_SLACK_WEBHOOK_URL`` / ``DRIFTGATE_PAGERDUTY_ROUTING_KEY``)
+    or from a file named by the same variable with a ``_FILE`` suffix."""
+
+    enabled: bool
+    warning: str = field(metadata={"choices": ("slack", "pagerduty", "none")})
+    critical: str = field(metadata={"choices": ("slack", "pagerduty", "none")})
+    cooldown_minutes: int = field(metadata=_rng(0))
+    escalate_after_spans: int = field(metadata=_rng(1))
+    retries: int = field(metadata=_rng(0, 10))
+    backoff_seconds: float = field(metadata=_rng(0.0, 60.0))
+
+
+@dataclass(frozen=True)
 class RegionConfig:
     """Everything one region's pipeline needs, loaded from YAML."""
 
@@ -255,6 +271,7 @@ class RegionConfig:
     serving: ServingConfig
     drift: DriftConfig
     kubeflow: KubeflowConfig
+    alerts: AlertsConfig
     beam_args: Tuple[str, ...]
     source_file: str = ""  # filled by the loader: the region YAML it came from
 

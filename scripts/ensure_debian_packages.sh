@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages some tests drive for real (headless Chromium for the
-# HTML report screenshot; promtool, amtool and a Pushgateway for the monitoring tests),
+# HTML report screenshot; promtool, amtool and a Pushgateway for the monitoring tests)
+# when missing and when we may (root + apt-get).
 # Never fails the build: a test whose tool is still missing is skipped and says why.
 set -u
 need=()

@@ -15,7 +15,9 @@ def _result(decision="retrain"):
     drift = {
         "drift": {
             "training": {
+                "span": 2,
                 "severity": "critical",
+                "drifted": ["temp"],
                 "features": {
                     "temp": {"severity": "critical", "tests": {"ks": {"score": 0.31}, "psi": {"score": 1.2}}},
                     "carrier": {"severity": "none", "tests": {"linf": {"score": 0.01}}},

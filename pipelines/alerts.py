@@ -1,0 +1,204 @@
+"""Direct notifier: Slack incoming webhooks and PagerDuty Events API v2.
+
+For teams without Alertmanager. From a run's result it derives alerts (a
+feature drifting against the training baseline, a blocked span), escalates a
+warning to critical after ``escalate_after_spans`` drifted spans in a row,
+de-duplicates per region and feature (``driftgate/<region>/<feature>``),
+honours a cooldown (stored in the region state), and sends each alert to the
+channel configured for its severity, with retries and exponential backoff.
+
+Secrets come only from the environment or a file it names; they are never
+logged (errors name the channel, not the URL or key).
+"""
+
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Dict, List, Optional
+
+PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
+
+
+class NotifyError(RuntimeError):
+    """Sending failed after every retry (the message names the channel only)."""
+
+
+@dataclass
+class Alert:
+    region: str
+    feature: str
+    severity: str  # warning | critical
+    summary: str
+    details: Dict[str, object]
+
+    @property
+    def dedup_key(self) -> str:
+        return f"driftgate/{self.region}/{self.feature}"
+
+
+def secret(name: str, env=os.environ) -> Optional[str]:
+    """``env[name]``, or the content of the file ``env[name + "_FILE"]``."""
+    if env.get(name):
+        return env[name].strip()
+    path = env.get(f"{name}_FILE")
+    if path:
+        with open(path) as fh:
+            return fh.read().strip()
+    return None
+
+
+def derive(result, history: List[dict], escalate_after: int) -> List[Alert]:
+    """Alerts for a run: blocked span, and each feature drifting vs the training baseline."""
+    alerts = []
+    if result.decision == "block":
+        alerts.append(
+            Alert(
+                result.region,
+                "<span>",
+                "critical",
+                f"{result.region} span {result.span} blocked: {'; '.join(result.reasons[:3])}",
+                {"span": result.span, "reasons": result.reasons},
+            )
+        )
+    training = (result.drift or {}).get("drift", {}).get("training")
+    if not training:
+        return alerts
+    done = [h for h in history if h.get("decision") != "block"]
+    for feature in training["drifted"]:
+        entry = training["features"][feature]
+        streak = 0
+        for h in reversed(done):
+            if feature not in h.get("drifted", {}).get("training", []):
+                break
+            streak += 1
+        severity = entry["severity"]
+        escalated = severity == "warning" and streak >= escalate_after
+        if escalated:
+            severity = "critical"
+        scores = {t: r["score"] for t, r in entry["tests"].items()}
+        summary = (
+            f"{result.region}: {feature} drifts ({entry['severity']}) vs training baseline "
+            f"(span {training['span']}) in span {result.span}"
+            + (f"; {streak} spans in a row, escalated to critical" if escalated else "")
+        )
+        alerts.append(
+            Alert(
+                result.region,
+                feature,
+                severity,
+                summary,
+                {
+                    "span": result.span,
+                    "baseline_span": training["span"],
+                    "scores": scores,
+                    "consecutive_spans": streak,
+                    "decision": result.decision,
+                },
+            )
+        )
+    return alerts
+
+
+def slack_payload(alert: Alert) -> dict:
+    """Slack incoming-webhook message: ``text`` (required fallback) plus blocks."""
+    icon = ":red_circle:" if alert.severity == "critical" else ":warning:"
+    return {
+        "text": f"{icon} [{alert.severity}] {alert.summary}",
+        "blocks": [
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": f"{icon} *{alert.severity.upper()}* {alert.summary}"},
+            },
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"dedup `{alert.dedup_key}`"}]},
+        ],
+    }
+
+
+def pagerduty_payload(alert: Alert, routing_key: str) -> dict:
+    """PagerDuty Events API v2 trigger event."""
+    return {
+        "routing_key": routing_key,
+        "event_action": "trigger",
+        "dedup_key": alert.dedup_key,
+        "payload": {
+            "summary": alert.summary[:1024],
+            "source": f"driftgate/{alert.region}",
+            "severity": alert.severity,
+            "component": alert.feature,
+            "group": alert.region,
+            "class": "data-drift",
+            "custom_details": alert.details,
+        },
+    }
+
+
+def _post(url: str, body: dict, channel: str, retries: int, backoff: float) -> int:
+    data = json.dumps(body).encode()
+    last = ""
+    for attempt in range(retries + 1):
+        req = urllib.request.Request(
+            url, data=data, headers={"Content-Type": "application/json"}, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status
+        except urllib.error.HTTPError as exc:
+            last = f"HTTP {exc.code}"
+            if exc.code < 500 and exc.code != 429:
+                raise NotifyError(f"{channel}: rejected with {last}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            last = type(exc).__name__
+        if attempt < retries:
+            time.sleep(backoff * (2**attempt))
+    raise NotifyError(f"{channel}: failed after {retries + 1} attempts ({last})")
+
+
+def _load_sent(path: str) -> dict:
+    if not os.path.exists(path):
+        return {}
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def notify(
+    result, history: List[dict], cfg, state_path: str, env=os.environ, now: Optional[float] = None
+) -> List[dict]:
+    """Sends the run's alerts; returns what happened to each (sent / cooldown / no channel)."""
+    from components.state import write_atomic
+
+    now = time.time() if now is None else now
+    sent = _load_sent(state_path)
+    rank = {"warning": 1, "critical": 2}
+    outcomes = []
+    for alert in derive(result, history, cfg.escalate_after_spans):
+        channel = cfg.critical if alert.severity == "critical" else cfg.warning
+        prev = sent.get(alert.dedup_key)
+        if (
+            prev
+            and now - prev["at"] < cfg.cooldown_minutes * 60
+            and rank[alert.severity] <= rank[prev["severity"]]
+        ):
+            outcomes.append({"key": alert.dedup_key, "severity": alert.severity, "outcome": "cooldown"})
+            continue
+        if channel == "slack":
+            url = secret("DRIFTGATE_SLACK_WEBHOOK_URL", env)
+            body = slack_payload(alert)
+        elif channel == "pagerduty":
+            key = secret("DRIFTGATE_PAGERDUTY_ROUTING_KEY", env)
+            url = env.get("DRIFTGATE_PAGERDUTY_URL", PAGERDUTY_URL) if key else None
+            body = pagerduty_payload(alert, key) if key else None
+        else:
+            url = None
+        if not url:
+            outcomes.append(
+                {"key": alert.dedup_key, "severity": alert.severity, "outcome": f"no {channel} secret"}
+            )
+            continue
+        _post(url, body, channel, cfg.retries, cfg.backoff_seconds)
+        sent[alert.dedup_key] = {"at": now, "severity": alert.severity}
+        outcomes.append({"key": alert.dedup_key, "severity": alert.severity, "outcome": f"sent to {channel}"})
+    write_atomic(state_path, json.dumps(sent, indent=1).encode())
+    return outcomes

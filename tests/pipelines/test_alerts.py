@@ -1,0 +1,127 @@
+"""Direct notifier against HTTP receivers on loopback: Slack and PagerDuty
+payload formats, retries with backoff, dedup, cooldown, escalation, secrets."""
+
+import dataclasses
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from pipelines import alerts
+from pipelines.config import load_region_config
+from tests.pipelines.test_metrics import _result
+
+
+@pytest.fixture
+def receiver():
+    """Records POSTs; answers with the queued status codes (then 200)."""
+    got, codes = [], []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            got.append((self.path, body))
+            self.send_response(codes.pop(0) if codes else 200)
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", got, codes
+    server.shutdown()
+
+
+def _cfg(**kw):
+    cfg = dataclasses.replace(load_region_config("EWR").alerts, enabled=True, backoff_seconds=0.01)
+    return dataclasses.replace(cfg, **kw)
+
+
+def _env(url, tmp_path):
+    key_file = tmp_path / "pd-key"
+    key_file.write_text("R0UT1NGKEY\n")
+    return {
+        "DRIFTGATE_SLACK_WEBHOOK_URL": f"{url}/slack/hook",
+        "DRIFTGATE_PAGERDUTY_ROUTING_KEY_FILE": str(key_file),
+        "DRIFTGATE_PAGERDUTY_URL": f"{url}/v2/enqueue",
+    }
+
+
+def test_critical_goes_to_pagerduty_in_events_v2_format(receiver, tmp_path):
+    url, got, _ = receiver
+    out = alerts.notify(_result(), [], _cfg(), str(tmp_path / "sent.json"), env=_env(url, tmp_path))
+    assert out == [{"key": "driftgate/EWR/temp", "severity": "critical", "outcome": "sent to pagerduty"}]
+    ((path, body),) = got
+    assert path == "/v2/enqueue"
+    assert body["routing_key"] == "R0UT1NGKEY" and body["event_action"] == "trigger"
+    assert body["dedup_key"] == "driftgate/EWR/temp"
+    p = body["payload"]
+    assert p["severity"] == "critical" and p["source"] == "driftgate/EWR" and p["component"] == "temp"
+    assert "temp drifts (critical)" in p["summary"] and p["custom_details"]["scores"]["psi"] == 1.2
+
+
+def test_warning_goes_to_slack_with_text_and_blocks(receiver, tmp_path):
+    url, got, _ = receiver
+    res = _result()
+    res.drift["drift"]["training"]["features"]["temp"]["severity"] = "warning"
+    alerts.notify(res, [], _cfg(), str(tmp_path / "sent.json"), env=_env(url, tmp_path))
+    ((path, body),) = got
+    assert path == "/slack/hook"
+    assert body["text"].startswith(":warning: [warning] EWR: temp drifts (warning)")
+    assert body["blocks"][0]["type"] == "section" and body["blocks"][0]["text"]["type"] == "mrkdwn"
+
+
+def test_retries_with_backoff_then_succeeds(receiver, tmp_path):
+    url, got, codes = receiver
+    codes.extend([503, 500])
+    out = alerts.notify(_result(), [], _cfg(retries=3), str(tmp_path / "sent.json"), env=_env(url, tmp_path))
+    assert len(got) == 3 and out[0]["outcome"] == "sent to pagerduty"
+
+
+def test_gives_up_without_leaking_the_secret(receiver, tmp_path):
+    url, got, codes = receiver
+    codes.extend([500] * 5)
+    with pytest.raises(alerts.NotifyError) as err:
+        alerts.notify(_result(), [], _cfg(retries=2), str(tmp_path / "sent.json"), env=_env(url, tmp_path))
+    assert len(got) == 3 and "R0UT1NGKEY" not in str(err.value) and url not in str(err.value)
+    codes.clear()
+    codes.append(400)  # a rejected payload is not retried
+    with pytest.raises(alerts.NotifyError, match="rejected with HTTP 400"):
+        alerts.notify(_result(), [], _cfg(retries=2), str(tmp_path / "sent2.json"), env=_env(url, tmp_path))
+    assert len(got) == 4
+
+
+def test_cooldown_deduplicates_and_escalation_breaks_through(receiver, tmp_path):
+    url, got, _ = receiver
+    env, state = _env(url, tmp_path), str(tmp_path / "sent.json")
+    res = _result()
+    res.drift["drift"]["training"]["features"]["temp"]["severity"] = "warning"
+    alerts.notify(res, [], _cfg(), state, env=env, now=1000.0)
+    again = alerts.notify(res, [], _cfg(), state, env=env, now=1000.0 + 60)
+    assert again[0]["outcome"] == "cooldown" and len(got) == 1
+    history = [{"span": s, "decision": "retrain", "drifted": {"training": ["temp"]}} for s in (1, 2, 3)]
+    escalated = alerts.notify(res, history, _cfg(escalate_after_spans=3), state, env=env, now=1000.0 + 120)
+    assert escalated[0] == {
+        "key": "driftgate/EWR/temp",
+        "severity": "critical",
+        "outcome": "sent to pagerduty",
+    }
+    assert "escalated to critical" in got[-1][1]["payload"]["summary"]
+    later = alerts.notify(res, [], _cfg(), state, env=env, now=1000.0 + 7 * 3600)
+    assert later[0]["outcome"] == "sent to slack"
+
+
+def test_blocked_span_pages_and_missing_secret_is_reported(tmp_path):
+    out = alerts.notify(_result("block"), [], _cfg(), str(tmp_path / "sent.json"), env={})
+    assert {o["key"] for o in out} == {"driftgate/EWR/<span>", "driftgate/EWR/temp"}
+    assert all(o["outcome"] == "no pagerduty secret" for o in out)
+
+
+def test_no_secret_in_committed_config():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "pipelines" / "regions" / "defaults.yaml").read_text()
+    assert "hooks.slack.com" not in text and "routing_key" not in text
