@@ -156,6 +156,8 @@ def run_report(
     if summaries:
         plots = []
         for name, (b, c) in sorted(summaries.items()):
+            if type(b) is not type(c):
+                continue  # the type changed (text in a numeric column): nothing comparable to draw
             svg = _svg_numeric(name, b, c) if isinstance(b, NumericSummary) else _svg_categorical(name, b, c)
             plots.append(f"<div class='plot'>{svg}</div>")
         parts.append(

@@ -66,6 +66,14 @@ def test_run_report_has_every_section_and_no_network_assets(summary_of):
     assert "RETRAIN" in page and "stable v2, canary v3" in page
 
 
+def test_feature_whose_type_changed_is_listed_but_not_plotted(summary_of):
+    rng = np.random.default_rng(2)
+    b = summary_of(pd.DataFrame({"temp": rng.normal(40, 5, 500)}))
+    c = summary_of(pd.DataFrame({"temp": ["n/a"] * 500}))
+    page = report.run_report(_result("block"), {"temp": (b["temp"], c["temp"])})
+    assert "BLOCK" in page and "<svg" not in page
+
+
 def test_summary_report_shows_decisions_and_heat_map():
     results = [_result(), dict(_result("skip"), span=4), dict(_result("block"), region="JFK")]
     page = report.summary_report(results)
