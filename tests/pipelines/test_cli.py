@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -22,7 +21,6 @@ def _driftgate(*args, env=None):
 
 
 def test_help_is_fast_and_imports_no_tensorflow():
-    t0 = time.time()
     out = subprocess.run(
         [
             sys.executable,
@@ -35,7 +33,6 @@ def test_help_is_fast_and_imports_no_tensorflow():
         text=True,
         timeout=60,
     )
-    assert time.time() - t0 < 5  # generous for CI; the benchmark measures the real figure
     assert "TF=False" in out.stdout and "run" in out.stdout and "demo" in out.stdout
 
 
