@@ -64,6 +64,17 @@ def write_atomic(path: str, data: bytes) -> None:
             os.unlink(tmp)
 
 
+def drift_streak(history: List[dict], feature: str, baseline: str = "training") -> int:
+    """Latest spans in a row (blocked spans left out) where ``feature`` drifted
+    against ``baseline``, from history records oldest first."""
+    n = 0
+    for h in reversed([h for h in history if h.get("decision") != "block"]):
+        if feature not in h.get("drifted", {}).get(baseline, []):
+            break
+        n += 1
+    return n
+
+
 class RegionState:
     """Reader/writer of one region's state folder."""
 

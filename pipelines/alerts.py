@@ -66,14 +66,11 @@ def derive(result, history: List[dict], escalate_after: int) -> List[Alert]:
     training = (result.drift or {}).get("drift", {}).get("training")
     if not training:
         return alerts
-    done = [h for h in history if h.get("decision") != "block"]
+    from components.state import drift_streak
+
     for feature in training["drifted"]:
         entry = training["features"][feature]
-        streak = 0
-        for h in reversed(done):
-            if feature not in h.get("drifted", {}).get("training", []):
-                break
-            streak += 1
+        streak = drift_streak(history, feature)
         severity = entry["severity"]
         escalated = severity == "warning" and streak >= escalate_after
         if escalated:

@@ -20,6 +20,8 @@ def build_registry(result, history=(), release_state=None):
     """A CollectorRegistry holding the metrics of ``result`` (a RunResult)."""
     from prometheus_client import CollectorRegistry, Counter, Gauge
 
+    from components.state import drift_streak
+
     reg = CollectorRegistry()
     region = result.region
     score = Gauge(
@@ -111,12 +113,7 @@ def build_registry(result, history=(), release_state=None):
     )
     features = sorted({f for h in history for f in h.get("scores", {}).get("training", {})})
     for feature in features:
-        n = 0
-        for h in reversed([h for h in history if h.get("decision") != "block"]):
-            if feature not in h.get("drifted", {}).get("training", []):
-                break
-            n += 1
-        streak.labels(region, feature).set(n)
+        streak.labels(region, feature).set(drift_streak(history, feature))
     return reg
 
 

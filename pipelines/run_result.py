@@ -15,7 +15,7 @@ from typing import Dict, List, Optional
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from components.gate.decision import BLOCK, GateReport
+from components.gate.decision import BLOCK, REPORT_FILE, GateReport
 
 OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
 
@@ -154,7 +154,7 @@ def collect(config, metadata_path: str, paths) -> RunResult:
         result.span = int(span) if span is not None else None
     report_art = outputs.get("span_gate", {}).get("report")
     if report_art is not None:
-        with open(os.path.join(report_art.uri, "gate_report.json")) as fh:
+        with open(os.path.join(report_art.uri, REPORT_FILE)) as fh:
             report = GateReport.from_json_dict(json.load(fh))
         result.rows = sum(report.rows.values())
         result.anomalies = [dict(vars(f), types=list(f.types)) for f in report.findings]

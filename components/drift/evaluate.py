@@ -27,7 +27,8 @@ def max_severity(severities) -> str:
 
 def at_least(severity: str, floor: str) -> bool:
     """True when ``severity`` reaches ``floor`` (warning < critical; 'never' is never reached)."""
-    return floor in RANK and RANK[severity] >= RANK[floor] and RANK[severity] > 0
+    rank = RANK.get(severity, 0)
+    return floor in RANK and rank >= RANK[floor] and rank > 0
 
 
 def thresholds_for(cfg, feature: str, test: str):

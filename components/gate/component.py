@@ -25,7 +25,6 @@ from components.gate import decision as logic
 from components.state import RegionState
 from serving import layout
 
-REPORT_FILE = "gate_report.json"
 COMPARATOR_TYPES = (
     "COMPARATOR_L_INFTY_HIGH",
     "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH",
@@ -245,7 +244,7 @@ def SpanGate(
     )
     result.schema = {"version": schema_version, "commit": schema_commit or None}
     io_utils.write_string_file(
-        os.path.join(report.uri, REPORT_FILE), json.dumps(result.to_json_dict(), indent=1)
+        os.path.join(report.uri, logic.REPORT_FILE), json.dumps(result.to_json_dict(), indent=1)
     )
     report.set_string_custom_property("decision", result.decision)
     report.set_string_custom_property("schema_version", schema_version)

@@ -11,6 +11,9 @@ from typing import Dict, Iterable, List, Mapping, Optional
 
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
+from components.drift.evaluate import at_least
+
+REPORT_FILE = "gate_report.json"  # the gate report artifact's JSON file
 SKIP = "skip"
 RETRAIN = "retrain"
 BLOCK = "block"
@@ -117,14 +120,6 @@ def classify(
     return out
 
 
-def _rank(severity: str) -> int:
-    return {"warning": 1, "critical": 2}.get(severity, 0)
-
-
-def _reaches(severity: str, floor: str) -> bool:
-    return floor in ("warning", "critical") and _rank(severity) >= _rank(floor) > 0
-
-
 def decide(
     span: int,
     rows: Mapping[str, int],
@@ -153,7 +148,7 @@ def decide(
         if f.blocking:
             block.append(f"{f.feature} ({f.split}): {f.description}")
     skew = drift.get("serving")
-    if skew and _reaches(skew["severity"], policy.block_on_skew):
+    if skew and at_least(skew["severity"], policy.block_on_skew):
         block.append(
             f"training/serving skew {skew['severity']} on {', '.join(skew['drifted'])} "
             f"(blocks at {policy.block_on_skew})"
@@ -170,7 +165,7 @@ def decide(
             f"more than {policy.max_model_age_spans} spans ago"
         )
     training = drift.get("training")
-    if training and _reaches(training["severity"], policy.retrain_on):
+    if training and at_least(training["severity"], policy.retrain_on):
         retrain.append(
             f"drift {training['severity']} vs training baseline (span {training.get('span')}) on "
             f"{', '.join(training['drifted'])}"
