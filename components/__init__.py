@@ -7,3 +7,14 @@ where a stock executor is extended, and pure modules with no TFX in them.
 import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+
+def __getattr__(name: str):
+    # Custom artifact types are reached as ``components.<Type>``: KFP schema
+    # titles must be ``<module>.<Class>`` with one dot, and TFX's Kubeflow
+    # entrypoint imports the title. Lazy, so pure modules here stay TFX-free.
+    if name == "GateReport":
+        from components.artifacts import GateReport
+
+        return GateReport
+    raise AttributeError(f"module 'components' has no attribute {name!r}")

@@ -3,17 +3,30 @@
 The same ``create_pipeline`` as the local runner, with cluster locations from
 the config's ``kubeflow`` section: bucket URIs for data, state and serving, and
 the schema read from the project folder inside the pipeline image. No span is
-pinned: ExampleGen picks the newest span when the run starts, so a recurring
+pinned: ``example_gen`` chooses the span when the task runs, so a recurring
 run processes new data without recompiling. The output is a PipelineSpec with
-schemaVersion 2.1.0, which Kubeflow Pipelines 2.x servers accept.
+schemaVersion 2.1.0, which Kubeflow Pipelines 2.x servers accept, and:
+
+- every container runs ``pipelines.kubeflow_entrypoint`` (TFX's entrypoint plus
+  the input-type repair the open-source backend needs);
+- ``defaultPipelineRoot`` is ``<kubeflow.root>/<REGION>/pipeline``. The
+  open-source backend itself never reads that field (it takes the run's
+  ``pipeline_root``, else its ``kfp-launcher`` ConfigMap, else ``minio://``),
+  so ``driftgate kfp run`` / ``schedule`` pass the same root with every run;
+  the field keeps the spec self-describing for the UI and Vertex AI.
 """
 
 import os
 import posixpath
 from typing import Optional
 
-from pipelines.config import RegionConfig
+from pipelines.config import ConfigError, RegionConfig
 from pipelines.paths import PipelinePaths
+
+# Filesystems TFX (tf.io.gfile) can write in the pipeline image. Checked here
+# against the schemes the installed TensorFlow registers; the image installs the
+# same pins (constraints.txt).
+_LOCAL = ""
 
 
 def cluster_paths(config: RegionConfig) -> PipelinePaths:
@@ -22,7 +35,7 @@ def cluster_paths(config: RegionConfig) -> PipelinePaths:
     root = kf.root.rstrip("/")
     return PipelinePaths(
         data_dir=posixpath.join(kf.data_root.rstrip("/"), config.region),
-        pipeline_root=posixpath.join(root, config.region, "pipeline"),
+        pipeline_root=pipeline_root(config),
         model_base_path=posixpath.join(root, "serving", config.region, config.serving.model_name),
         schema_file=posixpath.join(
             kf.project_dir, "schemas", config.region, f"v{config.schema.version}", "schema.pbtxt"
@@ -31,18 +44,56 @@ def cluster_paths(config: RegionConfig) -> PipelinePaths:
     )
 
 
+def pipeline_root(config: RegionConfig) -> str:
+    """``<kubeflow.root>/<REGION>/pipeline``: where a run's TFX artifacts go."""
+    return posixpath.join(config.kubeflow.root.rstrip("/"), config.region, "pipeline")
+
+
+def writable_schemes() -> list:
+    """URI schemes ``tf.io.gfile`` can open here ('' is a local path)."""
+    import tensorflow as tf
+
+    return sorted(s for s in tf.io.gfile.get_registered_schemes() if s not in ("ram",))
+
+
+def check_location(uri: str, key: str, source: str, schemes=None) -> None:
+    """Raises ConfigError when TFX could not read and write ``uri`` from a task."""
+    schemes = writable_schemes() if schemes is None else schemes
+    scheme = uri.split("://", 1)[0] if "://" in uri else _LOCAL
+    usable = ", ".join(f"{s}://" for s in schemes if s not in (_LOCAL, "file"))
+    if scheme == _LOCAL:
+        if not uri.startswith("/"):
+            raise ConfigError(
+                f"{source}: {key}: '{uri}' is a relative path; tasks need a bucket URI ({usable}) "
+                f"or an absolute path on a volume mounted in every task"
+            )
+        return
+    if scheme not in schemes:
+        raise ConfigError(
+            f"{source}: {key}: '{uri}': TFX cannot write '{scheme}://' (tf.io.gfile has no "
+            f"filesystem for it, e.g. a stock Kubeflow's minio://); use {usable} or an absolute "
+            f"path on a volume mounted in every task"
+        )
+
+
 def compile_region(config: RegionConfig, out_dir: str, image: Optional[str] = None) -> str:
     """Writes ``<out_dir>/<REGION>.yaml`` and returns its path."""
+    import yaml
     from tfx import v1 as tfx
 
+    from pipelines.kubeflow_entrypoint import COMMAND
     from pipelines.pipeline import create_pipeline
     from pipelines.schemas import git_commit_of, version_path
 
+    source = config.source_file or config.region
+    check_location(config.kubeflow.root, "kubeflow.root", source)
+    check_location(config.kubeflow.data_root, "kubeflow.data_root", source)
     commit = git_commit_of(version_path(config.region, config.schema.version))
     pipeline = create_pipeline(config, cluster_paths(config), schema_commit=commit)
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
             default_image=image or config.kubeflow.image,
+            default_commands=list(COMMAND),
             use_pipeline_spec_2_1=True,
             display_name=config.pipeline_name,
         ),
@@ -53,4 +104,13 @@ def compile_region(config: RegionConfig, out_dir: str, image: Optional[str] = No
     if os.path.exists(path):
         os.remove(path)  # the runner refuses to overwrite
     runner.run(pipeline, write_out=True)
+    # TFX's YAML writer keeps only the pipelineSpec; add the root it dropped,
+    # keeping TFX's header comments and key order.
+    with open(path) as fh:
+        text = fh.read()
+    header = "".join(line for line in text.splitlines(keepends=True) if line.startswith("#"))
+    spec = yaml.safe_load(text)
+    spec["defaultPipelineRoot"] = pipeline_root(config)
+    with open(path, "w") as fh:
+        fh.write(header + yaml.safe_dump(spec, sort_keys=True))
     return path

@@ -31,6 +31,7 @@ from components.baseline.component import ServingBaseline
 from components.evaluator.component import Evaluator
 from components.gate.component import SpanGate, drift_config_json
 from components.gate.decision import RETRAIN
+from components.ingest.component import SpanExampleGen
 from components.pusher.component import Pusher
 from components.release.component import ReleaseRecorder
 from pipelines.config import RegionConfig
@@ -104,8 +105,9 @@ def create_pipeline(
 ) -> tfx.dsl.Pipeline:
     """Builds the region's continuous-training pipeline.
 
-    ``span`` pins the span to ingest; None lets ExampleGen take the newest
-    span present when the pipeline runs (so a scheduled run needs no recompile).
+    ``span`` pins the span to ingest; None lets ``example_gen`` choose when the
+    task runs (``components.ingest.spans``: the oldest span newer than the last
+    processed one), so a scheduled run needs no recompile.
     ``schema_commit`` (the git commit of the pinned schema, when known) is
     recorded with the schema version in ML Metadata.
     """
@@ -114,8 +116,9 @@ def create_pipeline(
         range_config = tfx.proto.RangeConfig(
             static_range=tfx.proto.StaticRange(start_span_number=span, end_span_number=span)
         )
-    example_gen = tfx.components.CsvExampleGen(
+    example_gen = SpanExampleGen(
         input_base=paths.data_dir,
+        state_dir=paths.state_dir,
         input_config=example_gen_input(config),
         output_config=tfx.proto.Output(
             split_config=tfx.proto.SplitConfig(

@@ -22,6 +22,7 @@ from components.artifacts import GateReport
 from components.drift import evaluate, gradual
 from components.drift.summaries import NumericSummary, summarize
 from components.gate import decision as logic
+from components.ingest.executor import ingest_choice
 from components.state import RegionState
 from serving import layout
 
@@ -103,14 +104,6 @@ def schema_comparator_findings(current, schema, previous, serving) -> list:
     ]
 
 
-def artifact_span(examples) -> int:
-    """The span of an Examples artifact: a custom property under the IR-based
-    runners (local and Kubeflow), the ``span`` property under older ones."""
-    if examples.has_custom_property("span"):
-        return int(examples.get_int_custom_property("span"))
-    return int(examples.span or 0)
-
-
 def numeric_moments(summaries: dict) -> dict:
     return {
         name: {"mean": s.mean, "std": s.std, "count": s.count}
@@ -137,11 +130,15 @@ def run_gate(
     """Everything the component does, minus writing its output artifact."""
     from tfx.utils import io_utils as tfx_io
 
-    span = artifact_span(examples)
+    choice = ingest_choice(examples)
+    span = choice.span
     state = RegionState(state_dir)
-    findings = logic.classify(read_anomalies(anomalies), warn_only_types, warn_only_features)
     current = read_statistics(statistics)
     rows = {d.name: int(d.num_examples) for d in current.datasets}
+    serving_version = layout.serving_version(model_base_path)
+    if not choice.is_new:  # nothing arrived since the last run: the state stays as it is
+        return logic.nothing_new(span, rows, serving_version)
+    findings = logic.classify(read_anomalies(anomalies), warn_only_types, warn_only_features)
     schema = tfx_io.SchemaReader().read(tfx_io.get_only_uri_in_dir(schema_uri))
 
     cur = summarize(current.datasets, features)
@@ -152,7 +149,6 @@ def run_gate(
         drift["previous"] = evaluate.compare(
             summarize(previous.datasets, features), cur, cfg, "previous", previous_span
         )
-    serving_version = layout.serving_version(model_base_path)
     training_span = state.training_span(serving_version)
     if training_span is not None:
         training = state.load_statistics(training_span)
@@ -188,6 +184,11 @@ def run_gate(
         block_on_skew=cfg.block_on_skew,
     )
     report = logic.decide(span, rows, findings, drift=drift, gradual=found_gradual, policy=policy)
+    report.ingest = {"reason": choice.reason, "pending": list(choice.pending)}
+    if choice.pending:
+        report.reasons.append(
+            f"spans {', '.join(map(str, choice.pending))} arrived too; the next runs take them in order"
+        )
     state.save_statistics(span, current)
     state.record_span(
         {
@@ -250,6 +251,7 @@ def SpanGate(
     report.set_string_custom_property("schema_version", schema_version)
     report.set_string_custom_property("schema_commit", schema_commit)
     report.set_int_custom_property("span", result.span)
+    report.set_string_custom_property("ingest_reason", str(result.ingest.get("reason", "")))
     report.set_int_custom_property("blocking_anomalies", len(result.blocking))
     for baseline in ("previous", "training", "serving"):
         report.set_string_custom_property(f"drift_{baseline}", result.severity(baseline))

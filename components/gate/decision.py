@@ -12,6 +12,7 @@ from typing import Dict, Iterable, List, Mapping, Optional
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
 from components.drift.evaluate import at_least
+from components.ingest.spans import NO_NEW_SPAN
 
 REPORT_FILE = "gate_report.json"  # the gate report artifact's JSON file
 SKIP = "skip"
@@ -58,6 +59,7 @@ class GateReport:
     gradual: List[dict] = field(default_factory=list)
     policy: Dict[str, object] = field(default_factory=dict)
     schema: Dict[str, object] = field(default_factory=dict)  # version and git commit of the schema used
+    ingest: Dict[str, object] = field(default_factory=dict)  # why this span: reason, pending spans
 
     @property
     def blocking(self) -> List[Finding]:
@@ -81,6 +83,7 @@ class GateReport:
             gradual=list(d.get("gradual", [])),
             policy=dict(d.get("policy", {})),
             schema=dict(d.get("schema", {})),
+            ingest=dict(d.get("ingest", {})),
         )
 
     def severity(self, baseline: str) -> str:
@@ -118,6 +121,21 @@ def classify(
             )
             out.append(Finding(split, feature, types, severity, description, blocking))
     return out
+
+
+def nothing_new(span: int, rows: Mapping[str, int], serving_version: Optional[int]) -> GateReport:
+    """The report of a run that found no span newer than the last processed one:
+    ``skip``, and nothing about the region changes."""
+    return GateReport(
+        span=span,
+        decision=SKIP,
+        rows=dict(rows),
+        reasons=[
+            f"no new span: span {span} was already processed; "
+            f"serving version {serving_version} stays and the region's state is unchanged"
+        ],
+        ingest={"reason": NO_NEW_SPAN, "pending": []},
+    )
 
 
 def decide(

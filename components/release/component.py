@@ -15,7 +15,7 @@ import os
 from absl import logging
 from tfx import v1 as tfx
 
-from components.gate.component import artifact_span
+from components.ingest.executor import artifact_span
 from components.state import RegionState
 
 SAMPLE = 64

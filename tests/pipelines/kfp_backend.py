@@ -1,0 +1,270 @@
+"""Executes a compiled PipelineSpec task by task as the open-source KFP v2
+backend (driver + launcher, ``backend/src/v2`` of kubeflow/pipelines 2.0-2.5)
+does, on this machine. Test support for ``tests/e2e/test_kubeflow_conformance.py``.
+
+What is reproduced, from the backend's code:
+- **Order and skipping**: tasks run when every ``dependentTasks`` entry
+  succeeded (Argo ``depends: X.Succeeded``); up to ``workers`` ready tasks run
+  at once. A task whose ``triggerPolicy.condition`` is false is skipped (not
+  executed, no outputs), and so is everything downstream of it.
+- **Driver** (``driver.go``): parameters are the spec's ``runtimeValue.constant``
+  values; input artifacts are the producers' recorded outputs with ``name`` set
+  to a numeric MLMD id, their ``uri``, ``metadata`` as recorded, and a type
+  whose ``instanceSchema`` is empty (``Schema: "", // TODO(Bobgy)``). Output
+  artifacts get ``<pipeline_root>/<pipeline name>/<run id>/<task>/<key>`` and
+  the type declared in ``outputDefinitions``.
+- **Condition**: the CEL expression is evaluated by a real CEL implementation
+  (cel-python) with ``inputs`` bound to the ExecutorInput's inputs under proto
+  field names, as cel-go does with ``DeclareContextProto``.
+- **Launcher** (``launcher_v2.go``): ``{{$}}`` becomes the ExecutorInput as
+  JSON (kfp's own ``kfp.local.placeholder_utils``); the container's exact
+  ``command`` + ``args`` run as a process (``python`` is this interpreter: the
+  image's Python with driftgate installed); lifecycle hooks are not run (the
+  backend never reads them); a non-zero exit fails the task. The ExecutorOutput
+  file is read and merged (uri, metadata) into the recorded artifact.
+- **MLMD round trip** of metadata (``StructValueToMLMDValue`` then
+  ``toRuntimeArtifact``): numbers come back as doubles, booleans as 1/0,
+  lists and structs wrapped as ``{"list": ...}`` / ``{"struct": ...}``.
+- **Importer** tasks create an artifact from ``artifactUri`` and ``typeSchema``
+  without running anything.
+
+What it does not prove: Argo, Kubernetes, pods, the image itself (its Python
+is replaced by this interpreter, its environment by the Dockerfile's ``ENV``
+lines), artifact upload/download between pods (bucket URIs are rewritten to
+local folders, which TFX's gfile writes directly as it writes ``gs://``), the
+real MLMD server, caching, retries and the API server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional
+
+import yaml
+from google.protobuf import json_format, struct_pb2
+from kfp.local import placeholder_utils
+from kfp.pipeline_spec import pipeline_spec_pb2
+
+SUCCEEDED, FAILED, SKIPPED, NOT_RUN = "SUCCEEDED", "FAILED", "SKIPPED", "NOT_TRIGGERED_UPSTREAM"
+
+
+@dataclass
+class TaskResult:
+    name: str
+    state: str
+    exit_code: Optional[int] = None
+    seconds: float = 0.0
+    condition: Optional[str] = None
+    outputs: Dict[str, pipeline_spec_pb2.RuntimeArtifact] = field(default_factory=dict)
+    log_tail: str = ""
+
+    def metadata(self, key: str) -> dict:
+        return json_format.MessageToDict(self.outputs[key].metadata)
+
+
+def dockerfile_env(dockerfile: Path) -> Dict[str, str]:
+    """The ``ENV`` settings of a Dockerfile (``ENV A=1 \\ B=2`` form)."""
+    text = re.sub(r"\\\n", " ", dockerfile.read_text())
+    env = {}
+    for line in text.splitlines():
+        if line.strip().startswith("ENV "):
+            for pair in line.strip()[4:].split():
+                if "=" in pair:
+                    k, v = pair.split("=", 1)
+                    env[k] = v
+    return env
+
+
+def _mlmd_round_trip(metadata: struct_pb2.Struct) -> struct_pb2.Struct:
+    """Metadata as a downstream driver reads it back from MLMD."""
+    out = {}
+    for k, v in json_format.MessageToDict(metadata).items():
+        if isinstance(v, bool):
+            out[k] = 1.0 if v else 0.0
+        elif isinstance(v, (int, float)):
+            out[k] = float(v)
+        elif isinstance(v, list):
+            out[k] = {"list": v}
+        elif isinstance(v, dict):
+            out[k] = {"struct": v}
+        else:
+            out[k] = v
+    result = struct_pb2.Struct()
+    result.update(out)
+    return result
+
+
+def _cel(condition: str, inputs: pipeline_spec_pb2.ExecutorInput.Inputs) -> bool:
+    import celpy
+
+    env = celpy.Environment()
+    program = env.program(env.compile(condition))
+    activation = {"inputs": celpy.json_to_cel(json_format.MessageToDict(inputs, preserving_proto_field_name=True))}
+    value = program.evaluate(activation)
+    if not isinstance(value, celpy.celtypes.BoolType):
+        raise ValueError(f"condition {condition!r} did not evaluate to a bool: {value!r}")
+    return bool(value)
+
+
+class SpecRun:
+    """One run of a compiled spec. ``rewrite`` maps strings in the spec (bucket
+    URIs, the image's project folder) to local ones before anything runs."""
+
+    def __init__(
+        self,
+        spec_path: Path,
+        *,
+        pipeline_root: str,
+        run_id: str,
+        work_dir: Path,
+        rewrite: Mapping[str, str] = (),
+        env: Optional[Mapping[str, str]] = None,
+        workers: int = 2,
+    ):
+        text = spec_path.read_text()
+        for old, new in dict(rewrite).items():
+            text = text.replace(old, new)
+        self.spec = pipeline_spec_pb2.PipelineSpec()
+        json_format.ParseDict(yaml.safe_load(text), self.spec)
+        self.pipeline_root = pipeline_root
+        self.run_id = run_id
+        self.work_dir = work_dir
+        self.env = dict(os.environ, **dict(env or {}))
+        self.workers = workers
+        self.results: Dict[str, TaskResult] = {}
+        self._next_id = 1
+        self._lock = threading.Lock()
+
+    # --- driver -----------------------------------------------------------
+    def _artifact_id(self) -> str:
+        with self._lock:
+            self._next_id += 1
+            return str(self._next_id)
+
+    def _executor_input(self, name: str, task) -> pipeline_spec_pb2.ExecutorInput:
+        component = self.spec.components[task.component_ref.name]
+        ei = pipeline_spec_pb2.ExecutorInput()
+        for pname, pspec in task.inputs.parameters.items():
+            which = pspec.WhichOneof("kind")
+            if which != "runtime_value":
+                raise NotImplementedError(f"{name}.{pname}: parameter source {which}")
+            ei.inputs.parameter_values[pname].CopyFrom(pspec.runtime_value.constant)
+        for aname, aspec in task.inputs.artifacts.items():
+            producer = aspec.task_output_artifact
+            recorded = self.results[producer.producer_task].outputs[producer.output_artifact_key]
+            art = ei.inputs.artifacts[aname].artifacts.add()
+            art.CopyFrom(recorded)
+            art.type.instance_schema = ""  # the backend does not know the type of an input
+        task_dir = self.work_dir / name
+        ei.outputs.output_file = str(task_dir / "kfp_outputs" / "output_metadata.json")
+        for key, ospec in component.output_definitions.artifacts.items():
+            art = ei.outputs.artifacts[key].artifacts.add()
+            art.uri = "/".join(
+                [self.pipeline_root.rstrip("/"), self.spec.pipeline_info.name, self.run_id, name, key]
+            )
+            art.type.CopyFrom(ospec.artifact_type)
+        return ei
+
+    # --- launcher ---------------------------------------------------------
+    def _run_container(self, name: str, container, ei) -> TaskResult:
+        command = [sys.executable if c == "python" else c for c in container.command]
+        full = placeholder_utils.replace_placeholders(
+            full_command=command + list(container.args),
+            executor_input_dict=json_format.MessageToDict(ei),
+            pipeline_resource_name=self.spec.pipeline_info.name,
+            task_resource_name=name,
+            pipeline_root=self.pipeline_root,
+        )
+        task_dir = self.work_dir / name
+        task_dir.mkdir(parents=True, exist_ok=True)
+        t0 = time.time()
+        with open(task_dir / "log.txt", "w") as log:
+            proc = subprocess.run(full, cwd=task_dir, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        result = TaskResult(name, SUCCEEDED if proc.returncode == 0 else FAILED, proc.returncode)
+        result.seconds = round(time.time() - t0, 1)
+        result.log_tail = "\n".join((task_dir / "log.txt").read_text().splitlines()[-25:])
+        if proc.returncode != 0:
+            return result
+        executor_output = pipeline_spec_pb2.ExecutorOutput()
+        out_file = Path(ei.outputs.output_file)
+        if out_file.exists():
+            json_format.Parse(out_file.read_text(), executor_output, ignore_unknown_fields=True)
+        for key, artifact_list in ei.outputs.artifacts.items():
+            art = pipeline_spec_pb2.RuntimeArtifact()
+            art.CopyFrom(artifact_list.artifacts[0])
+            produced = executor_output.artifacts.get(key)
+            if produced is not None and produced.artifacts:
+                src = produced.artifacts[0]
+                if src.uri:
+                    art.uri = src.uri
+                for k, v in src.metadata.fields.items():
+                    art.metadata.fields[k].CopyFrom(v)
+            art.metadata.CopyFrom(_mlmd_round_trip(art.metadata))
+            art.name = self._artifact_id()
+            result.outputs[key] = art
+        return result
+
+    def _run_importer(self, name: str, importer) -> TaskResult:
+        art = pipeline_spec_pb2.RuntimeArtifact(name=self._artifact_id())
+        art.uri = importer.artifact_uri.constant.string_value
+        art.type.CopyFrom(importer.type_schema)
+        art.metadata.CopyFrom(_mlmd_round_trip(importer.metadata))
+        return TaskResult(name, SUCCEEDED, outputs={"artifact": art})
+
+    def _run_task(self, name: str) -> TaskResult:
+        task = self.spec.root.dag.tasks[name]
+        upstream = [self.results[d].state for d in task.dependent_tasks]
+        if any(s != SUCCEEDED for s in upstream):
+            return TaskResult(name, NOT_RUN)
+        component = self.spec.components[task.component_ref.name]
+        executor = self.spec.deployment_spec.fields["executors"].struct_value.fields[component.executor_label]
+        executor = json_format.MessageToDict(executor)
+        if "importer" in executor:
+            importer = pipeline_spec_pb2.PipelineDeploymentConfig.ImporterSpec()
+            json_format.ParseDict(executor["importer"], importer)
+            return self._run_importer(name, importer)
+        ei = self._executor_input(name, task)
+        condition = task.trigger_policy.condition or None
+        if condition and not _cel(condition, ei.inputs):
+            return TaskResult(name, SKIPPED, condition=condition)
+        container = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec()
+        json_format.ParseDict(executor["container"], container)  # lifecycle parsed, never run
+        result = self._run_container(name, container, ei)
+        result.condition = condition
+        return result
+
+    def run(self) -> Dict[str, TaskResult]:
+        tasks = dict(self.spec.root.dag.tasks)
+        pending = set(tasks)
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            running = {}
+            while pending or running:
+                ready = [n for n in sorted(pending) if all(d in self.results for d in tasks[n].dependent_tasks)]
+                for n in ready:
+                    pending.discard(n)
+                    running[n] = pool.submit(self._run_task, n)
+                if not running:
+                    raise RuntimeError(f"tasks with unmet dependencies: {sorted(pending)}")
+                done = next(iter(n for n in running if running[n].done()), None)
+                if done is None:
+                    time.sleep(0.2)
+                    continue
+                self.results[done] = running.pop(done).result()
+        return self.results
+
+    def table(self) -> List[str]:
+        """One line per task: name, state, exit code, seconds."""
+        lines = [f"{'task':<20}{'state':<26}{'exit':>5}{'seconds':>9}"]
+        for r in self.results.values():  # in the order they finished
+            code = "-" if r.exit_code is None else str(r.exit_code)
+            lines.append(f"{r.name:<20}{r.state:<26}{code:>5}{r.seconds:>9.1f}")
+        return lines
