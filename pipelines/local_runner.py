@@ -15,7 +15,8 @@ import sys
 import time
 from typing import Callable, Dict, Optional
 
-from components.state import state_dir
+from components.ingest import spans
+from components.state import RegionState, state_dir
 from pipelines import preflight
 from pipelines.config import RegionConfig, region_data_dir, schema_file
 
@@ -91,6 +92,20 @@ def _quiet_tfx(handler: logging.Handler):
         absl_logger.setLevel(old_level)
 
 
+def choose_span_or_fail(paths, config: RegionConfig, span: Optional[int]):
+    """The span a run of the region ingests now (``components.ingest.spans``)."""
+    processed = [h["span"] for h in RegionState(paths.state_dir).history()]
+    available = preflight.available_spans(paths.data_dir, config.data.span_pattern)
+    if not available:
+        preflight.span_files(paths.data_dir, config.data.span_pattern, span)  # raises the usual error
+    try:
+        return spans.choose_span(available, processed, span)
+    except spans.SpanError as exc:
+        raise preflight.PreflightError(
+            f"{paths.data_dir}: {exc} (pattern '{config.data.span_pattern}')"
+        ) from None
+
+
 def run_region(
     config: RegionConfig,
     *,
@@ -101,7 +116,8 @@ def run_region(
     schemas_dir=None,
     progress: Progress = lambda line: print(line, file=sys.stderr),
 ):
-    """Runs the region's pipeline for ``span`` (newest when None).
+    """Runs the region's pipeline for ``span`` (when None, the span
+    ``components.ingest.spans.choose_span`` picks: the oldest one not processed yet).
 
     Returns a ``RunResult``. Raises PreflightError (cannot start) or
     DataBlocked (span unfit, found before TFX ran); a span blocked by the
@@ -110,10 +126,12 @@ def run_region(
     paths, metadata_path = region_paths(config, root, data, schemas_dir)
     required = list(config.features.all) + [config.features.label]
     preflight.check_schema_file(paths.schema_file, required)
-    sf = preflight.span_files(paths.data_dir, config.data.span_pattern, span)
+    # the span example_gen will take (same rule, components.ingest.spans), checked first
+    choice = choose_span_or_fail(paths, config, span)
+    sf = preflight.span_files(paths.data_dir, config.data.span_pattern, choice.span)
     sf = preflight.check_csv_span(sf, required)
     progress(
-        f"{config.region} span {sf.span}: {sf.rows:,} rows in {paths.data_dir}; "
+        f"{config.region} {choice.describe()}: {sf.rows:,} rows in {paths.data_dir}; "
         f"schema v{config.schema.version}"
     )
 
@@ -127,7 +145,7 @@ def run_region(
     pipeline = create_pipeline(
         config,
         paths,
-        span=sf.span,
+        span=span,  # None: example_gen chooses by the same rule when it runs
         force_retrain=force_retrain,
         schema_commit=git_commit_of(paths.schema_file),
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(

@@ -11,11 +11,12 @@ from __future__ import annotations
 import csv
 import glob
 import os
-import re
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
 from google.protobuf import text_format
+
+from components.ingest import spans
 
 
 class PreflightError(Exception):
@@ -33,27 +34,13 @@ class SpanFiles:
     rows: int
 
 
-def _span_regex(pattern: str) -> Tuple[str, "re.Pattern"]:
-    """(glob for the span folder level, regex capturing the span number)."""
-    first = pattern.split("/")[0]
-    return (
-        first.replace("{SPAN}", "*"),
-        re.compile("^" + re.escape(first).replace(re.escape("{SPAN}"), r"(\d+)") + "$"),
-    )
-
-
 def available_spans(data_dir: str, span_pattern: str) -> List[int]:
-    """Span numbers with files matching ``span_pattern`` under ``data_dir``."""
+    """Span numbers with files matching ``span_pattern`` under ``data_dir``
+    (the same matching as the ingestion component: ``components.ingest.spans``)."""
     if not os.path.isdir(data_dir):
         return []
-    _, rx = _span_regex(span_pattern)
-    spans = set()
-    for path in glob.glob(os.path.join(data_dir, span_pattern.replace("{SPAN}", "*"))):
-        first = os.path.relpath(path, data_dir).split(os.sep)[0]
-        m = rx.match(first)
-        if m:
-            spans.add(int(m.group(1)))
-    return sorted(spans)
+    found = glob.glob(os.path.join(data_dir, spans.span_glob(span_pattern)))
+    return spans.span_numbers([os.path.relpath(p, data_dir) for p in found], span_pattern)
 
 
 def span_files(data_dir: str, span_pattern: str, span: Optional[int]) -> SpanFiles:

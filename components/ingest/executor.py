@@ -120,5 +120,3 @@ def ingest_choice(examples) -> spans.SpanChoice:
     reason = examples.get_string_custom_property(INGEST_REASON) or spans.REQUESTED
     pending = json.loads(examples.get_string_custom_property(PENDING_SPANS) or "[]")
     return spans.SpanChoice(span, reason, tuple(int(p) for p in pending))
-
-

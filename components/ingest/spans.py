@@ -82,7 +82,9 @@ def span_numbers(relative_paths: Iterable[str], pattern: str) -> List[int]:
     return sorted(found)
 
 
-def choose_span(available: Iterable[int], processed: Iterable[int], requested: Optional[int] = None) -> SpanChoice:
+def choose_span(
+    available: Iterable[int], processed: Iterable[int], requested: Optional[int] = None
+) -> SpanChoice:
     """The span to ingest now (see module docstring). Raises SpanError."""
     spans = sorted(set(available))
     if not spans:

@@ -122,7 +122,11 @@ class Cluster:
 
 
 def _failures(results) -> str:
-    return "\n\n".join(f"{r.name}: exit {r.exit_code}\n{r.log_tail}" for r in results.values() if r.state not in (SUCCEEDED, SKIPPED, NOT_RUN))
+    return "\n\n".join(
+        f"{r.name}: exit {r.exit_code}\n{r.log_tail}"
+        for r in results.values()
+        if r.state not in (SUCCEEDED, SKIPPED, NOT_RUN)
+    )
 
 
 @pytest.fixture(scope="module")

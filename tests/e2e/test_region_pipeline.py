@@ -7,8 +7,9 @@ One scenario, in order, on one region root:
    (``driftgate run --json`` exits 2); the serving folder is byte-for-byte unchanged.
 3. span 3 holds span 1's rows again, with identical serving logs: no drift
    against the training baseline, no skew -> ``skip``; nothing trains.
-4. the newest span (4, February) with ``force_retrain`` trains and is evaluated
-   against version 1 as the Evaluator's baseline.
+4. the next span (4, February; no span given) with ``force_retrain`` trains and
+   is evaluated against version 1 as the Evaluator's baseline.
+5. a run with no new span re-reads span 4, skips, and leaves the state alone.
 """
 
 import csv
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from components.artifacts import GateReport
 from pipelines.config import load_region_config
 from pipelines.local_runner import run_region
 
@@ -121,6 +123,9 @@ def scenario(tmp_path_factory, small_spans):
     skipped = run_region(cfg, root=str(root), data=str(data), span=3, progress=lambda _: None)
     after_skip = _tree_digest(serving)
     forced = run_region(cfg, root=str(root), data=str(data), force_retrain=True, progress=lambda _: None)
+    history = (root / "EWR" / "state" / "history.json").read_text()
+    idle = run_region(cfg, root=str(root), data=str(data), progress=lambda _: None)
+    history_after_idle = (root / "EWR" / "state" / "history.json").read_text()
     return {
         "first": first,
         "cli": cli,
@@ -129,6 +134,8 @@ def scenario(tmp_path_factory, small_spans):
         "skipped": skipped,
         "after_skip": after_skip,
         "forced": forced,
+        "idle": idle,
+        "history": (history, history_after_idle),
         "data": data,
         "serving": serving,
     }
@@ -209,8 +216,8 @@ def test_schema_version_and_decision_are_recorded_in_ml_metadata(scenario):
     conn = metadata_store_pb2.ConnectionConfig()
     conn.sqlite.filename_uri = str(scenario["serving"].parents[2] / "EWR" / "metadata.sqlite")
     store = metadata_store.MetadataStore(conn)
-    reports = store.get_artifacts_by_type("driftgate.GateReport")
-    assert len(reports) == 4  # one per run
+    reports = store.get_artifacts_by_type(GateReport.TYPE_NAME)
+    assert len(reports) == 5  # one per run
     props = [
         (
             int(a.custom_properties["span"].int_value),
@@ -224,4 +231,16 @@ def test_schema_version_and_decision_are_recorded_in_ml_metadata(scenario):
         (2, "block", "v1"),
         (3, "skip", "v1"),
         (4, "retrain", "v1"),
+        (4, "skip", "v1"),
     ]
+    examples = store.get_artifacts_by_type("Examples")
+    assert sorted(int(a.custom_properties["span"].int_value) for a in examples) == [1, 2, 3, 4, 4]
+    assert sorted(a.properties["span"].int_value for a in examples) == [1, 2, 3, 4, 4]
+
+
+def test_a_run_with_no_new_span_skips_and_leaves_the_state_alone(scenario):
+    r = scenario["idle"]
+    assert r.span == 4 and r.decision == "skip" and r.pushed_version is None
+    assert r.reasons[0].startswith("no new span: span 4 was already processed")
+    before, after = scenario["history"]
+    assert before == after

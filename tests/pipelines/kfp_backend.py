@@ -108,7 +108,9 @@ def _cel(condition: str, inputs: pipeline_spec_pb2.ExecutorInput.Inputs) -> bool
 
     env = celpy.Environment()
     program = env.program(env.compile(condition))
-    activation = {"inputs": celpy.json_to_cel(json_format.MessageToDict(inputs, preserving_proto_field_name=True))}
+    activation = {
+        "inputs": celpy.json_to_cel(json_format.MessageToDict(inputs, preserving_proto_field_name=True))
+    }
     value = program.evaluate(activation)
     if not isinstance(value, celpy.celtypes.BoolType):
         raise ValueError(f"condition {condition!r} did not evaluate to a bool: {value!r}")
@@ -248,7 +250,9 @@ class SpecRun:
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             running = {}
             while pending or running:
-                ready = [n for n in sorted(pending) if all(d in self.results for d in tasks[n].dependent_tasks)]
+                ready = [
+                    n for n in sorted(pending) if all(d in self.results for d in tasks[n].dependent_tasks)
+                ]
                 for n in ready:
                     pending.discard(n)
                     running[n] = pool.submit(self._run_task, n)

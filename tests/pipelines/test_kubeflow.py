@@ -54,13 +54,72 @@ def test_only_container_and_importer_executors_with_the_configured_image(compile
     executors = spec["deploymentSpec"]["executors"]
     assert len(executors) == 10
     for name, ex in executors.items():
-        kinds = set(ex) - {"lifecycle"}
+        kinds = set(ex)
+        # no lifecycle hooks: the open-source backend never runs them
         assert kinds <= {"container", "importer"}, (name, kinds)
         assert "resolver" not in ex
         if "container" in ex:
             assert ex["container"]["image"] == IMAGE
     text = compiled[region].read_text()
     assert "resolver" not in text.lower()
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_every_container_runs_the_driftgate_entrypoint(compiled, region):
+    from pipelines.kubeflow_entrypoint import COMMAND
+
+    executors = yaml.safe_load(compiled[region].read_text())["deploymentSpec"]["executors"]
+    commands = {name: ex["container"]["command"] for name, ex in executors.items() if "container" in ex}
+    assert commands and all(c == COMMAND for c in commands.values()), commands
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_every_artifact_type_title_is_an_importable_class(compiled, region):
+    from tfx.orchestration.kubeflow.v2.container.kubeflow_v2_entrypoint_utils import _retrieve_class_path
+    from tfx.utils import import_utils
+
+    titles = set(re.findall(r"title: ([\w.]+)", compiled[region].read_text()))
+    assert "components.GateReport" in titles
+    for title in titles:
+        from kfp.pipeline_spec import pipeline_spec_pb2
+
+        schema = pipeline_spec_pb2.ArtifactTypeSchema(instance_schema=f"title: {title}\ntype: object\n")
+        cls = import_utils.import_class_by_path(_retrieve_class_path(schema))  # what the entrypoint does
+        assert cls.TYPE_NAME == title.replace("tfx.", "", 1) if title.startswith("tfx.") else title
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_default_pipeline_root_is_the_configured_root(compiled, region):
+    from kfp.pipeline_spec import pipeline_spec_pb2
+    from google.protobuf import json_format
+
+    cfg = load_region_config(region)
+    spec = pipeline_spec_pb2.PipelineSpec()
+    json_format.ParseDict(yaml.safe_load(compiled[region].read_text()), spec)
+    assert spec.default_pipeline_root == f"{cfg.kubeflow.root}/{region}/pipeline"
+
+
+@pytest.mark.parametrize(
+    "root, problem",
+    [
+        ("minio://mlpipeline/driftgate", "TFX cannot write 'minio://'"),
+        ("s3://bucket/driftgate", "TFX cannot write 's3://'"),
+        ("runs", "relative path"),
+    ],
+)
+def test_compile_refuses_a_root_tfx_cannot_write(root, problem, tmp_path):
+    import dataclasses
+
+    from pipelines.config import ConfigError
+    from pipelines.kubeflow_runner import compile_region
+
+    cfg = load_region_config("EWR")
+    bad = dataclasses.replace(cfg, kubeflow=dataclasses.replace(cfg.kubeflow, root=root))
+    with pytest.raises(ConfigError) as err:
+        compile_region(bad, str(tmp_path))
+    assert problem in str(err.value) and "kubeflow.root" in str(err.value) and "EWR.yaml" in str(err.value)
+    assert "gs://" in str(err.value)  # names a scheme that works
+    assert not list(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize("region", REGIONS)

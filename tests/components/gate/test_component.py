@@ -2,7 +2,9 @@
 statistics written to disk, without a runner: baselines from the state folder,
 skew from serving logs, and the history it leaves for the next span."""
 
+import json
 import os
+import shutil
 
 import pytest
 from tensorflow_metadata.proto.v0 import anomalies_pb2
@@ -70,12 +72,15 @@ def gate(tmp_path, cfg, schema_text, flights_frame):
         for m in (1, 2)
     }
 
-    def run(span, month, force=False, model_base=None, serving_logs=None):
+    def run(span, month, force=False, model_base=None, serving_logs=None, ingest=None):
         if serving_logs is not None:
             folder = data_dir / "serving-logs" / f"span-{span}"
             folder.mkdir(parents=True)
             serving_logs.to_csv(folder / "logs.csv", index=False)
         arts = _artifacts(tmp_path, span, months[month], schema_text, cfg.drift.quantile_buckets)
+        if ingest is not None:  # what SpanExampleGen records: why this span, what waits
+            arts[0].set_string_custom_property("ingest_reason", ingest[0])
+            arts[0].set_string_custom_property("pending_spans", json.dumps(ingest[1]))
         return run_gate(
             *arts,
             features=list(cfg.features.all),
@@ -143,3 +148,24 @@ def test_clean_serving_logs_are_compared_and_pass(gate):
     logs = gate.months[1].drop(columns=["late"])
     report = gate(1, 1, serving_logs=logs)
     assert report.drift["serving"]["severity"] == "none" and report.decision == decision.RETRAIN
+
+
+def test_a_span_ingested_again_for_lack_of_a_new_one_skips_and_changes_nothing(gate):
+    from components.state import RegionState
+
+    gate(1, 1)
+    state_dir = gate.tmp / "state"
+    before = {p.name: p.read_bytes() for p in state_dir.rglob("*") if p.is_file()}
+    shutil.rmtree(gate.tmp / "stats-1")
+    shutil.rmtree(gate.tmp / "anomalies-1")
+    report = gate(1, 1, ingest=("no_new_span", []))
+    assert report.decision == decision.SKIP and report.reasons[0].startswith("no new span: span 1")
+    assert report.ingest == {"reason": "no_new_span", "pending": []}
+    assert {p.name: p.read_bytes() for p in state_dir.rglob("*") if p.is_file()} == before
+    assert [h["span"] for h in RegionState(str(state_dir)).history()] == [1]
+
+
+def test_a_backlog_of_spans_is_reported_with_the_decision(gate):
+    report = gate(1, 1, ingest=("next", [2, 3]))
+    assert report.ingest == {"reason": "next", "pending": [2, 3]}
+    assert "spans 2, 3 arrived too; the next runs take them in order" in report.reasons
