@@ -37,7 +37,6 @@ real MLMD server, caching, retries and the API server.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess

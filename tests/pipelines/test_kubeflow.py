@@ -90,8 +90,8 @@ def test_every_artifact_type_title_is_an_importable_class(compiled, region):
 
 @pytest.mark.parametrize("region", REGIONS)
 def test_default_pipeline_root_is_the_configured_root(compiled, region):
-    from kfp.pipeline_spec import pipeline_spec_pb2
     from google.protobuf import json_format
+    from kfp.pipeline_spec import pipeline_spec_pb2
 
     cfg = load_region_config(region)
     spec = pipeline_spec_pb2.PipelineSpec()
