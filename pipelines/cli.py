@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--config-dir", default=None, help="folder of region YAML files (default: pipelines/regions)"
     )
 
-    kfp_p = sub.add_parser("kfp", help="upload, schedule and list runs on a Kubeflow Pipelines server")
+    kfp_p = sub.add_parser("kfp", help="upload, run, schedule and list runs on a Kubeflow Pipelines server")
     ksub = kfp_p.add_subparsers(dest="kfp_command", metavar="ACTION")
     ksub.required = True
     up = ksub.add_parser("upload", help="upload compiled pipelines as new versions")
@@ -115,12 +115,30 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--specs", default="kubeflow/pipelines", help="folder with <REGION>.yaml (driftgate compile --out)"
     )
+    krun = ksub.add_parser("run", help="start a run of the newest uploaded version now")
+    krw = krun.add_mutually_exclusive_group(required=True)
+    krw.add_argument("--region")
+    krw.add_argument("--all", action="store_true")
+    krun.add_argument(
+        "--wait", type=int, default=None, metavar="SECONDS", help="wait up to SECONDS for the run to finish"
+    )
     sch = ksub.add_parser("schedule", help="create or replace a region's recurring run")
     sch.add_argument("--region", required=True)
     st = ksub.add_parser("status", help="newest runs per region")
     st.add_argument("--region", default=None)
-    for sp in (up, sch, st):
-        sp.add_argument("--host", required=True, help="KFP API endpoint, e.g. http://localhost:8080")
+    for sp in (up, krun, sch, st):
+        sp.add_argument(
+            "--endpoint",
+            "--host",
+            dest="endpoint",
+            default=None,
+            help="KFP API endpoint, e.g. http://localhost:8080 (default: $KF_PIPELINES_ENDPOINT)",
+        )
+        sp.add_argument(
+            "--namespace",
+            default=None,
+            help="profile namespace of a multi-user install (default: $DRIFTGATE_PROFILE_NAMESPACE)",
+        )
         sp.add_argument(
             "--config-dir", default=None, help="folder of region YAML files (default: pipelines/regions)"
         )
@@ -406,7 +424,18 @@ def cmd_compile(args) -> int:
 def cmd_kfp(args) -> int:
     from pipelines import kfp_client
 
-    client = kfp_client.client_from_env(args.host)
+    try:
+        settings = kfp_client.settings_from_env(args.endpoint, os.environ, args.namespace)
+        client = kfp_client.make_client(settings)
+        return _kfp_action(args, client, settings.profile_namespace)
+    except kfp_client.KfpError as exc:
+        _err(str(exc))
+        return EXIT_ERROR
+
+
+def _kfp_action(args, client, namespace) -> int:
+    from pipelines import kfp_client
+
     if args.kfp_command == "upload":
         for config in _regions(args):
             spec = os.path.join(args.specs, f"{config.region}.yaml")
@@ -420,9 +449,15 @@ def cmd_kfp(args) -> int:
             print(
                 f"{config.region}: pipeline {config.pipeline_name}{made}, version {up.version_name} ({up.version_id})"
             )
+    elif args.kfp_command == "run":
+        for config in _regions(args):
+            r = kfp_client.run_now(client, config, namespace=namespace, wait_s=args.wait)
+            print(
+                f"{r.region}: run {r.run_name} ({r.run_id}) on version {r.version_id}: {r.state}; root {r.pipeline_root}"
+            )
     elif args.kfp_command == "schedule":
         (config,) = _regions(args)
-        s = kfp_client.schedule(client, config)
+        s = kfp_client.schedule(client, config, namespace=namespace)
         replaced = f", replaced {', '.join(s.replaced)}" if s.replaced else ""
         print(
             f"{config.region}: recurring run {s.recurring_run_id} on version {s.version_id}, "
@@ -430,7 +465,7 @@ def cmd_kfp(args) -> int:
             f"catchup {config.kubeflow.schedule.catchup}{replaced}"
         )
     else:
-        rows = kfp_client.status(client, _regions(args))
+        rows = kfp_client.status(client, _regions(args), namespace=namespace)
         print(f"{'region':<8}{'run':<40}{'state':<12}{'created':<28}finished")
         for r in rows:
             print(f"{r['region']:<8}{r['run'][:39]:<40}{r['state']:<12}{r['created']:<28}{r['finished']}")

@@ -1,14 +1,21 @@
-"""Upload, schedule and watch region pipelines on a Kubeflow Pipelines server.
+"""Upload, run, schedule and watch region pipelines on a Kubeflow Pipelines server.
 
-Everything goes through the official ``kfp.Client`` (v2beta1 API).
-Credentials come only from the environment: ``KFP_TOKEN`` (bearer token),
-``KFP_COOKIES`` (e.g. an auth-session cookie behind Dex/oauth2-proxy) and
-``KFP_NAMESPACE`` (multi-user deployments). Nothing secret is written to a
-spec, a config or a log line.
+Everything goes through the official ``kfp.Client`` (v2beta1 API), configured by
+a :class:`KfpSettings` the CLI builds from its flags and the environment
+(``settings_from_env``): the endpoint (``--endpoint`` or ``KF_PIPELINES_ENDPOINT``,
+the kfp SDK's own variable), a bearer token (``KFP_TOKEN``) or cookies
+(``KFP_COOKIES``, e.g. an auth-session cookie behind Dex/oauth2-proxy), else, in
+a pod, the projected ServiceAccount token KFP mounts for in-cluster clients; and
+the profile namespace of a multi-user install (``DRIFTGATE_PROFILE_NAMESPACE``:
+not ``KFP_NAMESPACE``, which the kfp CLI reads as the namespace KFP is installed
+in). Nothing secret is written to a spec, a config or a log line.
 
 Per region: one pipeline ``driftgate-<region>``, a new *version* per upload
 (named ``<region>-<git commit>-<UTC time>``), and one recurring run
-``driftgate-<region>-daily`` in the experiment ``driftgate``.
+``driftgate-<region>-schedule`` in the experiment ``driftgate``. Every run and
+recurring run is created with ``pipeline_root`` = ``<kubeflow.root>/<REGION>/pipeline``:
+the open-source backend ignores a spec's ``defaultPipelineRoot`` and would fall
+back to its own default (``minio://`` on a stock install, where TFX cannot write).
 
 Kubeflow cannot change a recurring run in place. ``schedule`` therefore
 *replaces* it: the old recurring run is disabled (it starts nothing new), the
@@ -20,26 +27,81 @@ neither stopped nor deleted, and it finishes normally.
 import datetime as dt
 import os
 import subprocess
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import List, Mapping, Optional
+
+from pipelines.kubeflow_runner import pipeline_root
 
 EXPERIMENT = "driftgate"
+ENDPOINT_ENV = "KF_PIPELINES_ENDPOINT"
+PROFILE_NAMESPACE_ENV = "DRIFTGATE_PROFILE_NAMESPACE"
+SA_TOKEN_ENV = "KF_PIPELINES_SA_TOKEN_PATH"  # kfp's own variable for the projected token
+SA_TOKEN_PATH = "/var/run/secrets/kubeflow/pipelines/token"
+REACH_TIMEOUT_S = 5.0
+
+
+class KfpError(Exception):
+    """A Kubeflow Pipelines call cannot go on (one line for the CLI)."""
+
+
+@dataclass(frozen=True)
+class KfpSettings:
+    endpoint: str
+    token: Optional[str] = None
+    cookies: Optional[str] = None
+    profile_namespace: Optional[str] = None
+    sa_token_path: Optional[str] = None  # used only when neither token nor cookies is set
+
+
+def settings_from_env(endpoint: Optional[str], environ: Mapping[str, str], namespace: Optional[str] = None):
+    """Settings from CLI values and ``environ`` (the only place they are read)."""
+    endpoint = endpoint or environ.get(ENDPOINT_ENV)
+    if not endpoint:
+        raise KfpError(f"no Kubeflow Pipelines endpoint: pass --endpoint URL or set {ENDPOINT_ENV}")
+    sa = environ.get(SA_TOKEN_ENV) or SA_TOKEN_PATH
+    return KfpSettings(
+        endpoint=endpoint.rstrip("/"),
+        token=environ.get("KFP_TOKEN") or None,
+        cookies=environ.get("KFP_COOKIES") or None,
+        profile_namespace=namespace or environ.get(PROFILE_NAMESPACE_ENV) or None,
+        sa_token_path=sa if os.path.isfile(sa) else None,
+    )
+
+
+def check_reachable(endpoint: str, timeout: float = REACH_TIMEOUT_S) -> None:
+    """Raises KfpError in one line when nothing answers HTTP at ``endpoint``
+    (any HTTP status, even 401/403, means a server is there)."""
+    url = f"{endpoint.rstrip('/')}/apis/v2beta1/healthz"
+    try:
+        urllib.request.urlopen(url, timeout=timeout).close()
+    except urllib.error.HTTPError:
+        return
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise KfpError(f"cannot reach Kubeflow Pipelines at {endpoint}: {reason}") from None
+
+
+def make_client(settings: KfpSettings):
+    """A ``kfp.Client`` for the settings, after checking the endpoint answers."""
+    check_reachable(settings.endpoint)
+    import kfp
+    from kfp.client import ServiceAccountTokenVolumeCredentials
+
+    credentials = None
+    if not settings.token and not settings.cookies and settings.sa_token_path:
+        credentials = ServiceAccountTokenVolumeCredentials(path=settings.sa_token_path)
+    return kfp.Client(
+        host=settings.endpoint,
+        existing_token=settings.token,
+        cookies=settings.cookies,
+        credentials=credentials,
+    )
 
 
 def schedule_name(region: str) -> str:
     return f"driftgate-{region.lower()}-schedule"
-
-
-def client_from_env(host: str):
-    """A ``kfp.Client`` for ``host`` with credentials from the environment only."""
-    import kfp
-
-    return kfp.Client(
-        host=host,
-        existing_token=os.environ.get("KFP_TOKEN") or None,
-        cookies=os.environ.get("KFP_COOKIES") or None,
-        namespace=os.environ.get("KFP_NAMESPACE", ""),
-    )
 
 
 def version_name(region: str, now: Optional[dt.datetime] = None, commit: Optional[str] = None) -> str:
@@ -92,6 +154,7 @@ def upload(client, config, spec_path: str, name: Optional[str] = None) -> Upload
 
 
 def _experiment_id(client, namespace: Optional[str]) -> str:
+    # create_experiment returns the existing experiment of that name
     return client.create_experiment(
         EXPERIMENT, description="driftgate region pipelines", namespace=namespace
     ).experiment_id
@@ -102,7 +165,7 @@ def _latest_version(client, pipeline_id: str):
         pipeline_id, page_size=1, sort_by="created_at desc"
     ).pipeline_versions
     if not versions:
-        raise ValueError(f"pipeline {pipeline_id} has no version: run `driftgate kfp upload` first")
+        raise KfpError(f"pipeline {pipeline_id} has no version: run `driftgate kfp upload` first")
     return versions[0]
 
 
@@ -125,15 +188,53 @@ class Scheduled:
     replaced: List[str]
 
 
-def schedule(client, config) -> Scheduled:
-    """Creates or replaces the region's recurring run from its config (see module doc)."""
+def _uploaded(client, config):
+    """(pipeline id, newest version) of the region's pipeline, or KfpError."""
     pipeline_id = client.get_pipeline_id(config.pipeline_name)
     if pipeline_id is None:
-        raise ValueError(
+        raise KfpError(
             f"no pipeline '{config.pipeline_name}' on the server: run `driftgate kfp upload` first"
         )
-    version = _latest_version(client, pipeline_id)
-    namespace = os.environ.get("KFP_NAMESPACE") or None
+    return pipeline_id, _latest_version(client, pipeline_id)
+
+
+@dataclass
+class Started:
+    region: str
+    run_id: str
+    run_name: str
+    version_id: str
+    pipeline_root: str
+    state: str  # as the server reports it (after --wait: the final state)
+
+
+def run_now(
+    client, config, namespace: Optional[str] = None, wait_s: Optional[int] = None, now=None
+) -> Started:
+    """Starts one run of the region's newest uploaded version now (as
+    ``kfp run create`` does), in the ``driftgate`` experiment, with the region's
+    pipeline root; with ``wait_s``, waits for it to finish."""
+    pipeline_id, version = _uploaded(client, config)
+    experiment_id = _experiment_id(client, namespace)
+    now = now or dt.datetime.now(dt.timezone.utc)
+    name = f"driftgate-{config.region.lower()}-{now.strftime('%Y%m%d-%H%M%S')}"
+    root = pipeline_root(config)
+    run = client.run_pipeline(
+        experiment_id=experiment_id,
+        job_name=name,
+        pipeline_id=pipeline_id,
+        version_id=version.pipeline_version_id,
+        pipeline_root=root,
+    )
+    state = str(run.state or "PENDING")
+    if wait_s:
+        state = str(client.wait_for_run_completion(run.run_id, timeout=wait_s, sleep_duration=10).state)
+    return Started(config.region, run.run_id, name, version.pipeline_version_id, root, state)
+
+
+def schedule(client, config, namespace: Optional[str] = None) -> Scheduled:
+    """Creates or replaces the region's recurring run from its config (see module doc)."""
+    pipeline_id, version = _uploaded(client, config)
     experiment_id = _experiment_id(client, namespace)
     name = schedule_name(config.region)
     old = _recurring_runs(client, experiment_id, name)
@@ -150,6 +251,7 @@ def schedule(client, config) -> Scheduled:
         pipeline_id=pipeline_id,
         version_id=version.pipeline_version_id,
         enabled=sched.enabled,
+        pipeline_root=pipeline_root(config),
     )
     for r in old:
         client.delete_recurring_run(r.recurring_run_id)
@@ -162,9 +264,8 @@ def schedule(client, config) -> Scheduled:
     )
 
 
-def status(client, configs, per_region: int = 5) -> List[dict]:
+def status(client, configs, per_region: int = 5, namespace: Optional[str] = None) -> List[dict]:
     """The newest runs of each region's pipeline: region, run, state, created, finished."""
-    namespace = os.environ.get("KFP_NAMESPACE") or None
     rows = []
     runs = client.list_runs(page_size=200, sort_by="created_at desc", namespace=namespace).runs or []
     for config in configs:

@@ -24,6 +24,7 @@ class FakeKfp:
         self.experiments = {}
         self.recurring = {}
         self.runs = []
+        self.finish_runs_as = None  # state a polled run reports (None: unchanged)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -173,4 +174,15 @@ class FakeKfp:
             return 200, {}
         if method == "GET" and path == f"{api}/runs":
             return 200, {"runs": self.runs, "total_size": len(self.runs)}
+        if method == "POST" and path == f"{api}/runs":
+            run = dict(rec["json"], run_id=uuid.uuid4().hex, created_at=NOW, state="PENDING")
+            self.runs.append(run)
+            return 200, run
+        m = re.fullmatch(rf"{api}/runs/([^/:]+)", path)
+        if method == "GET" and m:
+            found = [r for r in self.runs if r["run_id"] == m.group(1)]
+            if not found:
+                return 404, {"error": "run not found"}
+            found[0]["state"] = self.finish_runs_as or found[0]["state"]
+            return 200, found[0]
         return 404, {"error": f"unexpected {method} {path}"}

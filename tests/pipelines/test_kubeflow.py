@@ -171,7 +171,7 @@ def test_upload_creates_pipeline_then_adds_named_versions(server, compiled):
     from pipelines import kfp_client
 
     cfg = load_region_config("EWR")
-    client = kfp_client.client_from_env(server.host)
+    client = kfp_client.make_client(kfp_client.KfpSettings(endpoint=server.host))
     first = kfp_client.upload(client, cfg, str(compiled["EWR"]), name="ewr-abc12345-20261123-100000")
     second = kfp_client.upload(client, cfg, str(compiled["EWR"]), name="ewr-abc12345-20261123-110000")
     assert first.created_pipeline and not second.created_pipeline
@@ -202,7 +202,7 @@ def test_schedule_creates_recurring_run_from_config(server, compiled):
     from pipelines import kfp_client
 
     cfg = load_region_config("JFK")
-    client = kfp_client.client_from_env(server.host)
+    client = kfp_client.make_client(kfp_client.KfpSettings(endpoint=server.host))
     up = kfp_client.upload(client, cfg, str(compiled["JFK"]), name="jfk-v1")
     s = kfp_client.schedule(client, cfg)
     (req,) = server.calls("POST", "/apis/v2beta1/recurringruns")
@@ -216,6 +216,8 @@ def test_schedule_creates_recurring_run_from_config(server, compiled):
         "pipeline_id": up.pipeline_id,
         "pipeline_version_id": up.version_id,
     }
+    # the backend ignores the spec's defaultPipelineRoot: every schedule carries the root
+    assert body["runtime_config"]["pipeline_root"] == "gs://driftgate-demo/runs/JFK/pipeline"
     (exp,) = server.experiments.values()
     assert body["experiment_id"] == exp["experiment_id"] and exp["display_name"] == "driftgate"
     assert s.replaced == []
@@ -225,7 +227,7 @@ def test_schedule_replaces_without_touching_runs_in_flight(server, compiled):
     from pipelines import kfp_client
 
     cfg = load_region_config("LGA")
-    client = kfp_client.client_from_env(server.host)
+    client = kfp_client.make_client(kfp_client.KfpSettings(endpoint=server.host))
     kfp_client.upload(client, cfg, str(compiled["LGA"]), name="lga-v1")
     old = kfp_client.schedule(client, cfg)
     up2 = kfp_client.upload(client, cfg, str(compiled["LGA"]), name="lga-v2")
@@ -254,26 +256,113 @@ def test_schedule_replaces_without_touching_runs_in_flight(server, compiled):
     ]
 
 
-def test_credentials_come_from_the_environment(server, compiled, monkeypatch):
+def test_credentials_come_from_the_environment(server, compiled):
     from pipelines import kfp_client
 
-    monkeypatch.setenv("KFP_TOKEN", "s3cret-token")
-    client = kfp_client.client_from_env(server.host)
+    env = {"KFP_TOKEN": "s3cret-token", "KF_PIPELINES_ENDPOINT": server.host}
+    settings = kfp_client.settings_from_env(None, env)
+    assert settings.endpoint == server.host
+    client = kfp_client.make_client(settings)
     client.get_pipeline_id("driftgate-ewr")
-    assert (
-        server.requests[-1]["headers"].get("authorization") == "Bearer s3cret-token"
-        or server.requests[-1]["headers"].get("Authorization") == "Bearer s3cret-token"
-    )
+    headers = {k.lower(): v for k, v in server.requests[-1]["headers"].items()}
+    assert headers.get("authorization") == "Bearer s3cret-token"
     assert "s3cret" not in compiled["EWR"].read_text()
     cfg_text = (Path(__file__).resolve().parents[2] / "pipelines" / "regions" / "defaults.yaml").read_text()
     assert "token" not in cfg_text.lower()
+
+
+def test_in_cluster_service_account_token_is_used_without_a_token(server, tmp_path):
+    from pipelines import kfp_client
+
+    token = tmp_path / "token"
+    token.write_text("projected-sa-token")
+    settings = kfp_client.settings_from_env(server.host, {"KF_PIPELINES_SA_TOKEN_PATH": str(token)})
+    assert settings.sa_token_path == str(token) and settings.token is None
+    kfp_client.make_client(settings).get_pipeline_id("driftgate-ewr")
+    headers = {k.lower(): v for k, v in server.requests[-1]["headers"].items()}
+    assert headers.get("authorization") == "Bearer projected-sa-token"
+
+
+def test_profile_namespace_does_not_come_from_the_kfp_cli_variable(server):
+    from pipelines import kfp_client
+
+    s = kfp_client.settings_from_env(server.host, {"KFP_NAMESPACE": "kubeflow"})
+    assert s.profile_namespace is None
+    s = kfp_client.settings_from_env(server.host, {"DRIFTGATE_PROFILE_NAMESPACE": "team-a"})
+    assert s.profile_namespace == "team-a"
+
+
+def test_run_starts_the_newest_version_with_the_pipeline_root_and_waits(server, compiled):
+    import datetime as dt
+
+    from pipelines import kfp_client
+
+    cfg = load_region_config("EWR")
+    client = kfp_client.make_client(kfp_client.KfpSettings(endpoint=server.host))
+    kfp_client.upload(client, cfg, str(compiled["EWR"]), name="ewr-v1")
+    up2 = kfp_client.upload(client, cfg, str(compiled["EWR"]), name="ewr-v2")
+    server.finish_runs_as = "SUCCEEDED"
+    when = dt.datetime(2026, 11, 24, 6, 0, 0, tzinfo=dt.timezone.utc)
+    started = kfp_client.run_now(client, cfg, wait_s=30, now=when)
+    (req,) = server.calls("POST", "/apis/v2beta1/runs")
+    body = req["json"]
+    assert body["display_name"] == "driftgate-ewr-20261124-060000"
+    assert body["pipeline_version_reference"]["pipeline_version_id"] == up2.version_id
+    assert body["runtime_config"]["pipeline_root"] == "gs://driftgate-demo/runs/EWR/pipeline"
+    (exp,) = server.experiments.values()
+    assert body["experiment_id"] == exp["experiment_id"]
+    assert started.state == "SUCCEEDED" and started.pipeline_root.endswith("/EWR/pipeline")
+    assert server.calls("GET", f"/apis/v2beta1/runs/{started.run_id}")
+
+
+def test_run_before_upload_says_what_to_do(server):
+    from pipelines import kfp_client
+
+    client = kfp_client.make_client(kfp_client.KfpSettings(endpoint=server.host))
+    with pytest.raises(
+        kfp_client.KfpError, match="no pipeline 'driftgate-lga' on the server: run `driftgate kfp upload`"
+    ):
+        kfp_client.run_now(client, load_region_config("LGA"))
+
+
+def test_unreachable_server_is_one_line_within_ten_seconds(capsys):
+    import socket
+    import time
+
+    from pipelines.cli import main
+
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    silent = socket.socket()  # accepts connections (backlog) but never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    try:
+        for url in (f"http://127.0.0.1:{port}", f"http://127.0.0.1:{silent.getsockname()[1]}"):
+            t0 = time.time()
+            code = main(["kfp", "status", "--endpoint", url])
+            took = time.time() - t0
+            err = capsys.readouterr().err.strip().splitlines()
+            assert code == 1 and took < 10, (url, took)
+            assert len(err) == 1 and f"cannot reach Kubeflow Pipelines at {url}" in err[0]
+    finally:
+        silent.close()
+
+
+def test_endpoint_is_required_from_flag_or_environment(capsys, monkeypatch):
+    from pipelines.cli import main
+
+    monkeypatch.delenv("KF_PIPELINES_ENDPOINT", raising=False)
+    assert main(["kfp", "status"]) == 1
+    assert "pass --endpoint URL or set KF_PIPELINES_ENDPOINT" in capsys.readouterr().err
 
 
 def test_status_lists_runs_per_region(server, compiled):
     from pipelines import kfp_client
 
     cfg = load_region_config("EWR")
-    client = kfp_client.client_from_env(server.host)
+    client = kfp_client.make_client(kfp_client.KfpSettings(endpoint=server.host))
     up = kfp_client.upload(client, cfg, str(compiled["EWR"]), name="ewr-v1")
     server.runs.append(
         {
