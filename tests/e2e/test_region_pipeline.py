@@ -14,7 +14,6 @@ One scenario, in order, on one region root:
 
 import csv
 import dataclasses
-import hashlib
 import json
 import os
 import shutil
@@ -27,6 +26,7 @@ import pytest
 from components.artifacts import GateReport
 from pipelines.config import load_region_config
 from pipelines.local_runner import run_region
+from tests.e2e.helpers import corrupt_numeric, tree_digest
 
 pytestmark = pytest.mark.e2e
 
@@ -46,14 +46,6 @@ RUN_KEYS = {
 }
 
 
-def _tree_digest(folder: Path) -> dict:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
-
-
 def _small_config():
     cfg = load_region_config("EWR")
     return dataclasses.replace(
@@ -61,18 +53,6 @@ def _small_config():
         trainer=dataclasses.replace(cfg.trainer, train_steps=60, eval_steps=4, batch_size=32),
         evaluation=dataclasses.replace(cfg.evaluation, min_auc=0.5, min_accuracy=0.5),
     )
-
-
-def _corrupt_numeric(src: Path, dst: Path, column: str):
-    with open(src, newline="") as fh:
-        rows = list(csv.reader(fh))
-    i = rows[0].index(column)
-    for n, row in enumerate(rows[1:]):
-        if n % 7 == 0:
-            row[i] = "n/a"
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    with open(dst, "w", newline="") as fh:
-        csv.writer(fh).writerows(rows)
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +64,7 @@ def scenario(tmp_path_factory, small_spans):
     good2 = region / "span-2" / "data.csv"
     (region / "span-4").mkdir()
     shutil.move(good2, region / "span-4" / "data.csv")
-    _corrupt_numeric(region / "span-4" / "data.csv", good2, "temp")
+    corrupt_numeric(region / "span-4" / "data.csv", good2, "temp")
     (region / "span-3").mkdir()
     shutil.copy(region / "span-1" / "data.csv", region / "span-3" / "data.csv")
     (region / "serving-logs" / "span-3").mkdir(parents=True)
@@ -97,7 +77,7 @@ def scenario(tmp_path_factory, small_spans):
 
     first = run_region(cfg, root=str(root), data=str(data), span=1, progress=lambda _: None)
     serving = Path(first.serving_dir)
-    before = _tree_digest(serving)
+    before = tree_digest(serving)
     cli = subprocess.run(
         [
             sys.executable,
@@ -119,9 +99,9 @@ def scenario(tmp_path_factory, small_spans):
         timeout=900,
         env=dict(os.environ),
     )
-    after_block = _tree_digest(serving)
+    after_block = tree_digest(serving)
     skipped = run_region(cfg, root=str(root), data=str(data), span=3, progress=lambda _: None)
-    after_skip = _tree_digest(serving)
+    after_skip = tree_digest(serving)
     forced = run_region(cfg, root=str(root), data=str(data), force_retrain=True, progress=lambda _: None)
     history = (root / "EWR" / "state" / "history.json").read_text()
     idle = run_region(cfg, root=str(root), data=str(data), progress=lambda _: None)

@@ -53,7 +53,8 @@ from google.protobuf import json_format, struct_pb2
 from kfp.local import placeholder_utils
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-SUCCEEDED, FAILED, SKIPPED, NOT_RUN = "SUCCEEDED", "FAILED", "SKIPPED", "NOT_TRIGGERED_UPSTREAM"
+# Argo's node phases: SKIPPED = condition false; OMITTED = an upstream task did not succeed
+SUCCEEDED, FAILED, SKIPPED, OMITTED = "SUCCEEDED", "FAILED", "SKIPPED", "OMITTED"
 
 
 @dataclass
@@ -225,7 +226,7 @@ class SpecRun:
         task = self.spec.root.dag.tasks[name]
         upstream = [self.results[d].state for d in task.dependent_tasks]
         if any(s != SUCCEEDED for s in upstream):
-            return TaskResult(name, NOT_RUN)
+            return TaskResult(name, OMITTED)
         component = self.spec.components[task.component_ref.name]
         executor = self.spec.deployment_spec.fields["executors"].struct_value.fields[component.executor_label]
         executor = json_format.MessageToDict(executor)
