@@ -42,7 +42,7 @@ def _month(region: str, month: int, dst: Path) -> int:
 def kubeflow_runs(region: str, base: Path, n_rows: int) -> list:
     import yaml
 
-    from pipelines.config import load_region_config
+    from driftgate.core.config import load_region_config
 
     kf = load_region_config(region).kubeflow
     data, runs = base / "data", base / "runs"
@@ -86,7 +86,7 @@ def kubeflow_runs(region: str, base: Path, n_rows: int) -> list:
 
 
 def local_runs(region: str, base: Path) -> list:
-    from pipelines.config import load_region_config
+    from driftgate.core.config import load_region_config
     from pipelines.local_runner import run_region
 
     cfg = load_region_config(region)

@@ -29,12 +29,15 @@ def main():
     import pandas as pd
     import tensorflow as tf
 
-    from pipelines.config import load_region_config, schema_file
+    from driftgate.core.config import load_region_config, schema_file
     from pipelines.schemas import load
     from serving import canary, release
 
     cfg = load_region_config(args.region)
-    sdir = release.region_serving_dir(os.path.abspath(args.root), cfg.region)
+    from driftgate.core import storage
+    from driftgate.core.layout import RegionLayout
+
+    sdir = RegionLayout(storage.absolute(args.root), cfg.region, cfg.serving.model_name).serving_dir
     state = release.load_state(sdir, cfg.serving.model_name)
     if state.stable is None:
         raise SystemExit(f"no release state in {sdir}: run `make demo` (or pass --root)")

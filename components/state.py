@@ -1,7 +1,7 @@
 """What a region accumulates between runs, under ``<root>/<REGION>/state/``.
 
-Reachable from both runners (a local path or a bucket URI; only
-``tf.io.gfile`` is used), written atomically, small, and readable by people:
+Reachable from both runners (a local path or a bucket URI, through
+``driftgate.core.storage``), written atomically, small, and readable by people:
 
 - ``statistics/span-<N>.pb``  each ingested span's statistics (a
   DatasetFeatureStatisticsList with the train and eval datasets);
@@ -14,54 +14,10 @@ folder is what the *next* run needs, and what Kubeflow runs share with local one
 """
 
 import json
-import os
-import posixpath
 import time
-import uuid
 from typing import Dict, List, Optional
 
-STATE_DIR = "state"
-
-
-def _gfile():
-    import tensorflow as tf
-
-    return tf.io.gfile
-
-
-def _join(base: str, *parts: str) -> str:
-    return posixpath.join(base, *parts) if "://" in base else os.path.join(base, *parts)
-
-
-def state_dir(root: str, region: str) -> str:
-    """``<root>/<REGION>/state``."""
-    return _join(root, region, STATE_DIR)
-
-
-def write_atomic(path: str, data: bytes) -> None:
-    """Writes ``data`` so that readers see the old or the new content, never half.
-
-    Local files: temporary file in the same folder, fsync, rename. Object stores
-    (gs://, s3://) publish an object only once fully written, so a direct write
-    is already atomic there.
-    """
-    gfile = _gfile()
-    parent = posixpath.dirname(path) if "://" in path else os.path.dirname(path)
-    gfile.makedirs(parent)
-    if "://" in path:
-        with gfile.GFile(path, "wb") as fh:
-            fh.write(data)
-        return
-    tmp = os.path.join(parent, f".tmp-{uuid.uuid4().hex}-{os.path.basename(path)}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+from driftgate.core import storage
 
 
 def drift_streak(history: List[dict], feature: str, baseline: str = "training") -> int:
@@ -83,11 +39,11 @@ class RegionState:
 
     # statistics -------------------------------------------------------
     def statistics_path(self, span: int) -> str:
-        return _join(self.path, "statistics", f"span-{span}.pb")
+        return storage.join(self.path, "statistics", f"span-{span}.pb")
 
     def save_statistics(self, span: int, stats_list) -> str:
         path = self.statistics_path(span)
-        write_atomic(path, stats_list.SerializeToString())
+        storage.write_atomic(path, stats_list.SerializeToString())
         return path
 
     def load_statistics(self, span: int):
@@ -95,23 +51,21 @@ class RegionState:
         from tensorflow_metadata.proto.v0 import statistics_pb2
 
         path = self.statistics_path(span)
-        if not _gfile().exists(path):
+        if not storage.exists(path):
             return None
         out = statistics_pb2.DatasetFeatureStatisticsList()
-        with _gfile().GFile(path, "rb") as fh:
-            out.ParseFromString(fh.read())
+        out.ParseFromString(storage.read_bytes(path))
         return out
 
     # json documents ---------------------------------------------------
     def _read_json(self, name: str, default):
-        path = _join(self.path, name)
-        if not _gfile().exists(path):
+        path = storage.join(self.path, name)
+        if not storage.exists(path):
             return default
-        with _gfile().GFile(path, "r") as fh:
-            return json.loads(fh.read())
+        return json.loads(storage.read_text(path))
 
     def _write_json(self, name: str, value) -> None:
-        write_atomic(_join(self.path, name), json.dumps(value, indent=1, sort_keys=True).encode())
+        storage.write_atomic(storage.join(self.path, name), json.dumps(value, indent=1, sort_keys=True))
 
     # history ----------------------------------------------------------
     def history(self) -> List[dict]:
@@ -128,7 +82,7 @@ class RegionState:
         """The newest span before ``span`` that was not blocked and has statistics."""
         earlier = [h["span"] for h in self.history() if h["span"] < span and h.get("decision") != "block"]
         for s in sorted(earlier, reverse=True):
-            if _gfile().exists(self.statistics_path(s)):
+            if storage.exists(self.statistics_path(s)):
                 return s
         return None
 

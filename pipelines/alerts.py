@@ -164,7 +164,7 @@ def notify(
     result, history: List[dict], cfg, state_path: str, env=os.environ, now: Optional[float] = None
 ) -> List[dict]:
     """Sends the run's alerts; returns what happened to each (sent / cooldown / no channel)."""
-    from components.state import write_atomic
+    from driftgate.core.storage import write_atomic
 
     now = time.time() if now is None else now
     sent = _load_sent(state_path)

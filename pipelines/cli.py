@@ -224,17 +224,12 @@ def summary_lines(r) -> List[str]:
     return lines
 
 
-def _write_result(root: str, r) -> str:
-    """Atomically writes the run's JSON to <root>/<REGION>/results/span-<N>.json."""
-    folder = os.path.join(root, r.region, "results")
-    os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, f"span-{r.span}.json")
-    tmp = path + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(r.to_json_dict(), fh, indent=1)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+def _write_result(layout, r) -> str:
+    """Atomically writes the run's JSON to ``layout.result_file(span)``."""
+    from driftgate.core import storage
+
+    path = layout.result_file(r.span)
+    storage.write_atomic(path, json.dumps(r.to_json_dict(), indent=1))
     return path
 
 
@@ -263,7 +258,7 @@ def cmd_data(args) -> int:
 
 
 def _run_one(region: str, span: Optional[int], args):
-    from pipelines.config import REGIONS_DIR, load_region_config
+    from driftgate.core.config import REGIONS_DIR, load_region_config
     from pipelines.local_runner import run_region
 
     config = load_region_config(region, args.config_dir or REGIONS_DIR)
@@ -277,32 +272,31 @@ def _run_one(region: str, span: Optional[int], args):
         schemas_dir=args.schemas,
         progress=progress,
     )
-    _write_result(args.root, result)
+    from driftgate.core import storage
+    from driftgate.core.layout import RegionLayout
+
+    layout = RegionLayout(storage.absolute(args.root), config.region, config.serving.model_name)
+    _write_result(layout, result)
     from pipelines import metrics
 
-    metrics.export(
-        result, os.path.abspath(args.root), args.pushgateway or os.environ.get("DRIFTGATE_PUSHGATEWAY")
-    )
+    metrics.export(result, layout, args.pushgateway or os.environ.get("DRIFTGATE_PUSHGATEWAY"))
     if config.alerts.enabled:
-        from components.state import RegionState, state_dir
+        from components.state import RegionState
         from pipelines import alerts
 
-        sdir = state_dir(os.path.abspath(args.root), config.region)
         for o in alerts.notify(
-            result, RegionState(sdir).history(), config.alerts, os.path.join(sdir, "alerts.json")
+            result, RegionState(layout.state_dir).history(), config.alerts, layout.alerts_file
         ):
             print(f"  alert {o['key']} ({o['severity']}): {o['outcome']}", file=sys.stderr)
     from pipelines import report
 
-    path = report.write_run_report(
-        os.path.abspath(args.root), result.to_json_dict(), list(config.features.all)
-    )
+    path = report.write_run_report(layout, result.to_json_dict(), list(config.features.all))
     print(f"  report: {path}", file=sys.stderr)
     return result
 
 
 def cmd_run(args) -> int:
-    from pipelines.config import ConfigError
+    from driftgate.core.config import ConfigError
     from pipelines.preflight import DataBlocked, PreflightError
 
     try:
@@ -339,7 +333,7 @@ def demo_table(results) -> str:
 
 
 def cmd_demo(args) -> int:
-    from pipelines.config import REGIONS_DIR, available_regions
+    from driftgate.core.config import REGIONS_DIR, available_regions
 
     regions = (
         args.regions.split(",") if args.regions else list(available_regions(args.config_dir or REGIONS_DIR))
@@ -386,7 +380,7 @@ def drift_table(comparison: dict, span: int) -> str:
 
 
 def cmd_drift(args) -> int:
-    from pipelines.config import REGIONS_DIR, load_region_config
+    from driftgate.core.config import REGIONS_DIR, load_region_config
     from pipelines.drift_cli import compare_span
 
     config = load_region_config(args.region, args.config_dir or REGIONS_DIR)
@@ -398,7 +392,7 @@ def cmd_drift(args) -> int:
 
 
 def _regions(args) -> list:
-    from pipelines.config import REGIONS_DIR, available_regions, load_region_config
+    from driftgate.core.config import REGIONS_DIR, available_regions, load_region_config
 
     regions_dir = args.config_dir or REGIONS_DIR
     names = (
@@ -482,16 +476,16 @@ def _version(text: Optional[str], default: int) -> int:
 
 
 def _span_stats(config, args, schema):
+    from driftgate.core.config import region_data_dir
     from pipelines import preflight, schemas
-    from pipelines.config import region_data_dir
 
     sf = preflight.span_files(region_data_dir(config, args.data), config.data.span_pattern, args.span)
     return schemas.span_csv_statistics(list(sf.files), schema)
 
 
 def cmd_schema(args) -> int:
+    from driftgate.core.config import REGIONS_DIR, load_region_config
     from pipelines import schemas
-    from pipelines.config import REGIONS_DIR, load_region_config
 
     config = load_region_config(args.region, args.config_dir or REGIONS_DIR)
     region, pinned = config.region, config.schema.version
@@ -577,7 +571,7 @@ def cmd_schema(args) -> int:
 
 
 def cmd_serving(args) -> int:
-    from pipelines.config import REGIONS_DIR, load_region_config
+    from driftgate.core.config import REGIONS_DIR, load_region_config
     from serving import release
 
     config = load_region_config(args.region, args.config_dir or REGIONS_DIR)
@@ -587,7 +581,10 @@ def cmd_serving(args) -> int:
         for path in manifests.write([config], args.out):
             print(f"{config.region}: {path}")
         return EXIT_OK
-    sdir = release.region_serving_dir(os.path.abspath(args.root), config.region)
+    from driftgate.core import storage
+    from driftgate.core.layout import RegionLayout
+
+    sdir = RegionLayout(storage.absolute(args.root), config.region, config.serving.model_name).serving_dir
     name = config.serving.model_name
     try:
         if args.action == "promote":
@@ -610,12 +607,13 @@ def cmd_serving(args) -> int:
 
 
 def cmd_canary(args) -> int:
-    from pipelines.config import REGIONS_DIR, load_region_config
-    from serving import canary, release
+    from driftgate.core.config import REGIONS_DIR, load_region_config
+    from pipelines import canary_evaluation
+    from serving import release
 
     config = load_region_config(args.region, args.config_dir or REGIONS_DIR)
     try:
-        r = canary.evaluate_and_apply(config, args.span, args.root, args.data)
+        r = canary_evaluation.evaluate_and_apply(config, args.span, args.root, args.data)
     except release.ReleaseError as exc:
         _err(str(exc))
         return EXIT_ERROR
@@ -647,7 +645,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_regions(args) -> int:
-    from pipelines.config import REGIONS_DIR, available_regions
+    from driftgate.core.config import REGIONS_DIR, available_regions
 
     for region in available_regions():
         print(f"{region}\t{REGIONS_DIR / (region + '.yaml')}")
@@ -676,7 +674,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         _err("interrupted")
         return EXIT_ERROR
     except Exception as exc:  # last resort: one readable line, not a traceback
-        from pipelines.config import ConfigError
+        from driftgate.core.config import ConfigError
         from pipelines.preflight import PreflightError
 
         known = isinstance(exc, (ConfigError, PreflightError))

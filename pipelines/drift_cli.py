@@ -10,8 +10,10 @@ import glob
 import os
 from typing import Optional
 
-from components.state import RegionState, state_dir
-from pipelines.config import RegionConfig, region_data_dir, schema_file
+from components.state import RegionState
+from driftgate.core import storage
+from driftgate.core.config import RegionConfig, region_data_dir, schema_file
+from driftgate.core.layout import RegionLayout
 from pipelines.preflight import PreflightError, available_spans
 
 
@@ -45,11 +47,11 @@ def compare_span(
     from components.drift.summaries import summarize
     from serving import layout
 
-    state = RegionState(state_dir(os.path.abspath(root), config.region))
+    lay = RegionLayout(storage.absolute(root), config.region, config.serving.model_name)
+    state = RegionState(lay.state_dir)
     data_dir = region_data_dir(config, data)
     if baseline == "training":
-        model_base = layout.model_base_path(os.path.abspath(root), config.region, config.serving.model_name)
-        version = layout.serving_version(model_base)
+        version = layout.serving_version(lay.model_base_path)
         base_span = state.training_span(version)
         if base_span is None:
             raise PreflightError(

@@ -20,7 +20,7 @@ import os
 import posixpath
 from typing import Optional
 
-from pipelines.config import ConfigError, RegionConfig
+from driftgate.core.config import ConfigError, RegionConfig
 from pipelines.paths import PipelinePaths
 
 # Filesystems TFX (tf.io.gfile) can write in the pipeline image. Checked here

@@ -16,28 +16,27 @@ import time
 from typing import Callable, Dict, Optional
 
 from components.ingest import spans
-from components.state import RegionState, state_dir
+from components.state import RegionState
+from driftgate.core import storage
+from driftgate.core.config import RegionConfig, region_data_dir, schema_file
+from driftgate.core.layout import RegionLayout
 from pipelines import preflight
-from pipelines.config import RegionConfig, region_data_dir, schema_file
+from pipelines.paths import PipelinePaths
 
 Progress = Callable[[str], None]
 
 
 def region_paths(config: RegionConfig, root: str, data: Optional[str] = None, schemas_dir=None):
     """PipelinePaths plus the metadata path for ``config`` under ``root``."""
-    from pipelines.paths import PipelinePaths
-    from serving.layout import model_base_path
-
-    root = os.path.abspath(root) if "://" not in root else root
-    region_root = os.path.join(root, config.region)
+    layout = RegionLayout(storage.absolute(root), config.region, config.serving.model_name)
     paths = PipelinePaths(
         data_dir=region_data_dir(config, data),
-        pipeline_root=os.path.join(region_root, "pipeline"),
-        model_base_path=model_base_path(root, config.region, config.serving.model_name),
+        pipeline_root=layout.pipeline_root,
+        model_base_path=layout.model_base_path,
         schema_file=str(schema_file(config, schemas_dir)),
-        state_dir=state_dir(root, config.region),
+        state_dir=layout.state_dir,
     )
-    return paths, os.path.join(region_root, "metadata.sqlite")
+    return paths, layout.metadata_path
 
 
 class _ComponentProgress(logging.Handler):

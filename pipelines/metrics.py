@@ -9,7 +9,6 @@ Counters are derived from the region's state history, so they only grow
 across processes, as Prometheus expects.
 """
 
-import os
 from typing import Optional
 
 SEVERITY_VALUE = {"none": 0, "insufficient_data": 0, "warning": 1, "critical": 2}
@@ -117,26 +116,21 @@ def build_registry(result, history=(), release_state=None):
     return reg
 
 
-def textfile_path(root: str, region: str) -> str:
-    return os.path.join(root, "metrics", f"driftgate_{region.lower()}.prom")
-
-
-def export(result, root: str, pushgateway: Optional[str] = None) -> str:
-    """Writes the textfile (and pushes when ``pushgateway`` is set); returns the path."""
+def export(result, layout, pushgateway: Optional[str] = None) -> str:
+    """Writes the region's textfile (``layout.metrics_file``) and pushes when
+    ``pushgateway`` is set; returns the path."""
     from prometheus_client import generate_latest, push_to_gateway
 
-    from components.state import RegionState, state_dir, write_atomic
+    from components.state import RegionState
+    from driftgate.core import storage
     from serving import release
 
-    history = RegionState(state_dir(root, result.region)).history()
-    sdir = release.region_serving_dir(root, result.region)
-    model = os.path.basename(result.serving_dir.rstrip("/"))
-    rstate = (
-        release.load_state(sdir, model) if os.path.exists(os.path.join(sdir, release.STATE_FILE)) else None
-    )
+    history = RegionState(layout.state_dir).history()
+    has_release = storage.exists(storage.join(layout.serving_dir, release.STATE_FILE))
+    rstate = release.load_state(layout.serving_dir, layout.model_name) if has_release else None
     reg = build_registry(result, history, rstate)
-    path = textfile_path(root, result.region)
-    write_atomic(path, generate_latest(reg))
+    path = layout.metrics_file
+    storage.write_atomic(path, generate_latest(reg))
     if pushgateway:
         push_to_gateway(pushgateway, job="driftgate", grouping_key={"region": result.region}, registry=reg)
     return path

@@ -34,7 +34,7 @@ from components.gate.decision import RETRAIN
 from components.ingest.component import SpanExampleGen
 from components.pusher.component import Pusher
 from components.release.component import ReleaseRecorder
-from pipelines.config import RegionConfig
+from driftgate.core.config import RegionConfig
 from pipelines.paths import PipelinePaths
 
 TRAINER_RUN_FN = "trainer.task.run_fn"

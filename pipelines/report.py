@@ -10,7 +10,6 @@
 
 import html
 import json
-import os
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -248,14 +247,15 @@ def summary_report(results: List[dict]) -> str:
     return _page("driftgate summary", "".join(parts))
 
 
-def write_run_report(root: str, result: dict, features: List[str]) -> str:
-    """Writes ``<root>/<REGION>/reports/span-<N>.html`` with plots of drifted features."""
+def write_run_report(layout, result: dict, features: List[str]) -> str:
+    """Writes ``layout.report_file(span)`` with plots of drifted features."""
     from components.drift.summaries import summarize
-    from components.state import RegionState, state_dir, write_atomic
+    from components.state import RegionState
+    from driftgate.core import storage
     from serving import release
 
-    region, span = result["region"], result["span"]
-    state = RegionState(state_dir(root, region))
+    span = result["span"]
+    state = RegionState(layout.state_dir)
     summaries = {}
     for baseline in ("training", "previous"):
         comp = (result.get("drift") or {}).get("drift", {}).get(baseline)
@@ -269,26 +269,24 @@ def write_run_report(root: str, result: dict, features: List[str]) -> str:
             f: (sb[f], sc[f]) for f in comp["drifted"] if sb.get(f) is not None and sc.get(f) is not None
         }
         break
-    sdir = release.region_serving_dir(root, region)
-    serving = None
-    if os.path.exists(os.path.join(sdir, release.STATE_FILE)):
-        with open(os.path.join(sdir, release.STATE_FILE)) as fh:
-            serving = json.load(fh)
-    path = os.path.join(root, region, "reports", f"span-{span}.html")
-    write_atomic(path, run_report(result, summaries, serving).encode())
+    release_file = storage.join(layout.serving_dir, release.STATE_FILE)
+    serving = json.loads(storage.read_text(release_file)) if storage.exists(release_file) else None
+    path = layout.report_file(span)
+    storage.write_atomic(path, run_report(result, summaries, serving))
     return path
 
 
 def write_summary(root: str) -> str:
-    """``<root>/reports/index.html`` from every ``<root>/<REGION>/results/span-*.json``."""
-    import glob
-
-    from components.state import write_atomic
+    """``<root>/reports/index.html`` from every region's run results."""
+    from driftgate.core import layout, storage
 
     results = []
-    for p in sorted(glob.glob(os.path.join(root, "*", "results", "span-*.json"))):
-        with open(p) as fh:
-            results.append(json.load(fh))
-    path = os.path.join(root, "reports", "index.html")
-    write_atomic(path, summary_report(results).encode())
+    for region in storage.listdir(root):
+        folder = storage.join(root, region, layout.RESULTS)
+        for name in storage.listdir(folder):
+            if name.startswith("span-") and name.endswith(".json"):
+                results.append(json.loads(storage.read_text(storage.join(folder, name))))
+    results.sort(key=lambda r: (r.get("region", ""), r.get("span", 0)))
+    path = layout.reports_index(root)
+    storage.write_atomic(path, summary_report(results))
     return path

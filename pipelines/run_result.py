@@ -16,6 +16,7 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from components.gate.decision import BLOCK, REPORT_FILE, GateReport
+from driftgate.core import storage
 
 OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
 
@@ -117,8 +118,8 @@ def release_label(model_base_path: str, version: int) -> Optional[str]:
     pushed version (``serving/release.py`` state beside the base path)."""
     from serving import release
 
-    serving_dir = os.path.dirname(model_base_path)
-    if "://" in serving_dir or not os.path.exists(os.path.join(serving_dir, release.STATE_FILE)):
+    serving_dir = storage.dirname(model_base_path)
+    if not storage.exists(storage.join(serving_dir, release.STATE_FILE)):
         return None
     state = release.load_state(serving_dir, os.path.basename(model_base_path))
     if state.stable == version:

@@ -20,7 +20,7 @@ from typing import Dict, List, Optional, Tuple
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from pipelines.config import RegionConfig, project_root
+from driftgate.core.config import RegionConfig, project_root
 
 TRAINING, SERVING = "TRAINING", "SERVING"
 RELEASED_FILE = "released.json"

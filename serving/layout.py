@@ -4,32 +4,27 @@ TF Serving loads ``<base>/<N>/`` for integer N once ``saved_model.pb`` is
 there. Versions are written under a temporary name and renamed into place, so
 a reader never sees half a version. Paths may be local or any filesystem
 TensorFlow's gfile knows (``gs://``...). Only ``tf.io.gfile`` is used, imported
-lazily, so this module stays cheap for the CLI.
+lazily, so this module stays cheap for the CLI. Where the base path lives
+under a root is ``driftgate.core.layout.RegionLayout.model_base_path``.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import posixpath
 from typing import List, Optional
 
+from driftgate.core import storage
+
 SAVED_MODEL = "saved_model.pb"
-TMP_PREFIX = ".tmp-"
+TMP_PREFIX = storage.TMP_PREFIX
+RELEASE_STATE_FILE = "release.json"  # beside the base path, written by serving/release.py
 
 
 def _gfile():
     import tensorflow as tf
 
     return tf.io.gfile
-
-
-def _join(base: str, *parts: str) -> str:
-    return posixpath.join(base, *parts) if "://" in base else os.path.join(base, *parts)
-
-
-def model_base_path(root: str, region: str, model_name: str) -> str:
-    """``<root>/serving/<REGION>/<model_name>``: what TF Serving's base_path names."""
-    return _join(root, "serving", region, model_name)
 
 
 def list_versions(base: str) -> List[int]:
@@ -40,7 +35,7 @@ def list_versions(base: str) -> List[int]:
     versions = []
     for name in gfile.listdir(base):
         name = name.rstrip("/")
-        if name.isdigit() and gfile.exists(_join(base, name, SAVED_MODEL)):
+        if name.isdigit() and gfile.exists(storage.join(base, name, SAVED_MODEL)):
             versions.append(int(name))
     return sorted(versions)
 
@@ -49,13 +44,9 @@ def serving_version(base: str) -> Optional[int]:
     """The version serving the region: the one labelled ``stable`` in the
     region's release state (``serving/release.py``) when there is one, else the
     newest complete version (TF Serving's default policy); None when nothing serves."""
-    import json
-
-    gfile = _gfile()
-    state = _join(posixpath.dirname(base) if "://" in base else os.path.dirname(base), "release.json")
-    if gfile.exists(state):
-        with gfile.GFile(state) as fh:
-            return json.loads(fh.read()).get("stable")
+    state = storage.join(storage.dirname(base), RELEASE_STATE_FILE)
+    if storage.exists(state):
+        return json.loads(storage.read_text(state)).get("stable")
     versions = list_versions(base)
     return versions[-1] if versions else None
 
@@ -74,10 +65,10 @@ def copy_tree(src: str, dst: str) -> None:
     gfile = _gfile()
     for dirpath, _, files in gfile.walk(src):
         rel = os.path.relpath(dirpath, src)
-        target = dst if rel == "." else _join(dst, rel)
+        target = dst if rel == "." else storage.join(dst, rel)
         gfile.makedirs(target)
         for f in files:
-            gfile.copy(_join(dirpath, f), _join(target, f), overwrite=True)
+            gfile.copy(storage.join(dirpath, f), storage.join(target, f), overwrite=True)
 
 
 def publish_version(model_dir: str, base: str, version: Optional[int] = None) -> int:
@@ -87,14 +78,14 @@ def publish_version(model_dir: str, base: str, version: Optional[int] = None) ->
     so TF Serving never loads a partial version. Returns the version written.
     """
     gfile = _gfile()
-    if not gfile.exists(_join(model_dir, SAVED_MODEL)):
+    if not gfile.exists(storage.join(model_dir, SAVED_MODEL)):
         raise FileNotFoundError(f"{model_dir}: no {SAVED_MODEL}; not a SavedModel, not pushed")
     gfile.makedirs(base)
     version = version or next_version(base)
-    final = _join(base, str(version))
+    final = storage.join(base, str(version))
     if gfile.exists(final):
         raise FileExistsError(f"{final} already exists; versions are never overwritten")
-    tmp = _join(base, f"{TMP_PREFIX}{version}")
+    tmp = storage.join(base, f"{TMP_PREFIX}{version}")
     if gfile.exists(tmp):
         gfile.rmtree(tmp)
     copy_tree(model_dir, tmp)

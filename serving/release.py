@@ -28,8 +28,11 @@ from typing import Iterator, List, Optional
 
 from google.protobuf import text_format
 
+from driftgate.core import storage
+from serving.layout import RELEASE_STATE_FILE
+
 STABLE, CANARY = "stable", "canary"
-CONFIG_FILE, STATE_FILE = "models.config", "release.json"
+CONFIG_FILE, STATE_FILE = "models.config", RELEASE_STATE_FILE
 
 
 class ReleaseError(RuntimeError):
@@ -45,10 +48,6 @@ class ReleaseState:
     previous_stables: List[int] = field(default_factory=list)
     rejected: List[int] = field(default_factory=list)
     history: List[dict] = field(default_factory=list)
-
-
-def region_serving_dir(root: str, region: str) -> str:
-    return os.path.join(root, "serving", region)
 
 
 def build_config(model_name: str, base_path: str, versions: dict):
@@ -71,12 +70,6 @@ def parse_config(text: str):
     from tensorflow_serving.config import model_server_config_pb2
 
     return text_format.Parse(text, model_server_config_pb2.ModelServerConfig())
-
-
-def _write_atomic(path: str, data: str) -> None:
-    from components.state import write_atomic
-
-    write_atomic(path, data.encode())
 
 
 @contextlib.contextmanager
@@ -107,8 +100,8 @@ def save(serving_dir: str, state: ReleaseState) -> None:
         ("canary.config", {CANARY: state.canary or state.stable}),
     ):
         text = text_format.MessageToString(build_config(state.model_name, state.base_path, versions))
-        _write_atomic(os.path.join(serving_dir, name), text)
-    _write_atomic(os.path.join(serving_dir, STATE_FILE), json.dumps(asdict(state), indent=1))
+        storage.write_atomic(os.path.join(serving_dir, name), text)
+    storage.write_atomic(os.path.join(serving_dir, STATE_FILE), json.dumps(asdict(state), indent=1))
 
 
 def _event(state: ReleaseState, action: str, version: Optional[int], **extra) -> None:
@@ -151,7 +144,7 @@ def push(serving_dir: str, model_name: str, version: int, examples: List[bytes])
         except ReleaseError as exc:
             state.rejected.append(version)
             _event(state, "rejected", version, reason=str(exc))
-            _write_atomic(os.path.join(serving_dir, STATE_FILE), json.dumps(asdict(state), indent=1))
+            storage.write_atomic(os.path.join(serving_dir, STATE_FILE), json.dumps(asdict(state), indent=1))
             raise
         if state.stable is None:
             state.stable = version

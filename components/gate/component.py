@@ -24,6 +24,7 @@ from components.drift.summaries import NumericSummary, summarize
 from components.gate import decision as logic
 from components.ingest.executor import ingest_choice
 from components.state import RegionState
+from driftgate.core.config import drift_config_from_dict
 from serving import layout
 
 COMPARATOR_TYPES = (
@@ -227,8 +228,6 @@ def SpanGate(
     warn_only_features: tfx.dsl.components.Parameter[str] = "[]",
 ):
     """Decides ``skip``, ``retrain`` or ``block`` for the span (components.gate.decision)."""
-    from pipelines.config import drift_config_from_dict
-
     result = run_gate(
         examples,
         statistics,

@@ -17,6 +17,7 @@ from tfx import v1 as tfx
 
 from components.ingest.executor import artifact_span
 from components.state import RegionState
+from driftgate.core import storage
 
 SAMPLE = 64
 
@@ -46,7 +47,7 @@ def ReleaseRecorder(
     version = int(pushed_model.get_string_custom_property("pushed_version"))
     span = artifact_span(examples)
     RegionState(state_dir).record_release(version, span, model_uri=pushed_model.uri)
-    if "://" in serving_dir:
+    if storage.is_remote(serving_dir):
         logging.warning(
             "release labels need a POSIX filesystem root; %s left for `driftgate serving`", serving_dir
         )

@@ -1,35 +1,10 @@
-"""Region state: atomic writes, span history, releases and baseline lookup."""
+"""Region state: span history, releases and baseline lookup."""
 
 import json
-import os
 
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
 from components import state as st
-
-
-def test_write_atomic_replaces_whole_file_and_leaves_no_temp(tmp_path):
-    path = tmp_path / "deep" / "doc.json"
-    st.write_atomic(str(path), b"old")
-    st.write_atomic(str(path), b"new content")
-    assert path.read_bytes() == b"new content"
-    assert os.listdir(path.parent) == ["doc.json"]
-
-
-def test_failed_write_keeps_previous_content(tmp_path, monkeypatch):
-    path = tmp_path / "doc.json"
-    st.write_atomic(str(path), b"good")
-
-    def boom(*a, **k):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(os, "replace", boom)
-    try:
-        st.write_atomic(str(path), b"half")
-    except OSError:
-        pass
-    assert path.read_bytes() == b"good"
-    assert os.listdir(tmp_path) == ["doc.json"]
 
 
 def test_history_records_replace_by_span_and_sort(tmp_path):
@@ -61,4 +36,3 @@ def test_releases_map_versions_to_training_spans(tmp_path):
     s.record_release(1, span=4)
     s.record_release(2, span=7, model_uri="/m")
     assert s.training_span(2) == 7 and s.releases()[1]["span"] == 4
-    assert st.state_dir("/r", "EWR") == "/r/EWR/state"

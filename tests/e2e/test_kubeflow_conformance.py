@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.config import load_region_config
+from driftgate.core.config import load_region_config
 from tests.e2e.helpers import corrupt_numeric, tree_digest
 from tests.pipelines.kfp_backend import FAILED, OMITTED, SKIPPED, SUCCEEDED, SpecRun, dockerfile_env
 

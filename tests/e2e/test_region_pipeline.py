@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from components.artifacts import GateReport
-from pipelines.config import load_region_config
+from driftgate.core.config import load_region_config
 from pipelines.local_runner import run_region
 from tests.e2e.helpers import corrupt_numeric, tree_digest
 

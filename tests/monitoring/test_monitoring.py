@@ -188,7 +188,10 @@ def test_metrics_pushed_to_a_real_pushgateway_can_be_read_back(tmp_path):
                 break
             except OSError:
                 time.sleep(0.1)
-        metrics.export(_result(), str(tmp_path), pushgateway=f"127.0.0.1:{port}")
+        from driftgate.core.layout import RegionLayout
+
+        layout = RegionLayout(str(tmp_path), "EWR", "flights_late")
+        metrics.export(_result(), layout, pushgateway=f"127.0.0.1:{port}")
         text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
     finally:
         proc.terminate()

@@ -8,8 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from driftgate.core.config import load_region_config
 from pipelines import alerts
-from pipelines.config import load_region_config
 from tests.pipelines.test_metrics import _result
 
 

@@ -122,7 +122,7 @@ def test_demo_table_formats_results_and_errors():
 def _regions_copy(tmp_path):
     import shutil
 
-    from pipelines.config import REGIONS_DIR
+    from driftgate.core.config import REGIONS_DIR
 
     d = tmp_path / "regions"
     shutil.copytree(REGIONS_DIR, d)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.config import (
+from driftgate.core.config import (
     REGIONS_DIR,
     ConfigError,
     available_regions,

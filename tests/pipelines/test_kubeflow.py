@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines.config import available_regions, load_region_config
+from driftgate.core.config import available_regions, load_region_config
 
 GOLDEN = Path(__file__).parent / "golden"
 REGIONS = list(available_regions())
@@ -110,7 +110,7 @@ def test_default_pipeline_root_is_the_configured_root(compiled, region):
 def test_compile_refuses_a_root_tfx_cannot_write(root, problem, tmp_path):
     import dataclasses
 
-    from pipelines.config import ConfigError
+    from driftgate.core.config import ConfigError
     from pipelines.kubeflow_runner import compile_region
 
     cfg = load_region_config("EWR")

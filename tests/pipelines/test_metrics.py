@@ -147,7 +147,9 @@ def gateway():
 
 def test_export_writes_textfile_and_pushes_grouped_by_region(tmp_path, gateway):
     url, received = gateway
-    path = metrics.export(_result(), str(tmp_path), pushgateway=url)
+    from driftgate.core.layout import RegionLayout
+
+    path = metrics.export(_result(), RegionLayout(str(tmp_path), "EWR", "flights_late"), pushgateway=url)
     assert path == str(tmp_path / "metrics" / "driftgate_ewr.prom")
     fams = _families(open(path).read())
     assert _sample(fams["driftgate_span_rows"], region="EWR") == 10015

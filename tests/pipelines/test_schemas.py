@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from driftgate.core.config import available_regions, load_region_config
 from pipelines import schemas
-from pipelines.config import available_regions, load_region_config
 
 ROOT = Path(__file__).resolve().parents[2]
 EWR_V1 = schemas.version_path("EWR", 1)

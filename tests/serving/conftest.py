@@ -9,7 +9,7 @@ def saved_models(tmp_path_factory, flights_frame):
     import numpy as np
     import tensorflow as tf
 
-    from pipelines.config import load_region_config, schema_file
+    from driftgate.core.config import load_region_config, schema_file
     from pipelines.pipeline import trainer_custom_config
     from tests.trainer.test_task import _example
     from trainer import task

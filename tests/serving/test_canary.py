@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from pipelines.config import load_region_config
+from driftgate.core.config import load_region_config
 from serving import canary, release
 
 MODEL = "flights_late"
@@ -29,7 +29,9 @@ def _evaluate(region, small_spans):
     relaxed = dataclasses.replace(cfg.serving.canary, max_latency_ratio=1000.0)
     cfg = dataclasses.replace(cfg, serving=dataclasses.replace(cfg.serving, canary=relaxed))
     root = region.parent.parent
-    return canary.evaluate_and_apply(cfg, 2, str(root), data=str(small_spans))
+    from pipelines.canary_evaluation import evaluate_and_apply
+
+    return evaluate_and_apply(cfg, 2, str(root), data=str(small_spans))
 
 
 def test_worse_canary_is_rolled_back_automatically(region, saved_models, small_spans):

@@ -43,8 +43,3 @@ def test_publish_refuses_non_saved_model(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a SavedModel"):
         layout.publish_version(str(tmp_path / "empty"), str(tmp_path / "base"))
     assert not (tmp_path / "base" / "1").exists()
-
-
-def test_model_base_path():
-    assert layout.model_base_path("/r", "JFK", "m") == "/r/serving/JFK/m"
-    assert layout.model_base_path("gs://b/r", "JFK", "m") == "gs://b/r/serving/JFK/m"

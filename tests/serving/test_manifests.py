@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines.config import available_regions, load_region_config
+from driftgate.core.config import available_regions, load_region_config
 from serving import manifests
 
 ROOT = Path(__file__).resolve().parents[2]

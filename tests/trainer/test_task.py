@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipelines.config import load_region_config, schema_file
+from driftgate.core.config import load_region_config, schema_file
 from pipelines.pipeline import trainer_custom_config
 from trainer import features, task
 

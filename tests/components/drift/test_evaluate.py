@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from components.drift import evaluate
-from pipelines.config import FeatureTestThresholds, Tier, load_region_config, schema_file
+from driftgate.core.config import FeatureTestThresholds, Tier, load_region_config, schema_file
 
 
 @pytest.fixture(scope="module")

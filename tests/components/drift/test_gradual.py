@@ -1,7 +1,7 @@
 """Gradual drift: a slow creep under every per-span threshold is caught by CUSUM."""
 
 from components.drift import gradual
-from pipelines.config import GradualConfig
+from driftgate.core.config import GradualConfig
 
 CFG = GradualConfig(allowance=0.05, threshold=0.5, min_spans=3)
 

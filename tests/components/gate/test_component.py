@@ -10,7 +10,7 @@ import pytest
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
 from components.gate import decision
-from pipelines.config import load_region_config, schema_file
+from driftgate.core.config import load_region_config, schema_file
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,12 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 import yaml
 
-REGIONS_DIR = Path(__file__).resolve().parent / "regions"
+from driftgate.core import storage
+
+# the project root (a checkout, or site-packages when installed): pipelines/,
+# schemas/ and trainer/ sit side by side under it
+_PROJECT = Path(__file__).resolve().parents[2]
+REGIONS_DIR = _PROJECT / "pipelines" / "regions"
 DEFAULTS_FILE = "defaults.yaml"
 _REGION_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
 
@@ -286,7 +291,7 @@ _DERIVED = {"source_file"}
 
 def project_root() -> Path:
     """The folder holding ``pipelines/``, ``schemas/`` and ``trainer/``."""
-    return Path(__file__).resolve().parent.parent
+    return _PROJECT
 
 
 def available_regions(regions_dir: Path = REGIONS_DIR) -> Tuple[str, ...]:
@@ -519,7 +524,7 @@ def region_data_dir(cfg: RegionConfig, data_override: Optional[str] = None) -> s
     if data_override:
         return str(Path(data_override).expanduser().resolve() / cfg.region)
     location = cfg.data.location.format(region=cfg.region)
-    if "://" in location or Path(location).is_absolute():
+    if storage.is_remote(location) or Path(location).is_absolute():
         return location
     return str(project_root() / location)
 

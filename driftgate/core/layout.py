@@ -1,0 +1,98 @@
+"""Where everything of a region lives under a root (local path or bucket URI).
+
+Every location is named here once; the rest of driftgate asks a
+:class:`RegionLayout` instead of joining strings::
+
+    <root>/<REGION>/pipeline/            TFX artifacts (pipeline root)
+    <root>/<REGION>/metadata.sqlite      ML Metadata (local runs)
+    <root>/<REGION>/state/               what the next run needs (statistics, history, releases)
+    <root>/<REGION>/results/span-<N>.json
+    <root>/<REGION>/reports/span-<N>.html
+    <root>/reports/index.html            summary across regions
+    <root>/metrics/driftgate_<region>.prom
+    <root>/serving/<REGION>/             TF Serving config and release state
+    <root>/serving/<REGION>/<model>/<N>/ TF Serving base path, one folder per version
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from driftgate.core import storage
+
+STATE = "state"
+PIPELINE = "pipeline"
+METADATA = "metadata.sqlite"
+RESULTS = "results"
+REPORTS = "reports"
+METRICS = "metrics"
+SERVING = "serving"
+ALERTS_FILE = "alerts.json"
+
+
+def reports_index(root: str) -> str:
+    """``<root>/reports/index.html``: the summary page across regions."""
+    return storage.join(root, REPORTS, "index.html")
+
+
+def metrics_dir(root: str) -> str:
+    """``<root>/metrics``: node-exporter textfiles of every region."""
+    return storage.join(root, METRICS)
+
+
+@dataclass(frozen=True)
+class RegionLayout:
+    root: str
+    region: str
+    model_name: str
+
+    @property
+    def region_root(self) -> str:
+        return storage.join(self.root, self.region)
+
+    @property
+    def pipeline_root(self) -> str:
+        return storage.join(self.region_root, PIPELINE)
+
+    @property
+    def metadata_path(self) -> str:
+        return storage.join(self.region_root, METADATA)
+
+    @property
+    def state_dir(self) -> str:
+        return storage.join(self.region_root, STATE)
+
+    @property
+    def alerts_file(self) -> str:
+        return storage.join(self.state_dir, ALERTS_FILE)
+
+    @property
+    def results_dir(self) -> str:
+        return storage.join(self.region_root, RESULTS)
+
+    def result_file(self, span: int) -> str:
+        return storage.join(self.results_dir, f"span-{span}.json")
+
+    @property
+    def reports_dir(self) -> str:
+        return storage.join(self.region_root, REPORTS)
+
+    def report_file(self, span: int) -> str:
+        return storage.join(self.reports_dir, f"span-{span}.html")
+
+    @property
+    def metrics_file(self) -> str:
+        return storage.join(metrics_dir(self.root), f"driftgate_{self.region.lower()}.prom")
+
+    @property
+    def serving_dir(self) -> str:
+        """TF Serving's config folder of the region (``models.config``, ``release.json``)."""
+        return storage.join(self.root, SERVING, self.region)
+
+    @property
+    def model_base_path(self) -> str:
+        """TF Serving's base path: one folder per integer version."""
+        return storage.join(self.serving_dir, self.model_name)
+
+    def canary_record(self, version: int, span: int) -> str:
+        return storage.join(self.serving_dir, f"canary-v{version}-span-{span}.json")

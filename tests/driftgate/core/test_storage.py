@@ -1,0 +1,58 @@
+"""Storage: atomic writes and path handling for local paths and bucket URIs."""
+
+import os
+
+from driftgate.core import storage
+
+
+def test_write_atomic_replaces_whole_file_and_leaves_no_temp(tmp_path):
+    path = tmp_path / "deep" / "doc.json"
+    storage.write_atomic(str(path), b"old")
+    storage.write_atomic(str(path), b"new content")
+    assert path.read_bytes() == b"new content"
+    assert os.listdir(path.parent) == ["doc.json"]
+
+
+def test_failed_write_keeps_previous_content(tmp_path, monkeypatch):
+    path = tmp_path / "doc.json"
+    storage.write_atomic(str(path), b"good")
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    try:
+        storage.write_atomic(str(path), b"half")
+    except OSError:
+        pass
+    assert path.read_bytes() == b"good"
+    assert os.listdir(tmp_path) == ["doc.json"]
+
+
+def test_two_writers_never_share_a_temporary_file(tmp_path, monkeypatch):
+    seen = []
+    real_open = open
+
+    def spy(path, *a, **k):
+        seen.append(os.path.basename(str(path)))
+        return real_open(path, *a, **k)
+
+    monkeypatch.setattr("builtins.open", spy)
+    storage.write_atomic(str(tmp_path / "a.json"), "1")
+    storage.write_atomic(str(tmp_path / "a.json"), "2")
+    temps = [n for n in seen if n.startswith(storage.TMP_PREFIX)]
+    assert len(temps) == 2 and temps[0] != temps[1]
+
+
+def test_uris_join_with_slashes_and_local_paths_with_the_os():
+    assert storage.is_remote("gs://b/runs") and not storage.is_remote("/data/runs")
+    assert storage.join("gs://b/runs", "EWR", "state") == "gs://b/runs/EWR/state"
+    assert storage.dirname("gs://b/runs/EWR/x.json") == "gs://b/runs/EWR"
+    assert storage.join("/r", "EWR") == os.path.join("/r", "EWR")
+
+
+def test_missing_folder_lists_nothing(tmp_path):
+    assert storage.listdir(str(tmp_path / "nope")) == []
+    storage.write_atomic(str(tmp_path / "f" / "x.txt"), "text")
+    assert storage.listdir(str(tmp_path / "f")) == ["x.txt"]
+    assert storage.read_text(str(tmp_path / "f" / "x.txt")) == "text"
