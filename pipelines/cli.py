@@ -359,7 +359,9 @@ def cmd_demo(args) -> int:
 
 def drift_table(comparison: dict, span: int) -> str:
     """One line per feature: severity and every test's score (* at warning, ** at critical)."""
-    tests = ["ks", "wasserstein", "chi2", "psi", "js", "linf"]
+    from driftgate.core.vocabulary import DRIFT_TESTS
+
+    tests = list(DRIFT_TESTS)
     head = f"{'feature':<16}{'kind':<12}{'severity':<18}" + "".join(f"{t:>13}" for t in tests)
     lines = [
         f"span {span} vs {comparison['baseline']} baseline (span {comparison['span']}): "

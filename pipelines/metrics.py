@@ -11,8 +11,8 @@ across processes, as Prometheus expects.
 
 from typing import Optional
 
-SEVERITY_VALUE = {"none": 0, "insufficient_data": 0, "warning": 1, "critical": 2}
-DECISIONS = ("skip", "retrain", "block")
+from driftgate.core.vocabulary import DECISIONS
+from driftgate.core.vocabulary import SEVERITY_RANK as SEVERITY_VALUE
 
 
 def build_registry(result, history=(), release_state=None):

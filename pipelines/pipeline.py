@@ -30,10 +30,10 @@ from tfx import v1 as tfx
 from components.baseline.component import ServingBaseline
 from components.evaluator.component import Evaluator
 from components.gate.component import SpanGate, drift_config_json
-from components.gate.decision import RETRAIN
 from components.ingest.component import SpanExampleGen
 from components.pusher.component import Pusher
 from components.release.component import ReleaseRecorder
+from driftgate.core import vocabulary as ids
 from driftgate.core.config import RegionConfig
 from pipelines.paths import PipelinePaths
 
@@ -129,18 +129,20 @@ def create_pipeline(
             )
         ),
         range_config=range_config,
-    ).with_id("example_gen")
-    schema_importer = tfx.components.ImportSchemaGen(schema_file=paths.schema_file).with_id("schema_importer")
+    ).with_id(ids.EXAMPLE_GEN)
+    schema_importer = tfx.components.ImportSchemaGen(schema_file=paths.schema_file).with_id(
+        ids.SCHEMA_IMPORTER
+    )
     # The schema marks integer categoricals, so they get value counts; a fine
     # quantile sketch lets the drift tests work from statistics alone.
     statistics_gen = tfx.components.StatisticsGen(
         examples=example_gen.outputs["examples"],
         schema=schema_importer.outputs["schema"],
         stats_options=tfdv.StatsOptions(num_quantiles_histogram_buckets=config.drift.quantile_buckets),
-    ).with_id("statistics_gen")
+    ).with_id(ids.STATISTICS_GEN)
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_importer.outputs["schema"]
-    ).with_id("example_validator")
+    ).with_id(ids.EXAMPLE_VALIDATOR)
     gate = SpanGate(
         examples=example_gen.outputs["examples"],
         statistics=statistics_gen.outputs["statistics"],
@@ -156,12 +158,12 @@ def create_pipeline(
         schema_commit=schema_commit or "",
         warn_only_types=json.dumps(list(config.anomalies.warn_only_types)),
         warn_only_features=json.dumps(list(config.anomalies.warn_only_features)),
-    ).with_id("span_gate")
+    ).with_id(ids.SPAN_GATE)
 
     nodes = [example_gen, schema_importer, statistics_gen, example_validator, gate]
-    decision = gate.outputs["report"].future()[0].custom_property("decision")
-    with tfx.dsl.Cond(decision == RETRAIN):
-        baseline = ServingBaseline(model_base_path=paths.model_base_path).with_id("serving_baseline")
+    decision = gate.outputs["report"].future()[0].custom_property(ids.PROP_DECISION)
+    with tfx.dsl.Cond(decision == ids.RETRAIN):
+        baseline = ServingBaseline(model_base_path=paths.model_base_path).with_id(ids.SERVING_BASELINE)
         trainer = tfx.components.Trainer(
             run_fn=TRAINER_RUN_FN,
             examples=example_gen.outputs["examples"],
@@ -169,27 +171,27 @@ def create_pipeline(
             train_args=tfx.proto.TrainArgs(num_steps=config.trainer.train_steps),
             eval_args=tfx.proto.EvalArgs(num_steps=config.trainer.eval_steps),
             custom_config=trainer_custom_config(config),
-        ).with_id("trainer")
+        ).with_id(ids.TRAINER)
         evaluator = Evaluator(
             examples=example_gen.outputs["examples"],
             model=trainer.outputs["model"],
             baseline_model=baseline.outputs["model"],
             eval_config=eval_config(config),
-        ).with_id("evaluator")
+        ).with_id(ids.EVALUATOR)
         pusher = Pusher(
             model=trainer.outputs["model"],
             model_blessing=evaluator.outputs["blessing"],
             push_destination=tfx.proto.PushDestination(
                 filesystem=tfx.proto.PushDestination.Filesystem(base_directory=paths.model_base_path)
             ),
-        ).with_id("pusher")
+        ).with_id(ids.PUSHER)
         release = ReleaseRecorder(
             pushed_model=pusher.outputs["pushed_model"],
             examples=example_gen.outputs["examples"],
             state_dir=paths.state_dir,
             serving_dir=posixpath.dirname(paths.model_base_path),
             model_name=config.serving.model_name,
-        ).with_id("release_recorder")
+        ).with_id(ids.RELEASE_RECORDER)
         nodes += [baseline, trainer, evaluator, pusher, release]
 
     return tfx.dsl.Pipeline(

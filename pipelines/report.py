@@ -14,6 +14,8 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from driftgate.core.vocabulary import DRIFT_TESTS
+
 COLORS = {"none": "#e8f5e9", "warning": "#fff3c4", "critical": "#ffcdd2", "insufficient_data": "#eeeeee"}
 DECISION_COLORS = {"skip": "#90caf9", "retrain": "#a5d6a7", "block": "#ef9a9a"}
 STYLE = """
@@ -90,7 +92,7 @@ def _svg_categorical(name, base, cur, width=360, top=8) -> str:
 
 
 def _feature_table(comp: dict) -> str:
-    tests = ["ks", "wasserstein", "chi2", "psi", "js", "linf"]
+    tests = list(DRIFT_TESTS)
     head = "".join(f"<th>{t}</th>" for t in tests)
     rows = []
     for name, f in sorted(

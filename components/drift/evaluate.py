@@ -10,10 +10,10 @@ from typing import Dict, List, Mapping, Optional
 import numpy as np
 
 from components.drift.stat_tests import Score, run_tests
-from components.drift.summaries import CategoricalSummary, NumericSummary
+from components.drift.summaries import NumericSummary
+from driftgate.core.vocabulary import CRITICAL, INSUFFICIENT, NONE, WARNING  # noqa: F401
+from driftgate.core.vocabulary import SEVERITY_RANK as RANK
 
-NONE, WARNING, CRITICAL, INSUFFICIENT = "none", "warning", "critical", "insufficient_data"
-RANK = {NONE: 0, INSUFFICIENT: 0, WARNING: 1, CRITICAL: 2}
 P_VALUE_TESTS = ("ks", "chi2")
 
 
@@ -124,7 +124,3 @@ def compare(
         "drifted": sorted(n for n, f in features.items() if RANK[f["severity"]] > 0),
         "features": features,
     }
-
-
-def is_categorical(summary) -> bool:
-    return isinstance(summary, CategoricalSummary)

@@ -15,9 +15,10 @@ from scipy import stats as sps
 from scipy.spatial.distance import jensenshannon
 
 from components.drift.summaries import CategoricalSummary, NumericSummary
+from driftgate.core.vocabulary import CATEGORICAL, NUMERIC, tests_for
 
-NUMERIC_TESTS = ("ks", "wasserstein", "psi", "js")
-CATEGORICAL_TESTS = ("chi2", "psi", "js", "linf")
+NUMERIC_TESTS = tests_for(NUMERIC)
+CATEGORICAL_TESTS = tests_for(CATEGORICAL)
 PSI_BINS = 10
 EPS = 1e-4  # floor on bin fractions for PSI (an empty bin would be infinite)
 

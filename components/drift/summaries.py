@@ -3,7 +3,7 @@
 A numeric feature is summarised by its quantile sketch (TFDV's QUANTILES
 histogram: bucket boundaries and counts) plus count, mean and standard
 deviation; a categorical one by its value counts (rank histogram). Every drift
-test in :mod:`components.drift.tests` works on these summaries, so drift never
+test in :mod:`components.drift.stat_tests` works on these summaries, so drift never
 needs a second pass over raw rows. No TFX here.
 """
 

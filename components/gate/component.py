@@ -24,6 +24,7 @@ from components.drift.summaries import NumericSummary, summarize
 from components.gate import decision as logic
 from components.ingest.executor import ingest_choice
 from components.state import RegionState
+from driftgate.core import vocabulary as vocab
 from driftgate.core.config import drift_config_from_dict
 from serving import layout
 
@@ -246,14 +247,14 @@ def SpanGate(
     io_utils.write_string_file(
         os.path.join(report.uri, logic.REPORT_FILE), json.dumps(result.to_json_dict(), indent=1)
     )
-    report.set_string_custom_property("decision", result.decision)
-    report.set_string_custom_property("schema_version", schema_version)
-    report.set_string_custom_property("schema_commit", schema_commit)
-    report.set_int_custom_property("span", result.span)
-    report.set_string_custom_property("ingest_reason", str(result.ingest.get("reason", "")))
-    report.set_int_custom_property("blocking_anomalies", len(result.blocking))
-    for baseline in ("previous", "training", "serving"):
-        report.set_string_custom_property(f"drift_{baseline}", result.severity(baseline))
+    report.set_string_custom_property(vocab.PROP_DECISION, result.decision)
+    report.set_string_custom_property(vocab.PROP_SCHEMA_VERSION, schema_version)
+    report.set_string_custom_property(vocab.PROP_SCHEMA_COMMIT, schema_commit)
+    report.set_int_custom_property(vocab.PROP_SPAN, result.span)
+    report.set_string_custom_property(vocab.PROP_INGEST_REASON, str(result.ingest.get("reason", "")))
+    report.set_int_custom_property(vocab.PROP_BLOCKING_ANOMALIES, len(result.blocking))
+    for baseline in vocab.BASELINES:
+        report.set_string_custom_property(vocab.drift_property(baseline), result.severity(baseline))
 
 
 def drift_config_json(cfg) -> str:

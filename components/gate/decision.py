@@ -13,12 +13,9 @@ from tensorflow_metadata.proto.v0 import anomalies_pb2
 
 from components.drift.evaluate import at_least
 from components.ingest.spans import NO_NEW_SPAN
+from driftgate.core.vocabulary import BLOCK, RETRAIN, SKIP  # noqa: F401  (the gate's decisions)
 
 REPORT_FILE = "gate_report.json"  # the gate report artifact's JSON file
-SKIP = "skip"
-RETRAIN = "retrain"
-BLOCK = "block"
-DECISIONS = (SKIP, RETRAIN, BLOCK)
 SCHEMA_COMPARATORS = "schema_comparators"  # the "split" of findings from drift/skew comparators
 
 

@@ -194,9 +194,6 @@ class GradualConfig:
     min_spans: int = field(metadata=_rng(2))
 
 
-SEVERITIES = ("none", "warning", "critical")
-
-
 @dataclass(frozen=True)
 class DriftConfig:
     """How drift, skew and policy decide skip / retrain / block.

@@ -1,0 +1,62 @@
+"""Names that cross file boundaries, declared once: span decisions, drift
+severities and their order, the drift tests, baselines, node ids and the ML
+Metadata property keys the gate writes and the runners, reports and pipeline
+conditions read. Plain strings (they are what JSON files, MLMD and KFP
+conditions hold); nothing here imports another module.
+"""
+
+# what the span gate decides (custom property "decision" of its report)
+SKIP, RETRAIN, BLOCK = "skip", "retrain", "block"
+DECISIONS = (SKIP, RETRAIN, BLOCK)
+
+# drift severities, in order; "insufficient_data" ranks as none (no verdict)
+NONE, WARNING, CRITICAL, INSUFFICIENT = "none", "warning", "critical", "insufficient_data"
+SEVERITY_RANK = {NONE: 0, INSUFFICIENT: 0, WARNING: 1, CRITICAL: 2}
+NEVER = "never"  # a floor no severity reaches (drift.block_on_skew: never)
+
+# drift tests: name -> (feature kind, label in reports)
+NUMERIC, CATEGORICAL = "numeric", "categorical"
+DRIFT_TESTS = {  # in the order tables and reports show them
+    "ks": ((NUMERIC,), "KS distance"),
+    "wasserstein": ((NUMERIC,), "W1 / std"),
+    "chi2": ((CATEGORICAL,), "Cramér's V"),
+    "psi": ((NUMERIC, CATEGORICAL), "PSI"),
+    "js": ((NUMERIC, CATEGORICAL), "Jensen-Shannon distance"),
+    "linf": ((CATEGORICAL,), "L-inf"),
+}
+
+
+def tests_for(kind: str) -> tuple:
+    """The drift tests that apply to a feature of ``kind``."""
+    return tuple(name for name, (kinds, _) in DRIFT_TESTS.items() if kind in kinds)
+
+
+# what a span is compared with
+PREVIOUS, TRAINING, SERVING = "previous", "training", "serving"
+BASELINES = (PREVIOUS, TRAINING, SERVING)
+
+# pipeline node ids
+EXAMPLE_GEN = "example_gen"
+SCHEMA_IMPORTER = "schema_importer"
+STATISTICS_GEN = "statistics_gen"
+EXAMPLE_VALIDATOR = "example_validator"
+SPAN_GATE = "span_gate"
+SERVING_BASELINE = "serving_baseline"
+TRAINER = "trainer"
+EVALUATOR = "evaluator"
+PUSHER = "pusher"
+RELEASE_RECORDER = "release_recorder"
+TRAINING_NODES = (SERVING_BASELINE, TRAINER, EVALUATOR, PUSHER, RELEASE_RECORDER)
+
+# custom properties of the gate's report artifact (ML Metadata / KFP metadata)
+PROP_DECISION = "decision"
+PROP_SPAN = "span"
+PROP_SCHEMA_VERSION = "schema_version"
+PROP_SCHEMA_COMMIT = "schema_commit"
+PROP_INGEST_REASON = "ingest_reason"
+PROP_BLOCKING_ANOMALIES = "blocking_anomalies"
+
+
+def drift_property(baseline: str) -> str:
+    """Custom property holding the drift severity against ``baseline``."""
+    return f"drift_{baseline}"
