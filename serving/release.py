@@ -191,11 +191,3 @@ def rollback(serving_dir: str, model_name: str, reason: str = "rolled back by ha
             )
         save(serving_dir, state)
         return state
-
-
-def stable_version(serving_dir: str, model_name: str) -> Optional[int]:
-    """The version labelled stable, or None when the region has no release state."""
-    path = os.path.join(serving_dir, STATE_FILE)
-    if not os.path.exists(path):
-        return None
-    return load_state(serving_dir, model_name).stable

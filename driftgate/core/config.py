@@ -9,18 +9,16 @@ dotted key, and saying what to do. Nothing here imports TensorFlow.
 
 from __future__ import annotations
 
-import collections.abc
 import dataclasses
-import difflib
 import re
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Tuple
-
-import yaml
+from typing import Dict, Optional, Tuple
 
 from driftgate.core import storage
+from driftgate.core.strict import ConfigError, build, merge, origins_of, read_yaml, rng
+
+__all__ = ["ConfigError", "RegionConfig", "load_region_config"]
 
 # the project root (a checkout, or site-packages when installed): pipelines/,
 # schemas/ and trainer/ sit side by side under it
@@ -28,14 +26,6 @@ _PROJECT = Path(__file__).resolve().parents[2]
 REGIONS_DIR = _PROJECT / "pipelines" / "regions"
 DEFAULTS_FILE = "defaults.yaml"
 _REGION_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
-
-
-class ConfigError(ValueError):
-    """A region configuration is unusable; the message names file and key."""
-
-
-def _rng(lo=None, hi=None, lo_open=False):
-    return {"min": lo, "max": hi, "lo_open": lo_open}
 
 
 @dataclass(frozen=True)
@@ -50,8 +40,8 @@ class DataConfig:
     # (TFX ExampleGen syntax).
     span_pattern: str
     # Train/eval split of each span, by hash of the row (ExampleGen buckets).
-    train_buckets: int = field(metadata=_rng(1, 100))
-    eval_buckets: int = field(metadata=_rng(1, 100))
+    train_buckets: int = field(metadata=rng(1, 100))
+    eval_buckets: int = field(metadata=rng(1, 100))
 
 
 @dataclass(frozen=True)
@@ -71,7 +61,7 @@ class FeaturesConfig:
 class SchemaConfig:
     """The pinned schema version: ``schemas/<REGION>/v<version>/schema.pbtxt``."""
 
-    version: int = field(metadata=_rng(1))
+    version: int = field(metadata=rng(1))
 
 
 @dataclass(frozen=True)
@@ -89,14 +79,14 @@ class AnomalyConfig:
 class TrainerConfig:
     """Model hyper-parameters (see ``trainer/model.py``)."""
 
-    train_steps: int = field(metadata=_rng(1, 1_000_000))
-    eval_steps: int = field(metadata=_rng(1, 1_000_000))
-    batch_size: int = field(metadata=_rng(1, 65536))
-    learning_rate: float = field(metadata=_rng(0.0, 1.0, lo_open=True))
+    train_steps: int = field(metadata=rng(1, 1_000_000))
+    eval_steps: int = field(metadata=rng(1, 1_000_000))
+    batch_size: int = field(metadata=rng(1, 65536))
+    learning_rate: float = field(metadata=rng(0.0, 1.0, lo_open=True))
     hidden_units: Tuple[int, ...]
-    max_vocab: int = field(metadata=_rng(1, 100_000))
-    hash_buckets: int = field(metadata=_rng(1, 1_000_000))
-    seed: int = field(metadata=_rng(0))
+    max_vocab: int = field(metadata=rng(1, 100_000))
+    hash_buckets: int = field(metadata=rng(1, 1_000_000))
+    seed: int = field(metadata=rng(0))
 
 
 @dataclass(frozen=True)
@@ -110,19 +100,19 @@ class EvaluationConfig:
     negative to tolerate a small loss).
     """
 
-    min_auc: float = field(metadata=_rng(0.0, 1.0))
-    min_accuracy: float = field(metadata=_rng(0.0, 1.0))
-    min_auc_improvement: float = field(metadata=_rng(-1.0, 1.0))
+    min_auc: float = field(metadata=rng(0.0, 1.0))
+    min_accuracy: float = field(metadata=rng(0.0, 1.0))
+    min_auc_improvement: float = field(metadata=rng(-1.0, 1.0))
 
 
 @dataclass(frozen=True)
 class CanaryConfig:
     """When a canary is promoted (all must hold) or rolled back (any fails)."""
 
-    auc_margin: float = field(metadata=_rng(0.0, 1.0))  # canary AUC >= stable AUC - margin
-    accuracy_margin: float = field(metadata=_rng(0.0, 1.0))
-    max_prediction_ks: float = field(metadata=_rng(0.0, 1.0))  # shift between the two models' predictions
-    max_latency_ratio: float = field(metadata=_rng(1.0))  # canary p99 / stable p99, 1000-example batch
+    auc_margin: float = field(metadata=rng(0.0, 1.0))  # canary AUC >= stable AUC - margin
+    accuracy_margin: float = field(metadata=rng(0.0, 1.0))
+    max_prediction_ks: float = field(metadata=rng(0.0, 1.0))  # shift between the two models' predictions
+    max_latency_ratio: float = field(metadata=rng(1.0))  # canary p99 / stable p99, 1000-example batch
 
 
 @dataclass(frozen=True)
@@ -130,7 +120,7 @@ class ServingConfig:
     """TF Serving model name; versions land in ``<root>/serving/<REGION>/<model_name>/``."""
 
     model_name: str
-    canary_share: int = field(metadata=_rng(0, 100))  # % of requests the mesh sends to the canary
+    canary_share: int = field(metadata=rng(0, 100))  # % of requests the mesh sends to the canary
     canary: CanaryConfig
 
 
@@ -139,8 +129,8 @@ class Tier:
     """Effect-size thresholds of one drift test: at or above ``warning`` the
     feature drifts with severity warning, at or above ``critical`` critical."""
 
-    warning: float = field(metadata=_rng(0.0))
-    critical: float = field(metadata=_rng(0.0))
+    warning: float = field(metadata=rng(0.0))
+    critical: float = field(metadata=rng(0.0))
 
     def problem(self) -> Optional[str]:
         if self.warning > self.critical:
@@ -180,7 +170,7 @@ class PValueConfig:
     p-value survives Benjamini-Hochberg across features at ``alpha``."""
 
     enabled: bool
-    alpha: float = field(metadata=_rng(0.0, 1.0, lo_open=True))
+    alpha: float = field(metadata=rng(0.0, 1.0, lo_open=True))
 
 
 @dataclass(frozen=True)
@@ -189,9 +179,9 @@ class GradualConfig:
     ``allowance`` is the shift per span tolerated, an alarm fires when the
     cumulative excess reaches ``threshold``."""
 
-    allowance: float = field(metadata=_rng(0.0))
-    threshold: float = field(metadata=_rng(0.0, lo_open=True))
-    min_spans: int = field(metadata=_rng(2))
+    allowance: float = field(metadata=rng(0.0))
+    threshold: float = field(metadata=rng(0.0, lo_open=True))
+    min_spans: int = field(metadata=rng(2))
 
 
 @dataclass(frozen=True)
@@ -205,11 +195,11 @@ class DriftConfig:
 
     thresholds: TestThresholds
     feature_thresholds: Dict[str, FeatureTestThresholds]
-    min_count: int = field(metadata=_rng(1))
-    quantile_buckets: int = field(metadata=_rng(10, 1000))
+    min_count: int = field(metadata=rng(1))
+    quantile_buckets: int = field(metadata=rng(10, 1000))
     retrain_on: str = field(metadata={"choices": ("warning", "critical")})
     block_on_skew: str = field(metadata={"choices": ("warning", "critical", "never")})
-    max_model_age_spans: int = field(metadata=_rng(1))
+    max_model_age_spans: int = field(metadata=rng(1))
     p_values: PValueConfig
     gradual: GradualConfig
     # Serving logs for skew, below the region's data folder ({SPAN} = span).
@@ -222,7 +212,7 @@ class ScheduleConfig:
 
     # KFP cron has six fields, seconds first: "0 0 6 * * *" = every day 06:00 UTC.
     cron: str
-    max_concurrency: int = field(metadata=_rng(1, 10))
+    max_concurrency: int = field(metadata=rng(1, 10))
     catchup: bool = False
     enabled: bool = True
 
@@ -253,10 +243,10 @@ class AlertsConfig:
     enabled: bool
     warning: str = field(metadata={"choices": ("slack", "pagerduty", "none")})
     critical: str = field(metadata={"choices": ("slack", "pagerduty", "none")})
-    cooldown_minutes: int = field(metadata=_rng(0))
-    escalate_after_spans: int = field(metadata=_rng(1))
-    retries: int = field(metadata=_rng(0, 10))
-    backoff_seconds: float = field(metadata=_rng(0.0, 60.0))
+    cooldown_minutes: int = field(metadata=rng(0))
+    escalate_after_spans: int = field(metadata=rng(1))
+    retries: int = field(metadata=rng(0, 10))
+    backoff_seconds: float = field(metadata=rng(0.0, 60.0))
 
 
 @dataclass(frozen=True)
@@ -275,7 +265,7 @@ class RegionConfig:
     kubeflow: KubeflowConfig
     alerts: AlertsConfig
     beam_args: Tuple[str, ...]
-    source_file: str = ""  # filled by the loader: the region YAML it came from
+    source_file: str = field(default="", metadata={"derived": True})  # the region YAML it came from
 
     @property
     def pipeline_name(self) -> str:
@@ -283,7 +273,6 @@ class RegionConfig:
 
 
 # Keys that the loader fills itself rather than reading from YAML.
-_DERIVED = {"source_file"}
 
 
 def project_root() -> Path:
@@ -294,141 +283,6 @@ def project_root() -> Path:
 def available_regions(regions_dir: Path = REGIONS_DIR) -> Tuple[str, ...]:
     """Region names with a YAML file in ``regions_dir``, sorted."""
     return tuple(sorted(p.stem for p in regions_dir.glob("*.yaml") if p.name != DEFAULTS_FILE))
-
-
-def _read_yaml(path: Path) -> dict:
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: top level must be a mapping of keys, got {type(data).__name__}")
-    return data
-
-
-def _merge(base: dict, over: dict, base_src: dict, over_file: str, prefix: str = "") -> tuple:
-    """Deep-merges ``over`` into ``base``; returns (merged, origin) where origin maps
-    each dotted key to the file that set it (for error messages)."""
-    merged = dict(base)
-    origin = dict(base_src)
-    for key, value in over.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            sub, sub_origin = _merge(merged[key], value, origin, over_file, dotted + ".")
-            merged[key] = sub
-            origin.update(sub_origin)
-        else:
-            merged[key] = value
-        origin[dotted] = over_file
-    return merged, origin
-
-
-def _origins_of(data: dict, file: str, prefix: str = "") -> dict:
-    out = {}
-    for key, value in data.items():
-        out[f"{prefix}{key}"] = file
-        if isinstance(value, dict):
-            out.update(_origins_of(value, file, f"{prefix}{key}."))
-    return out
-
-
-def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", str(tp))
-
-
-def _convert(value: Any, tp: Any, dotted: str, origin: dict, meta: Mapping) -> Any:
-    """Checks ``value`` against type ``tp``; returns it in canonical form
-    (tuples for lists, dicts for mappings, dataclasses built recursively)."""
-    where = origin.get(dotted) or origin.get(dotted.split("[")[0].rsplit(".", 1)[0], "?")
-    kind = typing.get_origin(tp)
-    if kind is typing.Union:  # Optional[...]
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if value is None:
-            return None
-        return _convert(value, args[0], dotted, origin, meta)
-    if kind in (tuple, Tuple):
-        item_tp = typing.get_args(tp)[0]
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where}: {dotted}: expected a list of {_type_name(item_tp)}, got {value!r}")
-        return tuple(_convert(v, item_tp, f"{dotted}[{i}]", origin, meta) for i, v in enumerate(value))
-    if kind in (dict, Dict, collections.abc.Mapping):
-        _, value_tp = typing.get_args(tp)
-        if value is None:
-            value = {}
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: {dotted}: expected a mapping, got {value!r}")
-        return {
-            str(k): _convert(v, value_tp, f"{dotted}.{k}", origin, meta) for k, v in sorted(value.items())
-        }
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: {dotted}: expected a mapping, got {value!r}")
-        return _build(tp, value, origin, dotted + ".")
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: {dotted}: expected true or false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: {dotted}: expected a whole number, got {value!r}")
-    elif tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: {dotted}: expected a number, got {value!r}")
-        value = float(value)
-    elif tp is str:
-        if not isinstance(value, str) or not value.strip():
-            raise ConfigError(f"{where}: {dotted}: expected a non-empty string, got {value!r}")
-        choices = meta.get("choices")
-        if choices and value not in choices:
-            raise ConfigError(f"{where}: {dotted}: {value!r} is not one of: {', '.join(choices)}")
-        return value
-    lo, hi = meta.get("min"), meta.get("max")
-    if lo is not None and (value < lo or (meta.get("lo_open") and value == lo)):
-        op = ">" if meta.get("lo_open") else ">="
-        raise ConfigError(f"{where}: {dotted}: {value!r} is out of range: must be {op} {lo}")
-    if hi is not None and value > hi:
-        raise ConfigError(f"{where}: {dotted}: {value!r} is out of range: must be <= {hi}")
-    return value
-
-
-def _build(cls: type, data: dict, origin: dict, prefix: str = "") -> Any:
-    """Builds dataclass ``cls`` from ``data``: unknown keys, missing keys (without
-    a default), wrong types and out-of-range values raise ConfigError."""
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in _DERIVED}
-    for key in data:
-        if key not in fields:
-            dotted = f"{prefix}{key}"
-            close = [k for k in fields if k.replace("_", "") == str(key).replace("_", "").lower()]
-            close = close or difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.8)
-            hint = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
-            raise ConfigError(
-                f"{origin.get(dotted, '?')}: unknown key '{dotted}'{hint}; allowed here: {', '.join(sorted(fields))}"
-            )
-    kwargs = {}
-    for name, f in fields.items():
-        dotted = f"{prefix}{name}"
-        if name not in data:
-            if f.default is not dataclasses.MISSING:
-                continue
-            parent = prefix.rstrip(".")
-            where = (origin.get(parent) if parent else None) or origin.get("region", "?")
-            raise ConfigError(
-                f"{where}: missing key '{dotted}': set it in the region file or in {DEFAULTS_FILE}"
-            )
-        kwargs[name] = _convert(data[name], hints[name], dotted, origin, f.metadata)
-    obj = cls(**kwargs)
-    problem = obj.problem() if hasattr(obj, "problem") else None
-    if problem:
-        parent = prefix.rstrip(".")
-        raise ConfigError(f"{origin.get(parent, '?')}: {parent}: {problem}")
-    return obj
 
 
 def _check_semantics(cfg: RegionConfig, origin: dict) -> None:
@@ -473,7 +327,8 @@ def _check_semantics(cfg: RegionConfig, origin: dict) -> None:
 
 
 def load_region_config(region: str, regions_dir: Path = REGIONS_DIR) -> RegionConfig:
-    """Loads ``<regions_dir>/<region>.yaml`` over ``<regions_dir>/defaults.yaml``.
+    """Loads ``<regions_dir>/<region>.yaml`` over ``<regions_dir>/defaults.yaml``
+    (the project's ``pipelines/regions/defaults.yaml`` when the folder has none).
 
     Raises ConfigError naming the file and key for anything unknown, missing,
     mistyped or out of range, and for an unknown region (listing the known ones).
@@ -489,9 +344,11 @@ def load_region_config(region: str, regions_dir: Path = REGIONS_DIR) -> RegionCo
             f"To add one, copy a region file to {path} and edit it."
         )
     defaults_path = regions_dir / DEFAULTS_FILE
-    defaults = _read_yaml(defaults_path) if defaults_path.is_file() else {}
-    own = _read_yaml(path)
-    merged, origin = _merge(defaults, own, _origins_of(defaults, str(defaults_path)), str(path))
+    if not defaults_path.is_file():  # a folder with only region files inherits the project's defaults
+        defaults_path = REGIONS_DIR / DEFAULTS_FILE
+    defaults = read_yaml(defaults_path) if defaults_path.is_file() else {}
+    own = read_yaml(path)
+    merged, origin = merge(defaults, own, origins_of(defaults, str(defaults_path)), str(path))
     if "region" in merged and merged["region"] != region:
         raise ConfigError(
             f"{path}: region: '{merged['region']}' does not match the file name '{region}.yaml'"
@@ -499,7 +356,7 @@ def load_region_config(region: str, regions_dir: Path = REGIONS_DIR) -> RegionCo
     merged["region"] = region
     origin.setdefault("region", str(path))
     origin["region"] = str(path)
-    cfg = _build(RegionConfig, merged, origin)
+    cfg = build(RegionConfig, merged, origin)
     cfg = dataclasses.replace(cfg, source_file=str(path))
     _check_semantics(cfg, origin)
     return cfg
@@ -508,7 +365,7 @@ def load_region_config(region: str, regions_dir: Path = REGIONS_DIR) -> RegionCo
 def drift_config_from_dict(data: dict, source: str = "drift_config") -> DriftConfig:
     """Rebuilds a DriftConfig from ``dataclasses.asdict`` output (how components
     receive it as a JSON execution parameter), with the same strict checks."""
-    return _build(DriftConfig, data, {"": source}, "drift.")
+    return build(DriftConfig, data, {"": source}, "drift.")
 
 
 def region_data_dir(cfg: RegionConfig, data_override: Optional[str] = None) -> str:

@@ -175,3 +175,9 @@ def test_another_csv_dataset_is_config_only(regions):
     cfg = load_region_config("north", regions)
     assert cfg.features.all == ("plan", "tenure", "spend")
     assert region_data_dir(cfg) == "/data/shop/north"
+
+
+def test_a_folder_with_only_a_region_file_inherits_the_project_defaults(tmp_path):
+    (tmp_path / "BOS.yaml").write_text("region: BOS\nschema: {version: 1}\n")
+    cfg = load_region_config("BOS", tmp_path)
+    assert cfg.data.span_pattern == "span-{SPAN}/*.csv" and cfg.source_file == str(tmp_path / "BOS.yaml")
