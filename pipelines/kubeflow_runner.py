@@ -83,7 +83,8 @@ def compile_region(config: RegionConfig, out_dir: str, image: Optional[str] = No
 
     from pipelines.kubeflow_entrypoint import COMMAND
     from pipelines.pipeline import create_pipeline
-    from pipelines.schemas import git_commit_of, version_path
+    from pipelines.schema_releases import git_commit_of
+    from pipelines.schemas import version_path
 
     source = config.source_file or config.region
     check_location(config.kubeflow.root, "kubeflow.root", source)

@@ -138,7 +138,7 @@ def run_region(
 
     from pipelines.pipeline import create_pipeline
     from pipelines.run_result import collect
-    from pipelines.schemas import git_commit_of
+    from pipelines.schema_releases import git_commit_of
 
     os.makedirs(os.path.dirname(metadata_path), exist_ok=True)
     pipeline = create_pipeline(

@@ -45,6 +45,7 @@ class RunResult:
     run_id: str = ""
     duration_s: float = 0.0
     component_seconds: Dict[str, float] = field(default_factory=dict)
+    driftgate_version: Optional[str] = None  # of the code that ran
 
     def to_json_dict(self) -> dict:
         return asdict(self)

@@ -10,12 +10,10 @@ edited: a change is a new version. TFDV is imported only where statistics are
 needed.
 """
 
-import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional
 
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
@@ -23,7 +21,6 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 from driftgate.core.config import RegionConfig, project_root
 
 TRAINING, SERVING = "TRAINING", "SERVING"
-RELEASED_FILE = "released.json"
 TYPE_NAMES = ("INT", "FLOAT", "BYTES", "STRUCT")
 
 
@@ -387,60 +384,3 @@ def propose(stats, schema: schema_pb2.Schema) -> Proposal:
 
 
 # --- released versions ---------------------------------------------------------------
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def released(schemas_dir: Optional[Path] = None) -> Dict[str, str]:
-    """``{"<REGION>/v<N>": sha256}`` of every released version."""
-    path = schemas_root(schemas_dir) / RELEASED_FILE
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def release(region: str, version: int, schemas_dir: Optional[Path] = None) -> Tuple[str, str]:
-    """Records ``region``/``version`` as released (its content hash); refuses to
-    change the hash of a version already released."""
-    key = f"{region}/v{version}"
-    path = version_path(region, version, schemas_dir)
-    sha = digest(path)
-    table = released(schemas_dir)
-    if key in table and table[key] != sha:
-        raise SchemaError(
-            f"{path}: version {version} of {region} was released and has been edited since; "
-            f"restore it and put the change in a new version"
-        )
-    table[key] = sha
-    out = schemas_root(schemas_dir) / RELEASED_FILE
-    out.write_text(json.dumps(dict(sorted(table.items())), indent=1) + "\n")
-    return key, sha
-
-
-def append_changelog(region: str, version: int, lines: List[str], schemas_dir: Optional[Path] = None) -> Path:
-    import datetime as dt
-
-    path = schemas_root(schemas_dir) / region / "CHANGELOG.md"
-    text = path.read_text() if path.is_file() else f"# {region} schema changelog\n"
-    entry = f"\n## v{version} ({dt.date.today().isoformat()}, draft: review before pinning)\n\n" + "".join(
-        f"- {line}\n" for line in lines
-    )
-    path.write_text(text.rstrip("\n") + "\n" + entry)
-    return path
-
-
-def git_commit_of(path: Path) -> Optional[str]:
-    """The commit that last changed ``path``, when it is in a git checkout."""
-    import subprocess
-
-    try:
-        out = subprocess.run(
-            ["git", "log", "-1", "--format=%h", "--", str(path)],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            cwd=str(Path(path).parent),
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None

@@ -326,11 +326,13 @@ def _check_semantics(cfg: RegionConfig, origin: dict) -> None:
             )
 
 
-def load_region_config(region: str, regions_dir: Path = REGIONS_DIR) -> RegionConfig:
+def load_region_config_with_origins(
+    region: str, regions_dir: Path = REGIONS_DIR
+) -> Tuple[RegionConfig, Dict[str, str]]:
     """Loads ``<regions_dir>/<region>.yaml`` over ``<regions_dir>/defaults.yaml``
     (the project's ``pipelines/regions/defaults.yaml`` when the folder has none).
 
-    Raises ConfigError naming the file and key for anything unknown, missing,
+    Returns the config and, per dotted key, the file that set it. Raises ConfigError naming the file and key for anything unknown, missing,
     mistyped or out of range, and for an unknown region (listing the known ones).
     """
     regions_dir = Path(regions_dir)
@@ -359,7 +361,12 @@ def load_region_config(region: str, regions_dir: Path = REGIONS_DIR) -> RegionCo
     cfg = build(RegionConfig, merged, origin)
     cfg = dataclasses.replace(cfg, source_file=str(path))
     _check_semantics(cfg, origin)
-    return cfg
+    return cfg, origin
+
+
+def load_region_config(region: str, regions_dir: Path = REGIONS_DIR) -> RegionConfig:
+    """The region's config (see ``load_region_config_with_origins``)."""
+    return load_region_config_with_origins(region, regions_dir)[0]
 
 
 def drift_config_from_dict(data: dict, source: str = "drift_config") -> DriftConfig:

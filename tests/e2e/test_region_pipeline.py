@@ -4,7 +4,7 @@ One scenario, in order, on one region root:
 1. span 1 retrains (nothing serves yet), is blessed by value thresholds alone
    and pushed as version 1 in the TF Serving layout; the SavedModel answers.
 2. span 2 with text in a numeric column is blocked by the span gate
-   (``driftgate run --json`` exits 2); the serving folder is byte-for-byte unchanged.
+   (``driftgate run --json`` exits 3); the serving folder is byte-for-byte unchanged.
 3. span 3 holds span 1's rows again, with identical serving logs: no drift
    against the training baseline, no skew -> ``skip``; nothing trains.
 4. the next span (4, February; no span given) with ``force_retrain`` trains and
@@ -82,7 +82,7 @@ def scenario(tmp_path_factory, small_spans):
         [
             sys.executable,
             "-m",
-            "pipelines.cli",
+            "driftgate",
             "run",
             "--region",
             "EWR",
@@ -148,7 +148,7 @@ def test_pushed_model_loads_and_answers_its_serving_signature(scenario):
 
 def test_corrupted_span_is_blocked_and_serving_untouched(scenario):
     cli = scenario["cli"]
-    assert cli.returncode == 2, cli.stderr[-2000:]
+    assert cli.returncode == 3, cli.stderr[-2000:]
     out = json.loads(cli.stdout)  # stdout holds exactly one JSON object
     assert RUN_KEYS <= set(out)
     assert out["blocked"] is True and out["decision"] == "block" and out["span"] == 2

@@ -329,7 +329,7 @@ def test_unreachable_server_is_one_line_within_ten_seconds(capsys):
     import socket
     import time
 
-    from pipelines.cli import main
+    from driftgate.cli import main
 
     closed = socket.socket()
     closed.bind(("127.0.0.1", 0))
@@ -351,7 +351,7 @@ def test_unreachable_server_is_one_line_within_ten_seconds(capsys):
 
 
 def test_endpoint_is_required_from_flag_or_environment(capsys, monkeypatch):
-    from pipelines.cli import main
+    from driftgate.cli import main
 
     monkeypatch.delenv("KF_PIPELINES_ENDPOINT", raising=False)
     assert main(["kfp", "status"]) == 1

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from driftgate.core.config import available_regions, load_region_config
-from pipelines import schemas
+from pipelines import schema_releases, schemas
 
 ROOT = Path(__file__).resolve().parents[2]
 EWR_V1 = schemas.version_path("EWR", 1)
@@ -25,12 +25,12 @@ def test_every_committed_version_validates(region):
 
 
 def test_released_versions_are_unchanged_and_pinned_ones_released():
-    table = schemas.released()
+    table = schema_releases.released()
     for key, sha in table.items():
         region, v = key.split("/v")
         path = schemas.version_path(region, int(v))
         assert (
-            schemas.digest(path) == sha
+            schema_releases.digest(path) == sha
         ), f"{path} was released and then edited: restore it and make the change a new version"
     for region in available_regions():
         assert f"{region}/v{load_region_config(region).schema.version}" in table
@@ -42,7 +42,7 @@ def _git(*args):
 
 @pytest.mark.skipif(_git("rev-parse", "--git-dir").returncode != 0, reason="not a git checkout")
 def test_every_version_pinned_in_git_history_is_released():
-    table = schemas.released()
+    table = schema_releases.released()
     commits = _git("log", "--format=%H", "--", "pipelines/regions").stdout.split()
     assert commits, "no history for pipelines/regions"
     checked = 0
@@ -68,7 +68,7 @@ def test_editing_a_released_version_is_refused(tmp_path):
     path = schemas.version_path("EWR", 1, sdir)
     path.write_text(path.read_text().replace("min_domain_mass: 0.98", "min_domain_mass: 0.9"))
     with pytest.raises(schemas.SchemaError, match="was released and has been edited"):
-        schemas.release("EWR", 1, sdir)
+        schema_releases.release("EWR", 1, sdir)
 
 
 @pytest.mark.parametrize(
@@ -178,7 +178,7 @@ def test_cli_propose_writes_next_version_and_changelog(tmp_path, small_spans):
             [
                 sys.executable,
                 "-m",
-                "pipelines.cli",
+                "driftgate",
                 "schema",
                 *args,
                 "--region",
@@ -193,7 +193,7 @@ def test_cli_propose_writes_next_version_and_changelog(tmp_path, small_spans):
         )
 
     fails = run("check-span", "--span", "2", "--data", str(data))
-    assert fails.returncode == 2 and "dest" in fails.stdout
+    assert fails.returncode == 3 and "dest" in fails.stdout
     prop = run("propose", "--span", "2", "--data", str(data))
     assert prop.returncode == 0, prop.stderr
     assert (sdir / "EWR" / "v2" / "schema.pbtxt").is_file()

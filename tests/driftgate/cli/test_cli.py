@@ -7,12 +7,13 @@ import sys
 
 import pytest
 
-from pipelines import cli
+from driftgate import cli
+from driftgate.cli.run import demo_table, summary_lines
 
 
 def _driftgate(*args, env=None):
     return subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", *args],
+        [sys.executable, "-m", "driftgate", *args],
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},
@@ -25,7 +26,7 @@ def test_help_is_fast_and_imports_no_tensorflow():
         [
             sys.executable,
             "-c",
-            "import sys; from pipelines import cli\n"
+            "import sys; from driftgate import cli\n"
             "try:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
             "print('TF=' + str('tensorflow' in sys.modules))",
         ],
@@ -34,6 +35,7 @@ def test_help_is_fast_and_imports_no_tensorflow():
         timeout=60,
     )
     assert "TF=False" in out.stdout and "run" in out.stdout and "demo" in out.stdout
+    assert "Exit codes: 0 done, 1 error, 2 usage error, 3 span blocked" in out.stdout
 
 
 def test_legacy_keras_is_selected_by_importing_the_package():
@@ -77,7 +79,7 @@ def test_missing_data_folder_exits_1(tmp_path):
         ("empty", "no rows"),
     ],
 )
-def test_bad_span_exits_2_and_changes_nothing(tmp_path, small_spans, corruption, message):
+def test_bad_span_exits_3_prints_its_json_and_changes_nothing(tmp_path, small_spans, corruption, message):
     data = tmp_path / "data" / "EWR" / "span-1"
     data.mkdir(parents=True)
     lines = (small_spans / "EWR" / "span-1" / "data.csv").read_text().splitlines()
@@ -89,9 +91,13 @@ def test_bad_span_exits_2_and_changes_nothing(tmp_path, small_spans, corruption,
         lines = lines[:1]
     (data / "data.csv").write_text("\n".join(lines) + "\n")
     root = tmp_path / "runs"
-    res = _driftgate("run", "--region", "EWR", "--data", str(tmp_path / "data"), "--root", str(root))
-    assert res.returncode == 2, res.stderr
+    res = _driftgate(
+        "run", "--region", "EWR", "--data", str(tmp_path / "data"), "--root", str(root), "--json"
+    )
+    assert res.returncode == 3, res.stderr
     assert message in res.stderr and "serving is unchanged" in res.stderr
+    out = json.loads(res.stdout)  # blocked before TFX started: still one JSON object
+    assert out["decision"] == "block" and out["blocked"] is True and message in out["reasons"][0]
     assert not root.exists() or not (root / "serving").exists()
 
 
@@ -111,10 +117,10 @@ def test_demo_table_formats_results_and_errors():
         decision="retrain",
         duration_s=61.0,
     )
-    table = cli.demo_table([r, ("JFK", 2, "boom")])
+    table = demo_table([r, ("JFK", 2, "boom")])
     assert "EWR" in table and "0.739" in table and "0.743" in table and "yes" in table
-    assert "JFK" in table and "error: boom" in table
-    lines = cli.summary_lines(r)
+    assert "JFK" in table and "error" in table and "boom" in table
+    lines = summary_lines(r)
     assert "pushed version 1" in lines[0] and "auc 0.739" in lines[1]
     json.dumps(r.to_json_dict())
 
@@ -165,3 +171,66 @@ def test_schema_that_does_not_parse_exits_1_naming_file(tmp_path, small_spans):
     assert res.returncode == 1
     assert "EWR/v1/schema.pbtxt: schema does not parse" in res.stderr
     assert not (tmp_path / "r" / "serving").exists()
+
+
+def test_usage_errors_exit_2():
+    assert cli.main(["run"]) == 2  # --region missing
+    assert cli.main(["no-such-command"]) == 2
+
+
+def test_version_names_driftgate_and_the_stack(capsys):
+    assert cli.main(["--version"]) == 0
+    out = capsys.readouterr().out
+    for name in ("driftgate", "tfx", "tensorflow-data-validation", "kfp", "tensorflow"):
+        assert f"{name} " in out
+    assert "not installed" not in out
+
+
+def test_config_show_names_the_file_of_every_key(capsys):
+    assert cli.main(["config", "show", "--region", "EWR", "-o", "json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["schema.version"]["file"].endswith("EWR.yaml")
+    assert shown["data.span_pattern"] == {
+        "value": "span-{SPAN}/*.csv",
+        "file": shown["data.span_pattern"]["file"],
+    }
+    assert shown["data.span_pattern"]["file"].endswith("defaults.yaml")
+
+
+def test_config_validate_checks_every_region_and_fails_on_one_bad(tmp_path, capsys):
+    regions = _regions_copy(tmp_path)
+    assert cli.main(["config", "validate", "--config-dir", str(regions)]) == 0
+    (regions / "JFK.yaml").write_text("schema: {version: 1}\ntrainer: {stepz: 3}\n")
+    capsys.readouterr()
+    assert cli.main(["config", "validate", "--config-dir", str(regions), "-o", "json"]) == 1
+    rows = {r["region"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["EWR"]["status"] == "ok" and rows["JFK"]["status"] == "error"
+    assert "unknown key 'trainer.stepz'" in rows["JFK"]["problem"]
+
+
+def test_config_folder_comes_from_the_environment(tmp_path, capsys, monkeypatch):
+    (tmp_path / "BOS.yaml").write_text("schema: {version: 1}\n")  # defaults come from the project
+    monkeypatch.setenv("DRIFTGATE_CONFIG_DIR", str(tmp_path))
+    assert cli.main(["regions", "-o", "json"]) == 0
+    assert [r["region"] for r in json.loads(capsys.readouterr().out)] == ["BOS"]
+
+
+def test_tables_size_columns_to_their_content():
+    from driftgate.cli.data import drift_table
+
+    comparison = {
+        "baseline": "previous",
+        "span": 1,
+        "severity": "warning",
+        "drifted": ["account_age_days_since_signup"],
+        "features": {
+            "account_age_days_since_signup": {
+                "kind": "numeric",
+                "severity": "warning",
+                "tests": {"ks": {"score": 0.12, "verdict": "warning"}},
+            }
+        },
+    }
+    lines = drift_table(comparison, 2).splitlines()
+    row = next(line for line in lines if line.startswith("account_age_days_since_signup"))
+    assert row.split()[:4] == ["account_age_days_since_signup", "numeric", "warning", "0.120*"]

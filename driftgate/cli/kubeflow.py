@@ -1,0 +1,177 @@
+"""``driftgate compile`` and ``driftgate kfp``: region pipelines on Kubeflow Pipelines.
+
+Credentials and the endpoint come from the environment here only
+(``pipelines.kfp_client.settings_from_env``): ``KF_PIPELINES_ENDPOINT``,
+``KFP_TOKEN`` / ``KFP_COOKIES``, ``DRIFTGATE_PROFILE_NAMESPACE``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import click
+
+from driftgate.cli import output
+from driftgate.cli.options import config_dir_option, configs
+
+which_regions = [
+    click.option("--region", default=None, help="one region"),
+    click.option("--all", "all_regions", is_flag=True, help="every configured region"),
+]
+
+
+def _regions_options(f):
+    for opt in reversed(which_regions):
+        f = opt(f)
+    return f
+
+
+def _server_options(f):
+    f = click.option(
+        "--namespace",
+        default=None,
+        help="profile namespace of a multi-user install [env DRIFTGATE_PROFILE_NAMESPACE]",
+    )(f)
+    f = click.option(
+        "--endpoint",
+        "--host",
+        "endpoint",
+        default=None,
+        help="KFP API endpoint, e.g. http://localhost:8080 [env KF_PIPELINES_ENDPOINT]",
+    )(f)
+    return config_dir_option(f)
+
+
+@click.command("compile")
+@_regions_options
+@click.option("--out", required=True, help="folder for <REGION>.yaml")
+@click.option("--image", default=None, help="pipeline image (default: kubeflow.image in the config)")
+@config_dir_option
+def compile_cmd(region, all_regions, out, image, config_dir):
+    """Compile region pipelines for Kubeflow Pipelines (PipelineSpec YAML)."""
+    from pipelines.kubeflow_runner import compile_region
+
+    for config in configs(region, all_regions, config_dir):
+        t0 = time.time()
+        path = compile_region(config, out, image=image)
+        click.echo(
+            f"{config.region}: {path} ({time.time() - t0:.1f}s, image {image or config.kubeflow.image})"
+        )
+    return 0
+
+
+def _client(endpoint, namespace):
+    from pipelines import kfp_client
+
+    settings = kfp_client.settings_from_env(endpoint, os.environ, namespace)
+    return kfp_client.make_client(settings), settings.profile_namespace
+
+
+@click.group("kfp")
+def kfp_group():
+    """Upload, run, schedule and list runs on a Kubeflow Pipelines server."""
+
+
+@kfp_group.command("upload")
+@_regions_options
+@click.option("--specs", default="kubeflow/pipelines", show_default=True, help="folder with <REGION>.yaml")
+@_server_options
+@output.output_option
+def upload_cmd(region, all_regions, specs, endpoint, namespace, config_dir, output_format):
+    """Upload compiled pipelines as new versions."""
+    from pipelines import kfp_client
+
+    chosen = configs(region, all_regions, config_dir)
+    for config in chosen:
+        spec = os.path.join(specs, f"{config.region}.yaml")
+        if not os.path.isfile(spec):
+            raise click.ClickException(
+                f"{spec} not found: run `driftgate compile --region {config.region} --out {specs}` first"
+            )
+    client, _ = _client(endpoint, namespace)
+    ups = [kfp_client.upload(client, c, os.path.join(specs, f"{c.region}.yaml")) for c in chosen]
+    rows = [[u.region, u.version_name, u.version_id, "yes" if u.created_pipeline else "no"] for u in ups]
+    _show(
+        output_format,
+        [u.__dict__ for u in ups],
+        rows,
+        ["region", "version", "version id", "pipeline created"],
+    )
+    return 0
+
+
+@kfp_group.command("run")
+@_regions_options
+@click.option(
+    "--wait", type=int, default=None, metavar="SECONDS", help="wait up to SECONDS for the run to finish"
+)
+@_server_options
+@output.output_option
+def run_cmd(region, all_regions, wait, endpoint, namespace, config_dir, output_format):
+    """Start a run of the newest uploaded version now."""
+    from pipelines import kfp_client
+
+    chosen = configs(region, all_regions, config_dir)
+    client, ns = _client(endpoint, namespace)
+    started = [kfp_client.run_now(client, c, namespace=ns, wait_s=wait) for c in chosen]
+    rows = [[s.region, s.run_name, s.run_id, s.state, s.pipeline_root] for s in started]
+    _show(
+        output_format,
+        [s.__dict__ for s in started],
+        rows,
+        ["region", "run", "run id", "state", "pipeline root"],
+    )
+    return 0
+
+
+@kfp_group.command("schedule")
+@click.option("--region", required=True)
+@_server_options
+@output.output_option
+def schedule_cmd(region, endpoint, namespace, config_dir, output_format):
+    """Create or replace a region's recurring run."""
+    from pipelines import kfp_client
+
+    (config,) = configs(region, False, config_dir)
+    client, ns = _client(endpoint, namespace)
+    s = kfp_client.schedule(client, config, namespace=ns)
+    sched = config.kubeflow.schedule
+    row = [
+        s.region,
+        s.recurring_run_id,
+        s.version_id,
+        s.cron,
+        sched.max_concurrency,
+        sched.catchup,
+        ", ".join(s.replaced) or "-",
+    ]
+    heads = ["region", "recurring run", "version", "cron", "max concurrency", "catchup", "replaced"]
+    _show(output_format, s.__dict__, [row], heads)
+    return 0
+
+
+@kfp_group.command("status")
+@click.option("--region", default=None, help="one region (default: every configured one)")
+@_server_options
+@output.output_option
+def status_cmd(region, endpoint, namespace, config_dir, output_format):
+    """Newest runs per region."""
+    from pipelines import kfp_client
+
+    chosen = configs(region, region is None, config_dir)
+    client, ns = _client(endpoint, namespace)
+    found = kfp_client.status(client, chosen, namespace=ns)
+    heads = ["region", "run", "state", "created", "finished"]
+    _show(output_format, found, [[r[h] for h in heads] for r in found], heads)
+    return 0
+
+
+def _show(output_format, data, rows, heads) -> None:
+    if output_format == output.JSON:
+        output.emit_json(data)
+    else:
+        click.echo(output.table(rows, heads))
+
+
+COMMANDS = [compile_cmd, kfp_group]

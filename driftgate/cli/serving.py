@@ -1,0 +1,143 @@
+"""``driftgate serving``, ``driftgate canary`` and ``driftgate report``."""
+
+from __future__ import annotations
+
+import click
+
+from driftgate.cli import output
+from driftgate.cli.options import config_dir_option, data_option, load, region_option, root_option
+from driftgate.cli.output import fmt
+
+
+def _state_lines(config, sdir, st) -> list:
+    from serving import release
+
+    name = config.serving.model_name
+    lines = [
+        f"{config.region} {name}: stable {fmt(st.stable)}, canary {fmt(st.canary)} "
+        f"({config.serving.canary_share}% of traffic when present), earlier stables {st.previous_stables or '-'}, "
+        f"rejected {st.rejected or '-'}",
+        f"  config: {sdir}/{release.CONFIG_FILE}",
+    ]
+    lines += [
+        f"  {ev['at']}  {ev['action']:<10} v{ev['version']}  {ev.get('reason', '')}" for ev in st.history[-5:]
+    ]
+    return lines
+
+
+@click.group("serving")
+def serving_group():
+    """TF Serving release state: status, promote, rollback, manifests."""
+
+
+def _release_action(action, region, root, config_dir, output_format):
+    from dataclasses import asdict
+
+    from driftgate.core import storage
+    from driftgate.core.layout import RegionLayout
+    from serving import release
+
+    config = load(region, config_dir)
+    sdir = RegionLayout(storage.absolute(root), config.region, config.serving.model_name).serving_dir
+    if action == "promote":
+        release.promote(sdir, config.serving.model_name)
+    elif action == "rollback":
+        release.rollback(sdir, config.serving.model_name)
+    st = release.load_state(sdir, config.serving.model_name)
+    if output_format == output.JSON:
+        output.emit_json(asdict(st))
+    else:
+        output.lines(_state_lines(config, sdir, st))
+    return 0
+
+
+def _release_command(action: str, doc: str):
+    @serving_group.command(action, help=doc)
+    @region_option
+    @root_option
+    @config_dir_option
+    @output.output_option
+    def command(region, root, config_dir, output_format):
+        return _release_action(action, region, root, config_dir, output_format)
+
+    return command
+
+
+_release_command("status", "Stable and canary versions, earlier stables, recent history.")
+_release_command("promote", "Make the canary stable (the old stable is kept for rollback).")
+_release_command("rollback", "Drop the canary label, or return to the previous stable.")
+
+
+@serving_group.command("manifests")
+@region_option
+@click.option("--out", default="kubeflow/serving", show_default=True, help="output folder")
+@config_dir_option
+def manifests_cmd(region, out, config_dir):
+    """Kubernetes manifests: TF Serving Deployments per track, Service, Istio split."""
+    from serving import manifests
+
+    config = load(region, config_dir)
+    for path in manifests.write([config], out):
+        click.echo(f"{config.region}: {path}")
+    return 0
+
+
+@click.group("canary")
+def canary_group():
+    """Canary analysis against stable."""
+
+
+@canary_group.command("evaluate")
+@region_option
+@click.option("--span", type=int, required=True, help="a span later than the canary's training span")
+@data_option
+@root_option
+@config_dir_option
+@output.output_option
+def evaluate_cmd(region, span, data, root, config_dir, output_format):
+    """Score canary vs stable on a labelled span; promote or roll back."""
+    from pipelines import canary_evaluation
+
+    config = load(region, config_dir)
+    r = canary_evaluation.evaluate_and_apply(config, span, root, data)
+    if output_format == output.JSON:
+        output.emit_json(r)
+        return 0
+    click.echo(
+        f"{config.region} span {span}: canary v{r['canary_version']} vs stable v{r['stable_version']} "
+        f"on {r['rows']:,} rows -> {r['verdict'].upper()}"
+    )
+    rows = []
+    for name in ("stable", "canary"):
+        m = r["metrics"][name]
+        rows.append(
+            [
+                name,
+                f"{m['auc']:.4f}",
+                f"{m['accuracy']:.4f}",
+                f"{m['failure_rate']:.2f}",
+                f"{m['latency_ms_1']['p50']:.2f}ms",
+                f"{m['latency_ms_1']['p99']:.2f}ms",
+                f"{m['latency_ms_1000']['p50']:.1f}ms",
+                f"{m['latency_ms_1000']['p99']:.1f}ms",
+            ]
+        )
+    click.echo(output.table(rows, ["", "auc", "accuracy", "fail", "p50 1", "p99 1", "p50 1000", "p99 1000"]))
+    for reason in r["reasons"]:
+        click.echo(f"  {reason}")
+    click.echo(f"  recorded: {r['report']} and ML Metadata execution {r['mlmd_execution_id']}")
+    return 0
+
+
+@click.command("report")
+@root_option
+def report_cmd(root):
+    """Summary HTML page across regions and spans."""
+    from driftgate.core import storage
+    from pipelines import report
+
+    click.echo(report.write_summary(storage.absolute(root)))
+    return 0
+
+
+COMMANDS = [serving_group, canary_group, report_cmd]
