@@ -117,22 +117,19 @@ def _draft(mode, span, data, region, config_dir, schemas):
     return 0
 
 
-@schema_group.command("infer")
-@click.option("--span", type=int, required=True)
-@data_option
-@_common
-def infer_cmd(span, data, region, config_dir, schemas):
-    """Draft the next version from a span's statistics."""
-    return _draft("infer", span, data, region, config_dir, schemas)
+def _draft_command(mode: str, doc: str):
+    @schema_group.command(mode, help=doc)
+    @click.option("--span", type=int, required=True)
+    @data_option
+    @_common
+    def command(span, data, region, config_dir, schemas):
+        return _draft(mode, span, data, region, config_dir, schemas)
+
+    return command
 
 
-@schema_group.command("propose")
-@click.option("--span", type=int, required=True)
-@data_option
-@_common
-def propose_cmd(span, data, region, config_dir, schemas):
-    """Next version with the smallest changes accepting a span."""
-    return _draft("propose", span, data, region, config_dir, schemas)
+_draft_command("infer", "Draft the next version from a span's statistics.")
+_draft_command("propose", "Next version with the smallest changes accepting a span.")
 
 
 @schema_group.command("release")
