@@ -63,22 +63,22 @@ def derive(result, history: List[dict], escalate_after: int) -> List[Alert]:
                 {"span": result.span, "reasons": result.reasons},
             )
         )
-    training = (result.drift or {}).get("drift", {}).get("training")
+    training = result.comparison("training")
     if not training:
         return alerts
     from components.state import drift_streak
 
-    for feature in training["drifted"]:
-        entry = training["features"][feature]
+    for feature in training.drifted:
+        entry = training.features[feature]
         streak = drift_streak(history, feature)
-        severity = entry["severity"]
+        severity = entry.severity
         escalated = severity == "warning" and streak >= escalate_after
         if escalated:
             severity = "critical"
-        scores = {t: r["score"] for t, r in entry["tests"].items()}
+        scores = entry.scores()
         summary = (
-            f"{result.region}: {feature} drifts ({entry['severity']}) vs training baseline "
-            f"(span {training['span']}) in span {result.span}"
+            f"{result.region}: {feature} drifts ({entry.severity}) vs training baseline "
+            f"(span {training.span}) in span {result.span}"
             + (f"; {streak} spans in a row, escalated to critical" if escalated else "")
         )
         alerts.append(
@@ -89,7 +89,7 @@ def derive(result, history: List[dict], escalate_after: int) -> List[Alert]:
                 summary,
                 {
                     "span": result.span,
-                    "baseline_span": training["span"],
+                    "baseline_span": training.span,
                     "scores": scores,
                     "consecutive_spans": streak,
                     "decision": result.decision,

@@ -41,12 +41,12 @@ def build_registry(result, history=(), release_state=None):
         ["region", "baseline"],
         registry=reg,
     )
-    for baseline, comp in (result.drift or {}).get("drift", {}).items():
-        overall.labels(region, baseline).set(SEVERITY_VALUE.get(comp["severity"], 0))
-        for feature, entry in comp["features"].items():
-            severity.labels(region, feature, baseline).set(SEVERITY_VALUE.get(entry["severity"], 0))
-            for test, r in entry["tests"].items():
-                score.labels(region, feature, test, baseline).set(r["score"])
+    for baseline, comp in (result.drift.drift if result.drift is not None else {}).items():
+        overall.labels(region, baseline).set(SEVERITY_VALUE.get(comp.severity, 0))
+        for feature, entry in comp.features.items():
+            severity.labels(region, feature, baseline).set(SEVERITY_VALUE.get(entry.severity, 0))
+            for test, r in entry.tests.items():
+                score.labels(region, feature, test, baseline).set(r.score)
     decision = Gauge(
         "driftgate_span_decision",
         "1 for the decision of the latest span",

@@ -14,7 +14,9 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from driftgate.core.vocabulary import DRIFT_TESTS
+from components.drift.results import Comparison
+from components.gate.decision import SpanReport
+from driftgate.core.vocabulary import DRIFT_TESTS, SEVERITY_RANK
 
 COLORS = {"none": "#e8f5e9", "warning": "#fff3c4", "critical": "#ffcdd2", "insufficient_data": "#eeeeee"}
 DECISION_COLORS = {"skip": "#90caf9", "retrain": "#a5d6a7", "block": "#ef9a9a"}
@@ -91,27 +93,32 @@ def _svg_categorical(name, base, cur, width=360, top=8) -> str:
     )
 
 
-def _feature_table(comp: dict) -> str:
+def comparisons(result: dict) -> Dict[str, Comparison]:
+    """baseline -> Comparison of a run's JSON result ({} when the gate did not report)."""
+    report = result.get("drift") or {}
+    return SpanReport.from_json_dict(report).drift if report else {}
+
+
+def _feature_table(comp: Comparison) -> str:
     tests = list(DRIFT_TESTS)
     head = "".join(f"<th>{t}</th>" for t in tests)
     rows = []
     for name, f in sorted(
-        comp["features"].items(),
-        key=lambda kv: (-{"critical": 2, "warning": 1}.get(kv[1]["severity"], 0), kv[0]),
+        comp.features.items(), key=lambda kv: (-SEVERITY_RANK.get(kv[1].severity, 0), kv[0])
     ):
         cells = []
         for t in tests:
-            r = f["tests"].get(t)
+            r = f.tests.get(t)
             if r is None:
                 cells.append("<td class='muted'>-</td>")
             else:
                 cells.append(
-                    f"<td style='background:{COLORS.get(r['verdict'], '#fff')}' "
-                    f"title='warning {r['warning']}, critical {r['critical']}'>{r['score']:.3f}</td>"
+                    f"<td style='background:{COLORS.get(r.verdict, '#fff')}' "
+                    f"title='warning {r.warning}, critical {r.critical}'>{r.score:.3f}</td>"
                 )
         rows.append(
-            f"<tr><td class='l'>{_e(name)}</td><td class='l' style='background:{COLORS.get(f['severity'])}'>"
-            f"{_e(f['severity'])}</td>{''.join(cells)}</tr>"
+            f"<tr><td class='l'>{_e(name)}</td><td class='l' style='background:{COLORS.get(f.severity)}'>"
+            f"{_e(f.severity)}</td>{''.join(cells)}</tr>"
         )
     return (
         f"<table><tr><th class='l'>feature</th><th class='l'>severity</th>{head}</tr>{''.join(rows)}</table>"
@@ -138,10 +145,10 @@ def run_report(
         + "".join(f"<li>{_e(r)}</li>" for r in result.get("reasons", []))
         + "</ul>",
     ]
-    for baseline, comp in gate.get("drift", {}).items():
+    for baseline, comp in comparisons(result).items():
         parts.append(
-            f"<h2 id='drift-{_e(baseline)}'>Drift vs {_e(baseline)} baseline (span {_e(comp['span'])}): "
-            f"{_e(comp['severity'])}</h2>"
+            f"<h2 id='drift-{_e(baseline)}'>Drift vs {_e(baseline)} baseline (span {_e(comp.span)}): "
+            f"{_e(comp.severity)}</h2>"
         )
         parts.append(_feature_table(comp))
     if gate.get("gradual"):
@@ -228,21 +235,20 @@ def summary_report(results: List[dict]) -> str:
             cells.append(f"<td style='background:{DECISION_COLORS.get(d, '#fff')}'>{_e(d)}</td>")
         parts.append(f"<tr><td class='l'>{_e(region)}</td>{''.join(cells)}</tr>")
     parts.append("</table>")
-    features = sorted(
-        {f for r in results for c in (r.get("drift") or {}).get("drift", {}).values() for f in c["features"]}
-    )
+    features = sorted({f for r in results for c in comparisons(r).values() for f in c.features})
     parts.append(
         "<h2 id='heatmap'>Drift vs training baseline (latest span of each region)</h2>"
         "<table><tr><th class='l'>region</th>" + "".join(f"<th>{_e(f)}</th>" for f in features) + "</tr>"
     )
     for region in regions:
         runs = [r for (reg, _), r in sorted(latest.items()) if reg == region]
-        comp = {}
+        comp = None
         for r in runs:
-            comp = (r.get("drift") or {}).get("drift", {}).get("training", comp) or comp
+            comp = comparisons(r).get("training") or comp
         cells = []
         for f in features:
-            sev = comp.get("features", {}).get(f, {}).get("severity", "")
+            entry = comp.features.get(f) if comp is not None else None
+            sev = entry.severity if entry is not None else ""
             cells.append(f"<td style='background:{COLORS.get(sev, '#fff')}'>{_e(sev)}</td>")
         parts.append(f"<tr><td class='l'>{_e(region)}</td>{''.join(cells)}</tr>")
     parts.append("</table>")
@@ -260,15 +266,15 @@ def write_run_report(layout, result: dict, features: List[str]) -> str:
     state = RegionState(layout.state_dir)
     summaries = {}
     for baseline in ("training", "previous"):
-        comp = (result.get("drift") or {}).get("drift", {}).get(baseline)
-        if not comp or not comp["drifted"]:
+        comp = comparisons(result).get(baseline)
+        if comp is None or not comp.drifted:
             continue
-        base, cur = state.load_statistics(comp["span"]), state.load_statistics(span)
+        base, cur = state.load_statistics(comp.span), state.load_statistics(span)
         if base is None or cur is None:
             continue
         sb, sc = summarize(base.datasets, features), summarize(cur.datasets, features)
         summaries = {
-            f: (sb[f], sc[f]) for f in comp["drifted"] if sb.get(f) is not None and sc.get(f) is not None
+            f: (sb[f], sc[f]) for f in comp.drifted if sb.get(f) is not None and sc.get(f) is not None
         }
         break
     release_file = storage.join(layout.serving_dir, release.STATE_FILE)

@@ -15,7 +15,7 @@ from typing import Dict, List, Optional
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from components.gate.decision import BLOCK, REPORT_FILE, GateReport
+from components.gate.decision import BLOCK, REPORT_FILE, SpanReport
 from driftgate.core import storage
 
 OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
@@ -38,7 +38,7 @@ class RunResult:
     schema_version: str = ""
     release_label: Optional[str] = None  # stable / canary / rejected for a pushed version
     schema_commit: Optional[str] = None
-    drift: Dict[str, object] = field(default_factory=dict)
+    drift: Optional[SpanReport] = None  # the span gate's report (JSON: its dict, or {})
     baseline_version: Optional[int] = None
     not_blessed_reasons: List[str] = field(default_factory=list)
     reasons: List[str] = field(default_factory=list)
@@ -47,8 +47,18 @@ class RunResult:
     component_seconds: Dict[str, float] = field(default_factory=dict)
     driftgate_version: Optional[str] = None  # of the code that ran
 
+    def __post_init__(self):
+        if isinstance(self.drift, dict):  # read back from JSON
+            self.drift = SpanReport.from_json_dict(self.drift) if self.drift else None
+
+    def comparison(self, baseline: str):
+        """The drift comparison against ``baseline`` (a Comparison), or None."""
+        return self.drift.drift.get(baseline) if self.drift is not None else None
+
     def to_json_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        d["drift"] = self.drift.to_json_dict() if self.drift is not None else {}
+        return d
 
 
 def _prop(artifact: metadata_store_pb2.Artifact, name: str):
@@ -157,13 +167,13 @@ def collect(config, metadata_path: str, paths) -> RunResult:
     report_art = outputs.get("span_gate", {}).get("report")
     if report_art is not None:
         with open(os.path.join(report_art.uri, REPORT_FILE)) as fh:
-            report = GateReport.from_json_dict(json.load(fh))
+            report = SpanReport.from_json_dict(json.load(fh))
         result.rows = sum(report.rows.values())
         result.anomalies = [dict(vars(f), types=list(f.types)) for f in report.findings]
         result.decision = report.decision
         result.blocked = report.decision == BLOCK
         result.reasons = report.reasons
-        result.drift = report.to_json_dict()
+        result.drift = report
         result.schema_version = str(report.schema.get("version") or "")
         result.schema_commit = report.schema.get("commit")
     baseline = outputs.get("serving_baseline", {}).get("model")

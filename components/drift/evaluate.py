@@ -9,6 +9,7 @@ from typing import Dict, List, Mapping, Optional
 
 import numpy as np
 
+from components.drift.results import Comparison
 from components.drift.stat_tests import Score, run_tests
 from components.drift.summaries import NumericSummary
 from driftgate.core.vocabulary import CRITICAL, INSUFFICIENT, NONE, WARNING  # noqa: F401
@@ -68,13 +69,10 @@ def compare(
     cfg,
     baseline: str,
     baseline_span: Optional[int] = None,
-) -> dict:
-    """Compares per-feature summaries of the current span with a baseline's.
-
-    Returns ``{"baseline", "span", "severity", "features": {name: {...}}}`` where
-    each feature holds its kind, counts, per-test score/p-value/thresholds/verdict
-    and its own severity (the worst of its tests).
-    """
+) -> Comparison:
+    """Compares per-feature summaries of the current span with a baseline's:
+    per feature its kind, counts, each test's score, p-value, thresholds and
+    verdict, and its own severity (the worst of its tests)."""
     features: Dict[str, dict] = {}
     pending_p: List[tuple] = []
     for name in sorted(set(base) | set(cur)):
@@ -117,10 +115,12 @@ def compare(
     for entry in features.values():
         if entry["tests"]:
             entry["severity"] = max_severity(t["verdict"] for t in entry["tests"].values())
-    return {
-        "baseline": baseline,
-        "span": baseline_span,
-        "severity": max_severity(f["severity"] for f in features.values()),
-        "drifted": sorted(n for n, f in features.items() if RANK[f["severity"]] > 0),
-        "features": features,
-    }
+    return Comparison.from_json(
+        {
+            "baseline": baseline,
+            "span": baseline_span,
+            "severity": max_severity(f["severity"] for f in features.values()),
+            "drifted": sorted(n for n, f in features.items() if RANK[f["severity"]] > 0),
+            "features": features,
+        }
+    )

@@ -128,7 +128,7 @@ def run_gate(
     force_retrain: bool,
     warn_only_types=(),
     warn_only_features=(),
-) -> logic.GateReport:
+) -> logic.SpanReport:
     """Everything the component does, minus writing its output artifact."""
     from tfx.utils import io_utils as tfx_io
 
@@ -158,7 +158,7 @@ def run_gate(
             drift["training"] = evaluate.compare(
                 summarize(training.datasets, features), cur, cfg, "training", training_span
             )
-            drift["training"]["model_version"] = serving_version
+            drift["training"] = drift["training"].with_model_version(serving_version)
     serving_stats = serving_log_statistics(
         data_dir, cfg.serving_logs_pattern, span, schema, cfg.quantile_buckets
     )
@@ -196,12 +196,9 @@ def run_gate(
         {
             "span": span,
             "decision": report.decision,
-            "severity": {k: v["severity"] for k, v in drift.items()},
-            "drifted": {k: v["drifted"] for k, v in drift.items()},
-            "scores": {
-                k: {f: {t: r["score"] for t, r in e["tests"].items()} for f, e in v["features"].items()}
-                for k, v in drift.items()
-            },
+            "severity": {k: v.severity for k, v in drift.items()},
+            "drifted": {k: list(v.drifted) for k, v in drift.items()},
+            "scores": {k: {f: e.scores() for f, e in v.features.items()} for k, v in drift.items()},
             "numeric": numeric_moments(cur),
             "gradual": [g["feature"] for g in found_gradual],
             "serving_version": serving_version,

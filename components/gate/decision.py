@@ -12,8 +12,9 @@ from typing import Dict, Iterable, List, Mapping, Optional
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
 from components.drift.evaluate import at_least
+from components.drift.results import Comparison
 from components.ingest.spans import NO_NEW_SPAN
-from driftgate.core.vocabulary import BLOCK, RETRAIN, SKIP  # noqa: F401  (the gate's decisions)
+from driftgate.core.vocabulary import BLOCK, NONE, RETRAIN, SKIP  # noqa: F401  (the gate's decisions)
 
 REPORT_FILE = "gate_report.json"  # the gate report artifact's JSON file
 SCHEMA_COMPARATORS = "schema_comparators"  # the "split" of findings from drift/skew comparators
@@ -44,15 +45,16 @@ class Policy:
 
 
 @dataclass
-class GateReport:
-    """What the gate decided for a span, and why."""
+class SpanReport:
+    """What the gate decided for a span, and why (the ``gate_report.json`` of
+    the ``components.GateReport`` artifact, and ``"drift"`` in a run's JSON)."""
 
     span: int
     decision: str
     rows: Dict[str, int]
     findings: List[Finding] = field(default_factory=list)
     reasons: List[str] = field(default_factory=list)
-    drift: Dict[str, dict] = field(default_factory=dict)  # baseline -> comparison
+    drift: Dict[str, Comparison] = field(default_factory=dict)  # baseline -> comparison
     gradual: List[dict] = field(default_factory=list)
     policy: Dict[str, object] = field(default_factory=dict)
     schema: Dict[str, object] = field(default_factory=dict)  # version and git commit of the schema used
@@ -65,10 +67,11 @@ class GateReport:
     def to_json_dict(self) -> dict:
         d = asdict(self)
         d["findings"] = [dict(asdict(f), types=list(f.types)) for f in self.findings]
+        d["drift"] = {baseline: comp.to_json() for baseline, comp in self.drift.items()}
         return d
 
     @classmethod
-    def from_json_dict(cls, d: Mapping) -> "GateReport":
+    def from_json_dict(cls, d: Mapping) -> "SpanReport":
         findings = [Finding(**dict(f, types=tuple(f["types"]))) for f in d.get("findings", [])]
         return cls(
             span=int(d["span"]),
@@ -76,7 +79,7 @@ class GateReport:
             rows=dict(d.get("rows", {})),
             findings=findings,
             reasons=list(d.get("reasons", [])),
-            drift=dict(d.get("drift", {})),
+            drift={b: Comparison.from_json(c) for b, c in d.get("drift", {}).items()},
             gradual=list(d.get("gradual", [])),
             policy=dict(d.get("policy", {})),
             schema=dict(d.get("schema", {})),
@@ -85,7 +88,8 @@ class GateReport:
 
     def severity(self, baseline: str) -> str:
         """Overall drift severity against ``baseline`` ('none' when not compared)."""
-        return self.drift.get(baseline, {}).get("severity", "none")
+        comp = self.drift.get(baseline)
+        return comp.severity if comp is not None else NONE
 
 
 def classify(
@@ -120,10 +124,10 @@ def classify(
     return out
 
 
-def nothing_new(span: int, rows: Mapping[str, int], serving_version: Optional[int]) -> GateReport:
+def nothing_new(span: int, rows: Mapping[str, int], serving_version: Optional[int]) -> SpanReport:
     """The report of a run that found no span newer than the last processed one:
     ``skip``, and nothing about the region changes."""
-    return GateReport(
+    return SpanReport(
         span=span,
         decision=SKIP,
         rows=dict(rows),
@@ -140,10 +144,10 @@ def decide(
     rows: Mapping[str, int],
     findings: List[Finding],
     *,
-    drift: Optional[Mapping[str, dict]] = None,
+    drift: Optional[Mapping[str, Comparison]] = None,
     gradual: Optional[List[dict]] = None,
     policy: Optional[Policy] = None,
-) -> GateReport:
+) -> SpanReport:
     """The span's decision, with every reason that led to it.
 
     ``block``: blocking anomalies, no rows, or training/serving skew reaching
@@ -163,9 +167,9 @@ def decide(
         if f.blocking:
             block.append(f"{f.feature} ({f.split}): {f.description}")
     skew = drift.get("serving")
-    if skew and at_least(skew["severity"], policy.block_on_skew):
+    if skew and at_least(skew.severity, policy.block_on_skew):
         block.append(
-            f"training/serving skew {skew['severity']} on {', '.join(skew['drifted'])} "
+            f"training/serving skew {skew.severity} on {', '.join(skew.drifted)} "
             f"(blocks at {policy.block_on_skew})"
         )
     if policy.force_retrain:
@@ -180,10 +184,10 @@ def decide(
             f"more than {policy.max_model_age_spans} spans ago"
         )
     training = drift.get("training")
-    if training and at_least(training["severity"], policy.retrain_on):
+    if training and at_least(training.severity, policy.retrain_on):
         retrain.append(
-            f"drift {training['severity']} vs training baseline (span {training.get('span')}) on "
-            f"{', '.join(training['drifted'])}"
+            f"drift {training.severity} vs training baseline (span {training.span}) on "
+            f"{', '.join(training.drifted)}"
         )
     for f in findings:
         if f.split == SCHEMA_COMPARATORS:
@@ -199,7 +203,7 @@ def decide(
         decision, reasons = RETRAIN, retrain
     else:
         decision = SKIP
-        base = f"training baseline (span {training.get('span')})" if training else "the training baseline"
+        base = f"training baseline (span {training.span})" if training else "the training baseline"
         reasons = [
             f"no drift reaching '{policy.retrain_on}' vs {base}; serving version {policy.serving_version} stays"
         ]
@@ -209,7 +213,7 @@ def decide(
             f"{total} rows, no blocking anomalies" + (f" ({len(warned)} warning(s))" if warned else "")
         )
     policy_record = asdict(policy)
-    return GateReport(
+    return SpanReport(
         span=span,
         decision=decision,
         rows=dict(rows),

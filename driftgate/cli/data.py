@@ -67,22 +67,22 @@ def _show(summary, out, t0) -> int:
     return 0
 
 
-def drift_table(comparison: dict, span: int) -> str:
+def drift_table(comparison, span: int) -> str:
     """One line per feature: severity and every test's score (* at warning, ** at critical)."""
     from driftgate.core.vocabulary import DRIFT_TESTS
 
     tests = list(DRIFT_TESTS)
     marks = {"warning": "*", "critical": "**"}
     rows = []
-    for name, f in sorted(comparison["features"].items()):
+    for name, f in sorted(comparison.features.items()):
         cells = []
         for t in tests:
-            r = f["tests"].get(t)
-            cells.append(f"{r['score']:.3f}{marks.get(r['verdict'], '')}" if r else "-")
-        rows.append([name, f["kind"], f["severity"]] + cells)
+            r = f.tests.get(t)
+            cells.append(f"{r.score:.3f}{marks.get(r.verdict, '')}" if r else "-")
+        rows.append([name, f.kind, f.severity] + cells)
     title = (
-        f"span {span} vs {comparison['baseline']} baseline (span {comparison['span']}): {comparison['severity']}"
-        + (f" on {', '.join(comparison['drifted'])}" if comparison["drifted"] else "")
+        f"span {span} vs {comparison.baseline} baseline (span {comparison.span}): {comparison.severity}"
+        + (f" on {', '.join(comparison.drifted)}" if comparison.drifted else "")
     )
     legend = "; ".join(f"{t} = {label}" for t, (_, label) in DRIFT_TESTS.items()) + "; * warning, ** critical"
     return "\n".join([title, output.table(rows, ["feature", "kind", "severity"] + tests), legend])
@@ -107,7 +107,7 @@ def drift_cmd(region, span, baseline, data, root, config_dir, schemas, output_fo
         load(region, config_dir), span, baseline, root=root, data=data, schemas_dir=schemas
     )
     if output_format == output.JSON:
-        output.emit_json(comparison)
+        output.emit_json(comparison.to_json())
     else:
         click.echo(drift_table(comparison, span))
     return 0

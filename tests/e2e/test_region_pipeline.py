@@ -164,7 +164,7 @@ def test_span_without_drift_or_skew_is_skipped(scenario):
     assert r.span == 3 and r.decision == "skip" and not r.blocked
     assert r.blessed is None and r.pushed_version is None
     assert "trainer" not in r.component_seconds or r.component_seconds["trainer"] < 1.0
-    drift = r.drift["drift"]
+    drift = r.to_json_dict()["drift"]["drift"]
     assert drift["training"]["span"] == 1 and drift["training"]["severity"] == "none"
     assert drift["previous"]["span"] == 1  # span 2 was blocked: not a baseline
     assert drift["serving"]["severity"] == "none"

@@ -65,8 +65,7 @@ def test_critical_goes_to_pagerduty_in_events_v2_format(receiver, tmp_path):
 
 def test_warning_goes_to_slack_with_text_and_blocks(receiver, tmp_path):
     url, got, _ = receiver
-    res = _result()
-    res.drift["drift"]["training"]["features"]["temp"]["severity"] = "warning"
+    res = _result(temp="warning")
     alerts.notify(res, [], _cfg(), str(tmp_path / "sent.json"), env=_env(url, tmp_path))
     ((path, body),) = got
     assert path == "/slack/hook"
@@ -97,8 +96,7 @@ def test_gives_up_without_leaking_the_secret(receiver, tmp_path):
 def test_cooldown_deduplicates_and_escalation_breaks_through(receiver, tmp_path):
     url, got, _ = receiver
     env, state = _env(url, tmp_path), str(tmp_path / "sent.json")
-    res = _result()
-    res.drift["drift"]["training"]["features"]["temp"]["severity"] = "warning"
+    res = _result(temp="warning")
     alerts.notify(res, [], _cfg(), state, env=env, now=1000.0)
     again = alerts.notify(res, [], _cfg(), state, env=env, now=1000.0 + 60)
     assert again[0]["outcome"] == "cooldown" and len(got) == 1

@@ -11,20 +11,28 @@ from pipelines.run_result import RunResult
 from serving.release import ReleaseState
 
 
-def _result(decision="retrain"):
-    drift = {
-        "drift": {
-            "training": {
-                "span": 2,
-                "severity": "critical",
-                "drifted": ["temp"],
-                "features": {
-                    "temp": {"severity": "critical", "tests": {"ks": {"score": 0.31}, "psi": {"score": 1.2}}},
-                    "carrier": {"severity": "none", "tests": {"linf": {"score": 0.01}}},
-                },
-            }
-        }
-    }
+def _result(decision="retrain", temp="critical"):
+    from components.drift.results import Comparison, FeatureDrift, TestResult
+    from components.gate.decision import SpanReport
+
+    def test(score, verdict):
+        return TestResult(score=score, verdict=verdict, warning=0.1, critical=0.2)
+
+    training = Comparison(
+        baseline="training",
+        span=2,
+        severity=temp,
+        drifted=("temp",),
+        features={
+            "temp": FeatureDrift(
+                "numeric", temp, 5000.0, 5000.0, {"ks": test(0.31, temp), "psi": test(1.2, temp)}
+            ),
+            "carrier": FeatureDrift("categorical", "none", 5000.0, 5000.0, {"linf": test(0.01, "none")}),
+        },
+    )
+    drift = SpanReport(
+        span=3, decision=decision, rows={"train": 7500, "eval": 2515}, drift={"training": training}
+    )
     return RunResult(
         region="EWR",
         span=3,

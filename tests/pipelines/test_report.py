@@ -27,13 +27,25 @@ def _result(decision="retrain"):
         "release_label": "canary",
         "baseline_version": 2,
         "serving_dir": "/s",
-        "drift": {
+        "drift": {  # the span gate's report, as results/span-<N>.json holds it
+            "span": 3,
+            "decision": decision,
+            "rows": {"train": 7500, "eval": 2515},
             "drift": {
                 "training": {
+                    "baseline": "training",
                     "span": 2,
                     "severity": "critical",
                     "drifted": ["temp"],
-                    "features": {"temp": {"severity": "critical", "tests": tests}},
+                    "features": {
+                        "temp": {
+                            "kind": "numeric",
+                            "count_baseline": 5000.0,
+                            "count_current": 5000.0,
+                            "severity": "critical",
+                            "tests": tests,
+                        }
+                    },
                 }
             },
             "gradual": [],

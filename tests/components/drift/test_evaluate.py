@@ -32,7 +32,7 @@ def ewr_march(flights_frame):
 
 def test_identical_real_span_flags_nothing(cfg, schema, summary_of, ewr_march):
     s = summary_of(ewr_march, schema=schema)
-    out = evaluate.compare(s, s, cfg, "previous", 2)
+    out = evaluate.compare(s, s, cfg, "previous", 2).to_json()
     assert out["severity"] == "none" and out["drifted"] == []
     assert set(out["features"]) == set(ewr_march.columns)
     for f in out["features"].values():
@@ -44,7 +44,7 @@ def test_injected_shift_is_flagged_on_that_feature_alone(cfg, schema, summary_of
     shifted["temp"] = shifted["temp"] + 0.6 * shifted["temp"].std()
     out = evaluate.compare(
         summary_of(ewr_march, schema=schema), summary_of(shifted, schema=schema), cfg, "training", 3
-    )
+    ).to_json()
     assert out["drifted"] == ["temp"]
     assert out["features"]["temp"]["severity"] in ("warning", "critical")
     assert out["features"]["temp"]["tests"]["wasserstein"]["score"] == pytest.approx(0.6, abs=0.05)
@@ -56,7 +56,7 @@ def test_injected_category_shift_is_flagged_alone(cfg, schema, summary_of, ewr_m
     shifted.loc[ua, "carrier"] = "B6"  # a fifth of the flights move from United to JetBlue
     out = evaluate.compare(
         summary_of(ewr_march, schema=schema), summary_of(shifted, schema=schema), cfg, "training", 3
-    )
+    ).to_json()
     assert out["drifted"] == ["carrier"]
     assert out["features"]["carrier"]["tests"]["linf"]["score"] == pytest.approx(0.2, abs=0.01)
 
@@ -65,7 +65,7 @@ def test_every_score_is_reported_even_without_breach(cfg, summary_of):
     rng = np.random.default_rng(1)
     a = summary_of(pd.DataFrame({"x": rng.normal(size=3000)}))
     b = summary_of(pd.DataFrame({"x": rng.normal(size=3000)}))
-    tests = evaluate.compare(a, b, cfg, "previous")["features"]["x"]["tests"]
+    tests = evaluate.compare(a, b, cfg, "previous").to_json()["features"]["x"]["tests"]
     assert set(tests) == {"ks", "wasserstein", "psi", "js"}
     for t in tests.values():
         assert {"score", "warning", "critical", "verdict"} <= set(t) and t["score"] >= 0
@@ -74,7 +74,7 @@ def test_every_score_is_reported_even_without_breach(cfg, summary_of):
 def test_too_few_values_is_insufficient_data_not_drift(cfg, summary_of):
     a = summary_of(pd.DataFrame({"x": np.arange(50.0)}))
     b = summary_of(pd.DataFrame({"x": np.arange(50.0) + 100}))
-    out = evaluate.compare(a, b, cfg, "previous")
+    out = evaluate.compare(a, b, cfg, "previous").to_json()
     assert out["features"]["x"]["severity"] == "insufficient_data"
     assert out["severity"] == "none" and out["drifted"] == []
 
@@ -90,7 +90,7 @@ def test_feature_override_takes_precedence_over_test_default(cfg, summary_of):
             "x": FeatureTestThresholds(ks=lenient, wasserstein=lenient, psi=lenient, js=lenient)
         },
     )
-    out = evaluate.compare(a, b, relaxed, "previous")
+    out = evaluate.compare(a, b, relaxed, "previous").to_json()
     assert out["features"]["x"]["severity"] == "none"
     assert out["features"]["x"]["tests"]["ks"]["warning"] == 5.0
     assert out["features"]["y"]["severity"] != "none"
@@ -103,11 +103,11 @@ def test_p_value_gate_needs_significance_after_correction(cfg, summary_of):
     a = summary_of(pd.DataFrame({"x": rng.normal(size=200)}))
     b = summary_of(pd.DataFrame({"x": rng.normal(0.25, 1, 200)}))
     small = dataclasses.replace(cfg, min_count=10)
-    plain = evaluate.compare(a, b, small, "previous")["features"]["x"]["tests"]["ks"]
+    plain = evaluate.compare(a, b, small, "previous").to_json()["features"]["x"]["tests"]["ks"]
     gated_cfg = dataclasses.replace(
         small, p_values=dataclasses.replace(cfg.p_values, enabled=True, alpha=1e-6)
     )
-    gated = evaluate.compare(a, b, gated_cfg, "previous")["features"]["x"]["tests"]["ks"]
+    gated = evaluate.compare(a, b, gated_cfg, "previous").to_json()["features"]["x"]["tests"]["ks"]
     assert plain["verdict"] != "none" and gated["verdict"] == "none"
     assert gated["p_adjusted"] >= gated["p_value"]
 

@@ -118,8 +118,8 @@ def test_same_data_against_its_training_baseline_skips(gate):
     _fake_serving_version(gate.tmp / "serving", 1)
     RegionState(str(gate.tmp / "state")).record_release(1, span=1)
     report = gate(2, 1)  # span 2 holds January again
-    assert report.drift["training"]["span"] == 1 and report.drift["training"]["severity"] == "none"
-    assert report.drift["previous"]["span"] == 1
+    assert report.drift["training"].span == 1 and report.drift["training"].severity == "none"
+    assert report.drift["previous"].span == 1
     assert report.decision == decision.SKIP
 
 
@@ -131,8 +131,8 @@ def test_february_against_january_training_baseline_retrains_on_weather(gate):
     RegionState(str(gate.tmp / "state")).record_release(1, span=1)
     report = gate(2, 2)
     assert report.decision == decision.RETRAIN
-    assert "pressure" in report.drift["training"]["drifted"]
-    assert "carrier" not in report.drift["training"]["drifted"]
+    assert "pressure" in report.drift["training"].drifted
+    assert "carrier" not in report.drift["training"].drifted
 
 
 def test_skewed_serving_logs_block_the_span(gate):
@@ -140,14 +140,14 @@ def test_skewed_serving_logs_block_the_span(gate):
     logs["distance"] = logs["distance"] * 1.6  # an upstream unit bug in what serving sees
     report = gate(1, 1, serving_logs=logs)
     assert report.decision == decision.BLOCK
-    assert report.drift["serving"]["drifted"] == ["distance"]
+    assert report.drift["serving"].drifted == ("distance",)
     assert "skew critical on distance" in report.reasons[0]
 
 
 def test_clean_serving_logs_are_compared_and_pass(gate):
     logs = gate.months[1].drop(columns=["late"])
     report = gate(1, 1, serving_logs=logs)
-    assert report.drift["serving"]["severity"] == "none" and report.decision == decision.RETRAIN
+    assert report.drift["serving"].severity == "none" and report.decision == decision.RETRAIN
 
 
 def test_a_span_ingested_again_for_lack_of_a_new_one_skips_and_changes_nothing(gate):

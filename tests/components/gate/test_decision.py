@@ -61,18 +61,14 @@ def test_empty_span_blocks():
 def test_report_round_trips_through_json():
     findings = decision.classify({"train": _anomalies("temp", "FLOAT_TYPE_BIG_FLOAT")})
     report = decision.decide(2, {"train": 10}, findings)
-    again = decision.GateReport.from_json_dict(report.to_json_dict())
+    again = decision.SpanReport.from_json_dict(report.to_json_dict())
     assert again == report
 
 
 def _drift(baseline, severity, drifted=("temp",), span=1):
-    return {
-        "baseline": baseline,
-        "span": span,
-        "severity": severity,
-        "drifted": list(drifted),
-        "features": {},
-    }
+    from components.drift.results import Comparison
+
+    return Comparison(baseline=baseline, span=span, severity=severity, drifted=tuple(drifted), features={})
 
 
 SERVING = decision.Policy(serving_version=3, training_span=5, max_model_age_spans=3)

@@ -227,10 +227,14 @@ def test_tables_size_columns_to_their_content():
             "account_age_days_since_signup": {
                 "kind": "numeric",
                 "severity": "warning",
-                "tests": {"ks": {"score": 0.12, "verdict": "warning"}},
+                "count_baseline": 900.0,
+                "count_current": 900.0,
+                "tests": {"ks": {"score": 0.12, "verdict": "warning", "warning": 0.1, "critical": 0.2}},
             }
         },
     }
-    lines = drift_table(comparison, 2).splitlines()
+    from components.drift.results import Comparison
+
+    lines = drift_table(Comparison.from_json(comparison), 2).splitlines()
     row = next(line for line in lines if line.startswith("account_age_days_since_signup"))
     assert row.split()[:4] == ["account_age_days_since_signup", "numeric", "warning", "0.120*"]
