@@ -17,7 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Dict, List, Mapping, Optional
 
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 
@@ -39,7 +39,7 @@ class Alert:
         return f"driftgate/{self.region}/{self.feature}"
 
 
-def secret(name: str, env=os.environ) -> Optional[str]:
+def secret(name: str, env: Mapping[str, str]) -> Optional[str]:
     """``env[name]``, or the content of the file ``env[name + "_FILE"]``."""
     if env.get(name):
         return env[name].strip()
@@ -161,7 +161,7 @@ def _load_sent(path: str) -> dict:
 
 
 def notify(
-    result, history: List[dict], cfg, state_path: str, env=os.environ, now: Optional[float] = None
+    result, history: List[dict], cfg, state_path: str, env: Mapping[str, str], now: Optional[float] = None
 ) -> List[dict]:
     """Sends the run's alerts; returns what happened to each (sent / cooldown / no channel)."""
     from driftgate.core.storage import write_atomic

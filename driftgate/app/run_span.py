@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional
+from typing import Callable, List, Mapping, Optional
 
 from driftgate.core import storage
 from driftgate.core.layout import RegionLayout
@@ -44,11 +44,13 @@ def run_span(
     force_retrain: bool = False,
     schemas_dir=None,
     pushgateway: Optional[str] = None,
+    environ: Mapping[str, str] = (),
     progress: Callable[[str], None] = lambda line: None,
 ) -> RunOutcome:
     """Runs the region's pipeline (``pipelines.local_runner``), then writes the
     result JSON, metrics, alerts and report. Raises what the runner raises
-    (ConfigError, PreflightError, DataBlocked) before anything is changed."""
+    (ConfigError, PreflightError, DataBlocked) before anything is changed.
+    ``environ`` holds the alert secrets (the CLI passes the process environment)."""
     from components.state import RegionState
     from pipelines import alerts, metrics, report
     from pipelines.local_runner import run_region
@@ -73,7 +75,7 @@ def run_span(
     if config.alerts.enabled:
         try:
             history = RegionState(layout.state_dir).history()
-            outcome.alerts = alerts.notify(result, history, config.alerts, layout.alerts_file)
+            outcome.alerts = alerts.notify(result, history, config.alerts, layout.alerts_file, env=environ)
         except Exception as exc:
             outcome.warnings.append(f"alerts: {type(exc).__name__}: {exc}")
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import List
 
@@ -103,6 +104,7 @@ def _run(config, span, *, root, data, schemas, force, pushgateway):
         force_retrain=force,
         schemas_dir=schemas,
         pushgateway=pushgateway,
+        environ=os.environ,
         progress=output.progress,
     )
     for a in outcome.alerts:

@@ -62,7 +62,7 @@ def _artifacts(tmp, span, frame, schema_text, buckets):
 
 @pytest.fixture
 def gate(tmp_path, cfg, schema_text, flights_frame):
-    from components.gate.component import run_gate
+    from components.gate.executor import run_gate
 
     data_dir = tmp_path / "data" / "EWR"
     months = {

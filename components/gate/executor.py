@@ -1,0 +1,197 @@
+"""What the span gate's executor does, without TFX's interface: read the
+artifacts (statistics, anomalies, schema, examples), the region's state and the
+span's serving logs, call the pure logic (``components.drift``,
+``components.gate.decision``), record the span in the region's state, and
+return the report. ``component.py`` declares the interface and writes it out.
+"""
+
+import os
+
+from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
+from tfx.types import artifact_utils
+from tfx.utils import io_utils
+
+from components.drift import evaluate, gradual
+from components.drift.summaries import NumericSummary, summarize
+from components.gate import decision as logic
+from components.ingest.executor import ingest_choice
+from components.state import RegionState
+from serving import layout
+
+COMPARATOR_TYPES = (
+    "COMPARATOR_L_INFTY_HIGH",
+    "COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH",
+    "COMPARATOR_NORMALIZED_ABSOLUTE_DIFFERENCE_HIGH",
+)
+
+
+def _read_proto(path: str, proto):
+    proto.ParseFromString(io_utils.read_bytes_file(path))
+    return proto
+
+
+def read_statistics(statistics) -> statistics_pb2.DatasetFeatureStatisticsList:
+    """All splits of a StatisticsGen artifact in one list (dataset name = split)."""
+    out = statistics_pb2.DatasetFeatureStatisticsList()
+    for split in artifact_utils.decode_split_names(statistics.split_names):
+        path = os.path.join(statistics.uri, f"Split-{split}", "FeatureStats.pb")
+        for d in _read_proto(path, statistics_pb2.DatasetFeatureStatisticsList()).datasets:
+            ds = out.datasets.add()
+            ds.CopyFrom(d)
+            ds.name = split
+    return out
+
+
+def read_anomalies(anomalies) -> dict:
+    """Anomalies proto per split from an ExampleValidator artifact."""
+    out = {}
+    for split in artifact_utils.decode_split_names(anomalies.split_names):
+        path = os.path.join(anomalies.uri, f"Split-{split}", "SchemaDiff.pb")
+        out[split] = _read_proto(path, anomalies_pb2.Anomalies())
+    return out
+
+
+def serving_log_statistics(data_dir: str, pattern: str, span: int, schema, quantile_buckets: int):
+    """Statistics of the span's serving logs (CSV), or None when there are none."""
+    import tensorflow as tf
+
+    files = tf.io.gfile.glob(os.path.join(data_dir, pattern.replace("{SPAN}", str(span))))
+    if not files:
+        return None
+    import pandas as pd
+    import tensorflow_data_validation as tfdv
+
+    frames = []
+    for f in sorted(files):
+        with tf.io.gfile.GFile(f) as fh:
+            frames.append(pd.read_csv(fh))
+    df = pd.concat(frames, ignore_index=True)
+    opts = tfdv.StatsOptions(schema=schema, num_quantiles_histogram_buckets=quantile_buckets)
+    return tfdv.generate_statistics_from_dataframe(df, stats_options=opts)
+
+
+def schema_comparator_findings(current, schema, previous, serving) -> list:
+    """Drift/skew anomalies from comparators an engineer set in the schema
+    (TFDV's L-infinity / Jensen-Shannon / normalised absolute difference):
+    ExampleValidator never applies them, so the gate does."""
+    if previous is None and serving is None:
+        return []
+    import tensorflow_data_validation as tfdv
+
+    def first(stats_list):
+        if stats_list is None:
+            return None
+        out = statistics_pb2.DatasetFeatureStatisticsList()
+        out.datasets.add().CopyFrom(stats_list.datasets[0])
+        return out
+
+    anomalies = tfdv.validate_statistics(
+        first(current), schema, previous_statistics=first(previous), serving_statistics=first(serving)
+    )
+    found = logic.classify({logic.SCHEMA_COMPARATORS: anomalies})
+    return [
+        logic.Finding(f.split, f.feature, f.types, f.severity, f.description, blocking=False)
+        for f in found
+        if set(f.types) & set(COMPARATOR_TYPES)
+    ]
+
+
+def numeric_moments(summaries: dict) -> dict:
+    return {
+        name: {"mean": s.mean, "std": s.std, "count": s.count}
+        for name, s in summaries.items()
+        if isinstance(s, NumericSummary)
+    }
+
+
+def run_gate(
+    examples,
+    statistics,
+    anomalies,
+    schema_uri: str,
+    *,
+    features,
+    cfg,
+    state_dir: str,
+    model_base_path: str,
+    data_dir: str,
+    force_retrain: bool,
+    warn_only_types=(),
+    warn_only_features=(),
+) -> logic.SpanReport:
+    """Everything the component does, minus writing its output artifact."""
+    from tfx.utils import io_utils as tfx_io
+
+    choice = ingest_choice(examples)
+    span = choice.span
+    state = RegionState(state_dir)
+    current = read_statistics(statistics)
+    rows = {d.name: int(d.num_examples) for d in current.datasets}
+    serving_version = layout.serving_version(model_base_path)
+    if not choice.is_new:  # nothing arrived since the last run: the state stays as it is
+        return logic.nothing_new(span, rows, serving_version)
+    findings = logic.classify(read_anomalies(anomalies), warn_only_types, warn_only_features)
+    schema = tfx_io.SchemaReader().read(tfx_io.get_only_uri_in_dir(schema_uri))
+
+    cur = summarize(current.datasets, features)
+    drift = {}
+    previous_span = state.previous_span(span)
+    previous = state.load_statistics(previous_span) if previous_span is not None else None
+    if previous is not None:
+        drift["previous"] = evaluate.compare(
+            summarize(previous.datasets, features), cur, cfg, "previous", previous_span
+        )
+    training_span = state.training_span(serving_version)
+    if training_span is not None:
+        training = state.load_statistics(training_span)
+        if training is not None:
+            drift["training"] = evaluate.compare(
+                summarize(training.datasets, features), cur, cfg, "training", training_span
+            )
+            drift["training"] = drift["training"].with_model_version(serving_version)
+    serving_stats = serving_log_statistics(
+        data_dir, cfg.serving_logs_pattern, span, schema, cfg.quantile_buckets
+    )
+    if serving_stats is not None:
+        # skew: what serving sees this span vs what this span would train on
+        drift["serving"] = evaluate.compare(
+            cur, summarize(serving_stats.datasets, features), cfg, "serving", span
+        )
+    findings += schema_comparator_findings(current, schema, previous, serving_stats)
+
+    history = [h for h in state.history() if h.get("decision") != logic.BLOCK]
+    found_gradual = []
+    if training_span is not None:
+        window = [h for h in history if training_span <= h["span"] < span]
+        window.append({"span": span, "numeric": numeric_moments(cur)})
+        found_gradual = gradual.detect(
+            window, [f for f in features if f in numeric_moments(cur)], cfg.gradual
+        )
+    policy = logic.Policy(
+        serving_version=serving_version,
+        training_span=training_span,
+        force_retrain=force_retrain,
+        max_model_age_spans=cfg.max_model_age_spans,
+        retrain_on=cfg.retrain_on,
+        block_on_skew=cfg.block_on_skew,
+    )
+    report = logic.decide(span, rows, findings, drift=drift, gradual=found_gradual, policy=policy)
+    report.ingest = {"reason": choice.reason, "pending": list(choice.pending)}
+    if choice.pending:
+        report.reasons.append(
+            f"spans {', '.join(map(str, choice.pending))} arrived too; the next runs take them in order"
+        )
+    state.save_statistics(span, current)
+    state.record_span(
+        {
+            "span": span,
+            "decision": report.decision,
+            "severity": {k: v.severity for k, v in drift.items()},
+            "drifted": {k: list(v.drifted) for k, v in drift.items()},
+            "scores": {k: {f: e.scores() for f, e in v.features.items()} for k, v in drift.items()},
+            "numeric": numeric_moments(cur),
+            "gradual": [g["feature"] for g in found_gradual],
+            "serving_version": serving_version,
+        }
+    )
+    return report
