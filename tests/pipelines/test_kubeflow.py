@@ -186,6 +186,7 @@ def test_upload_creates_pipeline_then_adds_named_versions(server, compiled):
     assert all(v["query"]["pipelineid"] == [first.pipeline_id] for v in versions)
     sent = yaml.safe_load(versions[0]["spec"])
     assert sent["schemaVersion"] == "2.1.0" and sent["pipelineInfo"]["name"] == "driftgate-ewr"
+    assert sent["defaultPipelineRoot"] == "gs://driftgate-demo/runs/EWR/pipeline"  # travels with the spec
 
 
 def test_version_name_has_region_commit_and_time():
