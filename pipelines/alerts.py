@@ -5,7 +5,11 @@ feature drifting against the training baseline, a blocked span), escalates a
 warning to critical after ``escalate_after_spans`` drifted spans in a row,
 de-duplicates per region and feature (``driftgate/<region>/<feature>``),
 honours a cooldown (stored in the region state), and sends each alert to the
-channel configured for its severity, with retries and exponential backoff.
+channel configured for its severity, with retries and exponential backoff
+(a 429 waits as long as its ``Retry-After`` says, plus jitter). Each alert is
+recorded as sent the moment it is sent, so a later failure never sends it
+twice; a failure does not stop the other alerts. A PagerDuty incident is
+resolved when its feature stops drifting against the training baseline.
 
 Secrets come only from the environment or a file it names; they are never
 logged (errors name the channel, not the URL or key).
@@ -13,6 +17,7 @@ logged (errors name the channel, not the URL or key).
 
 import json
 import os
+import random
 import time
 import urllib.error
 import urllib.request
@@ -23,7 +28,12 @@ PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 
 
 class NotifyError(RuntimeError):
-    """Sending failed after every retry (the message names the channel only)."""
+    """Sending failed after every retry (the message names the channel only);
+    ``outcomes`` lists what happened to every alert of the run."""
+
+    def __init__(self, message: str, outcomes: Optional[List[dict]] = None):
+        super().__init__(message)
+        self.outcomes = outcomes or []
 
 
 @dataclass
@@ -146,11 +156,28 @@ def _post(url: str, body: dict, channel: str, retries: int, backoff: float) -> i
             last = f"HTTP {exc.code}"
             if exc.code < 500 and exc.code != 429:
                 raise NotifyError(f"{channel}: rejected with {last}") from None
+            wait = _retry_after(exc) if exc.code == 429 else None
         except (urllib.error.URLError, OSError) as exc:
             last = type(exc).__name__
+            wait = None
         if attempt < retries:
-            time.sleep(backoff * (2**attempt))
+            delay = wait if wait is not None else backoff * (2**attempt)
+            time.sleep(delay + random.uniform(0, backoff))  # jitter: receivers are not hit in lockstep
     raise NotifyError(f"{channel}: failed after {retries + 1} attempts ({last})")
+
+
+def _retry_after(exc: urllib.error.HTTPError, cap: float = 60.0) -> Optional[float]:
+    """Seconds a 429 asks to wait (``Retry-After`` in seconds), capped."""
+    value = exc.headers.get("Retry-After") if exc.headers else None
+    try:
+        return min(float(value), cap) if value is not None else None
+    except ValueError:
+        return None
+
+
+def resolve_payload(dedup_key: str, routing_key: str) -> dict:
+    """PagerDuty Events API v2 resolve event for an open incident."""
+    return {"routing_key": routing_key, "event_action": "resolve", "dedup_key": dedup_key}
 
 
 def _load_sent(path: str) -> dict:
@@ -163,14 +190,27 @@ def _load_sent(path: str) -> dict:
 def notify(
     result, history: List[dict], cfg, state_path: str, env: Mapping[str, str], now: Optional[float] = None
 ) -> List[dict]:
-    """Sends the run's alerts; returns what happened to each (sent / cooldown / no channel)."""
-    from driftgate.core.storage import write_atomic
+    """Sends the run's alerts; returns what happened to each (sent / cooldown /
+    no secret / resolved). Raises NotifyError after trying every alert when
+    one failed (its ``outcomes`` has them all)."""
+    from driftgate.core.storage import exists, write_atomic
 
     now = time.time() if now is None else now
     sent = _load_sent(state_path)
     rank = {"warning": 1, "critical": 2}
-    outcomes = []
-    for alert in derive(result, history, cfg.escalate_after_spans):
+    outcomes, failures = [], []
+    pd_key = secret("DRIFTGATE_PAGERDUTY_ROUTING_KEY", env)
+    pd_url = env.get("DRIFTGATE_PAGERDUTY_URL", PAGERDUTY_URL)
+
+    def record(key: str, entry: Optional[dict]) -> None:
+        if entry is None:
+            sent.pop(key, None)
+        else:
+            sent[key] = entry
+        write_atomic(state_path, json.dumps(sent, indent=1).encode())  # at once: never sent twice
+
+    alerts = derive(result, history, cfg.escalate_after_spans)
+    for alert in alerts:
         channel = cfg.critical if alert.severity == "critical" else cfg.warning
         prev = sent.get(alert.dedup_key)
         if (
@@ -184,9 +224,8 @@ def notify(
             url = secret("DRIFTGATE_SLACK_WEBHOOK_URL", env)
             body = slack_payload(alert)
         elif channel == "pagerduty":
-            key = secret("DRIFTGATE_PAGERDUTY_ROUTING_KEY", env)
-            url = env.get("DRIFTGATE_PAGERDUTY_URL", PAGERDUTY_URL) if key else None
-            body = pagerduty_payload(alert, key) if key else None
+            url = pd_url if pd_key else None
+            body = pagerduty_payload(alert, pd_key) if pd_key else None
         else:
             url = None
         if not url:
@@ -194,8 +233,30 @@ def notify(
                 {"key": alert.dedup_key, "severity": alert.severity, "outcome": f"no {channel} secret"}
             )
             continue
-        _post(url, body, channel, cfg.retries, cfg.backoff_seconds)
-        sent[alert.dedup_key] = {"at": now, "severity": alert.severity}
+        try:
+            _post(url, body, channel, cfg.retries, cfg.backoff_seconds)
+        except NotifyError as exc:
+            failures.append(str(exc))
+            outcomes.append({"key": alert.dedup_key, "severity": alert.severity, "outcome": f"failed: {exc}"})
+            continue
+        record(alert.dedup_key, {"at": now, "severity": alert.severity, "channel": channel})
         outcomes.append({"key": alert.dedup_key, "severity": alert.severity, "outcome": f"sent to {channel}"})
-    write_atomic(state_path, json.dumps(sent, indent=1).encode())
+    # resolve PagerDuty incidents of features that no longer drift (only when the
+    # run compared with a training baseline: a blocked or first span says nothing)
+    if result.comparison("training") is not None and pd_key:
+        firing = {a.dedup_key for a in alerts}
+        for key, entry in sorted(sent.items()):
+            if entry.get("channel") != "pagerduty" or key in firing or key.endswith("/<span>"):
+                continue
+            try:
+                _post(pd_url, resolve_payload(key, pd_key), "pagerduty", cfg.retries, cfg.backoff_seconds)
+            except NotifyError as exc:
+                failures.append(str(exc))
+                continue
+            record(key, None)
+            outcomes.append({"key": key, "severity": entry["severity"], "outcome": "resolved in pagerduty"})
+    if not exists(state_path):
+        write_atomic(state_path, json.dumps(sent, indent=1).encode())
+    if failures:
+        raise NotifyError("; ".join(failures), outcomes)
     return outcomes

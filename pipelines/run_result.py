@@ -46,6 +46,7 @@ class RunResult:
     duration_s: float = 0.0
     component_seconds: Dict[str, float] = field(default_factory=dict)
     driftgate_version: Optional[str] = None  # of the code that ran
+    warnings: List[str] = field(default_factory=list)  # side channels that failed (metrics, alerts, report)
 
     def __post_init__(self):
         if isinstance(self.drift, dict):  # read back from JSON

@@ -72,15 +72,48 @@ def parse_config(text: str):
     return text_format.Parse(text, model_server_config_pb2.ModelServerConfig())
 
 
+LOCK_FILE = ".release.lock"
+LOCK_TIMEOUT_S = 120.0
+
+
 @contextlib.contextmanager
-def locked(serving_dir: str) -> Iterator[None]:
-    """Exclusive per-region lock (flock on ``<serving_dir>/.release.lock``)."""
+def locked(serving_dir: str, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
+    """Exclusive per-region lock (flock on ``<serving_dir>/.release.lock``).
+
+    The holder writes who it is (host, pid, start time) into the lock file; a
+    writer that cannot get the lock within ``timeout`` seconds raises
+    ReleaseError naming that holder instead of waiting forever."""
+    import socket
+
     os.makedirs(serving_dir, exist_ok=True)
-    with open(os.path.join(serving_dir, ".release.lock"), "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+    path = os.path.join(serving_dir, LOCK_FILE)
+    with open(path, "a+") as fh:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    fh.seek(0)
+                    holder = fh.read().strip() or "unknown holder"
+                    raise ReleaseError(
+                        f"{serving_dir}: release lock held by {holder} for over {timeout:.0f}s; "
+                        f"if that process is gone, retry (the lock is released when it exits)"
+                    ) from None
+                time.sleep(0.1)
         try:
+            fh.seek(0)
+            fh.truncate()
+            fh.write(
+                f"host {socket.gethostname()} pid {os.getpid()} since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}"
+            )
+            fh.flush()
             yield
         finally:
+            fh.seek(0)
+            fh.truncate()
+            fh.flush()
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 

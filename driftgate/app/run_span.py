@@ -67,7 +67,6 @@ def run_span(
     result.driftgate_version = driftgate_version()
     layout = RegionLayout(storage.absolute(root), config.region, config.serving.model_name)
     outcome = RunOutcome(result=result, result_file=layout.result_file(result.span))
-    storage.write_atomic(outcome.result_file, json.dumps(result.to_json_dict(), indent=1))
     try:
         outcome.metrics_file = metrics.export(result, layout, pushgateway)
     except Exception as exc:  # a side channel: recorded, never fails the run
@@ -76,12 +75,18 @@ def run_span(
         try:
             history = RegionState(layout.state_dir).history()
             outcome.alerts = alerts.notify(result, history, config.alerts, layout.alerts_file, env=environ)
+        except alerts.NotifyError as exc:  # what was sent is recorded; the rest goes out next run
+            outcome.alerts = exc.outcomes
+            outcome.warnings.append(f"alerts: {exc}")
         except Exception as exc:
             outcome.warnings.append(f"alerts: {type(exc).__name__}: {exc}")
+    result.warnings = list(outcome.warnings)
     try:
         outcome.report_file = report.write_run_report(
             layout, result.to_json_dict(), list(config.features.all)
         )
     except Exception as exc:
         outcome.warnings.append(f"report: {type(exc).__name__}: {exc}")
+    result.warnings = list(outcome.warnings)
+    storage.write_atomic(outcome.result_file, json.dumps(result.to_json_dict(), indent=1))
     return outcome

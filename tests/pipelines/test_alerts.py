@@ -4,6 +4,7 @@ payload formats, retries with backoff, dedup, cooldown, escalation, secrets."""
 import dataclasses
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -24,8 +25,12 @@ def receiver():
 
         def do_POST(self):
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            got.append((self.path, body))
-            self.send_response(codes.pop(0) if codes else 200)
+            got.append((self.path, body, time.monotonic()))
+            code = codes.pop(0) if codes else 200
+            code, headers = code if isinstance(code, tuple) else (code, {})
+            self.send_response(code)
+            for k, v in headers.items():
+                self.send_header(k, v)
             self.end_headers()
             self.wfile.write(b"{}")
 
@@ -54,7 +59,7 @@ def test_critical_goes_to_pagerduty_in_events_v2_format(receiver, tmp_path):
     url, got, _ = receiver
     out = alerts.notify(_result(), [], _cfg(), str(tmp_path / "sent.json"), env=_env(url, tmp_path))
     assert out == [{"key": "driftgate/EWR/temp", "severity": "critical", "outcome": "sent to pagerduty"}]
-    ((path, body),) = got
+    ((path, body, _),) = got
     assert path == "/v2/enqueue"
     assert body["routing_key"] == "R0UT1NGKEY" and body["event_action"] == "trigger"
     assert body["dedup_key"] == "driftgate/EWR/temp"
@@ -67,7 +72,7 @@ def test_warning_goes_to_slack_with_text_and_blocks(receiver, tmp_path):
     url, got, _ = receiver
     res = _result(temp="warning")
     alerts.notify(res, [], _cfg(), str(tmp_path / "sent.json"), env=_env(url, tmp_path))
-    ((path, body),) = got
+    ((path, body, _),) = got
     assert path == "/slack/hook"
     assert body["text"].startswith(":warning: [warning] EWR: temp drifts (warning)")
     assert body["blocks"][0]["type"] == "section" and body["blocks"][0]["text"]["type"] == "mrkdwn"
@@ -123,3 +128,69 @@ def test_no_secret_in_committed_config():
 
     text = (Path(__file__).resolve().parents[2] / "pipelines" / "regions" / "defaults.yaml").read_text()
     assert "hooks.slack.com" not in text and "routing_key" not in text
+
+
+def _two_features(temp="critical", dewp="critical"):
+    from components.drift.results import Comparison, FeatureDrift, TestResult
+    from components.gate.decision import SpanReport
+
+    def feature(sev):
+        t = TestResult(score=0.3, verdict=sev, warning=0.1, critical=0.2)
+        return FeatureDrift("numeric", sev, 5000.0, 5000.0, {"ks": t})
+
+    drifting = tuple(f for f, sev in (("dewp", dewp), ("temp", temp)) if sev != "none")
+    comp = Comparison(
+        "training",
+        2,
+        "critical" if drifting else "none",
+        drifting,
+        {"temp": feature(temp), "dewp": feature(dewp)},
+    )
+    res = _result()
+    res.drift = SpanReport(span=3, decision="retrain", rows={"train": 10}, drift={"training": comp})
+    return res
+
+
+def test_a_later_failure_keeps_earlier_alerts_recorded_and_the_rest_sent(receiver, tmp_path):
+    url, got, codes = receiver
+    env, state = _env(url, tmp_path), str(tmp_path / "sent.json")
+    codes.extend([200, 400])  # dewp goes out, temp is rejected
+    with pytest.raises(alerts.NotifyError) as err:
+        alerts.notify(_two_features(), [], _cfg(retries=0), state, env=env, now=1000.0)
+    outcomes = {o["key"]: o["outcome"] for o in err.value.outcomes}
+    assert outcomes["driftgate/EWR/dewp"] == "sent to pagerduty"
+    assert outcomes["driftgate/EWR/temp"].startswith("failed: pagerduty: rejected with HTTP 400")
+    assert set(json.loads((tmp_path / "sent.json").read_text())) == {"driftgate/EWR/dewp"}
+    again = alerts.notify(_two_features(), [], _cfg(retries=0), state, env=env, now=1060.0)
+    assert {o["key"]: o["outcome"] for o in again} == {
+        "driftgate/EWR/dewp": "cooldown",  # not sent twice
+        "driftgate/EWR/temp": "sent to pagerduty",  # retried on the next run
+    }
+    assert [g[1]["dedup_key"] for g in got] == [
+        "driftgate/EWR/dewp",
+        "driftgate/EWR/temp",
+        "driftgate/EWR/temp",
+    ]
+
+
+def test_429_waits_as_long_as_retry_after_says(receiver, tmp_path):
+    url, got, codes = receiver
+    codes.append((429, {"Retry-After": "1"}))
+    out = alerts.notify(_result(), [], _cfg(retries=2), str(tmp_path / "sent.json"), env=_env(url, tmp_path))
+    assert out[0]["outcome"] == "sent to pagerduty" and len(got) == 2
+    assert got[1][2] - got[0][2] >= 1.0  # backoff alone would have been 0.01 s
+
+
+def test_pagerduty_incident_is_resolved_when_the_feature_stops_drifting(receiver, tmp_path):
+    url, got, _ = receiver
+    env, state = _env(url, tmp_path), str(tmp_path / "sent.json")
+    alerts.notify(_two_features(), [], _cfg(), state, env=env, now=1000.0)
+    out = alerts.notify(_two_features(temp="none"), [], _cfg(), state, env=env, now=2000.0)
+    assert {"key": "driftgate/EWR/temp", "severity": "critical", "outcome": "resolved in pagerduty"} in out
+    resolve = got[-1][1]
+    assert resolve == {
+        "routing_key": "R0UT1NGKEY",
+        "event_action": "resolve",
+        "dedup_key": "driftgate/EWR/temp",
+    }
+    assert "driftgate/EWR/temp" not in json.loads((tmp_path / "sent.json").read_text())

@@ -130,3 +130,22 @@ def test_stable_label_is_what_serves(region, saved_models):
     release.push(str(region), MODEL, 1, saved_models["sample"])
     release.push(str(region), MODEL, 2, saved_models["sample"])
     assert layout.serving_version(base) == 1  # the stable label, not the newest canary
+
+
+def test_a_held_lock_times_out_naming_its_holder(tmp_path):
+    import fcntl
+
+    region = tmp_path / "EWR"
+    region.mkdir()
+    with open(region / release.LOCK_FILE, "a+") as other:  # another process's open file description
+        fcntl.flock(other, fcntl.LOCK_EX)
+        other.write("host batch-7 pid 4242 since 2026-11-24T06:00:00Z")
+        other.flush()
+        with pytest.raises(
+            release.ReleaseError, match="held by host batch-7 pid 4242 since 2026-11-24T06:00:00Z"
+        ):
+            with release.locked(str(region), timeout=0.3):
+                pass
+        fcntl.flock(other, fcntl.LOCK_UN)
+    with release.locked(str(region), timeout=0.3):  # free again
+        assert f"pid {os.getpid()}" in (region / release.LOCK_FILE).read_text()
