@@ -19,9 +19,12 @@ from pipelines.schemas import load
 from serving import canary, release
 
 
-def evaluate_and_apply(config, span: int, root: str, data=None, schemas_dir=None) -> dict:
+def evaluate_and_apply(
+    config, span: int, root: str, data=None, schemas_dir=None, dry_run: bool = False
+) -> dict:
     """``driftgate canary evaluate``: analyse, promote or roll back, record
-    (JSON beside the config + ML Metadata). Returns the result."""
+    (JSON beside the config + ML Metadata). Returns the result. ``dry_run``
+    analyses only: labels, records and ML Metadata stay as they are."""
     lay = RegionLayout(storage.absolute(root), config.region, config.serving.model_name)
     serving_dir = lay.serving_dir
     state = release.load_state(serving_dir, config.serving.model_name)
@@ -45,6 +48,10 @@ def evaluate_and_apply(config, span: int, root: str, data=None, schemas_dir=None
         if result["verdict"] == "rollback"
         else f"canary analysis on span {span}: all checks passed"
     )
+    result["dry_run"] = dry_run
+    if dry_run:
+        result["report"], result["mlmd_execution_id"] = None, None
+        return result
     if result["verdict"] == "promote":
         release.promote(serving_dir, config.serving.model_name, reason=reason)
     else:

@@ -92,20 +92,22 @@ def canary_group():
 @click.option("--span", type=int, required=True, help="a span later than the canary's training span")
 @data_option
 @root_option
+@click.option("--dry-run", is_flag=True, help="analyse only: promote or roll back nothing, record nothing")
 @config_dir_option
 @output.output_option
-def evaluate_cmd(region, span, data, root, config_dir, output_format):
+def evaluate_cmd(region, span, data, root, dry_run, config_dir, output_format):
     """Score canary vs stable on a labelled span; promote or roll back."""
     from pipelines import canary_evaluation
 
     config = load(region, config_dir)
-    r = canary_evaluation.evaluate_and_apply(config, span, root, data)
+    r = canary_evaluation.evaluate_and_apply(config, span, root, data, dry_run=dry_run)
     if output_format == output.JSON:
         output.emit_json(r)
         return 0
     click.echo(
         f"{config.region} span {span}: canary v{r['canary_version']} vs stable v{r['stable_version']} "
         f"on {r['rows']:,} rows -> {r['verdict'].upper()}"
+        + (" (dry run: nothing changed)" if dry_run else "")
     )
     rows = []
     for name in ("stable", "canary"):
@@ -125,7 +127,8 @@ def evaluate_cmd(region, span, data, root, config_dir, output_format):
     click.echo(output.table(rows, ["", "auc", "accuracy", "fail", "p50 1", "p99 1", "p50 1000", "p99 1000"]))
     for reason in r["reasons"]:
         click.echo(f"  {reason}")
-    click.echo(f"  recorded: {r['report']} and ML Metadata execution {r['mlmd_execution_id']}")
+    if not dry_run:
+        click.echo(f"  recorded: {r['report']} and ML Metadata execution {r['mlmd_execution_id']}")
     return 0
 
 

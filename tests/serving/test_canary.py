@@ -20,7 +20,7 @@ def test_auc_matches_the_pairwise_definition():
     assert canary.auc(y, s) == pytest.approx(pairwise)
 
 
-def _evaluate(region, small_spans):
+def _evaluate(region, small_spans, dry_run=False):
     import dataclasses
 
     cfg = load_region_config("EWR")
@@ -31,7 +31,7 @@ def _evaluate(region, small_spans):
     root = region.parent.parent
     from pipelines.canary_evaluation import evaluate_and_apply
 
-    return evaluate_and_apply(cfg, 2, str(root), data=str(small_spans))
+    return evaluate_and_apply(cfg, 2, str(root), data=str(small_spans), dry_run=dry_run)
 
 
 def test_worse_canary_is_rolled_back_automatically(region, saved_models, small_spans):
@@ -66,3 +66,14 @@ def test_no_canary_is_a_clear_error(region, saved_models, small_spans):
     release.push(str(region), MODEL, 1, saved_models["sample"])
     with pytest.raises(release.ReleaseError, match="no canary to evaluate"):
         _evaluate(region, small_spans)
+
+
+def test_dry_run_judges_without_changing_anything(region, saved_models, small_spans):
+    release.push(str(region), MODEL, 1, saved_models["sample"])
+    release.push(str(region), MODEL, 3, saved_models["sample"])  # the shuffled-label model
+    before = {p.name: p.read_bytes() for p in region.iterdir() if p.is_file() and not p.name.startswith(".")}
+    r = _evaluate(region, small_spans, dry_run=True)
+    assert r["verdict"] == "rollback" and r["dry_run"] is True and r["report"] is None
+    after = {p.name: p.read_bytes() for p in region.iterdir() if p.is_file() and not p.name.startswith(".")}
+    assert after == before
+    assert (release.load_state(str(region), MODEL).canary) == 3
