@@ -21,7 +21,6 @@ and the mesh only weighs traffic between two ordinary Deployments.
 import posixpath
 from typing import List
 
-TFSERVING_IMAGE = "tensorflow/serving:2.16.1"
 MONITORING_CONFIG = 'prometheus_config {\n  enable: true\n  path: "/monitoring/prometheus/metrics"\n}\n'
 
 
@@ -29,9 +28,11 @@ def _name(region: str) -> str:
     return f"tfserving-{region.lower()}"
 
 
-def region_manifests(config, namespace: str = "driftgate") -> List[dict]:
-    """The Kubernetes objects serving ``config.region``."""
+def region_manifests(config) -> List[dict]:
+    """The Kubernetes objects serving ``config.region`` (namespace and image from
+    ``serving.namespace`` / ``serving.tfserving_image``)."""
     name, region = _name(config.region), config.region
+    namespace = config.serving.namespace
     model = config.serving.model_name
     serving_root = posixpath.join(config.kubeflow.root.rstrip("/"), "serving", region)
     labels = {"app": name, "app.kubernetes.io/part-of": "driftgate", "driftgate/region": region}
@@ -66,7 +67,7 @@ def region_manifests(config, namespace: str = "driftgate") -> List[dict]:
                             "containers": [
                                 {
                                     "name": "tfserving",
-                                    "image": TFSERVING_IMAGE,
+                                    "image": config.serving.tfserving_image,
                                     "args": [
                                         "--port=8500",
                                         "--rest_api_port=8501",
@@ -146,18 +147,104 @@ def region_manifests(config, namespace: str = "driftgate") -> List[dict]:
     return docs
 
 
+def kustomization(regions: List[str]) -> dict:
+    """A Kustomize base over the regions' files: overlays patch namespace,
+    images (``tensorflow/serving``) and replicas."""
+    return {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [f"{r}.yaml" for r in sorted(regions)],
+        "labels": [{"pairs": {"app.kubernetes.io/managed-by": "driftgate"}}],
+    }
+
+
+def monitoring_objects(rules_yaml: str, dashboard_json: str, namespace: str) -> List[dict]:
+    """The Prometheus operator's ``PrometheusRule`` holding ``alerts.yml``'s
+    groups, and the Grafana dashboard as a ConfigMap the Grafana sidecar loads
+    (label ``grafana_dashboard: "1"``)."""
+    import json
+
+    import yaml
+
+    labels = {"app.kubernetes.io/part-of": "driftgate"}
+    return [
+        {
+            "apiVersion": "monitoring.coreos.com/v1",
+            "kind": "PrometheusRule",
+            "metadata": {
+                "name": "driftgate",
+                "namespace": namespace,
+                "labels": dict(labels, role="alert-rules"),
+            },
+            "spec": {"groups": yaml.safe_load(rules_yaml)["groups"]},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": "driftgate-dashboard",
+                "namespace": namespace,
+                "labels": dict(labels, grafana_dashboard="1"),
+            },
+            "data": {"driftgate.json": json.dumps(json.loads(dashboard_json), indent=1, sort_keys=True)},
+        },
+    ]
+
+
 def write(configs, out_dir: str) -> List[str]:
-    """Writes ``<out_dir>/<REGION>.yaml`` (multi-document) per region."""
+    """Writes ``<out_dir>/<REGION>.yaml`` (multi-document) per region, and the
+    ``kustomization.yaml`` over every region file in ``out_dir``."""
+    import glob
     import os
 
     import yaml
+
+    from driftgate.core import storage
 
     os.makedirs(out_dir, exist_ok=True)
     paths = []
     for config in configs:
         path = os.path.join(out_dir, f"{config.region}.yaml")
         header = f"# TF Serving + Istio routing for region {config.region} (driftgate serving manifests)\n"
-        with open(path, "w") as fh:
-            fh.write(header + yaml.safe_dump_all(region_manifests(config), sort_keys=False))
+        storage.write_atomic(path, header + yaml.safe_dump_all(region_manifests(config), sort_keys=False))
         paths.append(path)
-    return paths
+    regions = [os.path.basename(p)[: -len(".yaml")] for p in glob.glob(os.path.join(out_dir, "*.yaml"))]
+    regions = [r for r in regions if r != "kustomization"]
+    kpath = os.path.join(out_dir, "kustomization.yaml")
+    storage.write_atomic(kpath, yaml.safe_dump(kustomization(regions), sort_keys=False))
+    return paths + [kpath]
+
+
+def write_monitoring(monitoring_dir: str, namespace: str) -> List[str]:
+    """Writes ``<monitoring_dir>/k8s/`` (PrometheusRule, dashboard ConfigMap,
+    kustomization) from ``alerts.yml`` and ``grafana-dashboard.json``."""
+    import os
+
+    import yaml
+
+    from driftgate.core import storage
+
+    with open(os.path.join(monitoring_dir, "alerts.yml")) as fh:
+        rules = fh.read()
+    with open(os.path.join(monitoring_dir, "grafana-dashboard.json")) as fh:
+        dashboard = fh.read()
+    out = os.path.join(monitoring_dir, "k8s")
+    objects = monitoring_objects(rules, dashboard, namespace)
+    files = {"prometheusrule.yaml": objects[0], "grafana-dashboard-configmap.yaml": objects[1]}
+    paths = []
+    for name, obj in files.items():
+        path = os.path.join(out, name)
+        storage.write_atomic(
+            path,
+            "# generated by `driftgate serving manifests` from ../alerts.yml and ../grafana-dashboard.json\n"
+            + yaml.safe_dump(obj, sort_keys=False),
+        )
+        paths.append(path)
+    kust = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": sorted(files),
+    }
+    kpath = os.path.join(out, "kustomization.yaml")
+    storage.write_atomic(kpath, yaml.safe_dump(kust, sort_keys=False))
+    return paths + [kpath]

@@ -71,14 +71,22 @@ _release_command("rollback", "Drop the canary label, or return to the previous s
 @serving_group.command("manifests")
 @region_option
 @click.option("--out", default="kubeflow/serving", show_default=True, help="output folder")
+@click.option(
+    "--monitoring",
+    default="kubeflow/monitoring",
+    show_default=True,
+    help="folder with alerts.yml and grafana-dashboard.json; k8s/ is written beside them",
+)
 @config_dir_option
-def manifests_cmd(region, out, config_dir):
+def manifests_cmd(region, out, monitoring, config_dir):
     """Kubernetes manifests: TF Serving Deployments per track, Service, Istio split."""
     from serving import manifests
 
     config = load(region, config_dir)
     for path in manifests.write([config], out):
         click.echo(f"{config.region}: {path}")
+    for path in manifests.write_monitoring(monitoring, config.serving.namespace):
+        click.echo(f"monitoring: {path}")
     return 0
 
 

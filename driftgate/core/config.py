@@ -122,6 +122,8 @@ class ServingConfig:
     model_name: str
     canary_share: int = field(metadata=rng(0, 100))  # % of requests the mesh sends to the canary
     canary: CanaryConfig
+    namespace: str  # Kubernetes namespace of the TF Serving Deployments (driftgate serving manifests)
+    tfserving_image: str  # TF Serving image of those Deployments
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,8 @@ tests:
           - exp_labels: {{severity: critical, region: EWR, feature: temp}}
             exp_annotations:
               summary: "EWR: temp drifts (critical) against the training baseline"
+              description: "temp in EWR moved far from what the serving model learned; the next run retrains. See driftgate drift --region EWR --baseline training and the run report."
+              runbook_url: "https://github.com/driftgate/driftgate/blob/main/kubeflow/monitoring/RUNBOOK.md#driftgatedriftcritical"
       - eval_time: 5m
         alertname: DriftgateDriftWarning
         exp_alerts:
@@ -56,24 +58,31 @@ tests:
             exp_annotations:
               summary: "JFK: dest drifts (warning) against the training baseline"
               description: "See driftgate drift --region JFK --baseline training, and the run report."
+              runbook_url: "https://github.com/driftgate/driftgate/blob/main/kubeflow/monitoring/RUNBOOK.md#driftgatedriftwarning"
       - eval_time: 5m
         alertname: DriftgateSpanBlocked
         exp_alerts:
           - exp_labels: {{severity: critical, region: LGA}}
             exp_annotations:
               summary: "LGA: the latest span was blocked (bad data or training/serving skew)"
+              description: "Nothing was trained and serving is unchanged. Read the run report's anomalies; fix the data or propose a schema version (driftgate schema check-span / propose)."
+              runbook_url: "https://github.com/driftgate/driftgate/blob/main/kubeflow/monitoring/RUNBOOK.md#driftgatespanblocked"
       - eval_time: 5m
         alertname: DriftgateDriftPersistent
         exp_alerts:
           - exp_labels: {{severity: critical, region: EWR, feature: temp}}
             exp_annotations:
               summary: "EWR: temp drifted on 3 spans in a row"
+              description: "Retraining has not brought temp back in line in EWR: check upstream data and whether the schema or thresholds need a new version."
+              runbook_url: "https://github.com/driftgate/driftgate/blob/main/kubeflow/monitoring/RUNBOOK.md#driftgatedriftpersistent"
       - eval_time: 5m
         alertname: DriftgateCanaryRolledBack
         exp_alerts:
           - exp_labels: {{severity: warning, region: JFK}}
             exp_annotations:
               summary: "JFK: a canary was rolled back in the last day"
+              description: "The canary in JFK lost to stable on the newest labelled span and was rolled back; see the canary record beside models.config."
+              runbook_url: "https://github.com/driftgate/driftgate/blob/main/kubeflow/monitoring/RUNBOOK.md#driftgatecanaryrolledback"
       - eval_time: 5m
         alertname: DriftgateNoSuccessfulRun
         exp_alerts: []
@@ -201,3 +210,39 @@ def test_metrics_pushed_to_a_real_pushgateway_can_be_read_back(tmp_path):
     ]
     assert rows and rows[0].labels["region"] == "EWR" and rows[0].labels["job"] == "driftgate"
     assert rows[0].value == 10015
+
+
+def test_every_rule_has_a_description_and_a_runbook_section():
+    import yaml
+
+    rules = yaml.safe_load((MON / "alerts.yml").read_text())["groups"][0]["rules"]
+    runbook = (MON / "RUNBOOK.md").read_text()
+    for rule in rules:
+        notes = rule["annotations"]
+        assert notes["summary"] and notes["description"], rule["alert"]
+        anchor = notes["runbook_url"].rsplit("#", 1)[1]
+        assert anchor == rule["alert"].lower() and f"\n## {rule['alert']}\n" in runbook
+
+
+def test_operator_objects_carry_the_same_rules_and_dashboard():
+    import yaml
+
+    from serving import manifests
+
+    objects = manifests.monitoring_objects(
+        (MON / "alerts.yml").read_text(), (MON / "grafana-dashboard.json").read_text(), "team-a"
+    )
+    rule, dashboard = objects
+    assert rule["kind"] == "PrometheusRule" and rule["metadata"]["namespace"] == "team-a"
+    assert rule["spec"]["groups"] == yaml.safe_load((MON / "alerts.yml").read_text())["groups"]
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(dashboard["data"]["driftgate.json"]) == json.loads(
+        (MON / "grafana-dashboard.json").read_text()
+    )
+    committed = yaml.safe_load((MON / "k8s" / "prometheusrule.yaml").read_text())
+    assert (
+        committed
+        == manifests.monitoring_objects(
+            (MON / "alerts.yml").read_text(), (MON / "grafana-dashboard.json").read_text(), "driftgate"
+        )[0]
+    ), "run: driftgate serving manifests --region EWR"

@@ -107,3 +107,65 @@ def test_istio_split_sends_the_configured_share_to_the_canary():
     assert subsets == {"stable": "stable", "canary": "canary"}
     tracks = {d["metadata"]["labels"]["track"] for d in _docs("LGA") if d["kind"] == "Deployment"}
     assert tracks == set(subsets.values())
+
+
+def test_namespace_and_image_come_from_the_config():
+    import dataclasses
+
+    cfg = load_region_config("EWR")
+    cfg = dataclasses.replace(
+        cfg,
+        serving=dataclasses.replace(
+            cfg.serving, namespace="team-a", tfserving_image="mirror.local/tfs:2.16.1"
+        ),
+    )
+    docs = manifests.region_manifests(cfg)
+    assert {d["metadata"]["namespace"] for d in docs} == {"team-a"}
+    images = {
+        c["image"]
+        for d in docs
+        if d["kind"] == "Deployment"
+        for c in d["spec"]["template"]["spec"]["containers"]
+    }
+    assert images == {"mirror.local/tfs:2.16.1"}
+
+
+KUBECTL = __import__("shutil").which("kubectl")
+
+
+@pytest.mark.skipif(KUBECTL is None, reason="kubectl (kustomize) not installed on this machine")
+def test_kustomize_overlay_patches_namespace_image_and_replicas(tmp_path):
+    import shutil
+    import subprocess
+
+    import kubernetes_validate
+
+    # the committed bases, copied beside an overlay (kustomize loads bases by relative path)
+    shutil.copytree(ROOT / "kubeflow" / "serving", tmp_path / "serving")
+    shutil.copytree(ROOT / "kubeflow" / "monitoring" / "k8s", tmp_path / "monitoring")
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    (overlay / "kustomization.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "resources": ["../serving", "../monitoring"],
+                "namespace": "team-b",
+                "images": [{"name": "tensorflow/serving", "newTag": "2.17.0"}],
+                "replicas": [{"name": "tfserving-ewr-stable", "count": 5}],
+            }
+        )
+    )
+    out = subprocess.run([KUBECTL, "kustomize", str(overlay)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    docs = list(yaml.safe_load_all(out.stdout))
+    assert {d["metadata"]["namespace"] for d in docs} == {"team-b"}
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    assert len(deployments) == 2 * len(available_regions())
+    assert deployments["tfserving-ewr-stable"]["spec"]["replicas"] == 5
+    images = {c["image"] for d in deployments.values() for c in d["spec"]["template"]["spec"]["containers"]}
+    assert images == {"tensorflow/serving:2.17.0"}
+    kinds = {d["kind"] for d in docs}
+    assert {"PrometheusRule", "VirtualService", "DestinationRule", "Service", "ConfigMap"} <= kinds
+    for d in docs:
+        if d["apiVersion"] in ("v1", "apps/v1"):
+            kubernetes_validate.validate(d, K8S_VERSION, strict=True)
