@@ -54,8 +54,9 @@ def evaluate_and_apply(
         return result
     if result["verdict"] == "promote":
         release.promote(serving_dir, config.serving.model_name, reason=reason)
-    else:
+    elif result["verdict"] == "rollback":
         release.rollback(serving_dir, config.serving.model_name, reason=reason)
+    # pending: the canary keeps its share and is judged again on a later span
     path = lay.canary_record(result["canary_version"], span)
     storage.write_atomic(path, json.dumps(result, indent=1))
     result["report"] = path

@@ -14,6 +14,8 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
+from serving.canary_judge import ROLLBACK, auc, judge
+
 
 def examples_from_frame(frame, schema) -> List[bytes]:
     """Rows -> serialized tf.Examples typed by the schema (missing cells omitted)."""
@@ -36,18 +38,6 @@ def examples_from_frame(frame, schema) -> List[bytes]:
                 feats[k] = tf.train.Feature(float_list=tf.train.FloatList(value=[float(v)]))
         out.append(tf.train.Example(features=tf.train.Features(feature=feats)).SerializeToString())
     return out
-
-
-def auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """ROC AUC by the rank-sum (Mann-Whitney) formula, ties averaged."""
-    from scipy.stats import rankdata
-
-    labels = np.asarray(labels).astype(bool)
-    n_pos, n_neg = labels.sum(), (~labels).sum()
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    ranks = rankdata(scores)
-    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def _predict(serve, examples: Sequence[bytes], batch: int = 1000) -> np.ndarray:
@@ -125,17 +115,19 @@ def analyse(stable_dir: str, canary_dir: str, examples: List[bytes], labels: np.
             "latency_ms_1000": latency_ms(fn, examples, 1000, repeats=10),
             "predictions": p,
         }
-    shift = ks_distance(m["stable"].pop("predictions"), m["canary"].pop("predictions"))
+    ps, pc = m["stable"].pop("predictions"), m["canary"].pop("predictions")
+    judgement = judge(
+        labels,
+        ps,
+        pc,
+        auc_margin=cfg.auc_margin,
+        accuracy_margin=cfg.accuracy_margin,
+        min_rows=cfg.min_rows,
+        confidence=cfg.confidence,
+    )
+    shift = ks_distance(ps, pc)
     s, c = m["stable"], m["canary"]
     checks = [
-        (
-            c["auc"] >= s["auc"] - cfg.auc_margin,
-            f"AUC {c['auc']:.4f} vs stable {s['auc']:.4f} (margin {cfg.auc_margin})",
-        ),
-        (
-            c["accuracy"] >= s["accuracy"] - cfg.accuracy_margin,
-            f"accuracy {c['accuracy']:.4f} vs stable {s['accuracy']:.4f} (margin {cfg.accuracy_margin})",
-        ),
         (shift <= cfg.max_prediction_ks, f"prediction shift KS {shift:.3f} (max {cfg.max_prediction_ks})"),
         (
             c["failure_rate"] <= s["failure_rate"],
@@ -147,11 +139,15 @@ def analyse(stable_dir: str, canary_dir: str, examples: List[bytes], labels: np.
             f"(max x{cfg.max_latency_ratio})",
         ),
     ]
-    verdict = "promote" if all(ok for ok, _ in checks) else "rollback"
+    if not all(ok for ok, _ in checks) or judgement.verdict == ROLLBACK:
+        verdict = ROLLBACK
+    else:
+        verdict = judgement.verdict  # promote, or pending (too few rows / inconclusive)
     return {
         "verdict": verdict,
-        "reasons": [("ok: " if ok else "FAILED: ") + text for ok, text in checks],
+        "reasons": judgement.reasons + [("ok: " if ok else "FAILED: ") + text for ok, text in checks],
         "metrics": {"stable": s, "canary": c, "prediction_ks": shift},
+        "judgement": judgement.to_json(),
         "rows": int(len(examples)),
     }
 

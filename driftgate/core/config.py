@@ -113,6 +113,8 @@ class CanaryConfig:
     accuracy_margin: float = field(metadata=rng(0.0, 1.0))
     max_prediction_ks: float = field(metadata=rng(0.0, 1.0))  # shift between the two models' predictions
     max_latency_ratio: float = field(metadata=rng(1.0))  # canary p99 / stable p99, 1000-example batch
+    min_rows: int = field(metadata=rng(1))  # fewer labelled rows: the canary stays pending
+    confidence: float = field(metadata=rng(0.5, 0.999))  # of the paired bootstrap intervals
 
 
 @dataclass(frozen=True)
