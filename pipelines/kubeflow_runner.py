@@ -21,6 +21,7 @@ import posixpath
 from typing import Optional
 
 from driftgate.core.config import ConfigError, RegionConfig
+from driftgate.core.layout import RegionLayout
 from pipelines.paths import PipelinePaths
 
 # Filesystems TFX (tf.io.gfile) can write in the pipeline image. Checked here
@@ -29,24 +30,29 @@ from pipelines.paths import PipelinePaths
 _LOCAL = ""
 
 
+def cluster_layout(config: RegionConfig) -> RegionLayout:
+    """The region's locations under ``kubeflow.root``, as the pipeline's containers see them."""
+    return RegionLayout(config.kubeflow.root.rstrip("/"), config.region, config.serving.model_name)
+
+
 def cluster_paths(config: RegionConfig) -> PipelinePaths:
     """Locations as the pipeline's containers see them."""
     kf = config.kubeflow
-    root = kf.root.rstrip("/")
+    layout = cluster_layout(config)
     return PipelinePaths(
         data_dir=posixpath.join(kf.data_root.rstrip("/"), config.region),
-        pipeline_root=pipeline_root(config),
-        model_base_path=posixpath.join(root, "serving", config.region, config.serving.model_name),
+        pipeline_root=layout.pipeline_root,
+        model_base_path=layout.model_base_path,
         schema_file=posixpath.join(
             kf.project_dir, "schemas", config.region, f"v{config.schema.version}", "schema.pbtxt"
         ),
-        state_dir=posixpath.join(root, config.region, "state"),
+        state_dir=layout.state_dir,
     )
 
 
 def pipeline_root(config: RegionConfig) -> str:
     """``<kubeflow.root>/<REGION>/pipeline``: where a run's TFX artifacts go."""
-    return posixpath.join(config.kubeflow.root.rstrip("/"), config.region, "pipeline")
+    return cluster_layout(config).pipeline_root
 
 
 def writable_schemes() -> list:

@@ -18,8 +18,10 @@ ignores TF Serving's config and labels; here TF Serving's ``models.config``
 and the mesh only weighs traffic between two ordinary Deployments.
 """
 
-import posixpath
 from typing import List
+
+from driftgate.core import storage
+from driftgate.core.layout import RegionLayout
 
 MONITORING_CONFIG = 'prometheus_config {\n  enable: true\n  path: "/monitoring/prometheus/metrics"\n}\n'
 
@@ -34,7 +36,7 @@ def region_manifests(config) -> List[dict]:
     name, region = _name(config.region), config.region
     namespace = config.serving.namespace
     model = config.serving.model_name
-    serving_root = posixpath.join(config.kubeflow.root.rstrip("/"), "serving", region)
+    serving_root = RegionLayout(config.kubeflow.root.rstrip("/"), region, model).serving_dir
     labels = {"app": name, "app.kubernetes.io/part-of": "driftgate", "driftgate/region": region}
     docs = [
         {
@@ -71,7 +73,7 @@ def region_manifests(config) -> List[dict]:
                                     "args": [
                                         "--port=8500",
                                         "--rest_api_port=8501",
-                                        f"--model_config_file={posixpath.join(serving_root, f'{track}.config')}",
+                                        f"--model_config_file={storage.join(serving_root, f'{track}.config')}",
                                         "--model_config_file_poll_wait_seconds=60",
                                         "--allow_version_labels_for_unavailable_models=true",
                                         "--monitoring_config_file=/etc/tfserving/monitoring.config",

@@ -28,10 +28,11 @@ from tfx.utils import proto_utils
 
 from components.ingest import spans
 from components.state import RegionState
+from driftgate.core import vocabulary
 
 STATE_DIR_KEY = "state_dir"
 # Examples artifact custom properties besides TFX's span/version/input_fingerprint
-INGEST_REASON = "ingest_reason"
+INGEST_REASON = vocabulary.PROP_INGEST_REASON  # the gate report carries the same key
 PENDING_SPANS = "pending_spans"
 
 
