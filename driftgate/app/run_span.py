@@ -66,7 +66,8 @@ def run_span(
     )
     result.driftgate_version = driftgate_version()
     layout = RegionLayout(storage.absolute(root), config.region, config.serving.model_name)
-    outcome = RunOutcome(result=result, result_file=layout.result_file(result.span))
+    # one list: what the outcome reports is what the result JSON and the report list
+    outcome = RunOutcome(result=result, result_file=layout.result_file(result.span), warnings=result.warnings)
     try:
         outcome.metrics_file = metrics.export(result, layout, pushgateway)
     except Exception as exc:  # a side channel: recorded, never fails the run
@@ -80,13 +81,11 @@ def run_span(
             outcome.warnings.append(f"alerts: {exc}")
         except Exception as exc:
             outcome.warnings.append(f"alerts: {type(exc).__name__}: {exc}")
-    result.warnings = list(outcome.warnings)
     try:
         outcome.report_file = report.write_run_report(
             layout, result.to_json_dict(), list(config.features.all)
         )
     except Exception as exc:
         outcome.warnings.append(f"report: {type(exc).__name__}: {exc}")
-    result.warnings = list(outcome.warnings)
     storage.write_atomic(outcome.result_file, json.dumps(result.to_json_dict(), indent=1))
     return outcome
