@@ -23,13 +23,14 @@ PROMOTE, ROLLBACK, PENDING = "promote", "rollback", "pending"
 
 
 def auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """ROC AUC from ranks (ties averaged); 0.5 when one class is missing."""
+    """ROC AUC by the rank-sum (Mann-Whitney) formula, ties averaged; NaN when
+    one class is missing (no AUC exists: the judge then cannot conclude)."""
     from scipy.stats import rankdata
 
     labels = np.asarray(labels).astype(bool)
     pos, neg = labels.sum(), (~labels).sum()
     if pos == 0 or neg == 0:
-        return 0.5
+        return float("nan")
     ranks = rankdata(scores)
     return float((ranks[labels].sum() - pos * (pos + 1) / 2) / (pos * neg))
 

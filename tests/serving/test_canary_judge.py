@@ -88,3 +88,10 @@ def test_fault_injection_over_20_trials(predictions):
         verdicts["equal"].append(cj.judge(y, p["good"][idx], p["good"][idx].copy(), seed=trial, **KW).verdict)
     assert verdicts["worse"] == [cj.ROLLBACK] * 20  # shuffled-label canary: rolled back every time
     assert verdicts["equal"].count(cj.PROMOTE) >= 19  # canary equal to stable: promoted in >= 95%
+
+
+def test_a_span_with_one_class_cannot_be_judged():
+    y = np.zeros(500)
+    s = np.random.default_rng(7).random(500)
+    j = cj.judge(y, s, s * 0.9, **KW)
+    assert np.isnan(cj.auc(y, s)) and j.verdict == cj.PENDING
