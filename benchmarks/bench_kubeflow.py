@@ -25,6 +25,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the test harness lives in tests/ (not installed)
 
+from pipelines.kubeflow_runner import read_spec  # noqa: E402
 from tests.pipelines.kfp_backend import SpecRun, dockerfile_env  # noqa: E402
 
 
@@ -40,8 +41,6 @@ def _month(region: str, month: int, dst: Path) -> int:
 
 
 def kubeflow_runs(region: str, base: Path, n_rows: int) -> list:
-    import yaml
-
     from driftgate.core.config import load_region_config
 
     kf = load_region_config(region).kubeflow
@@ -52,7 +51,7 @@ def kubeflow_runs(region: str, base: Path, n_rows: int) -> list:
         f"{kf.project_dir.rstrip('/')}/schemas/": f"{ROOT}/schemas/",
     }
     spec = ROOT / "kubeflow" / "pipelines" / f"{region}.yaml"
-    root = yaml.safe_load(spec.read_text())["defaultPipelineRoot"]
+    root = read_spec(spec.read_text())[0]["defaultPipelineRoot"]
     for old, new in rewrite.items():
         root = root.replace(old, new)
     out = []

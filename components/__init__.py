@@ -13,8 +13,8 @@ def __getattr__(name: str):
     # Custom artifact types are reached as ``components.<Type>``: KFP schema
     # titles must be ``<module>.<Class>`` with one dot, and TFX's Kubeflow
     # entrypoint imports the title. Lazy, so pure modules here stay TFX-free.
-    if name == "GateReport":
-        from components.artifacts import GateReport
+    if name in ("GateReport", "CanaryVerdict", "ReleaseRecord", "RunRecord"):
+        from components import artifacts
 
-        return GateReport
+        return getattr(artifacts, name)
     raise AttributeError(f"module 'components' has no attribute {name!r}")

@@ -20,6 +20,7 @@ import os
 import posixpath
 from typing import Optional
 
+from driftgate.core import vocabulary as ids
 from driftgate.core.config import ConfigError, RegionConfig
 from driftgate.core.layout import RegionLayout
 from pipelines.paths import PipelinePaths
@@ -47,6 +48,7 @@ def cluster_paths(config: RegionConfig) -> PipelinePaths:
             kf.project_dir, "schemas", config.region, f"v{config.schema.version}", "schema.pbtxt"
         ),
         state_dir=layout.state_dir,
+        root=layout.root,
     )
 
 
@@ -82,11 +84,49 @@ def check_location(uri: str, key: str, source: str, schemes=None) -> None:
         )
 
 
+def read_spec(text: str) -> tuple:
+    """(pipeline spec, platform spec or {}) of a compiled spec's YAML: the KFP
+    multi-document form the backend reads on upload."""
+    import yaml
+
+    docs = [d for d in yaml.safe_load_all(text) if d]
+    return docs[0], (docs[1] if len(docs) > 1 else {})
+
+
+SECRET_MOUNT = "/var/run/secrets/driftgate-alerts"
+# alert secret (env name read by components.monitor.alerts) -> key in the Kubernetes Secret
+SECRET_KEYS = {
+    "DRIFTGATE_SLACK_WEBHOOK_URL": "slack-webhook-url",
+    "DRIFTGATE_PAGERDUTY_ROUTING_KEY": "pagerduty-routing-key",
+}
+
+
+def add_alert_secrets(spec: dict, secret: str) -> dict:
+    """Gives the run recorder tasks the alert secrets without writing them into
+    the spec: the Kubernetes Secret ``secret`` is mounted (optional: a missing
+    Secret or key means "no secret", not a failed task) through the kfp-kubernetes
+    platform section, which the backend's driver turns into a pod volume; each
+    ``<NAME>_FILE`` variable in the container's env points at its key's file.
+    Returns the platform document (the YAML's second document)."""
+    executors = spec["deploymentSpec"]["executors"]
+    platform = {}
+    for node in (ids.RUN_RECORDER, ids.RUN_RECORDER_RETRAIN):
+        label = f"{node}_executor"
+        executors[label]["container"]["env"] = [
+            {"name": f"{name}_FILE", "value": f"{SECRET_MOUNT}/{key}"} for name, key in SECRET_KEYS.items()
+        ]
+        platform[label] = {
+            "secretAsVolume": [{"secretName": secret, "mountPath": SECRET_MOUNT, "optional": True}]
+        }
+    return {"platforms": {"kubernetes": {"deploymentSpec": {"executors": platform}}}}
+
+
 def compile_region(config: RegionConfig, out_dir: str, image: Optional[str] = None) -> str:
     """Writes ``<out_dir>/<REGION>.yaml`` and returns its path."""
     import yaml
     from tfx import v1 as tfx
 
+    from driftgate.core.version import driftgate_version
     from pipelines.kubeflow_entrypoint import COMMAND
     from pipelines.pipeline import create_pipeline
     from pipelines.schema_releases import git_commit_of
@@ -96,7 +136,13 @@ def compile_region(config: RegionConfig, out_dir: str, image: Optional[str] = No
     check_location(config.kubeflow.root, "kubeflow.root", source)
     check_location(config.kubeflow.data_root, "kubeflow.data_root", source)
     commit = git_commit_of(version_path(config.region, config.schema.version))
-    pipeline = create_pipeline(config, cluster_paths(config), schema_commit=commit)
+    pipeline = create_pipeline(
+        config,
+        cluster_paths(config),
+        schema_commit=commit,
+        pushgateway=config.kubeflow.pushgateway or "",
+        driftgate_version=driftgate_version(),
+    )
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
             default_image=image or config.kubeflow.image,
@@ -118,6 +164,8 @@ def compile_region(config: RegionConfig, out_dir: str, image: Optional[str] = No
     header = "".join(line for line in text.splitlines(keepends=True) if line.startswith("#"))
     spec = yaml.safe_load(text)
     spec["defaultPipelineRoot"] = pipeline_root(config)
+    platform = add_alert_secrets(spec, config.kubeflow.alerts_secret)
     with open(path, "w") as fh:
         fh.write(header + yaml.safe_dump(spec, sort_keys=True))
+        fh.write("---\n" + yaml.safe_dump(platform, sort_keys=True))
     return path

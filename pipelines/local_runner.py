@@ -1,7 +1,7 @@
 """Runs one region's pipeline on this machine with TFX's LocalDagRunner.
 
 Thin: config -> paths -> preflight -> ``create_pipeline`` -> LocalDagRunner,
-then reads what happened back from ML Metadata (``pipelines.run_result``).
+then reads what happened back from ML Metadata (``components.monitor.result``).
 State of a region lives under ``<root>/<REGION>/`` (SQLite metadata and TFX
 artifacts); served models under ``<root>/serving/<REGION>/<model>/``.
 """
@@ -35,6 +35,7 @@ def region_paths(config: RegionConfig, root: str, data: Optional[str] = None, sc
         model_base_path=layout.model_base_path,
         schema_file=str(schema_file(config, schemas_dir)),
         state_dir=layout.state_dir,
+        root=layout.root,
     )
     return paths, layout.metadata_path
 
@@ -113,11 +114,13 @@ def run_region(
     span: Optional[int] = None,
     force_retrain: bool = False,
     schemas_dir=None,
+    pushgateway: Optional[str] = None,
     progress: Progress = lambda line: print(line, file=sys.stderr),
 ):
     """Runs the region's pipeline for ``span`` (when None, the span
     ``components.ingest.spans.choose_span`` picks: the oldest one not processed yet).
 
+    ``pushgateway``: where the run recorder also pushes the metrics.
     Returns a ``RunResult``. Raises PreflightError (cannot start) or
     DataBlocked (span unfit, found before TFX ran); a span blocked by the
     pipeline's own data gate returns a result with ``blocked=True``.
@@ -136,8 +139,9 @@ def run_region(
 
     from tfx import v1 as tfx
 
+    from components.monitor.result import collect
+    from driftgate.core.version import driftgate_version
     from pipelines.pipeline import create_pipeline
-    from pipelines.run_result import collect
     from pipelines.schema_releases import git_commit_of
 
     os.makedirs(os.path.dirname(metadata_path), exist_ok=True)
@@ -147,6 +151,8 @@ def run_region(
         span=span,  # None: example_gen chooses by the same rule when it runs
         force_retrain=force_retrain,
         schema_commit=git_commit_of(paths.schema_file),
+        pushgateway=pushgateway or "",
+        driftgate_version=driftgate_version(),
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             metadata_path
         ),

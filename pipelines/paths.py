@@ -12,3 +12,4 @@ class PipelinePaths:
     model_base_path: str  # TF Serving base path: <root>/serving/<REGION>/<model>
     schema_file: str  # the pinned schema.pbtxt
     state_dir: str  # region state: span statistics, history, releases
+    root: str  # the root all of the above sit under (RegionLayout's root)

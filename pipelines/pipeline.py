@@ -6,10 +6,17 @@ local runner and by the Kubeflow compiler alike.
 
 Graph (node ids are stable)::
 
-    example_gen -> statistics_gen -> example_validator -> span_gate (skip | retrain | block)
+    example_gen -> canary_judge (promote | rollback | pending | none)
+         |-> statistics_gen -> example_validator -> span_gate (skip | retrain | block)
     schema_importer --^-----------------^---------------------^     |
-                                          Cond(decision == "retrain"):
-          serving_baseline -> trainer -> evaluator -> pusher -> release_recorder
+      Cond(decision != "retrain"):            Cond(decision == "retrain"):
+          run_recorder                          serving_baseline -> trainer -> evaluator
+                                                -> pusher -> release_recorder -> run_recorder_retrain
+
+The canary judge runs first (the gate waits for it), so a pending canary is
+judged on the new span before anything could replace it. Exactly one run
+recorder runs: it writes the result JSON and report, pushes metrics and sends
+alerts, from inside the pipeline, under either runner.
 
 There is no Resolver node (open-source Kubeflow cannot run one): the model
 serving in the region is found by ``serving_baseline`` from the serving path.
@@ -28,9 +35,11 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
 from components.baseline.component import ServingBaseline
+from components.canary.component import CanaryJudge
 from components.evaluator.component import Evaluator
 from components.gate.component import SpanGate, drift_config_json
 from components.ingest.component import SpanExampleGen
+from components.monitor.component import RunRecorder
 from components.pusher.component import Pusher
 from components.release.component import ReleaseRecorder
 from driftgate.core import vocabulary as ids
@@ -100,6 +109,8 @@ def create_pipeline(
     span: Optional[int] = None,
     force_retrain: bool = False,
     schema_commit: Optional[str] = None,
+    pushgateway: str = "",
+    driftgate_version: str = "",
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Optional[List[str]] = None,
 ) -> tfx.dsl.Pipeline:
@@ -109,7 +120,8 @@ def create_pipeline(
     task runs (``components.ingest.spans``: the oldest span newer than the last
     processed one), so a scheduled run needs no recompile.
     ``schema_commit`` (the git commit of the pinned schema, when known) is
-    recorded with the schema version in ML Metadata.
+    recorded with the schema version in ML Metadata. ``pushgateway`` is where
+    the run recorder pushes the run's metrics (empty: the textfile only).
     """
     range_config = None
     if span is not None:
@@ -143,6 +155,14 @@ def create_pipeline(
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_importer.outputs["schema"]
     ).with_id(ids.EXAMPLE_VALIDATOR)
+    canary_judge = CanaryJudge(
+        examples=example_gen.outputs["examples"],
+        root=paths.root,
+        region=config.region,
+        model_name=config.serving.model_name,
+        label=config.features.label,
+        canary_config=json.dumps(asdict(config.serving.canary)),
+    ).with_id(ids.CANARY_JUDGE)
     gate = SpanGate(
         examples=example_gen.outputs["examples"],
         statistics=statistics_gen.outputs["statistics"],
@@ -159,9 +179,24 @@ def create_pipeline(
         warn_only_types=json.dumps(list(config.anomalies.warn_only_types)),
         warn_only_features=json.dumps(list(config.anomalies.warn_only_features)),
     ).with_id(ids.SPAN_GATE)
+    gate.add_upstream_node(canary_judge)  # judged before anything new can be pushed
 
-    nodes = [example_gen, schema_importer, statistics_gen, example_validator, gate]
+    recorder_args = dict(
+        examples=example_gen.outputs["examples"],
+        report=gate.outputs["report"],
+        canary=canary_judge.outputs["verdict"],
+        root=paths.root,
+        region=config.region,
+        model_name=config.serving.model_name,
+        features=json.dumps(list(config.features.all)),
+        alerts_config=json.dumps(asdict(config.alerts)),
+        pushgateway=pushgateway,
+        driftgate_version=driftgate_version,
+    )
+    nodes = [example_gen, schema_importer, canary_judge, statistics_gen, example_validator, gate]
     decision = gate.outputs["report"].future()[0].custom_property(ids.PROP_DECISION)
+    with tfx.dsl.Cond(decision != ids.RETRAIN):
+        nodes.append(RunRecorder(**recorder_args).with_id(ids.RUN_RECORDER))
     with tfx.dsl.Cond(decision == ids.RETRAIN):
         baseline = ServingBaseline(model_base_path=paths.model_base_path).with_id(ids.SERVING_BASELINE)
         trainer = tfx.components.Trainer(
@@ -192,7 +227,15 @@ def create_pipeline(
             serving_dir=posixpath.dirname(paths.model_base_path),
             model_name=config.serving.model_name,
         ).with_id(ids.RELEASE_RECORDER)
-        nodes += [baseline, trainer, evaluator, pusher, release]
+        recorder = RunRecorder(
+            **recorder_args,
+            baseline=baseline.outputs["model"],
+            blessing=evaluator.outputs["blessing"],
+            evaluation=evaluator.outputs["evaluation"],
+            pushed_model=pusher.outputs["pushed_model"],
+            release=release.outputs["release"],
+        ).with_id(ids.RUN_RECORDER_RETRAIN)
+        nodes += [baseline, trainer, evaluator, pusher, release, recorder]
 
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,

@@ -8,12 +8,14 @@ latency (p50/p99 for 1 and 1000 examples). The verdict applies the region's
 ``serving.canary`` thresholds: promote when all hold, roll back otherwise.
 """
 
+import json
 import math
 import time
 from typing import Dict, List, Sequence
 
 import numpy as np
 
+from driftgate.core import vocabulary as ids
 from serving.canary_judge import ROLLBACK, auc, judge
 
 
@@ -150,6 +152,54 @@ def analyse(stable_dir: str, canary_dir: str, examples: List[bytes], labels: np.
         "judgement": judgement.to_json(),
         "rows": int(len(examples)),
     }
+
+
+def judge_and_apply(
+    serving_dir: str,
+    model_name: str,
+    examples: List[bytes],
+    labels: np.ndarray,
+    cfg,
+    span: int,
+    record_path=None,
+    dry_run: bool = False,
+) -> dict:
+    """Judges the region's canary on a labelled span, then promotes or rolls it
+    back (``serving.release``) and writes the verdict to ``record_path(version,
+    span)``. ``pending`` leaves the labels as they are; ``dry_run`` analyses only.
+    Without a canary the verdict is ``none`` and nothing is read or written."""
+    from serving import release
+
+    state = release.load_state(serving_dir, model_name)
+    if state.canary is None:
+        return {
+            "verdict": ids.NO_CANARY,
+            "span": span,
+            "stable_version": state.stable,
+            "canary_version": None,
+            "reasons": [f"no canary (stable {state.stable})"],
+            "rows": int(len(examples)),
+        }
+    from driftgate.core import storage
+
+    def version_dir(v: int) -> str:
+        return storage.join(state.base_path, str(v))
+
+    result = analyse(version_dir(state.stable), version_dir(state.canary), examples, labels, cfg)
+    result.update(span=span, stable_version=state.stable, canary_version=state.canary, dry_run=dry_run)
+    failed = [r for r in result["reasons"] if r.startswith("FAILED")]
+    reason = f"canary analysis on span {span}: " + ("; ".join(failed) if failed else "all checks passed")
+    if dry_run:
+        return result
+    if result["verdict"] == "promote":
+        release.promote(serving_dir, model_name, reason=reason)
+    elif result["verdict"] == ROLLBACK:
+        release.rollback(serving_dir, model_name, reason=reason)
+    # pending: the canary keeps its share and is judged again on a later span
+    if record_path is not None:
+        result["report"] = record_path(state.canary, span)
+        storage.write_atomic(result["report"], json.dumps(result, indent=1))
+    return result
 
 
 def record_in_mlmd(metadata_path: str, region: str, result: dict) -> int:

@@ -19,7 +19,7 @@ from typing import Callable, List, Tuple
 
 import numpy as np
 
-PROMOTE, ROLLBACK, PENDING = "promote", "rollback", "pending"
+from driftgate.core.vocabulary import PENDING, PROMOTE, ROLLBACK
 
 
 def auc(labels: np.ndarray, scores: np.ndarray) -> float:

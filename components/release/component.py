@@ -9,53 +9,55 @@ which span it was trained on.
   baseline, and what the model-age policy counts from.
 """
 
-import glob
-import os
-
 from absl import logging
 from tfx import v1 as tfx
 
+from components.artifacts import ReleaseRecord
 from components.ingest.executor import artifact_span
+from components.ingest.records import serialized_examples
 from components.state import RegionState
 from driftgate.core import storage
 
 SAMPLE = 64
 
 
-def sample_examples(examples, split: str = "eval", n: int = SAMPLE) -> list:
-    """The first ``n`` serialized tf.Examples of a split of an Examples artifact."""
-    import tensorflow as tf
-
-    files = sorted(glob.glob(os.path.join(examples.uri, f"Split-{split}", "*")))
-    out = []
-    for record in tf.data.TFRecordDataset(files, compression_type="GZIP").take(n):
-        out.append(record.numpy())
-    return out
+def _record(release, label: str, version: int, reason: str) -> None:
+    release.set_string_custom_property("label", label)
+    release.set_int_custom_property("version", version)
+    release.set_string_custom_property("reason", reason)
 
 
 @tfx.dsl.components.component
 def ReleaseRecorder(
     pushed_model: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.PushedModel],
     examples: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Examples],
+    release: tfx.dsl.components.OutputArtifact[ReleaseRecord],
     state_dir: tfx.dsl.components.Parameter[str],
     serving_dir: tfx.dsl.components.Parameter[str],
     model_name: tfx.dsl.components.Parameter[str],
 ):
     """Labels a pushed version (stable or canary) and records its training span."""
     if not pushed_model.get_int_custom_property("pushed"):
+        _record(release, "", 0, "not pushed (the Evaluator did not bless the model)")
         return
     version = int(pushed_model.get_string_custom_property("pushed_version"))
     span = artifact_span(examples)
     RegionState(state_dir).record_release(version, span, model_uri=pushed_model.uri)
     if storage.is_remote(serving_dir):
-        logging.warning(
-            "release labels need a POSIX filesystem root; %s left for `driftgate serving`", serving_dir
-        )
+        reason = f"release labels need a POSIX filesystem root; {serving_dir} left for `driftgate serving`"
+        logging.warning(reason)
+        _record(release, "", version, reason)
         return
-    from serving import release
+    from serving import release as releases
 
     try:
-        state = release.push(serving_dir, model_name, version, sample_examples(examples))
-        logging.info("version %d labelled %s", version, "stable" if state.stable == version else "canary")
-    except release.ReleaseError as exc:  # recorded as rejected in release.json; stable keeps serving
+        state = releases.push(
+            serving_dir, model_name, version, serialized_examples(examples, ("eval",), SAMPLE)
+        )
+    except releases.ReleaseError as exc:  # recorded as rejected in release.json; stable keeps serving
         logging.error("version %d rejected: %s", version, exc)
+        _record(release, "rejected", version, str(exc))
+        return
+    label = "stable" if state.stable == version else "canary"
+    logging.info("version %d labelled %s", version, label)
+    _record(release, label, version, "")

@@ -1,38 +1,30 @@
-"""Run one region's pipeline on a span and record everything a person reads
-afterwards: the run's JSON, its HTML report, its metrics, its alerts.
+"""Run one region's pipeline on a span, locally, and hand back its record.
 
-The pipeline run decides and changes serving; the side channels after it
-(metrics push, alert webhooks, the report) never fail the run: a failing one
-is reported in ``RunOutcome.warnings`` and the others still happen.
+Everything a run leaves for people (result JSON, HTML report, metrics,
+alerts) is done inside the pipeline by its run recorder node
+(``components.monitor``), as on Kubeflow; side channels that failed are in
+``result.warnings`` and never fail the run. This adds what only the local
+runner knows (wall time per component, the ML Metadata run id) to the result
+JSON the node wrote.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Callable, List, Mapping, Optional
+from typing import Callable, List, Optional
 
 from driftgate.core import storage
-from driftgate.core.layout import RegionLayout
 
 
 @dataclass
 class RunOutcome:
-    result: object  # pipelines.run_result.RunResult
-    result_file: str
+    result: object  # components.monitor.result.RunResult
+    result_file: Optional[str] = None
     report_file: Optional[str] = None
     metrics_file: Optional[str] = None
     alerts: List[dict] = field(default_factory=list)
     warnings: List[str] = field(default_factory=list)
-
-
-def driftgate_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("driftgate")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def run_span(
@@ -44,15 +36,12 @@ def run_span(
     force_retrain: bool = False,
     schemas_dir=None,
     pushgateway: Optional[str] = None,
-    environ: Mapping[str, str] = (),
     progress: Callable[[str], None] = lambda line: None,
 ) -> RunOutcome:
-    """Runs the region's pipeline (``pipelines.local_runner``), then writes the
-    result JSON, metrics, alerts and report. Raises what the runner raises
-    (ConfigError, PreflightError, DataBlocked) before anything is changed.
-    ``environ`` holds the alert secrets (the CLI passes the process environment)."""
-    from components.state import RegionState
-    from pipelines import alerts, metrics, report
+    """Runs the region's pipeline (``pipelines.local_runner``); the run
+    recorder node inside it publishes the run (alert secrets come from this
+    process's environment). Raises what the runner raises (ConfigError,
+    PreflightError, DataBlocked) before anything is changed."""
     from pipelines.local_runner import run_region
 
     result = run_region(
@@ -62,30 +51,17 @@ def run_span(
         span=span,
         force_retrain=force_retrain,
         schemas_dir=schemas_dir,
+        pushgateway=pushgateway,
         progress=progress,
     )
-    result.driftgate_version = driftgate_version()
-    layout = RegionLayout(storage.absolute(root), config.region, config.serving.model_name)
-    # one list: what the outcome reports is what the result JSON and the report list
-    outcome = RunOutcome(result=result, result_file=layout.result_file(result.span), warnings=result.warnings)
-    try:
-        outcome.metrics_file = metrics.export(result, layout, pushgateway)
-    except Exception as exc:  # a side channel: recorded, never fails the run
-        outcome.warnings.append(f"metrics: {type(exc).__name__}: {exc}")
-    if config.alerts.enabled:
-        try:
-            history = RegionState(layout.state_dir).history()
-            outcome.alerts = alerts.notify(result, history, config.alerts, layout.alerts_file, env=environ)
-        except alerts.NotifyError as exc:  # what was sent is recorded; the rest goes out next run
-            outcome.alerts = exc.outcomes
-            outcome.warnings.append(f"alerts: {exc}")
-        except Exception as exc:
-            outcome.warnings.append(f"alerts: {type(exc).__name__}: {exc}")
-    try:
-        outcome.report_file = report.write_run_report(
-            layout, result.to_json_dict(), list(config.features.all)
-        )
-    except Exception as exc:
-        outcome.warnings.append(f"report: {type(exc).__name__}: {exc}")
-    storage.write_atomic(outcome.result_file, json.dumps(result.to_json_dict(), indent=1))
-    return outcome
+    files = result.files
+    if files.get("result"):  # the recorder's JSON, plus timings and the run id
+        storage.write_atomic(files["result"], json.dumps(result.to_json_dict(), indent=1))
+    return RunOutcome(
+        result=result,
+        result_file=files.get("result"),
+        report_file=files.get("report"),
+        metrics_file=files.get("metrics"),
+        alerts=result.alerts,
+        warnings=result.warnings,
+    )

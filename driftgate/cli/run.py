@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from typing import List
 
@@ -31,18 +30,21 @@ pushgateway_option = click.option(
 def summary_lines(r) -> List[str]:
     """A short human summary of one RunResult."""
     head = f"{r.region} span {r.span}: "
+    judged = canary_line(r.canary)
     if r.blocked:
         lines = [head + "BLOCKED by data anomalies; nothing trained, serving unchanged"]
         lines += [f"  - {reason}" for reason in r.reasons[:10]]
         if len(r.reasons) > 10:
             lines.append(f"  ... and {len(r.reasons) - 10} more (see -o json)")
-        return lines
+        return lines + judged
     if r.decision == "skip":
-        return [head + f"skipped: {r.reasons[0] if r.reasons else ''}"]
+        return [head + f"skipped: {r.reasons[0] if r.reasons else ''}"] + judged
     verdict = "blessed" if r.blessed else "NOT blessed"
     pushed = f"pushed version {r.pushed_version}" if r.pushed_version else "not pushed"
     if r.release_label:
         pushed += f" ({r.release_label})"
+    if r.release_label == "rejected" and r.release_reason:
+        pushed += f": {r.release_reason}"
     lines = [head + f"trained, {verdict}, {pushed} ({r.duration_s:.0f}s)"]
     m = r.metrics
     lines.append(
@@ -51,15 +53,33 @@ def summary_lines(r) -> List[str]:
     )
     lines += [f"  not blessed: {reason}" for reason in r.not_blessed_reasons]
     lines.append(f"  serving: {r.serving_dir}")
-    return lines
+    return lines + judged
+
+
+def canary_cell(canary: dict) -> str:
+    """The canary judge's verdict in a few characters: ``v2 promote``, ``-`` without a canary."""
+    if not canary or canary.get("verdict") in (None, "none"):
+        return "-"
+    return f"v{canary.get('canary_version')} {canary['verdict']}"
+
+
+def canary_line(canary: dict) -> List[str]:
+    """The verdict with its reasons (promote/rollback/pending), for ``driftgate run``."""
+    if not canary or canary.get("verdict") in (None, "none"):
+        return []
+    head = (
+        f"  canary v{canary.get('canary_version')} vs stable v{canary.get('stable_version')} "
+        f"on {canary.get('rows', 0):,} rows: {canary['verdict'].upper()}"
+    )
+    return [head] + [f"    {reason}" for reason in canary.get("reasons", [])[:6]]
 
 
 def demo_table(results) -> str:
-    """region x span: rows, anomalies, decision, blessed, pushed version, label, accuracy, AUC, time."""
+    """region x span: rows, anomalies, canary verdict, decision, blessed, pushed version, label, accuracy, AUC, time."""
     rows = []
     for r in results:
         if isinstance(r, tuple):  # (region, span, error message)
-            rows.append([r[0], r[1], "error", r[2], "", "", "", "", "", ""])
+            rows.append([r[0], r[1], "error", r[2], "", "", "", "", "", "", ""])
             continue
         m = r.metrics
         rows.append(
@@ -68,6 +88,7 @@ def demo_table(results) -> str:
                 fmt(r.span),
                 f"{r.rows:,}",
                 len(r.anomalies),
+                canary_cell(r.canary),
                 r.decision,
                 fmt(r.blessed),
                 fmt(r.pushed_version),
@@ -82,6 +103,7 @@ def demo_table(results) -> str:
         "span",
         "rows",
         "anomalies",
+        "canary",
         "decision",
         "blessed",
         "pushed",
@@ -104,7 +126,6 @@ def _run(config, span, *, root, data, schemas, force, pushgateway):
         force_retrain=force,
         schemas_dir=schemas,
         pushgateway=pushgateway,
-        environ=os.environ,
         progress=output.progress,
     )
     for a in outcome.alerts:

@@ -144,8 +144,8 @@ def evaluate_cmd(region, span, data, root, dry_run, config_dir, output_format):
 @root_option
 def report_cmd(root):
     """Summary HTML page across regions and spans."""
+    from components.monitor import report
     from driftgate.core import storage
-    from pipelines import report
 
     click.echo(report.write_summary(storage.absolute(root)))
     return 0

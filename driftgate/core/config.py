@@ -235,6 +235,10 @@ class KubeflowConfig:
     data_root: str  # spans: <data_root>/<REGION>/span-<N>/...
     project_dir: str  # where the image holds this project (schemas/ is read from there)
     schedule: ScheduleConfig
+    pushgateway: Optional[str] = None  # Pushgateway the run recorder pushes to (host:port or URL); null: none
+    # Kubernetes Secret whose keys reach the run recorder as the alert secrets'
+    # environment variables (compiled into the spec's kubernetes platform section)
+    alerts_secret: str = "driftgate-alerts"
 
 
 @dataclass(frozen=True)
@@ -377,6 +381,16 @@ def drift_config_from_dict(data: dict, source: str = "drift_config") -> DriftCon
     """Rebuilds a DriftConfig from ``dataclasses.asdict`` output (how components
     receive it as a JSON execution parameter), with the same strict checks."""
     return build(DriftConfig, data, {"": source}, "drift.")
+
+
+def alerts_config_from_dict(data: dict, source: str = "alerts_config") -> AlertsConfig:
+    """Rebuilds an AlertsConfig from its ``asdict`` output (a component parameter)."""
+    return build(AlertsConfig, data, {"": source}, "alerts.")
+
+
+def canary_config_from_dict(data: dict, source: str = "canary_config") -> CanaryConfig:
+    """Rebuilds a CanaryConfig from its ``asdict`` output (a component parameter)."""
+    return build(CanaryConfig, data, {"": source}, "serving.canary.")
 
 
 def region_data_dir(cfg: RegionConfig, data_override: Optional[str] = None) -> str:

@@ -40,6 +40,7 @@ EXAMPLE_GEN = "example_gen"
 SCHEMA_IMPORTER = "schema_importer"
 STATISTICS_GEN = "statistics_gen"
 EXAMPLE_VALIDATOR = "example_validator"
+CANARY_JUDGE = "canary_judge"
 SPAN_GATE = "span_gate"
 SERVING_BASELINE = "serving_baseline"
 TRAINER = "trainer"
@@ -47,6 +48,17 @@ EVALUATOR = "evaluator"
 PUSHER = "pusher"
 RELEASE_RECORDER = "release_recorder"
 TRAINING_NODES = (SERVING_BASELINE, TRAINER, EVALUATOR, PUSHER, RELEASE_RECORDER)
+# the run recorder: one node per branch of the decision (a node outside the
+# retrain condition cannot read its outputs), so exactly one of them runs
+RUN_RECORDER, RUN_RECORDER_RETRAIN = "run_recorder", "run_recorder_retrain"
+
+# files inside artifacts
+CANARY_VERDICT_FILE = "canary_verdict.json"
+RUN_RECORD_FILE = "result.json"
+RUN_REPORT_FILE = "report.html"
+
+# canary verdicts (the judge's, plus "none" when the region has no canary)
+NO_CANARY, PROMOTE, ROLLBACK, PENDING = "none", "promote", "rollback", "pending"
 
 # custom properties of the gate's report artifact (ML Metadata / KFP metadata)
 PROP_DECISION = "decision"

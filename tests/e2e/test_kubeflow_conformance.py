@@ -36,6 +36,7 @@ from pathlib import Path
 import pytest
 
 from driftgate.core.config import load_region_config
+from pipelines.kubeflow_runner import read_spec
 from tests.e2e.helpers import corrupt_numeric, tree_digest
 from tests.pipelines.kfp_backend import FAILED, OMITTED, SKIPPED, SUCCEEDED, SpecRun, dockerfile_env
 
@@ -77,9 +78,8 @@ class Cluster:
             f"{kf.project_dir.rstrip('/')}/schemas/": f"{ROOT}/schemas/",
         }
         spec_path = SPECS / f"{self.region}.yaml"
-        import yaml
 
-        root = yaml.safe_load(spec_path.read_text())["defaultPipelineRoot"]
+        root = read_spec(spec_path.read_text())[0]["defaultPipelineRoot"]
         for old, new in rewrite.items():
             root = root.replace(old, new)
         run = SpecRun(

@@ -137,9 +137,9 @@ def test_no_secret_is_committed_in_the_alertmanager_config():
 def _exported_names():
     from prometheus_client import generate_latest
 
-    from pipelines import metrics
+    from components.monitor import metrics
     from serving.release import ReleaseState
-    from tests.pipelines.test_metrics import _result
+    from tests.components.monitor.test_metrics import _result
 
     history = [
         {
@@ -181,8 +181,8 @@ def _free_port():
 def test_metrics_pushed_to_a_real_pushgateway_can_be_read_back(tmp_path):
     from prometheus_client.parser import text_string_to_metric_families
 
-    from pipelines import metrics
-    from tests.pipelines.test_metrics import _result
+    from components.monitor import metrics
+    from tests.components.monitor.test_metrics import _result
 
     port = _free_port()
     proc = subprocess.Popen(

@@ -48,10 +48,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional
 
-import yaml
 from google.protobuf import json_format, struct_pb2
 from kfp.local import placeholder_utils
 from kfp.pipeline_spec import pipeline_spec_pb2
+
+from pipelines.kubeflow_runner import read_spec
 
 # Argo's node phases: SKIPPED = condition false; OMITTED = an upstream task did not succeed
 SUCCEEDED, FAILED, SKIPPED, OMITTED = "SUCCEEDED", "FAILED", "SKIPPED", "OMITTED"
@@ -130,13 +131,17 @@ class SpecRun:
         work_dir: Path,
         rewrite: Mapping[str, str] = (),
         env: Optional[Mapping[str, str]] = None,
+        secrets: Optional[Mapping[str, Mapping[str, str]]] = None,
         workers: int = 2,
     ):
         text = spec_path.read_text()
         for old, new in dict(rewrite).items():
             text = text.replace(old, new)
         self.spec = pipeline_spec_pb2.PipelineSpec()
-        json_format.ParseDict(yaml.safe_load(text), self.spec)
+        pipeline, platform = read_spec(text)
+        json_format.ParseDict(pipeline, self.spec)
+        self.k8s = platform.get("platforms", {}).get("kubernetes", {}).get("deploymentSpec", {})
+        self.secrets = {k: dict(v) for k, v in dict(secrets or {}).items()}  # the cluster's Secrets
         self.pipeline_root = pipeline_root
         self.run_id = run_id
         self.work_dir = work_dir
@@ -176,8 +181,35 @@ class SpecRun:
             art.type.CopyFrom(ospec.artifact_type)
         return ei
 
+    def _pod_env(self, name: str, executor_label: str, container) -> Dict[str, str]:
+        """The task pod's environment as the driver builds it: the image's, the
+        container spec's ``env``, and Secrets mounted per the kubernetes
+        platform section (``secretAsVolume``). A mount is a folder under the
+        task's work dir; env values naming a path in it point there."""
+        env = dict(self.env)
+        mounts = {}
+        config = self.k8s.get("executors", {}).get(executor_label, {})
+        for vol in config.get("secretAsVolume", []):
+            secret = self.secrets.get(vol["secretName"])
+            if secret is None and not vol.get("optional"):
+                raise RuntimeError(f"{name}: Secret {vol['secretName']} missing: the pod would not start")
+            folder = self.work_dir / name / "mounts" / vol["mountPath"].lstrip("/")
+            folder.mkdir(parents=True, exist_ok=True)
+            for key, value in (secret or {}).items():
+                (folder / key).write_text(value)
+            mounts[vol["mountPath"]] = str(folder)
+        if config.get("secretAsEnv"):
+            raise NotImplementedError("secretAsEnv")
+        for var in container.env:
+            value = var.value
+            for path, folder in mounts.items():
+                if value.startswith(path + "/"):
+                    value = folder + value[len(path) :]
+            env[var.name] = value
+        return env
+
     # --- launcher ---------------------------------------------------------
-    def _run_container(self, name: str, container, ei) -> TaskResult:
+    def _run_container(self, name: str, container, ei, env: Mapping[str, str]) -> TaskResult:
         command = [sys.executable if c == "python" else c for c in container.command]
         full = placeholder_utils.replace_placeholders(
             full_command=command + list(container.args),
@@ -190,7 +222,7 @@ class SpecRun:
         task_dir.mkdir(parents=True, exist_ok=True)
         t0 = time.time()
         with open(task_dir / "log.txt", "w") as log:
-            proc = subprocess.run(full, cwd=task_dir, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            proc = subprocess.run(full, cwd=task_dir, env=dict(env), stdout=log, stderr=subprocess.STDOUT)
         result = TaskResult(name, SUCCEEDED if proc.returncode == 0 else FAILED, proc.returncode)
         result.seconds = round(time.time() - t0, 1)
         result.log_tail = "\n".join((task_dir / "log.txt").read_text().splitlines()[-25:])
@@ -240,7 +272,8 @@ class SpecRun:
             return TaskResult(name, SKIPPED, condition=condition)
         container = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec()
         json_format.ParseDict(executor["container"], container)  # lifecycle parsed, never run
-        result = self._run_container(name, container, ei)
+        env = self._pod_env(name, component.executor_label, container)
+        result = self._run_container(name, container, ei, env)
         result.condition = condition
         return result
 

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from driftgate.core.config import available_regions, load_region_config
+from pipelines.kubeflow_runner import read_spec
 
 GOLDEN = Path(__file__).parent / "golden"
 REGIONS = list(available_regions())
@@ -25,7 +26,7 @@ def compiled(tmp_path_factory):
 
 
 def _normalised(text: str) -> str:
-    spec = yaml.safe_load(text)
+    spec = read_spec(text)[0]
     spec.pop("sdkVersion", None)  # TFX version stamp: not part of the pipeline
     # the schema's git commit changes with every commit touching the schema
     params = spec["root"]["dag"]["tasks"]["span_gate"]["inputs"]["parameters"]
@@ -43,14 +44,14 @@ def test_spec_loads_with_kfp_and_parses_strictly(compiled, region):
     loaded = components.load_component_from_file(str(path))
     assert loaded.name == f"driftgate-{region.lower()}"
     spec = pipeline_spec_pb2.PipelineSpec()
-    json_format.ParseDict(yaml.safe_load(path.read_text()), spec, ignore_unknown_fields=False)
+    json_format.ParseDict(read_spec(path.read_text())[0], spec, ignore_unknown_fields=False)
     assert spec.schema_version == "2.1.0"
     assert spec.pipeline_info.name == f"driftgate-{region.lower()}"
 
 
 @pytest.mark.parametrize("region", REGIONS)
 def test_only_container_and_importer_executors_with_the_configured_image(compiled, region):
-    spec = yaml.safe_load(compiled[region].read_text())
+    spec = read_spec(compiled[region].read_text())[0]
     executors = spec["deploymentSpec"]["executors"]
     assert len(executors) == 10
     for name, ex in executors.items():
@@ -68,7 +69,7 @@ def test_only_container_and_importer_executors_with_the_configured_image(compile
 def test_every_container_runs_the_driftgate_entrypoint(compiled, region):
     from pipelines.kubeflow_entrypoint import COMMAND
 
-    executors = yaml.safe_load(compiled[region].read_text())["deploymentSpec"]["executors"]
+    executors = read_spec(compiled[region].read_text())[0]["deploymentSpec"]["executors"]
     commands = {name: ex["container"]["command"] for name, ex in executors.items() if "container" in ex}
     assert commands and all(c == COMMAND for c in commands.values()), commands
 
@@ -95,7 +96,7 @@ def test_default_pipeline_root_is_the_configured_root(compiled, region):
 
     cfg = load_region_config(region)
     spec = pipeline_spec_pb2.PipelineSpec()
-    json_format.ParseDict(yaml.safe_load(compiled[region].read_text()), spec)
+    json_format.ParseDict(read_spec(compiled[region].read_text())[0], spec)
     assert spec.default_pipeline_root == f"{cfg.kubeflow.root}/{region}/pipeline"
 
 
@@ -135,7 +136,7 @@ def test_no_compiling_machine_paths_and_no_pinned_span(compiled, region):
 
 @pytest.mark.parametrize("region", REGIONS)
 def test_training_runs_only_on_retrain(compiled, region):
-    tasks = yaml.safe_load(compiled[region].read_text())["root"]["dag"]["tasks"]
+    tasks = read_spec(compiled[region].read_text())[0]["root"]["dag"]["tasks"]
     gated = {name for name, t in tasks.items() if "triggerPolicy" in t}
     assert gated == {"serving_baseline", "trainer", "evaluator", "pusher", "release_recorder"}
     for name in gated:
@@ -184,7 +185,7 @@ def test_upload_creates_pipeline_then_adds_named_versions(server, compiled):
         "ewr-abc12345-20261123-110000",
     ]
     assert all(v["query"]["pipelineid"] == [first.pipeline_id] for v in versions)
-    sent = yaml.safe_load(versions[0]["spec"])
+    sent = read_spec(versions[0]["spec"])[0]
     assert sent["schemaVersion"] == "2.1.0" and sent["pipelineInfo"]["name"] == "driftgate-ewr"
     assert sent["defaultPipelineRoot"] == "gs://driftgate-demo/runs/EWR/pipeline"  # travels with the spec
 

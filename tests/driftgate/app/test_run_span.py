@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from driftgate.core.config import load_region_config
-from tests.pipelines.test_metrics import _result
+from tests.components.monitor.test_metrics import _result
 
 
 @pytest.fixture

@@ -102,7 +102,7 @@ def test_bad_span_exits_3_prints_its_json_and_changes_nothing(tmp_path, small_sp
 
 
 def test_demo_table_formats_results_and_errors():
-    from pipelines.run_result import RunResult
+    from components.monitor.result import RunResult
 
     r = RunResult(
         region="EWR",

@@ -50,11 +50,12 @@ class Alert:
 
 
 def secret(name: str, env: Mapping[str, str]) -> Optional[str]:
-    """``env[name]``, or the content of the file ``env[name + "_FILE"]``."""
+    """``env[name]``, or the content of the file ``env[name + "_FILE"]`` (None
+    when that file is not there: a Secret mounted as optional, without the key)."""
     if env.get(name):
         return env[name].strip()
     path = env.get(f"{name}_FILE")
-    if path:
+    if path and os.path.exists(path):
         with open(path) as fh:
             return fh.read().strip()
     return None

@@ -6,8 +6,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from pipelines import metrics
-from pipelines.run_result import RunResult
+from components.monitor import metrics
+from components.monitor.result import RunResult
 from serving.release import ReleaseState
 
 

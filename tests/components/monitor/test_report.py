@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines import report
+from components.monitor import report
 
 
 def _result(decision="retrain"):

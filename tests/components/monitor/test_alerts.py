@@ -9,9 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from components.monitor import alerts
 from driftgate.core.config import load_region_config
-from pipelines import alerts
-from tests.pipelines.test_metrics import _result
+from tests.components.monitor.test_metrics import _result
 
 
 @pytest.fixture

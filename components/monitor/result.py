@@ -1,8 +1,11 @@
-"""Reads the outcome of the newest pipeline run of a region back from ML Metadata.
+"""The record of one region run, built from the run's own artifacts.
 
-Everything reported by ``driftgate run`` comes from MLMD and the artifacts it
-points to (not from the runner's memory), so the same reader works for any
-run recorded in the region's metadata store.
+``build`` turns the artifacts of a run (the span, the gate report, the canary
+verdict and, when it trained, the baseline, blessing, evaluation, push and
+release records) into a ``RunResult``: the run-recorder node calls it with its
+inputs, in both runners. ``collect`` reads a finished run back from ML
+Metadata: the record that node wrote, or (a run that stopped before it) the
+same ``build`` over the run's outputs.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from ml_metadata.proto import metadata_store_pb2
 
 from components.gate.decision import BLOCK, REPORT_FILE, SpanReport
 from driftgate.core import storage
+from driftgate.core import vocabulary as ids
 
 OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
 
@@ -47,6 +51,10 @@ class RunResult:
     component_seconds: Dict[str, float] = field(default_factory=dict)
     driftgate_version: Optional[str] = None  # of the code that ran
     warnings: List[str] = field(default_factory=list)  # side channels that failed (metrics, alerts, report)
+    canary: Dict[str, object] = field(default_factory=dict)  # the canary judge's verdict before the gate
+    release_reason: str = ""  # why a pushed version got no label (rejected: the smoke test's error)
+    alerts: List[dict] = field(default_factory=list)  # what happened to each alert of the run
+    files: Dict[str, str] = field(default_factory=dict)  # result, report, metrics: where they were written
 
     def __post_init__(self):
         if isinstance(self.drift, dict):  # read back from JSON
@@ -141,34 +149,42 @@ def release_label(model_base_path: str, version: int) -> Optional[str]:
     return "rejected" if version in state.rejected else None
 
 
-def collect(config, metadata_path: str, paths) -> RunResult:
-    """Builds the RunResult of the newest run in ``metadata_path``."""
-    conn = metadata_store_pb2.ConnectionConfig()
-    conn.sqlite.filename_uri = metadata_path
-    conn.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
-    store = metadata_store.MetadataStore(conn)
-    outputs, run_id = _node_outputs(store)
+# (node id, output key) of each artifact a run record is built from
+SOURCES = {
+    "examples": (ids.EXAMPLE_GEN, "examples"),
+    "report": (ids.SPAN_GATE, "report"),
+    "canary": (ids.CANARY_JUDGE, "verdict"),
+    "baseline": (ids.SERVING_BASELINE, "model"),
+    "blessing": (ids.EVALUATOR, "blessing"),
+    "evaluation": (ids.EVALUATOR, "evaluation"),
+    "pushed_model": (ids.PUSHER, "pushed_model"),
+    "release": (ids.RELEASE_RECORDER, "release"),
+}
 
+
+def build(region: str, model_base_path: str, artifacts: Dict[str, metadata_store_pb2.Artifact]) -> RunResult:
+    """The RunResult of a run from its artifacts (MLMD protos keyed as in
+    ``SOURCES``; absent keys are steps that did not run)."""
     result = RunResult(
-        region=config.region,
+        region=region,
         span=None,
         rows=0,
         anomalies=[],
         blocked=False,
         blessed=None,
         pushed_version=None,
-        serving_dir=paths.model_base_path,
+        serving_dir=model_base_path,
         metrics={},
-        run_id=run_id,
     )
-    examples = outputs.get("example_gen", {}).get("examples")
+    examples = artifacts.get("examples")
     if examples is not None:
         span = _prop(examples, "span")  # a custom property under the IR-based runners
         result.span = int(span) if span is not None else None
-    report_art = outputs.get("span_gate", {}).get("report")
+    report_art = artifacts.get("report")
     if report_art is not None:
-        with open(os.path.join(report_art.uri, REPORT_FILE)) as fh:
-            report = SpanReport.from_json_dict(json.load(fh))
+        report = SpanReport.from_json_dict(
+            json.loads(storage.read_text(storage.join(report_art.uri, REPORT_FILE)))
+        )
         result.rows = sum(report.rows.values())
         result.anomalies = [dict(vars(f), types=list(f.types)) for f in report.findings]
         result.decision = report.decision
@@ -177,20 +193,52 @@ def collect(config, metadata_path: str, paths) -> RunResult:
         result.drift = report
         result.schema_version = str(report.schema.get("version") or "")
         result.schema_commit = report.schema.get("commit")
-    baseline = outputs.get("serving_baseline", {}).get("model")
+    canary = artifacts.get("canary")
+    if canary is not None:
+        verdict = json.loads(storage.read_text(storage.join(canary.uri, ids.CANARY_VERDICT_FILE)))
+        result.canary = {
+            k: verdict.get(k)
+            for k in ("verdict", "stable_version", "canary_version", "span", "rows", "reasons", "report")
+        }
+    baseline = artifacts.get("baseline")
     if baseline is not None and _prop(baseline, "has_model"):
         result.baseline_version = int(_prop(baseline, "serving_version"))
-    blessing = outputs.get("evaluator", {}).get("blessing")
-    evaluation = outputs.get("evaluator", {}).get("evaluation")
+    blessing, evaluation = artifacts.get("blessing"), artifacts.get("evaluation")
     if blessing is not None:
         result.blessed = bool(_prop(blessing, "blessed"))
     if evaluation is not None:
         result.metrics = read_metrics(evaluation.uri)
         if result.blessed is False:
             result.not_blessed_reasons = read_validation_failures(evaluation.uri)
-    pushed = outputs.get("pusher", {}).get("pushed_model")
+    pushed = artifacts.get("pushed_model")
     if pushed is not None and _prop(pushed, "pushed"):
         result.pushed_version = int(_prop(pushed, "pushed_version"))
-    if result.pushed_version is not None:
-        result.release_label = release_label(paths.model_base_path, result.pushed_version)
+    release = artifacts.get("release")
+    if release is not None and result.pushed_version is not None:
+        result.release_label = _prop(release, "label") or None
+        result.release_reason = _prop(release, "reason") or ""
+    elif result.pushed_version is not None:
+        result.release_label = release_label(model_base_path, result.pushed_version)
+    return result
+
+
+def collect(config, metadata_path: str, paths) -> RunResult:
+    """The RunResult of the newest run in ``metadata_path``: the run record
+    its recorder node wrote, else built from the run's outputs."""
+    conn = metadata_store_pb2.ConnectionConfig()
+    conn.sqlite.filename_uri = metadata_path
+    conn.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    store = metadata_store.MetadataStore(conn)
+    outputs, run_id = _node_outputs(store)
+    for node in (ids.RUN_RECORDER, ids.RUN_RECORDER_RETRAIN):
+        record = outputs.get(node, {}).get("record")
+        if record is not None:
+            result = RunResult(**json.loads(storage.read_text(storage.join(record.uri, ids.RUN_RECORD_FILE))))
+            break
+    else:
+        artifacts = {name: outputs.get(node, {}).get(key) for name, (node, key) in SOURCES.items()}
+        result = build(
+            config.region, paths.model_base_path, {k: v for k, v in artifacts.items() if v is not None}
+        )
+    result.run_id = run_id
     return result

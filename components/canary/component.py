@@ -1,0 +1,65 @@
+"""Judges the region's canary on the new span before the gate decides anything.
+
+When the region has a canary (``serving/release.py`` state), both models score
+every labelled row of the span through their serving signature, and
+``serving.canary.judge_and_apply`` promotes it, rolls it back or leaves it
+pending (too few rows, or an inconclusive interval), records the verdict
+beside the TF Serving config and returns it. The verdict is this node's
+output artifact, so ML Metadata holds it and the run record reads it. Runs in
+both runners (no Resolver, no extra task type): the gate depends on it, so a
+new version is never pushed over a canary that was not judged.
+"""
+
+import json
+import os
+
+import numpy as np
+from absl import logging
+from tfx import v1 as tfx
+from tfx.utils import io_utils
+
+from components.artifacts import CanaryVerdict
+from components.ingest.executor import artifact_span
+from components.ingest.records import label_values, serialized_examples
+from driftgate.core import vocabulary as ids
+from driftgate.core.config import canary_config_from_dict
+from driftgate.core.layout import RegionLayout
+
+
+@tfx.dsl.components.component
+def CanaryJudge(
+    examples: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Examples],
+    verdict: tfx.dsl.components.OutputArtifact[CanaryVerdict],
+    root: tfx.dsl.components.Parameter[str],
+    region: tfx.dsl.components.Parameter[str],
+    model_name: tfx.dsl.components.Parameter[str],
+    label: tfx.dsl.components.Parameter[str],
+    canary_config: tfx.dsl.components.Parameter[str],
+):
+    """Promotes, rolls back or keeps pending the region's canary (``none`` without one)."""
+    from serving import canary
+
+    layout = RegionLayout(root, region, model_name)
+    span = artifact_span(examples)
+    records = serialized_examples(examples)
+    labels = label_values(records, label)
+    keep = ~np.isnan(labels)
+    records = [r for r, k in zip(records, keep, strict=False) if k]
+    result = canary.judge_and_apply(
+        layout.serving_dir,
+        model_name,
+        records,
+        labels[keep],
+        canary_config_from_dict(json.loads(canary_config)),
+        span,
+        record_path=layout.canary_record,
+    )
+    result["region"] = region
+    logging.info("canary verdict for %s span %d: %s", region, span, result["verdict"])
+    io_utils.write_string_file(
+        os.path.join(verdict.uri, ids.CANARY_VERDICT_FILE), json.dumps(result, indent=1)
+    )
+    verdict.set_string_custom_property("verdict", result["verdict"])
+    verdict.set_int_custom_property("span", span)
+    verdict.set_int_custom_property("stable_version", result.get("stable_version") or 0)
+    verdict.set_int_custom_property("canary_version", result.get("canary_version") or 0)
