@@ -62,7 +62,8 @@ def secret(name: str, env: Mapping[str, str]) -> Optional[str]:
 
 
 def derive(result, history: List[dict], escalate_after: int) -> List[Alert]:
-    """Alerts for a run: blocked span, and each feature drifting vs the training baseline."""
+    """Alerts for a run: blocked span, canary rolled back, and each feature
+    drifting vs the training baseline."""
     alerts = []
     if result.decision == "block":
         alerts.append(
@@ -72,6 +73,20 @@ def derive(result, history: List[dict], escalate_after: int) -> List[Alert]:
                 "critical",
                 f"{result.region} span {result.span} blocked: {'; '.join(result.reasons[:3])}",
                 {"span": result.span, "reasons": result.reasons},
+            )
+        )
+    canary = getattr(result, "canary", None) or {}
+    if canary.get("verdict") == "rollback":
+        failed = [r for r in canary.get("reasons", []) if r.startswith("FAILED")]
+        alerts.append(
+            Alert(
+                result.region,
+                f"<canary v{canary.get('canary_version')}>",
+                "warning",
+                f"{result.region}: canary v{canary.get('canary_version')} rolled back on span "
+                f"{canary.get('span')}; stable v{canary.get('stable_version')} keeps serving: "
+                + "; ".join(failed[:2]),
+                {k: canary.get(k) for k in ("span", "stable_version", "canary_version", "rows", "reasons")},
             )
         )
     training = result.comparison("training")
@@ -247,7 +262,12 @@ def notify(
     if result.comparison("training") is not None and pd_key:
         firing = {a.dedup_key for a in alerts}
         for key, entry in sorted(sent.items()):
-            if entry.get("channel") != "pagerduty" or key in firing or key.endswith("/<span>"):
+            if (
+                entry.get("channel") != "pagerduty"
+                or key in firing
+                or key.endswith("/<span>")
+                or "/<canary" in key
+            ):
                 continue
             try:
                 _post(pd_url, resolve_payload(key, pd_key), "pagerduty", cfg.retries, cfg.backoff_seconds)

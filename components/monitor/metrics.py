@@ -11,8 +11,10 @@ across processes, as Prometheus expects.
 
 from typing import Optional
 
-from driftgate.core.vocabulary import DECISIONS
+from driftgate.core.vocabulary import DECISIONS, NO_CANARY, PENDING, PROMOTE, ROLLBACK
 from driftgate.core.vocabulary import SEVERITY_RANK as SEVERITY_VALUE
+
+CANARY_VERDICTS = (PROMOTE, ROLLBACK, PENDING)
 
 
 def build_registry(result, history=(), release_state=None):
@@ -58,6 +60,16 @@ def build_registry(result, history=(), release_state=None):
     Gauge("driftgate_span_number", "Latest span processed", ["region"], registry=reg).labels(region).set(
         result.span or 0
     )
+    canary = getattr(result, "canary", None) or {}
+    if canary.get("verdict") not in (None, NO_CANARY):  # a canary was judged in this run
+        verdict = Gauge(
+            "driftgate_canary_verdict",
+            "1 for the verdict on the canary judged in the latest run",
+            ["region", "verdict"],
+            registry=reg,
+        )
+        for v in CANARY_VERDICTS:
+            verdict.labels(region, v).set(1 if canary["verdict"] == v else 0)
     Gauge("driftgate_span_rows", "Rows in the latest span", ["region"], registry=reg).labels(region).set(
         result.rows
     )

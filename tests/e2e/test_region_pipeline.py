@@ -224,3 +224,21 @@ def test_a_run_with_no_new_span_skips_and_leaves_the_state_alone(scenario):
     assert r.reasons[0].startswith("no new span: span 4 was already processed")
     before, after = scenario["history"]
     assert before == after
+
+
+def test_every_run_through_the_pipeline_is_recorded_by_its_recorder_node(scenario):
+    """Result JSON, report and metrics come from the run recorder node (one of
+    the two, by decision), not from the CLI: each run's record is its own."""
+    root = scenario["serving"].parents[2]
+    for key, node in (
+        ("first", "run_recorder_retrain"),
+        ("skipped", "run_recorder"),
+        ("idle", "run_recorder"),
+    ):
+        r = scenario[key]
+        assert r.files["result"] == str(root / "EWR" / "results" / f"span-{r.span}.json")
+        assert Path(r.files["report"]).is_file() and Path(r.files["metrics"]).is_file()
+        assert r.canary["verdict"] == "none" and r.warnings == []  # no canary in this region yet
+    saved = json.loads((root / "EWR" / "results" / "span-3.json").read_text())
+    assert saved["decision"] == "skip" and saved["files"]["report"].endswith("span-3.html")
+    assert "driftgate_span_decision" in (root / "metrics" / "driftgate_ewr.prom").read_text()

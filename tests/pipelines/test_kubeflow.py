@@ -53,7 +53,7 @@ def test_spec_loads_with_kfp_and_parses_strictly(compiled, region):
 def test_only_container_and_importer_executors_with_the_configured_image(compiled, region):
     spec = read_spec(compiled[region].read_text())[0]
     executors = spec["deploymentSpec"]["executors"]
-    assert len(executors) == 10
+    assert len(executors) == 13
     for name, ex in executors.items():
         kinds = set(ex)
         # no lifecycle hooks: the open-source backend never runs them
@@ -138,10 +138,55 @@ def test_no_compiling_machine_paths_and_no_pinned_span(compiled, region):
 def test_training_runs_only_on_retrain(compiled, region):
     tasks = read_spec(compiled[region].read_text())[0]["root"]["dag"]["tasks"]
     gated = {name for name, t in tasks.items() if "triggerPolicy" in t}
-    assert gated == {"serving_baseline", "trainer", "evaluator", "pusher", "release_recorder"}
+    training = {
+        "serving_baseline",
+        "trainer",
+        "evaluator",
+        "pusher",
+        "release_recorder",
+        "run_recorder_retrain",
+    }
+    assert gated == training | {"run_recorder"}
     for name in gated:
         cond = tasks[name]["triggerPolicy"]["condition"]
-        assert "_span_gate.report" in cond and "metadata['decision']" in cond and "== 'retrain'" in cond
+        assert "metadata['decision']" in cond and "== 'retrain'" in cond
+        # the recorder outside the branch: exactly when the branch does not run
+        assert cond.startswith("!(") == (name == "run_recorder"), (name, cond)
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_the_canary_is_judged_before_the_gate_and_every_run_is_recorded(compiled, region):
+    tasks = read_spec(compiled[region].read_text())[0]["root"]["dag"]["tasks"]
+    assert "canary_judge" in tasks["span_gate"]["dependentTasks"]
+    for recorder in ("run_recorder", "run_recorder_retrain"):
+        assert {"span_gate", "canary_judge", "example_gen"} <= set(tasks[recorder]["dependentTasks"])
+    assert "release_recorder" in tasks["run_recorder_retrain"]["dependentTasks"]
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_alert_secrets_reach_the_recorders_through_the_platform_section_only(compiled, region):
+    from google.protobuf import json_format
+    from kfp.pipeline_spec import pipeline_spec_pb2  # noqa: F401  (the platform proto ships with kfp)
+    from kfp.pipeline_spec.pipeline_spec_pb2 import PlatformSpec
+
+    from pipelines.kubeflow_runner import SECRET_KEYS, SECRET_MOUNT
+
+    text = compiled[region].read_text()
+    spec, platform = read_spec(text)
+    parsed = PlatformSpec()
+    json_format.ParseDict(platform, parsed)  # the form the backend unmarshals
+    executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    cfg = load_region_config(region)
+    assert set(executors) == {"run_recorder_executor", "run_recorder_retrain_executor"}
+    for label, conf in executors.items():
+        assert conf == {
+            "secretAsVolume": [
+                {"secretName": cfg.kubeflow.alerts_secret, "mountPath": SECRET_MOUNT, "optional": True}
+            ]
+        }
+        env = {e["name"]: e["value"] for e in spec["deploymentSpec"]["executors"][label]["container"]["env"]}
+        assert env == {f"{name}_FILE": f"{SECRET_MOUNT}/{key}" for name, key in SECRET_KEYS.items()}
+    assert "hooks.slack.com" not in text and "routing_key" not in text
 
 
 @pytest.mark.parametrize("region", REGIONS)

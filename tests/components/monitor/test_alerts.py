@@ -126,7 +126,7 @@ def test_blocked_span_pages_and_missing_secret_is_reported(tmp_path):
 def test_no_secret_in_committed_config():
     from pathlib import Path
 
-    text = (Path(__file__).resolve().parents[2] / "pipelines" / "regions" / "defaults.yaml").read_text()
+    text = (Path(__file__).resolve().parents[3] / "pipelines" / "regions" / "defaults.yaml").read_text()
     assert "hooks.slack.com" not in text and "routing_key" not in text
 
 
