@@ -6,15 +6,17 @@ local runner and by the Kubeflow compiler alike.
 
 Graph (node ids are stable)::
 
-    example_gen -> canary_judge (promote | rollback | pending | none)
-         |-> statistics_gen -> example_validator -> span_gate (skip | retrain | block)
-    schema_importer --^-----------------^---------------------^     |
+    example_gen -> statistics_gen -> example_validator -> canary_judge -> span_gate
+    schema_importer --^-----------------^---------------------^-----------^  (skip | retrain | block)
+                                                                             |
       Cond(decision != "retrain"):            Cond(decision == "retrain"):
           run_recorder                          serving_baseline -> trainer -> evaluator
                                                 -> pusher -> release_recorder -> run_recorder_retrain
 
-The canary judge runs first (the gate waits for it), so a pending canary is
-judged on the new span before anything could replace it. Exactly one run
+The canary judge runs before the gate (which waits for it), so a canary is
+judged on the new span before anything could replace it; it holds its verdict
+(``pending``) on a span with blocking anomalies, on a span read again for
+lack of a new one, and on a span not newer than the canary's training span. Exactly one run
 recorder runs: it writes the result JSON and report, pushes metrics and sends
 alerts, from inside the pipeline, under either runner.
 
@@ -155,13 +157,19 @@ def create_pipeline(
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_importer.outputs["schema"]
     ).with_id(ids.EXAMPLE_VALIDATOR)
+    warn_only = dict(
+        warn_only_types=json.dumps(list(config.anomalies.warn_only_types)),
+        warn_only_features=json.dumps(list(config.anomalies.warn_only_features)),
+    )
     canary_judge = CanaryJudge(
         examples=example_gen.outputs["examples"],
+        anomalies=example_validator.outputs["anomalies"],
         root=paths.root,
         region=config.region,
         model_name=config.serving.model_name,
         label=config.features.label,
         canary_config=json.dumps(asdict(config.serving.canary)),
+        **warn_only,
     ).with_id(ids.CANARY_JUDGE)
     gate = SpanGate(
         examples=example_gen.outputs["examples"],
@@ -176,8 +184,7 @@ def create_pipeline(
         force_retrain=int(force_retrain),
         schema_version=f"v{config.schema.version}",
         schema_commit=schema_commit or "",
-        warn_only_types=json.dumps(list(config.anomalies.warn_only_types)),
-        warn_only_features=json.dumps(list(config.anomalies.warn_only_features)),
+        **warn_only,
     ).with_id(ids.SPAN_GATE)
     gate.add_upstream_node(canary_judge)  # judged before anything new can be pushed
 

@@ -11,7 +11,7 @@ latency (p50/p99 for 1 and 1000 examples). The verdict applies the region's
 import json
 import math
 import time
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -163,11 +163,14 @@ def judge_and_apply(
     span: int,
     record_path=None,
     dry_run: bool = False,
+    hold: Optional[str] = None,
 ) -> dict:
     """Judges the region's canary on a labelled span, then promotes or rolls it
     back (``serving.release``) and writes the verdict to ``record_path(version,
     span)``. ``pending`` leaves the labels as they are; ``dry_run`` analyses only.
-    Without a canary the verdict is ``none`` and nothing is read or written."""
+    Without a canary the verdict is ``none`` and nothing is read or written;
+    with ``hold`` (why this span cannot judge it) the canary stays ``pending``
+    without being scored."""
     from serving import release
 
     state = release.load_state(serving_dir, model_name)
@@ -178,6 +181,15 @@ def judge_and_apply(
             "stable_version": state.stable,
             "canary_version": None,
             "reasons": [f"no canary (stable {state.stable})"],
+            "rows": int(len(examples)),
+        }
+    if hold:
+        return {
+            "verdict": ids.PENDING,
+            "span": span,
+            "stable_version": state.stable,
+            "canary_version": state.canary,
+            "reasons": [f"PENDING: {hold}"],
             "rows": int(len(examples)),
         }
     from driftgate.core import storage

@@ -65,3 +65,36 @@ def pytest_addoption(parser):
         default=False,
         help="rewrite the golden Kubeflow specs in tests/pipelines/golden/ from the current compile",
     )
+
+
+@pytest.fixture(scope="session")
+def pushgateway():
+    """A real Prometheus Pushgateway on loopback (Debian prometheus-pushgateway,
+    which ``make test`` installs); yields ``host:port``."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    binary = shutil.which("prometheus-pushgateway") or shutil.which("pushgateway")
+    if binary is None:
+        pytest.skip("Pushgateway missing (Debian prometheus-pushgateway; make test installs it)")
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    proc = subprocess.Popen(
+        [binary, f"--web.listen-address=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield f"127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=10)

@@ -19,6 +19,7 @@ from tfx import v1 as tfx
 from tfx.utils import io_utils
 
 from components.artifacts import CanaryVerdict
+from components.ingest import spans
 from components.ingest.executor import artifact_span
 from components.ingest.records import label_values, serialized_examples
 from driftgate.core import vocabulary as ids
@@ -26,15 +27,32 @@ from driftgate.core.config import canary_config_from_dict
 from driftgate.core.layout import RegionLayout
 
 
+def hold_reason(span: int, ingest_reason: str, canary_span, findings) -> "str | None":
+    """Why span ``span`` must not judge the canary (None: it may): no new span
+    arrived, the span is not newer than the canary's training span, or the
+    span has blocking anomalies (the gate will block it)."""
+    if ingest_reason == spans.NO_NEW_SPAN:
+        return f"no new span (span {span} read again); judged when one arrives"
+    if canary_span is not None and span <= canary_span:
+        return f"span {span} is not newer than the canary's training span {canary_span}"
+    blocking = [f for f in findings if f.blocking]
+    if blocking:
+        return f"span {span} has {len(blocking)} blocking data anomalies; judged on the next good span"
+    return None
+
+
 @tfx.dsl.components.component
 def CanaryJudge(
     examples: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Examples],
+    anomalies: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ExampleAnomalies],
     verdict: tfx.dsl.components.OutputArtifact[CanaryVerdict],
     root: tfx.dsl.components.Parameter[str],
     region: tfx.dsl.components.Parameter[str],
     model_name: tfx.dsl.components.Parameter[str],
     label: tfx.dsl.components.Parameter[str],
     canary_config: tfx.dsl.components.Parameter[str],
+    warn_only_types: tfx.dsl.components.Parameter[str] = "[]",
+    warn_only_features: tfx.dsl.components.Parameter[str] = "[]",
 ):
     """Promotes, rolls back or keeps pending the region's canary (``none`` without one)."""
     from serving import canary
