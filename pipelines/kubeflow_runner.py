@@ -18,6 +18,7 @@ schemaVersion 2.1.0, which Kubeflow Pipelines 2.x servers accept, and:
 
 import os
 import posixpath
+import re
 from typing import Optional
 
 from driftgate.core import vocabulary as ids
@@ -82,6 +83,40 @@ def check_location(uri: str, key: str, source: str, schemes=None) -> None:
             f"filesystem for it, e.g. a stock Kubeflow's minio://); use {usable} or an absolute "
             f"path on a volume mounted in every task"
         )
+
+
+_CONDITION_INPUT = re.compile(r"inputs\.artifacts\['_([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)'\]")
+
+
+def repair_conditions(spec: dict) -> None:
+    """Points every ``triggerPolicy`` condition at the task's own input.
+
+    TFX 1.16's Kubeflow V2 compiler adds the channel a ``Cond`` reads as an
+    implicit input ``_<producer>.<key>``, unless the task already consumes that
+    channel; then it adds nothing but still writes ``_<producer>.<key>`` into
+    the CEL condition, which the backend's driver cannot resolve (the run
+    recorder consumes the gate's report as ``report``). Rewrites such a
+    reference to the task's input fed by the same producer output."""
+    for name, task in spec["root"]["dag"]["tasks"].items():
+        condition = task.get("triggerPolicy", {}).get("condition")
+        if not condition:
+            continue
+        inputs = task.get("inputs", {}).get("artifacts", {})
+        fed_by = {
+            (a["taskOutputArtifact"]["producerTask"], a["taskOutputArtifact"]["outputArtifactKey"]): key
+            for key, a in inputs.items()
+            if "taskOutputArtifact" in a
+        }
+
+        def own_key(match, name=name, inputs=inputs, fed_by=fed_by):
+            key = f"_{match.group(1)}.{match.group(2)}"
+            if key in inputs:
+                return match.group(0)
+            if (match.group(1), match.group(2)) not in fed_by:
+                raise ValueError(f"task {name}: condition reads {key}, which no input of the task carries")
+            return f"inputs.artifacts['{fed_by[(match.group(1), match.group(2))]}']"
+
+        task["triggerPolicy"]["condition"] = _CONDITION_INPUT.sub(own_key, condition)
 
 
 def read_spec(text: str) -> tuple:
@@ -164,6 +199,7 @@ def compile_region(config: RegionConfig, out_dir: str, image: Optional[str] = No
     header = "".join(line for line in text.splitlines(keepends=True) if line.startswith("#"))
     spec = yaml.safe_load(text)
     spec["defaultPipelineRoot"] = pipeline_root(config)
+    repair_conditions(spec)
     platform = add_alert_secrets(spec, config.kubeflow.alerts_secret)
     with open(path, "w") as fh:
         fh.write(header + yaml.safe_dump(spec, sort_keys=True))

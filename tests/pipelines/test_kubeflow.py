@@ -155,6 +155,20 @@ def test_training_runs_only_on_retrain(compiled, region):
 
 
 @pytest.mark.parametrize("region", REGIONS)
+def test_every_condition_reads_only_artifacts_its_task_receives(compiled, region):
+    """The backend's driver evaluates a condition over the task's own inputs;
+    TFX's compiler names a channel the task already consumes by an implicit
+    key it never adds (``pipelines.kubeflow_runner.repair_conditions``)."""
+    import re
+
+    tasks = read_spec(compiled[region].read_text())[0]["root"]["dag"]["tasks"]
+    for name, task in tasks.items():
+        condition = task.get("triggerPolicy", {}).get("condition", "")
+        for key in re.findall(r"inputs\.artifacts\['([^']+)'\]", condition):
+            assert key in task["inputs"]["artifacts"], (name, key, condition)
+
+
+@pytest.mark.parametrize("region", REGIONS)
 def test_the_canary_is_judged_before_the_gate_and_every_run_is_recorded(compiled, region):
     tasks = read_spec(compiled[region].read_text())[0]["root"]["dag"]["tasks"]
     assert "canary_judge" in tasks["span_gate"]["dependentTasks"]
