@@ -27,6 +27,6 @@ setup(
         "click>=8",
         "tabulate",
     ],
-    extras_require={"test": ["pytest", "ruff", "kubernetes-validate", "cel-python"]},
+    extras_require={"test": ["pytest", "ruff", "kubernetes-validate", "cel-python", "gcp-storage-emulator"]},
     entry_points={"console_scripts": ["driftgate=driftgate.cli:main"]},
 )

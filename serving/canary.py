@@ -197,7 +197,12 @@ def judge_and_apply(
     def version_dir(v: int) -> str:
         return storage.join(state.base_path, str(v))
 
-    result = analyse(version_dir(state.stable), version_dir(state.canary), examples, labels, cfg)
+    # a SavedModel on a bucket is loaded from a local copy (as the smoke test does)
+    with (
+        storage.local_copy(version_dir(state.stable)) as stable,
+        storage.local_copy(version_dir(state.canary)) as canary_dir,
+    ):
+        result = analyse(stable, canary_dir, examples, labels, cfg)
     result.update(span=span, stable_version=state.stable, canary_version=state.canary, dry_run=dry_run)
     failed = [r for r in result["reasons"] if r.startswith("FAILED")]
     reason = f"canary analysis on span {span}: " + ("; ".join(failed) if failed else "all checks passed")

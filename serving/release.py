@@ -12,9 +12,17 @@ Per region, beside the model base path (``<root>/serving/<REGION>/``):
 - ``release.json``: stable, canary, earlier stables (for rollback), rejected
   versions and the history of verdicts.
 
-Every write goes to a temporary file, is fsynced and renamed into place, under
-a per-region lock, so a crash or a concurrent command leaves the previous
-config valid. A version gets a label only after its SavedModel loaded and its
+Local folder or bucket alike, ``release.json`` is the source of truth and is
+changed by compare-and-swap (``driftgate.core.storage.write_if_unchanged``: a
+generation precondition on ``gs://``, a digest check under a file lock
+locally): a writer that lost the race re-reads and re-applies its change, or
+stops when the change no longer makes sense ("no canary to promote"). The
+three configs are derived from the committed state and carry its revision in
+a comment; a config is only replaced by one of a newer revision, so a slow
+writer never puts back an older config. Every write is atomic (temporary
+file + fsync + rename locally; an object appears whole on a bucket). On a
+local root the whole step also holds a per-region lock with a timeout naming
+its holder. A version gets a label only after its SavedModel loaded and its
 serving signature answered on a sample of the region's data.
 """
 
@@ -22,6 +30,8 @@ import contextlib
 import fcntl
 import json
 import os
+import random
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Iterator, List, Optional
@@ -48,6 +58,7 @@ class ReleaseState:
     previous_stables: List[int] = field(default_factory=list)
     rejected: List[int] = field(default_factory=list)
     history: List[dict] = field(default_factory=list)
+    revision: int = 0  # +1 per committed change; the configs carry it
 
 
 def build_config(model_name: str, base_path: str, versions: dict):
@@ -117,24 +128,83 @@ def locked(serving_dir: str, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def _state_path(serving_dir: str) -> str:
+    return storage.join(serving_dir, STATE_FILE)
+
+
+def _parse_state(data: Optional[bytes], serving_dir: str, model_name: str) -> ReleaseState:
+    if data is None:
+        return ReleaseState(model_name=model_name, base_path=storage.join(serving_dir, model_name))
+    return ReleaseState(**json.loads(data))
+
+
 def load_state(serving_dir: str, model_name: str) -> ReleaseState:
-    path = os.path.join(serving_dir, STATE_FILE)
-    if not os.path.exists(path):
-        return ReleaseState(model_name=model_name, base_path=os.path.join(serving_dir, model_name))
-    with open(path) as fh:
-        return ReleaseState(**json.load(fh))
+    path = _state_path(serving_dir)
+    return _parse_state(storage.read_bytes(path) if storage.exists(path) else None, serving_dir, model_name)
+
+
+REVISION = re.compile(rb"^# driftgate release revision (\d+)")
+ATTEMPTS = 20
+
+
+def _config_text(state: ReleaseState, versions: dict) -> str:
+    proto = text_format.MessageToString(build_config(state.model_name, state.base_path, versions))
+    return f"# driftgate release revision {state.revision}\n{proto}"
+
+
+def _body(config: bytes) -> bytes:
+    return config.split(b"\n", 1)[1] if b"\n" in config else config
+
+
+def _write_config(path: str, text: str, revision: int) -> None:
+    """Writes ``text`` unless ``path`` already holds a config of revision
+    ``revision`` or newer (a faster writer got there first) or the same one."""
+    for _ in range(ATTEMPTS):
+        data, token = storage.read_versioned(path)
+        found = REVISION.match(data or b"")
+        if found and (int(found.group(1)) >= revision or _body(data) == _body(text.encode())):
+            return  # newer already, or the same labels (a rejected push changes no config)
+        try:
+            storage.write_if_unchanged(path, text, token)
+            return
+        except storage.Conflict:
+            time.sleep(random.uniform(0.01, 0.1))
+    raise ReleaseError(f"{path}: other writers kept replacing it; run `driftgate serving status` to check")
 
 
 def save(serving_dir: str, state: ReleaseState) -> None:
-    """Writes the three configs, then the state (each atomically)."""
+    """Writes the three TF Serving configs of a committed state."""
     for name, versions in (
         (CONFIG_FILE, {STABLE: state.stable, CANARY: state.canary}),
         ("stable.config", {STABLE: state.stable}),
         ("canary.config", {CANARY: state.canary or state.stable}),
     ):
-        text = text_format.MessageToString(build_config(state.model_name, state.base_path, versions))
-        storage.write_atomic(os.path.join(serving_dir, name), text)
-    storage.write_atomic(os.path.join(serving_dir, STATE_FILE), json.dumps(asdict(state), indent=1))
+        _write_config(storage.join(serving_dir, name), _config_text(state, versions), state.revision)
+
+
+def _guard(serving_dir: str):
+    """The per-region lock on a local root (buckets rely on preconditions alone)."""
+    return contextlib.nullcontext() if storage.is_remote(serving_dir) else locked(serving_dir)
+
+
+def transact(serving_dir: str, model_name: str, change) -> ReleaseState:
+    """Applies ``change(state) -> state`` to the region's release state by
+    compare-and-swap (re-read and re-applied when another writer committed
+    first), then writes the configs. ``change`` raising ReleaseError leaves
+    everything as it was."""
+    path = _state_path(serving_dir)
+    for _ in range(ATTEMPTS):
+        data, token = storage.read_versioned(path)
+        state = change(_parse_state(data, serving_dir, model_name))
+        state.revision += 1
+        try:
+            storage.write_if_unchanged(path, json.dumps(asdict(state), indent=1), token)
+        except storage.Conflict:
+            time.sleep(random.uniform(0.01, 0.2))
+            continue
+        save(serving_dir, state)
+        return state
+    raise ReleaseError(f"{path}: changed by other writers {ATTEMPTS} times in a row; retry")
 
 
 def _event(state: ReleaseState, action: str, version: Optional[int], **extra) -> None:
@@ -169,46 +239,56 @@ def smoke_test(version_dir: str, examples: List[bytes]) -> None:
 
 def push(serving_dir: str, model_name: str, version: int, examples: List[bytes]) -> ReleaseState:
     """Labels a newly pushed version: stable when none is, canary otherwise.
-    A version whose SavedModel fails the smoke test is marked rejected."""
-    with locked(serving_dir):
-        state = load_state(serving_dir, model_name)
+    A version whose SavedModel fails the smoke test is marked rejected (and
+    ReleaseError raised after that is recorded)."""
+    with _guard(serving_dir):
+        base = load_state(serving_dir, model_name).base_path
+        failure = None
         try:
-            smoke_test(os.path.join(state.base_path, str(version)), examples)
+            with storage.local_copy(storage.join(base, str(version))) as local:
+                smoke_test(local, examples)
         except ReleaseError as exc:
-            state.rejected.append(version)
-            _event(state, "rejected", version, reason=str(exc))
-            storage.write_atomic(os.path.join(serving_dir, STATE_FILE), json.dumps(asdict(state), indent=1))
-            raise
-        if state.stable is None:
-            state.stable = version
-            _event(state, "stable", version, reason="first version in the region")
-        else:
-            if state.canary is not None:
-                state.rejected.append(state.canary)
-                _event(state, "superseded", state.canary, reason=f"canary replaced by {version}")
-            state.canary = version
-            _event(state, "canary", version)
-        save(serving_dir, state)
-        return state
+            failure = exc
+
+        def change(state: ReleaseState) -> ReleaseState:
+            if failure is not None:
+                state.rejected.append(version)
+                _event(state, "rejected", version, reason=str(failure))
+            elif state.stable is None:
+                state.stable = version
+                _event(state, "stable", version, reason="first version in the region")
+            else:
+                if state.canary is not None:
+                    state.rejected.append(state.canary)
+                    _event(state, "superseded", state.canary, reason=f"canary replaced by {version}")
+                state.canary = version
+                _event(state, "canary", version)
+            return state
+
+        state = transact(serving_dir, model_name, change)
+    if failure is not None:
+        raise failure
+    return state
 
 
 def promote(serving_dir: str, model_name: str, reason: str = "promoted by hand") -> ReleaseState:
-    with locked(serving_dir):
-        state = load_state(serving_dir, model_name)
+    def change(state: ReleaseState) -> ReleaseState:
         if state.canary is None:
             raise ReleaseError(f"{serving_dir}: no canary to promote (stable is {state.stable})")
         state.previous_stables.append(state.stable)
         state.stable, state.canary = state.canary, None
         _event(state, "promote", state.stable, reason=reason)
-        save(serving_dir, state)
         return state
+
+    with _guard(serving_dir):
+        return transact(serving_dir, model_name, change)
 
 
 def rollback(serving_dir: str, model_name: str, reason: str = "rolled back by hand") -> ReleaseState:
     """With a canary: drop its label, mark it rejected (kept on disk). Without:
     return to the previous stable in one step."""
-    with locked(serving_dir):
-        state = load_state(serving_dir, model_name)
+
+    def change(state: ReleaseState) -> ReleaseState:
         if state.canary is not None:
             state.rejected.append(state.canary)
             _event(state, "rollback", state.canary, reason=reason)
@@ -222,5 +302,7 @@ def rollback(serving_dir: str, model_name: str, reason: str = "rolled back by ha
             raise ReleaseError(
                 f"{serving_dir}: nothing to roll back to (stable {state.stable}, no earlier stable)"
             )
-        save(serving_dir, state)
         return state
+
+    with _guard(serving_dir):
+        return transact(serving_dir, model_name, change)

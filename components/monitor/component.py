@@ -62,9 +62,7 @@ def RunRecorder(
         pushed_model=pushed_model,
         release=release,
     )
-    run = result.build(
-        region, layout.model_base_path, {k: a.mlmd_artifact for k, a in given.items() if a is not None}
-    )
+    run = result.build(region, layout.model_base_path, {k: a for k, a in given.items() if a is not None})
     run.driftgate_version = driftgate_version or None
     publish.publish(
         run,

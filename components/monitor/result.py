@@ -70,7 +70,12 @@ class RunResult:
         return d
 
 
-def _prop(artifact: metadata_store_pb2.Artifact, name: str):
+def _prop(artifact, name: str):
+    """A custom property of a TFX Artifact (in a node: decoded by TFX, which
+    also reads the JSON-valued properties a Kubeflow launcher hands over) or
+    of an MLMD Artifact proto (read back from the store)."""
+    if hasattr(artifact, "get_custom_property"):
+        return artifact.get_custom_property(name) if artifact.has_custom_property(name) else None
     if name not in artifact.custom_properties:
         return None
     v = artifact.custom_properties[name]
@@ -162,9 +167,9 @@ SOURCES = {
 }
 
 
-def build(region: str, model_base_path: str, artifacts: Dict[str, metadata_store_pb2.Artifact]) -> RunResult:
-    """The RunResult of a run from its artifacts (MLMD protos keyed as in
-    ``SOURCES``; absent keys are steps that did not run)."""
+def build(region: str, model_base_path: str, artifacts: Dict[str, object]) -> RunResult:
+    """The RunResult of a run from its artifacts (TFX Artifacts or MLMD
+    protos, keyed as in ``SOURCES``; absent keys are steps that did not run)."""
     result = RunResult(
         region=region,
         span=None,

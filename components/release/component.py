@@ -16,7 +16,6 @@ from components.artifacts import ReleaseRecord
 from components.ingest.executor import artifact_span
 from components.ingest.records import serialized_examples
 from components.state import RegionState
-from driftgate.core import storage
 
 SAMPLE = 64
 
@@ -43,11 +42,6 @@ def ReleaseRecorder(
     version = int(pushed_model.get_string_custom_property("pushed_version"))
     span = artifact_span(examples)
     RegionState(state_dir).record_release(version, span, model_uri=pushed_model.uri)
-    if storage.is_remote(serving_dir):
-        reason = f"release labels need a POSIX filesystem root; {serving_dir} left for `driftgate serving`"
-        logging.warning(reason)
-        _record(release, "", version, reason)
-        return
     from serving import release as releases
 
     try:

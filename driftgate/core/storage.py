@@ -2,18 +2,58 @@
 
 The only module that looks at a scheme: everything else asks ``is_remote`` or
 simply calls these functions. Local paths use the OS directly (fast, and no
-TensorFlow import in the CLI's fast paths); URIs go through ``tf.io.gfile``
-(``gs://`` in the pipeline image).
+TensorFlow import in the CLI's fast paths); ``gs://`` goes through the Cloud
+Storage client library (credentials from the environment, as any Google
+client finds them; ``STORAGE_EMULATOR_HOST`` points it at another server);
+other URIs through ``tf.io.gfile``. TFX itself writes its artifacts with
+``tf.io.gfile``: both see the same objects.
+
+``read_versioned`` / ``write_if_unchanged`` are a compare-and-swap for state
+that several writers update (a scheduled run and a person promoting): on
+``gs://`` with object generation preconditions (``ifGenerationMatch``), on a
+local path under a per-file lock comparing content digests.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import os
 import posixpath
+import shutil
+import tempfile
 import uuid
-from typing import List, Union
+from typing import Iterator, List, Optional, Tuple, Union
 
 TMP_PREFIX = ".tmp-"
+GS = "gs://"
+
+
+class Conflict(RuntimeError):
+    """The object changed since it was read: re-read and try again."""
+
+
+class Unsupported(RuntimeError):
+    """This kind of location cannot do what was asked (names it)."""
+
+
+_client = None
+
+
+def _gcs(path: str):
+    """(bucket, object name) of a ``gs://`` path, with one client a process."""
+    global _client
+    if _client is None:
+        from google.cloud import storage as gcs
+
+        _client = gcs.Client()
+    bucket, _, name = path[len(GS) :].partition("/")
+    return _client.bucket(bucket), name.rstrip("/")
+
+
+def _is_gs(path: str) -> bool:
+    return str(path).startswith(GS)
 
 
 def is_remote(path: str) -> bool:
@@ -43,10 +83,20 @@ def dirname(path: str) -> str:
 
 
 def exists(path: str) -> bool:
+    """A file, or a folder (on a bucket: any object under ``path/``)."""
+    if _is_gs(path):
+        bucket, name = _gcs(path)
+        if name and bucket.blob(name).exists():
+            return True
+        return any(
+            True for _ in bucket.client.list_blobs(bucket, prefix=f"{name}/" if name else "", max_results=1)
+        )
     return _gfile().exists(path) if is_remote(path) else os.path.exists(path)
 
 
 def makedirs(path: str) -> None:
+    if _is_gs(path):
+        return  # a bucket has no folders: writing an object makes its "folder"
     if is_remote(path):
         _gfile().makedirs(path)
     else:
@@ -55,6 +105,13 @@ def makedirs(path: str) -> None:
 
 def listdir(path: str) -> List[str]:
     """Entry names in a folder ([] when it does not exist)."""
+    if _is_gs(path):
+        bucket, name = _gcs(path)
+        prefix = f"{name}/" if name else ""
+        pages = bucket.client.list_blobs(bucket, prefix=prefix, delimiter="/")
+        names = [b.name[len(prefix) :] for b in pages]
+        names += [p[len(prefix) :] for p in pages.prefixes]
+        return sorted({n.rstrip("/") for n in names if n.rstrip("/")})
     if not exists(path):
         return []
     names = _gfile().listdir(path) if is_remote(path) else os.listdir(path)
@@ -62,6 +119,14 @@ def listdir(path: str) -> List[str]:
 
 
 def read_bytes(path: str) -> bytes:
+    if _is_gs(path):
+        from google.api_core import exceptions
+
+        bucket, name = _gcs(path)
+        try:
+            return bucket.blob(name).download_as_bytes()
+        except exceptions.NotFound:
+            raise FileNotFoundError(path) from None
     if is_remote(path):
         with _gfile().GFile(path, "rb") as fh:
             return fh.read()
@@ -82,6 +147,10 @@ def write_atomic(path: str, data: Union[bytes, str]) -> None:
     """
     if isinstance(data, str):
         data = data.encode("utf-8")
+    if _is_gs(path):
+        bucket, name = _gcs(path)
+        bucket.blob(name).upload_from_string(data)
+        return
     makedirs(dirname(path))
     if is_remote(path):
         with _gfile().GFile(path, "wb") as fh:
@@ -97,3 +166,101 @@ def write_atomic(path: str, data: Union[bytes, str]) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def _file_lock(path: str) -> Iterator[None]:
+    """Exclusive lock for one local file's compare-and-swap (held for a read
+    or a write, never across a caller's work)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    lock = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.cas-lock")
+    with open(lock, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _digest(data: Optional[bytes]) -> str:
+    return "absent" if data is None else hashlib.sha256(data).hexdigest()
+
+
+def read_versioned(path: str) -> Tuple[Optional[bytes], object]:
+    """(content or None when absent, version token) for ``write_if_unchanged``.
+    On ``gs://`` the token is the object's generation (0: no object)."""
+    if _is_gs(path):
+        from google.api_core import exceptions
+
+        bucket, name = _gcs(path)
+        blob = bucket.get_blob(name)
+        if blob is None:
+            return None, 0
+        try:
+            return blob.download_as_bytes(if_generation_match=blob.generation), blob.generation
+        except exceptions.PreconditionFailed:
+            raise Conflict(f"{path} changed while it was read") from None
+    if is_remote(path):
+        raise Unsupported(
+            f"{path}: compare-and-swap writes need a local path or gs:// (not {path.split(':')[0]}://)"
+        )
+    with _file_lock(path):
+        data = read_bytes(path) if os.path.exists(path) else None
+    return data, _digest(data)
+
+
+def write_if_unchanged(path: str, data: Union[bytes, str], token: object) -> None:
+    """Writes ``data`` only if ``path`` is still as ``read_versioned`` saw it
+    (``token``); raises Conflict otherwise. Atomic like ``write_atomic``."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    if _is_gs(path):
+        from google.api_core import exceptions
+
+        bucket, name = _gcs(path)
+        try:
+            bucket.blob(name).upload_from_string(data, if_generation_match=token)
+        except exceptions.PreconditionFailed:
+            raise Conflict(f"{path} was changed by another writer") from None
+        return
+    if is_remote(path):
+        raise Unsupported(
+            f"{path}: compare-and-swap writes need a local path or gs:// (not {path.split(':')[0]}://)"
+        )
+    with _file_lock(path):
+        current = read_bytes(path) if os.path.exists(path) else None
+        if _digest(current) != token:
+            raise Conflict(f"{path} was changed by another writer")
+        write_atomic(path, data)
+
+
+def _copy_down(path: str, local: str) -> None:
+    if _is_gs(path):
+        bucket, name = _gcs(path)
+        for blob in bucket.client.list_blobs(bucket, prefix=f"{name}/"):
+            target = os.path.join(local, blob.name[len(name) + 1 :])
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            blob.download_to_filename(target)
+        return
+    gfile = _gfile()
+    for top, _, files in gfile.walk(path):
+        rel = top[len(path) :].lstrip("/")
+        os.makedirs(os.path.join(local, rel), exist_ok=True)
+        for f in files:
+            gfile.copy(posixpath.join(top, f), os.path.join(local, rel, f), overwrite=True)
+
+
+@contextlib.contextmanager
+def local_copy(path: str) -> Iterator[str]:
+    """A local folder holding the tree at ``path``: the path itself when it is
+    local, else a temporary download removed afterwards (a SavedModel on a
+    bucket is loaded from here)."""
+    if not is_remote(path):
+        yield path
+        return
+    local = tempfile.mkdtemp(prefix="driftgate-")
+    try:
+        _copy_down(path, local)
+        yield local
+    finally:
+        shutil.rmtree(local, ignore_errors=True)
