@@ -19,9 +19,12 @@ from tfx import v1 as tfx
 from tfx.utils import io_utils
 
 from components.artifacts import CanaryVerdict
+from components.gate.decision import classify
+from components.gate.executor import read_anomalies
 from components.ingest import spans
-from components.ingest.executor import artifact_span
+from components.ingest.executor import artifact_span, ingest_choice
 from components.ingest.records import label_values, serialized_examples
+from components.state import RegionState
 from driftgate.core import vocabulary as ids
 from driftgate.core.config import canary_config_from_dict
 from driftgate.core.layout import RegionLayout
@@ -55,23 +58,38 @@ def CanaryJudge(
     warn_only_features: tfx.dsl.components.Parameter[str] = "[]",
 ):
     """Promotes, rolls back or keeps pending the region's canary (``none`` without one)."""
-    from serving import canary
+    from serving import canary, release
 
     layout = RegionLayout(root, region, model_name)
     span = artifact_span(examples)
-    records = serialized_examples(examples)
-    labels = label_values(records, label)
-    keep = ~np.isnan(labels)
-    records = [r for r, k in zip(records, keep, strict=False) if k]
-    result = canary.judge_and_apply(
-        layout.serving_dir,
-        model_name,
-        records,
-        labels[keep],
-        canary_config_from_dict(json.loads(canary_config)),
-        span,
-        record_path=layout.canary_record,
-    )
+    state = release.load_state(layout.serving_dir, model_name)
+    records, labels, hold = [], np.zeros(0), None
+    if state.canary is not None:
+        findings = classify(
+            read_anomalies(anomalies), json.loads(warn_only_types), json.loads(warn_only_features)
+        )
+        canary_span = RegionState(layout.state_dir).training_span(state.canary)
+        hold = hold_reason(span, ingest_choice(examples).reason, canary_span, findings)
+        if hold is None:
+            records = serialized_examples(examples)
+            labels = label_values(records, label)
+            keep = ~np.isnan(labels)
+            records, labels = [r for r, k in zip(records, keep, strict=True) if k], labels[keep]
+    try:
+        result = canary.judge_and_apply(
+            layout.serving_dir,
+            model_name,
+            records,
+            labels,
+            canary_config_from_dict(json.loads(canary_config)),
+            span,
+            record_path=layout.canary_record,
+            hold=hold,
+        )
+    except Exception as exc:  # cannot judge now: the labels stay, the next span judges it
+        logging.exception("canary judgement failed")
+        why = f"could not judge on span {span}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        result = canary.judge_and_apply(layout.serving_dir, model_name, records, labels, None, span, hold=why)
     result["region"] = region
     logging.info("canary verdict for %s span %d: %s", region, span, result["verdict"])
     io_utils.write_string_file(

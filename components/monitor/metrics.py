@@ -60,16 +60,7 @@ def build_registry(result, history=(), release_state=None):
     Gauge("driftgate_span_number", "Latest span processed", ["region"], registry=reg).labels(region).set(
         result.span or 0
     )
-    canary = getattr(result, "canary", None) or {}
-    if canary.get("verdict") not in (None, NO_CANARY):  # a canary was judged in this run
-        verdict = Gauge(
-            "driftgate_canary_verdict",
-            "1 for the verdict on the canary judged in the latest run",
-            ["region", "verdict"],
-            registry=reg,
-        )
-        for v in CANARY_VERDICTS:
-            verdict.labels(region, v).set(1 if canary["verdict"] == v else 0)
+
     Gauge("driftgate_span_rows", "Rows in the latest span", ["region"], registry=reg).labels(region).set(
         result.rows
     )
@@ -79,6 +70,19 @@ def build_registry(result, history=(), release_state=None):
     Gauge(
         "driftgate_model_blessed", "1 blessed, 0 not blessed, -1 not evaluated", ["region"], registry=reg
     ).labels(region).set(-1 if result.blessed is None else int(result.blessed))
+    # the verdict of this run's canary judge (pending included), else the
+    # latest promote / rollback in the release history
+    judged = (getattr(result, "canary", None) or {}).get("verdict")
+    latest = judged if judged not in (None, NO_CANARY) else None
+    if latest is None and release_state is not None:
+        done = [e["action"] for e in release_state.history if e["action"] in (PROMOTE, ROLLBACK)]
+        latest = done[-1] if done else None
+    if latest is not None:
+        canary = Gauge(
+            "driftgate_canary_verdict", "1 for the latest canary verdict", ["region", "verdict"], registry=reg
+        )
+        for v in CANARY_VERDICTS:
+            canary.labels(region, v).set(1 if latest == v else 0)
     version = Gauge(
         "driftgate_model_version", "Model version serving under a label", ["region", "label"], registry=reg
     )
@@ -87,11 +91,6 @@ def build_registry(result, history=(), release_state=None):
             v = getattr(release_state, label)
             version.labels(region, label).set(v if v is not None else 0)
         verdicts = [e for e in release_state.history if e["action"] in ("promote", "rollback")]
-        canary = Gauge(
-            "driftgate_canary_verdict", "1 for the latest canary verdict", ["region", "verdict"], registry=reg
-        )
-        for v in ("promote", "rollback"):
-            canary.labels(region, v).set(1 if verdicts and verdicts[-1]["action"] == v else 0)
         rollbacks = Counter("driftgate_canary_rollbacks", "Canary rollbacks", ["region"], registry=reg)
         rollbacks.labels(region).inc(sum(1 for e in verdicts if e["action"] == "rollback"))
     Gauge("driftgate_run_duration_seconds", "Wall time of the latest run", ["region"], registry=reg).labels(

@@ -305,6 +305,7 @@ def test_every_run_leaves_its_result_report_and_metrics_from_pipeline_nodes(ewr)
         decisions.append(result["decision"])
         assert (root / "reports" / f"span-{span}.html").is_file()
         assert result["files"]["report"] == str(root / "reports" / f"span-{span}.html")
+        assert not [w for w in result["warnings"] if not w.startswith("alerts:")], result["warnings"]
     assert decisions == ["retrain", "retrain", "retrain", "block"]
     for i, text in enumerate(ewr["metrics"]):
         samples = {

@@ -1,0 +1,181 @@
+"""Release labels on a bucket root and under concurrent writers.
+
+- ``gs://`` through the real Cloud Storage client library against a Cloud
+  Storage JSON API server on loopback (``gcp-storage-emulator`` from PyPI):
+  push (smoke test on a downloaded copy), promote, roll back; the three configs
+  are objects that parse as ``ModelServerConfig`` with a ``gs://`` base path.
+  *Not proven here*: that Cloud Storage refuses a stale write. That server
+  ignores ``ifGenerationMatch`` (checked below, so this note goes stale
+  loudly if it ever starts honouring it), and no server on the registries
+  enforces it; the requests carry the precondition (asserted), and the
+  compare-and-swap loop those preconditions drive is proven on a local root,
+  where the same ``transact`` runs under real contention.
+- Local root: processes racing through ``release.transact`` without the region
+  lock lose no update; an older config never replaces a newer one.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from driftgate.core import storage
+from serving import release
+
+MODEL = "flights_late"
+BUCKET = "driftgate-test"
+
+
+@pytest.fixture(scope="module")
+def gcs():
+    from gcp_storage_emulator.server import create_server
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    server = create_server("127.0.0.1", port, in_memory=True, default_bucket=BUCKET)
+    server.start()
+    old = os.environ.get("STORAGE_EMULATOR_HOST")
+    os.environ["STORAGE_EMULATOR_HOST"] = f"http://127.0.0.1:{port}"
+    storage._client = None  # a client for this server
+    yield f"gs://{BUCKET}"
+    server.stop()
+    storage._client = None
+    if old is None:
+        os.environ.pop("STORAGE_EMULATOR_HOST", None)
+    else:
+        os.environ["STORAGE_EMULATOR_HOST"] = old
+
+
+def _upload_tree(local: Path, uri: str) -> None:
+    for path in local.rglob("*"):
+        if path.is_file():
+            storage.write_atomic(storage.join(uri, str(path.relative_to(local))), path.read_bytes())
+
+
+def _labels_at(uri: str, name: str = release.CONFIG_FILE):
+    (model,) = release.parse_config(storage.read_text(storage.join(uri, name))).model_config_list.config
+    return model.base_path, dict(model.version_labels)
+
+
+def test_push_promote_rollback_on_a_bucket_root(gcs, saved_models):
+    serving_dir = f"{gcs}/runs/serving/EWR"
+    for v, name in ((1, "good"), (2, "good"), (3, "worse")):
+        _upload_tree(saved_models[name], f"{serving_dir}/{MODEL}/{v}")
+    assert storage.listdir(f"{serving_dir}/{MODEL}") == ["1", "2", "3"]
+
+    st = release.push(serving_dir, MODEL, 1, saved_models["sample"])
+    assert (st.stable, st.canary, st.revision) == (1, None, 1)
+    st = release.push(serving_dir, MODEL, 2, saved_models["sample"])
+    assert (st.stable, st.canary) == (1, 2)
+    base, labels = _labels_at(serving_dir)
+    assert base == f"{serving_dir}/{MODEL}" and labels == {"stable": 1, "canary": 2}
+    assert _labels_at(serving_dir, "stable.config")[1] == {"stable": 1}
+    assert _labels_at(serving_dir, "canary.config")[1] == {"canary": 2}
+
+    st = release.promote(serving_dir, MODEL, reason="canary analysis on span 3: all checks passed")
+    assert (st.stable, st.canary, st.previous_stables) == (2, None, [1])
+    assert _labels_at(serving_dir)[1] == {"stable": 2}
+    st = release.rollback(serving_dir, MODEL)
+    assert (st.stable, 2 in st.rejected) == (1, True)
+    saved = json.loads(storage.read_text(f"{serving_dir}/release.json"))
+    assert saved["revision"] == 4 and [h["action"] for h in saved["history"]] == [
+        "stable",
+        "canary",
+        "promote",
+        "rollback",
+    ]
+    with pytest.raises(release.ReleaseError, match="nothing to roll back"):
+        release.rollback(serving_dir, MODEL)
+    assert json.loads(storage.read_text(f"{serving_dir}/release.json"))["revision"] == 4  # refused: unchanged
+
+
+def test_a_broken_model_on_a_bucket_is_rejected_and_labels_stay(gcs, saved_models, tmp_path):
+    serving_dir = f"{gcs}/runs/serving/JFK"
+    _upload_tree(saved_models["good"], f"{serving_dir}/{MODEL}/1")
+    release.push(serving_dir, MODEL, 1, saved_models["sample"])
+    storage.write_atomic(f"{serving_dir}/{MODEL}/2/saved_model.pb", b"not a SavedModel")
+    before = storage.read_bytes(f"{serving_dir}/{release.CONFIG_FILE}")
+    with pytest.raises(release.ReleaseError, match="smoke test"):
+        release.push(serving_dir, MODEL, 2, saved_models["sample"])
+    assert storage.read_bytes(f"{serving_dir}/{release.CONFIG_FILE}") == before
+    assert release.load_state(serving_dir, MODEL).rejected == [2]
+
+
+def test_writes_carry_the_generation_precondition(gcs, monkeypatch):
+    """What reaches the server: ``ifGenerationMatch`` with the generation read
+    (0 for "must not exist"). The emulator then ignores it; Cloud Storage
+    answers 412, which ``storage`` turns into Conflict."""
+    from google.cloud.storage import Blob
+
+    seen = []
+    upload = Blob.upload_from_string
+
+    def recording(self, data, *args, **kwargs):
+        seen.append(kwargs.get("if_generation_match"))
+        return upload(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(Blob, "upload_from_string", recording)
+    path = f"{gcs}/cas/state.json"
+    data, token = storage.read_versioned(path)
+    assert (data, token) == (None, 0)
+    storage.write_if_unchanged(path, b"one", token)
+    data, token = storage.read_versioned(path)
+    assert data == b"one"  # token: the generation the server reported for it
+    storage.write_if_unchanged(path, b"two", token)
+    assert seen == [0, token]
+    storage.write_if_unchanged(path, b"stale", 0)  # the emulator does not enforce it
+    assert storage.read_bytes(path) == b"stale", "the emulator enforces preconditions now: test the Conflict"
+
+
+_RACE = """
+import sys
+from serving import release
+d, me, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def change(state):
+    state.history.append({"action": "note", "version": None, "by": me})
+    return state
+for _ in range(n):
+    release.transact(d, "flights_late", change)
+"""
+
+
+def test_racing_writers_lose_no_update_through_compare_and_swap(tmp_path):
+    """Four processes, 15 changes each, through ``transact`` alone (no region
+    lock): every change lands once, the revision counts them, and the configs
+    are those of the last revision."""
+    d = tmp_path / "serving" / "EWR"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _RACE, str(d), f"w{i}", "15"], env=dict(os.environ))
+        for i in range(4)
+    ]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0, 0, 0]
+    st = release.load_state(str(d), MODEL)
+    assert st.revision == 60 and len(st.history) == 60
+    assert sorted({h["by"] for h in st.history}) == ["w0", "w1", "w2", "w3"]
+    assert (d / release.CONFIG_FILE).read_text().startswith("# driftgate release revision ")
+    release.parse_config((d / release.CONFIG_FILE).read_text())
+
+
+def test_a_stale_token_is_a_conflict_and_an_older_config_never_wins(tmp_path):
+    path = str(tmp_path / "state.json")
+    _, token = storage.read_versioned(path)
+    storage.write_if_unchanged(path, b"first", token)
+    with pytest.raises(storage.Conflict):
+        storage.write_if_unchanged(path, b"second", token)  # read before "first" was written
+    assert storage.read_bytes(path) == b"first"
+
+    st = release.ReleaseState(
+        model_name=MODEL, base_path="/srv/EWR/flights_late", stable=1, canary=2, revision=5
+    )
+    config = str(tmp_path / release.CONFIG_FILE)
+    release._write_config(config, release._config_text(st, {"stable": 1, "canary": 2}), 5)
+    old = release.ReleaseState(model_name=MODEL, base_path="/srv/EWR/flights_late", stable=1, revision=3)
+    release._write_config(config, release._config_text(old, {"stable": 1}), 3)  # a slow writer
+    (model,) = release.parse_config(Path(config).read_text()).model_config_list.config
+    assert dict(model.version_labels) == {"stable": 1, "canary": 2}
