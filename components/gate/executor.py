@@ -11,8 +11,7 @@ from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
-from components.drift import evaluate, gradual
-from components.drift.summaries import NumericSummary, summarize
+from components.drift.summaries import summarize
 from components.gate import decision as logic
 from components.ingest.executor import ingest_choice
 from components.state import RegionState
@@ -96,14 +95,6 @@ def schema_comparator_findings(current, schema, previous, serving) -> list:
     ]
 
 
-def numeric_moments(summaries: dict) -> dict:
-    return {
-        name: {"mean": s.mean, "std": s.std, "count": s.count}
-        for name, s in summaries.items()
-        if isinstance(s, NumericSummary)
-    }
-
-
 def run_gate(
     examples,
     statistics,
@@ -134,39 +125,15 @@ def run_gate(
     schema = tfx_io.SchemaReader().read(tfx_io.get_only_uri_in_dir(schema_uri))
 
     cur = summarize(current.datasets, features)
-    drift = {}
     previous_span = state.previous_span(span)
     previous = state.load_statistics(previous_span) if previous_span is not None else None
-    if previous is not None:
-        drift["previous"] = evaluate.compare(
-            summarize(previous.datasets, features), cur, cfg, "previous", previous_span
-        )
     training_span = state.training_span(serving_version)
-    if training_span is not None:
-        training = state.load_statistics(training_span)
-        if training is not None:
-            drift["training"] = evaluate.compare(
-                summarize(training.datasets, features), cur, cfg, "training", training_span
-            )
-            drift["training"] = drift["training"].with_model_version(serving_version)
+    training = state.load_statistics(training_span) if training_span is not None else None
     serving_stats = serving_log_statistics(
         data_dir, cfg.serving_logs_pattern, span, schema, cfg.quantile_buckets
     )
-    if serving_stats is not None:
-        # skew: what serving sees this span vs what this span would train on
-        drift["serving"] = evaluate.compare(
-            cur, summarize(serving_stats.datasets, features), cfg, "serving", span
-        )
     findings += schema_comparator_findings(current, schema, previous, serving_stats)
-
     history = [h for h in state.history() if h.get("decision") != logic.BLOCK]
-    found_gradual = []
-    if training_span is not None:
-        window = [h for h in history if training_span <= h["span"] < span]
-        window.append({"span": span, "numeric": numeric_moments(cur)})
-        found_gradual = gradual.detect(
-            window, [f for f in features if f in numeric_moments(cur)], cfg.gradual
-        )
     policy = logic.Policy(
         serving_version=serving_version,
         training_span=training_span,
@@ -175,7 +142,23 @@ def run_gate(
         retrain_on=cfg.retrain_on,
         block_on_skew=cfg.block_on_skew,
     )
-    report = logic.decide(span, rows, findings, drift=drift, gradual=found_gradual, policy=policy)
+    report = logic.assess(
+        span,
+        rows,
+        findings,
+        cur,
+        cfg,
+        features,
+        policy=policy,
+        previous=logic.Baseline(previous_span, summarize(previous.datasets, features)) if previous else None,
+        training=logic.Baseline(training_span, summarize(training.datasets, features)) if training else None,
+        serving_logs=summarize(serving_stats.datasets, features) if serving_stats is not None else None,
+        moments_since_training=[
+            h for h in history if training_span is not None and training_span <= h["span"] < span
+        ],
+    )
+    drift = report.drift
+    found_gradual = report.gradual
     report.ingest = {"reason": choice.reason, "pending": list(choice.pending)}
     if choice.pending:
         report.reasons.append(
@@ -189,7 +172,7 @@ def run_gate(
             "severity": {k: v.severity for k, v in drift.items()},
             "drifted": {k: list(v.drifted) for k, v in drift.items()},
             "scores": {k: {f: e.scores() for f, e in v.features.items()} for k, v in drift.items()},
-            "numeric": numeric_moments(cur),
+            "numeric": logic.numeric_moments(cur),
             "gradual": [g["feature"] for g in found_gradual],
             "serving_version": serving_version,
         }
