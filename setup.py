@@ -14,7 +14,9 @@ setup(
     version="0.1.0",
     description="Drift-gated continuous training across regions with TFX",
     python_requires=">=3.9,<3.11",
-    packages=find_packages(include=["driftgate*", "pipelines*", "components*", "trainer*", "serving*"]),
+    packages=find_packages(
+        include=["driftgate*", "pipelines*", "components*", "trainer*", "serving*", "backtest*"]
+    ),
     package_data={"pipelines": ["regions/*.yaml"]},
     include_package_data=True,
     install_requires=[

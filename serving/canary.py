@@ -42,7 +42,7 @@ def examples_from_frame(frame, schema) -> List[bytes]:
     return out
 
 
-def _predict(serve, examples: Sequence[bytes], batch: int = 1000) -> np.ndarray:
+def predict(serve, examples: Sequence[bytes], batch: int = 1000) -> np.ndarray:
     import tensorflow as tf
 
     parts = []
@@ -70,7 +70,7 @@ def failure_rate(serve, requests: List[List[bytes]]) -> float:
     failures = 0
     for req in requests:
         try:
-            p = _predict(serve, req)
+            p = predict(serve, req)
             if not np.all(np.isfinite(p)) or p.min() < 0 or p.max() > 1:
                 failures += 1
         except Exception:  # the request failing is what is measured
@@ -108,7 +108,7 @@ def analyse(stable_dir: str, canary_dir: str, examples: List[bytes], labels: np.
     bad = malformed_requests(examples)
     m = {}
     for name, fn in serve.items():
-        p = _predict(fn, examples)
+        p = predict(fn, examples)
         m[name] = {
             "auc": auc(labels, p),
             "accuracy": float(np.mean((p >= 0.5) == labels.astype(bool))),

@@ -1,7 +1,7 @@
 """The import layers hold: nothing imports upward, at module level or inside a
 function (so no function-local import dodges a cycle).
 
-    driftgate.core  <  trainer  <  serving  <  components  <  pipelines
+    driftgate.core  <  trainer  <  serving  <  components  <  pipelines  <  backtest
 
 ``driftgate.core`` (config, layout, storage) imports no other driftgate module;
 a layer may import its own package and any layer below it.
@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 # "driftgate" itself (beyond core) is the application layer to come: CLI, use cases
-LAYERS = ["driftgate.core", "trainer", "serving", "components", "pipelines", "driftgate"]
+LAYERS = ["driftgate.core", "trainer", "serving", "components", "pipelines", "backtest", "driftgate"]
 
 
 def _layer(module: str):
@@ -42,7 +42,7 @@ def _imports(path: Path):
 
 
 def _sources():
-    for top in ("driftgate", "trainer", "serving", "components", "pipelines"):
+    for top in ("driftgate", "trainer", "serving", "components", "pipelines", "backtest"):
         yield from sorted((ROOT / top).rglob("*.py"))
 
 

@@ -34,7 +34,7 @@ def _e(x) -> str:
     return html.escape(str(x))
 
 
-def _page(title: str, body: str) -> str:
+def page(title: str, body: str) -> str:
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{_e(title)}</title>"
         f"<style>{STYLE}</style></head><body>{body}</body></html>"
@@ -211,7 +211,7 @@ def run_report(
         )
     else:
         parts.append(f"<p>{_e(result.get('serving_dir'))}</p>")
-    return _page(f"driftgate {result['region']} span {result['span']}", "".join(parts))
+    return page(f"driftgate {result['region']} span {result['span']}", "".join(parts))
 
 
 def summary_report(results: List[dict]) -> str:
@@ -252,7 +252,7 @@ def summary_report(results: List[dict]) -> str:
             cells.append(f"<td style='background:{COLORS.get(sev, '#fff')}'>{_e(sev)}</td>")
         parts.append(f"<tr><td class='l'>{_e(region)}</td>{''.join(cells)}</tr>")
     parts.append("</table>")
-    return _page("driftgate summary", "".join(parts))
+    return page("driftgate summary", "".join(parts))
 
 
 def write_run_report(layout, result: dict, features: List[str]) -> str:

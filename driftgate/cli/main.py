@@ -57,9 +57,9 @@ def cli():
 
 
 def _register() -> None:
-    from driftgate.cli import config_cmd, data, kubeflow, run, schema, serving
+    from driftgate.cli import backtest, config_cmd, data, kubeflow, run, schema, serving
 
-    for module in (run, data, kubeflow, schema, serving, config_cmd):
+    for module in (run, data, kubeflow, schema, serving, config_cmd, backtest):
         for command in module.COMMANDS:
             cli.add_command(command)
 
@@ -110,6 +110,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             "SchemaError",
             "DataError",
             "FileExistsError",
+            "BacktestError",
         )
         output.error(str(exc) if known else f"{type(exc).__name__}: {exc}")
         return EXIT_ERROR

@@ -1,0 +1,85 @@
+"""A span's rows as the pipeline sees them: tf.Examples typed by the region's
+schema, split into train/eval by TFX ExampleGen's own partition function and
+the region's hash buckets, and TFDV statistics of each split (what
+StatisticsGen computes: the schema, the configured quantile buckets)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List
+
+import numpy as np
+
+from pipelines import preflight
+
+
+class BacktestError(RuntimeError):
+    """A backtest cannot go on; the message names the region and span."""
+
+
+@dataclass
+class SpanData:
+    span: int
+    train: List[bytes]
+    eval: List[bytes]
+    labels: np.ndarray  # of all rows, train then eval
+    eval_labels: np.ndarray
+
+    @property
+    def all(self) -> List[bytes]:
+        return self.train + self.eval
+
+    @property
+    def rows(self) -> int:
+        return len(self.train) + len(self.eval)
+
+
+def load_span(cfg, data_dir: str, span: int, schema) -> SpanData:
+    """Reads span ``span`` of the region; raises BacktestError naming region and span."""
+    import pandas as pd
+    from tfx.components.example_gen.base_example_gen_executor import _PartitionFn
+    from tfx.proto import example_gen_pb2
+
+    from serving.canary import examples_from_frame
+
+    label = cfg.features.label
+    required = list(cfg.features.all) + [label]
+    try:
+        sf = preflight.span_files(data_dir, cfg.data.span_pattern, span)
+        sf = preflight.check_csv_span(sf, required)
+    except (preflight.PreflightError, preflight.DataBlocked) as exc:
+        raise BacktestError(f"region {cfg.region} span {span}: {exc}") from None
+    frame = pd.concat([pd.read_csv(f) for f in sf.files], ignore_index=True)
+    frame = frame[frame[label].notna()]
+    if frame.empty:
+        raise BacktestError(f"region {cfg.region} span {span}: no row has a value in '{label}'")
+    records = examples_from_frame(frame[required], schema)
+    labels = frame[label].to_numpy(dtype=float)
+    buckets = [cfg.data.train_buckets, cfg.data.train_buckets + cfg.data.eval_buckets]
+    split_config = example_gen_pb2.SplitConfig()
+    parts = np.array([_PartitionFn(r, 2, buckets, split_config) for r in records])
+    train = [r for r, p in zip(records, parts, strict=True) if p == 0]
+    evals = [r for r, p in zip(records, parts, strict=True) if p == 1]
+    if not train or not evals:
+        raise BacktestError(f"region {cfg.region} span {span}: too few rows ({len(records)}) to split")
+    return SpanData(
+        span, train, evals, np.concatenate([labels[parts == 0], labels[parts == 1]]), labels[parts == 1]
+    )
+
+
+def statistics(sd: SpanData, schema, quantile_buckets: int):
+    """TFDV statistics of the span, one dataset per split (as StatisticsGen)."""
+    import tensorflow_data_validation as tfdv
+    from tensorflow_data_validation.statistics import stats_impl
+    from tensorflow_metadata.proto.v0 import statistics_pb2
+    from tfx_bsl.coders import example_coder
+
+    decoder = example_coder.ExamplesToRecordBatchDecoder(schema.SerializeToString())
+    options = tfdv.StatsOptions(schema=schema, num_quantiles_histogram_buckets=quantile_buckets)
+    out = statistics_pb2.DatasetFeatureStatisticsList()
+    for name, rows in (("train", sd.train), ("eval", sd.eval)):
+        stats = stats_impl.generate_statistics_in_memory(decoder.DecodeBatch(rows), options)
+        ds = out.datasets.add()
+        ds.CopyFrom(stats.datasets[0])
+        ds.name = name
+    return out

@@ -1,0 +1,138 @@
+"""Train once, replay many: one model per span with the production trainer,
+scored on every later span; the scores kept on disk.
+
+Models are trained by ``trainer.task.train_and_export`` (what TFX's Trainer
+runs) with the region's hyper-parameters, on the span's train split, and
+evaluated on its eval split, as the pipeline does. Each model is scored through
+its ``serving_default`` signature (as TF Serving calls it) on all rows of each
+later span (what users would get) and on each span's eval split (what the
+Evaluator compares). ``<out>/<REGION>/matrix.json`` is rewritten after every
+model, atomically, so an interrupted backtest resumes where it stopped;
+a model's SavedModel is written to a temporary folder and renamed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import sys
+from typing import Callable, Dict, List
+
+from backtest.data import BacktestError, SpanData
+from backtest.policies import Matrix
+from driftgate.core import storage
+
+MATRIX_FILE = "matrix.json"
+
+
+def _load(path: str, spans: List[int]) -> Matrix:
+    if os.path.exists(path):
+        d = json.loads(storage.read_text(path))
+        if d.get("spans") == spans:
+            served = {int(i): {int(j): v for j, v in row.items()} for i, row in d["served"].items()}
+            evals = {int(i): {int(j): tuple(v) for j, v in row.items()} for i, row in d["evals"].items()}
+            return Matrix(spans, served, evals)
+    return Matrix(spans, {}, {})
+
+
+def _save(path: str, m: Matrix, fingerprint: dict) -> None:
+    storage.write_atomic(
+        path,
+        json.dumps({"spans": m.spans, "config": fingerprint, "served": m.served, "evals": m.evals}, indent=1),
+    )
+
+
+def train(cfg, sd: SpanData, schema, model_dir: str) -> None:
+    """Trains the region's model on the span's train split into ``model_dir``."""
+    import tensorflow as tf
+
+    from pipelines.pipeline import trainer_custom_config
+    from trainer import task
+
+    if os.path.exists(os.path.join(model_dir, "saved_model.pb")):
+        return
+    work = f"{model_dir}.tmp"
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    files = {}
+    for split, rows in (("train", sd.train), ("eval", sd.eval)):
+        files[split] = os.path.join(work, f"{split}.gz")
+        with tf.io.TFRecordWriter(files[split], options="GZIP") as w:
+            for r in rows:
+                w.write(r)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # Keras' progress lines: stdout stays JSON
+            task.train_and_export(
+                [files["train"]],
+                [files["eval"]],
+                schema,
+                trainer_custom_config(cfg),
+                os.path.join(work, "model"),
+                cfg.trainer.train_steps,
+                cfg.trainer.eval_steps,
+            )
+    except Exception as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        raise BacktestError(
+            f"region {cfg.region} span {sd.span}: the model did not train: {type(exc).__name__}: {exc}"
+        ) from exc
+    shutil.rmtree(model_dir, ignore_errors=True)
+    os.replace(os.path.join(work, "model"), model_dir)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def score_model(model_dir: str, examples: List[bytes], labels) -> tuple:
+    """(AUC, accuracy) of a SavedModel on labelled serialized examples."""
+    import numpy as np
+    import tensorflow as tf
+
+    from serving.canary import predict
+    from serving.canary_judge import accuracy, auc
+
+    serve = tf.saved_model.load(model_dir).signatures["serving_default"]
+    p = predict(serve, examples)
+    return round(float(auc(np.asarray(labels), p)), 6), round(float(accuracy(np.asarray(labels), p)), 6)
+
+
+def build(
+    cfg,
+    data: Dict[int, SpanData],
+    schema,
+    region_dir: str,
+    progress: Callable[[str], None] = lambda line: None,
+) -> Matrix:
+    """The region's matrix (trained and scored where not on disk yet)."""
+    import tensorflow as tf
+
+    from serving.canary import predict
+    from serving.canary_judge import accuracy, auc
+
+    spans = sorted(data)
+    path = os.path.join(region_dir, MATRIX_FILE)
+    fingerprint = {"trainer": repr(cfg.trainer), "data": repr(cfg.data), "features": repr(cfg.features)}
+    m = _load(path, spans)
+    n = len(spans)
+    for i, span in enumerate(spans):
+        done = i in m.evals and len(m.evals[i]) == n - i and len(m.served.get(i, {})) == n - i - 1
+        if done:
+            continue
+        model_dir = os.path.join(region_dir, "models", f"span-{span}")
+        progress(f"  {cfg.region} span {span}: model {i + 1} of {n} ({data[span].rows:,} rows)")
+        train(cfg, data[span], schema, model_dir)
+        serve = tf.saved_model.load(model_dir).signatures["serving_default"]
+        served, evals = {}, {}
+        for j in range(i, n):
+            sd = data[spans[j]]
+            p_all = predict(serve, sd.all)
+            p_eval = p_all[len(sd.train) :]
+            evals[j] = (
+                round(float(auc(sd.eval_labels, p_eval)), 6),
+                round(float(accuracy(sd.eval_labels, p_eval)), 6),
+            )
+            if j > i:
+                served[j] = round(float(auc(sd.labels, p_all)), 6)
+        m.served[i], m.evals[i] = served, evals
+        _save(path, m, fingerprint)
+    return m

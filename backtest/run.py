@@ -1,0 +1,135 @@
+"""One backtest: per region, load spans, statistics and the score matrix,
+walk every policy, score the walks; then the overall rows."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence
+
+from backtest import matrix as matrices
+from backtest import policies as p
+from backtest import signals
+from backtest.data import BacktestError, load_span, statistics
+from driftgate.core.vocabulary import DRIFT_TESTS
+
+CALENDAR = (2, 3, 4, 6)
+MIN_SPANS = 3
+
+
+def policy_names() -> List[str]:
+    """Every policy, in the order tables show them."""
+    return (
+        ["never", "always"]
+        + [f"every-{k}" for k in CALENDAR]
+        + ["age-cap"]
+        + [f"drift-{t}" for t in DRIFT_TESTS]
+        + ["driftgate"]
+    )
+
+
+@dataclass
+class RegionResult:
+    region: str
+    spans: List[int]
+    rows: List[p.Score]
+    walks: Dict[str, p.Walk]
+    oracles: Dict[int, p.Walk]
+    staleness: Dict[int, float]
+    matrix: p.Matrix
+    notes: List[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {
+            "region": self.region,
+            "spans": self.spans,
+            "policies": [r.to_json() for r in self.rows],
+            "walks": {
+                n: {"serving": w.serving, "retrains": w.retrains, "auc": w.auc} for n, w in self.walks.items()
+            },
+            "oracle": {k: {"serving": w.serving, "mean_auc": w.mean} for k, w in self.oracles.items()},
+            "staleness": self.staleness,
+        }
+
+
+def deciders(cfg, spans: List[int], report) -> Dict[str, p.Decide]:
+    out = {"never": p.never(), "always": p.always()}
+    out.update({f"every-{k}": p.every(k) for k in CALENDAR})
+    out["age-cap"] = p.age_cap(spans, cfg.drift.max_model_age_spans)
+    out.update({f"drift-{t}": p.from_reports(report, t, cfg.drift.retrain_on) for t in DRIFT_TESTS})
+    out["driftgate"] = p.from_reports(report, None, cfg.drift.retrain_on)
+    return out
+
+
+def backtest_region(
+    cfg,
+    data_dir: str,
+    out_dir: str,
+    *,
+    spans: Optional[Sequence[int]] = None,
+    policies: Optional[Sequence[str]] = None,
+    schemas_dir=None,
+    progress: Callable[[str], None] = lambda line: None,
+) -> RegionResult:
+    from driftgate.core.config import schema_file
+    from pipelines import preflight
+    from pipelines.schemas import load
+
+    available = preflight.available_spans(data_dir, cfg.data.span_pattern)
+    wanted = sorted(spans) if spans else available
+    missing = [s for s in wanted if s not in available]
+    if missing:
+        raise BacktestError(
+            f"region {cfg.region}: span {missing[0]} is missing in {data_dir} "
+            f"(pattern '{cfg.data.span_pattern}'; spans there: {available or 'none'})"
+        )
+    if len(wanted) < MIN_SPANS:
+        raise BacktestError(
+            f"region {cfg.region}: {len(wanted)} span(s) ({wanted}); a backtest needs at least {MIN_SPANS}"
+        )
+    schema = load(schema_file(cfg, schemas_dir))
+    progress(f"{cfg.region}: {len(wanted)} spans ({wanted[0]}-{wanted[-1]}) from {data_dir}")
+    data = {s: load_span(cfg, data_dir, s, schema) for s in wanted}
+    stats = {s: statistics(data[s], schema, cfg.drift.quantile_buckets) for s in wanted}
+    region_dir = os.path.join(out_dir, cfg.region)
+    m = matrices.build(cfg, data, schema, region_dir, progress)
+    report = signals.reports(
+        cfg, wanted, signals.summaries(stats, list(cfg.features.all)), {s: data[s].rows for s in wanted}
+    )
+    bless = p.Bless(cfg.evaluation.min_auc, cfg.evaluation.min_accuracy, cfg.evaluation.min_auc_improvement)
+    # gain is measured against never and always: they always run, first
+    chosen = ["never", "always"] + [c for c in (policies or policy_names()) if c not in ("never", "always")]
+    every = deciders(cfg, wanted, report)
+    unknown = [c for c in chosen if c not in every]
+    if unknown:
+        raise BacktestError(f"unknown policy '{unknown[0]}'; choose from {', '.join(every)}")
+    walks = {name: p.walk(name, m, every[name], bless) for name in chosen}
+    oracles = p.oracle(m)
+    return RegionResult(cfg.region, wanted, p.score(walks, oracles), walks, oracles, p.staleness(m), m)
+
+
+def overall(results: Sequence[RegionResult]) -> List[p.Score]:
+    """Per policy: retrains and changes summed, AUC means averaged over regions,
+    gain from the averaged means, regret averaged."""
+    rows = []
+    names = [r.policy for r in results[0].rows]
+    for name in names:
+        per = [next(r for r in res.rows if r.policy == name) for res in results]
+        mean = sum(r.mean_auc for r in per) / len(per)
+        rows.append(
+            p.Score(
+                name,
+                sum(r.retrains for r in per),
+                sum(r.changes for r in per),
+                mean,
+                min(r.worst_auc for r in per),
+                math.nan,
+                sum(r.regret for r in per) / len(per),
+            )
+        )
+    lo = next(r.mean_auc for r in rows if r.policy == "never")
+    hi = next(r.mean_auc for r in rows if r.policy == "always")
+    for r in rows:
+        r.gain = (r.mean_auc - lo) / (hi - lo) if abs(hi - lo) > 1e-12 else math.nan
+    return rows

@@ -1,0 +1,107 @@
+"""The backtest end to end on generated data (real TFDV statistics, real
+models from the production trainer, the production gate): a known shift makes
+"always" beat "never"; with no shift the configured policy does not retrain;
+a second run resumes from the matrix on disk; bad input ends in one line."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from backtest.data import BacktestError
+from backtest.run import backtest_region
+from driftgate.core.config import load_region_config
+from tests.backtest.conftest import REGION
+
+pytestmark = pytest.mark.e2e
+
+
+def _run(d, out, **kw):
+    cfg = load_region_config(REGION, d["config"])
+    return backtest_region(cfg, str(d["data"] / REGION), str(out), schemas_dir=d["schemas"], **kw)
+
+
+@pytest.fixture(scope="module")
+def shifted(shifted_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bt-out")
+    lines = []
+    first = _run(shifted_data, out, progress=lines.append)
+    again_lines = []
+    again = _run(shifted_data, out, progress=again_lines.append)
+    return {"first": first, "again": again, "lines": lines, "again_lines": again_lines, "out": out}
+
+
+def test_a_known_shift_makes_always_beat_never(shifted):
+    res = shifted["first"]
+    rows = {r.policy: r for r in res.rows}
+    assert rows["always"].mean_auc > rows["never"].mean_auc + 0.05
+    assert rows["always"].retrains == 3 and rows["never"].retrains == 0
+    # the gate sees the price move at span 3 and retrains there
+    assert 2 in res.walks["driftgate"].retrains
+    assert res.walks["drift-ks"].retrains and res.walks["drift-ks"].retrains[0] == 2
+
+
+def test_the_oracle_is_never_below_a_policy_with_as_many_changes(shifted):
+    res = shifted["first"]
+    for w in res.walks.values():
+        assert res.oracles[len(w.changes)].mean >= w.mean - 1e-9, w.policy
+
+
+def test_a_second_run_resumes_from_the_matrix_without_training(shifted):
+    assert any("model 1 of 5" in line for line in shifted["lines"])
+    assert not any("model" in line for line in shifted["again_lines"])
+    assert shifted["again"].matrix.served == shifted["first"].matrix.served
+    saved = json.loads((shifted["out"] / REGION / "matrix.json").read_text())
+    assert saved["spans"] == [1, 2, 3, 4, 5] and len(saved["served"]) == 5
+
+
+def test_with_no_shift_the_configured_policy_does_not_retrain(steady_data, tmp_path):
+    res = _run(steady_data, tmp_path, policies=["driftgate"])
+    assert res.walks["driftgate"].retrains == []
+    rows = {r.policy: r for r in res.rows}
+    assert abs(rows["always"].mean_auc - rows["never"].mean_auc) < 0.03  # nothing to gain
+
+
+def test_bad_input_names_region_and_span(steady_data, tmp_path):
+    with pytest.raises(BacktestError, match=rf"region {REGION}: 2 span\(s\).*at least 3"):
+        _run(steady_data, tmp_path, spans=[1, 2])
+    with pytest.raises(BacktestError, match=rf"region {REGION}: span 9 is missing"):
+        _run(steady_data, tmp_path, spans=[1, 2, 9])
+    no_label = steady_data["data"] / REGION / "span-5" / "rows.csv"
+    text = no_label.read_text()
+    try:
+        lines = [line.rsplit(",", 1)[0] for line in text.splitlines()]
+        no_label.write_text("\n".join(lines) + "\n")
+        with pytest.raises(BacktestError, match=rf"region {REGION} span 5: .*bought"):
+            _run(steady_data, tmp_path / "x", spans=[3, 4, 5])
+        assert not (tmp_path / "x" / REGION / "matrix.json").exists()  # nothing half-written
+    finally:
+        no_label.write_text(text)
+
+
+def test_cli_prints_the_table_and_writes_json_and_html(steady_data, tmp_path):
+    out = tmp_path / "bt"
+    env = dict(os.environ, DRIFTGATE_CONFIG_DIR=str(steady_data["config"]))
+    args = [
+        sys.executable,
+        "-m",
+        "driftgate",
+        "backtest",
+        "--data",
+        str(steady_data["data"]),
+        "--out",
+        str(out),
+    ]
+    args += ["--schemas", str(steady_data["schemas"]), "--policies", "every-2,driftgate"]
+    proc = subprocess.run(args + ["-o", "json"], capture_output=True, text=True, timeout=900, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    doc = json.loads(proc.stdout)
+    assert [r["policy"] for r in doc["overall"]] == ["never", "always", "every-2", "driftgate"]
+    assert (out / "backtest.html").read_text().startswith("<!doctype html>")
+    bad = subprocess.run(
+        args[:6] + ["--out", str(out), "--spans", "1-2"], capture_output=True, text=True, env=env
+    )
+    assert bad.returncode == 1 and bad.stderr.strip().count("\n") == 0
+    assert f"region {REGION}: 2 span(s)" in bad.stderr
