@@ -136,3 +136,39 @@ def build(
         m.served[i], m.evals[i] = served, evals
         _save(path, m, fingerprint)
     return m
+
+
+def build_window(
+    cfg,
+    data: Dict[int, SpanData],
+    schema,
+    region_dir: str,
+    k: int,
+    progress: Callable[[str], None] = lambda line: None,
+) -> Dict[int, float]:
+    """``{t: AUC on span t+1}`` of models trained on the newest ``k`` spans
+    (train splits of spans t-k+1..t together), kept in ``window-<k>.json``."""
+    spans = sorted(data)
+    path = os.path.join(region_dir, f"window-{k}.json")
+    saved = json.loads(storage.read_text(path)) if os.path.exists(path) else {}
+    out = {int(t): v for t, v in saved.get("next_auc", {}).items()} if saved.get("spans") == spans else {}
+    for t in range(k - 1, len(spans) - 1):
+        if t in out:
+            continue
+        window = [data[spans[i]] for i in range(t - k + 1, t + 1)]
+        merged = SpanData(
+            spans[t],
+            [r for sd in window for r in sd.train],
+            data[spans[t]].eval,
+            data[spans[t]].labels,
+            data[spans[t]].eval_labels,
+        )
+        model_dir = os.path.join(region_dir, "models", f"window-{k}-span-{spans[t]}")
+        progress(
+            f"  {cfg.region} spans {spans[t - k + 1]}-{spans[t]}: window model ({len(merged.train):,} rows)"
+        )
+        train(cfg, merged, schema, model_dir)
+        nxt = data[spans[t + 1]]
+        out[t] = score_model(model_dir, nxt.all, nxt.labels)[0]
+        storage.write_atomic(path, json.dumps({"spans": spans, "k": k, "next_auc": out}, indent=1))
+    return out

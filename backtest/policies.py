@@ -44,12 +44,19 @@ class Bless:
     min_auc: float = 0.0
     min_accuracy: float = 0.0
     min_auc_improvement: float = 0.0
+    # (cand AUC, cand accuracy, serving AUC, serving accuracy) -> blessed; the
+    # backtest passes TFMA's validator over the region's EvalConfig
+    # (``backtest.evaluation``); None: the comparisons above
+    rule: Optional[Callable[[float, float, float, float], bool]] = None
 
     def __call__(self, matrix: Matrix, t: int, m: int) -> bool:
         cand_auc, cand_acc = matrix.evals[t][t]
+        base_auc, base_acc = matrix.evals[m][t]
+        if self.rule is not None:
+            return self.rule(cand_auc, cand_acc, base_auc, base_acc)
         if cand_auc < self.min_auc or cand_acc < self.min_accuracy:
             return False
-        return cand_auc - matrix.evals[m][t][0] >= self.min_auc_improvement
+        return cand_auc - base_auc >= self.min_auc_improvement
 
 
 @dataclass

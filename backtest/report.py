@@ -127,4 +127,10 @@ def html_page(results, total: Sequence[p.Score]) -> str:
             _table(res.rows),
             f"<p class='muted'>Mean AUC by model age (spans): {escape(stale)}</p>",
         ]
+        if res.window:
+            w = res.window
+            body.append(
+                f"<p class='muted'>Training on the newest {w['k']} spans: AUC {w['window_mean_auc']:.4f} on the "
+                f"next span, against {w['one_span_mean_auc']:.4f} for one span.</p>"
+            )
     return page("driftgate backtest", "".join(body))

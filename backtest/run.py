@@ -12,6 +12,7 @@ from backtest import matrix as matrices
 from backtest import policies as p
 from backtest import signals
 from backtest.data import BacktestError, load_span, statistics
+from backtest.evaluation import tfma_rule
 from driftgate.core.vocabulary import DRIFT_TESTS
 
 CALENDAR = (2, 3, 4, 6)
@@ -38,7 +39,7 @@ class RegionResult:
     oracles: Dict[int, p.Walk]
     staleness: Dict[int, float]
     matrix: p.Matrix
-    notes: List[str] = field(default_factory=list)
+    window: Dict[str, object] = field(default_factory=dict)  # --train-window: K spans vs one
 
     def to_json(self) -> dict:
         return {
@@ -50,6 +51,7 @@ class RegionResult:
             },
             "oracle": {k: {"serving": w.serving, "mean_auc": w.mean} for k, w in self.oracles.items()},
             "staleness": self.staleness,
+            "train_window": self.window,
         }
 
 
@@ -69,6 +71,7 @@ def backtest_region(
     *,
     spans: Optional[Sequence[int]] = None,
     policies: Optional[Sequence[str]] = None,
+    train_window: Optional[int] = None,
     schemas_dir=None,
     progress: Callable[[str], None] = lambda line: None,
 ) -> RegionResult:
@@ -97,7 +100,7 @@ def backtest_region(
     report = signals.reports(
         cfg, wanted, signals.summaries(stats, list(cfg.features.all)), {s: data[s].rows for s in wanted}
     )
-    bless = p.Bless(cfg.evaluation.min_auc, cfg.evaluation.min_accuracy, cfg.evaluation.min_auc_improvement)
+    bless = p.Bless(rule=tfma_rule(cfg))
     # gain is measured against never and always: they always run, first
     chosen = ["never", "always"] + [c for c in (policies or policy_names()) if c not in ("never", "always")]
     every = deciders(cfg, wanted, report)
@@ -106,7 +109,21 @@ def backtest_region(
         raise BacktestError(f"unknown policy '{unknown[0]}'; choose from {', '.join(every)}")
     walks = {name: p.walk(name, m, every[name], bless) for name in chosen}
     oracles = p.oracle(m)
-    return RegionResult(cfg.region, wanted, p.score(walks, oracles), walks, oracles, p.staleness(m), m)
+    res = RegionResult(cfg.region, wanted, p.score(walks, oracles), walks, oracles, p.staleness(m), m)
+    if train_window and train_window > 1:
+        if train_window >= len(wanted):
+            raise BacktestError(
+                f"region {cfg.region}: --train-window {train_window} needs more than {train_window} spans"
+            )
+        nxt = matrices.build_window(cfg, data, schema, region_dir, train_window, progress)
+        ts = sorted(nxt)
+        res.window = {
+            "k": train_window,
+            "spans_scored": [wanted[t + 1] for t in ts],
+            "one_span_mean_auc": sum(m.served[t][t + 1] for t in ts) / len(ts),
+            "window_mean_auc": sum(nxt[t] for t in ts) / len(ts),
+        }
+    return res
 
 
 def overall(results: Sequence[RegionResult]) -> List[p.Score]:

@@ -31,11 +31,14 @@ def span_range(ctx, param, text: Optional[str]) -> Optional[List[int]]:
 @click.option("--regions", default=None, help="comma-separated (default: all configured)")
 @click.option("--spans", callback=span_range, default=None, help="range '1-12' or list (default: every span)")
 @click.option("--policies", default=None, help="comma-separated (default: all; never and always always run)")
+@click.option(
+    "--train-window", type=int, default=None, help="also train on the newest K spans and compare with one"
+)
 @click.option("--out", default="backtest", show_default=True, help="folder for the matrix, JSON and HTML")
 @config_dir_option
 @schemas_option
 @output.output_option
-def backtest_cmd(data, regions, spans, policies, out, config_dir, schemas, output_format):
+def backtest_cmd(data, regions, spans, policies, train_window, out, config_dir, schemas, output_format):
     """Replay each region's spans under retraining policies, scored on the next span."""
     from backtest import report
     from backtest.data import BacktestError
@@ -60,6 +63,7 @@ def backtest_cmd(data, regions, spans, policies, out, config_dir, schemas, outpu
                     out,
                     spans=spans,
                     policies=chosen,
+                    train_window=train_window,
                     schemas_dir=schemas,
                     progress=output.progress,
                 )
@@ -81,6 +85,14 @@ def backtest_cmd(data, regions, spans, policies, out, config_dir, schemas, outpu
     for res in results:
         click.echo(f"{res.region} (spans {res.spans[0]}-{res.spans[-1]}, {len(res.spans) - 1} decisions)")
         click.echo(output.table(report.table_rows(res.rows), report.HEAD))
+        stale = "  ".join(f"{age}: {auc:.3f}" for age, auc in res.staleness.items())
+        click.echo(f"mean AUC by model age (spans): {stale}")
+        if res.window:
+            w = res.window
+            click.echo(
+                f"train on newest {w['k']} spans: AUC {w['window_mean_auc']:.4f} vs one span "
+                f"{w['one_span_mean_auc']:.4f} on the next span ({len(w['spans_scored'])} spans)"
+            )
         click.echo("")
     click.echo(f"all regions ({len(results)})")
     click.echo(output.table(report.table_rows(total), report.HEAD))

@@ -21,7 +21,7 @@ def _span(rng, n: int, shift: float, weight: float) -> pd.DataFrame:
     return pd.DataFrame({"price": price.round(2), "hour": hour, "segment": segment, "bought": bought})
 
 
-def make_dataset(base: Path, shifted: bool, spans: int = 5, rows: int = 3000, seed: int = 7) -> dict:
+def make_dataset(base: Path, shifted: bool, spans: int = 5, rows: int = 2500, seed: int = 7) -> dict:
     """Spans of one region; with ``shifted``, from span 3 on the price moves up
     by two standard deviations and its effect on the label reverses."""
     rng = np.random.default_rng(seed)
@@ -34,7 +34,7 @@ def make_dataset(base: Path, shifted: bool, spans: int = 5, rows: int = 3000, se
     defaults = yaml.safe_load((ROOT / "pipelines" / "regions" / "defaults.yaml").read_text())
     defaults["data"]["location"] = str(data / "{region}")
     defaults["features"] = {"label": "bought", "categorical": ["segment"], "numeric": ["price", "hour"]}
-    defaults["trainer"].update(train_steps=80, eval_steps=5, batch_size=64)
+    defaults["trainer"].update(train_steps=60, eval_steps=5, batch_size=64)
     defaults["evaluation"].update(min_auc=0.5, min_accuracy=0.3)
     defaults["serving"]["model_name"] = "bought"
     config = base / "config"

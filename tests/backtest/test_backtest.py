@@ -27,7 +27,7 @@ def _run(d, out, **kw):
 def shifted(shifted_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("bt-out")
     lines = []
-    first = _run(shifted_data, out, progress=lines.append)
+    first = _run(shifted_data, out, progress=lines.append, train_window=2)
     again_lines = []
     again = _run(shifted_data, out, progress=again_lines.append)
     return {"first": first, "again": again, "lines": lines, "again_lines": again_lines, "out": out}
@@ -41,6 +41,13 @@ def test_a_known_shift_makes_always_beat_never(shifted):
     # the gate sees the price move at span 3 and retrains there
     assert 2 in res.walks["driftgate"].retrains
     assert res.walks["drift-ks"].retrains and res.walks["drift-ks"].retrains[0] == 2
+
+
+def test_train_window_compares_the_newest_spans_with_one(shifted):
+    w = shifted["first"].window
+    assert w["k"] == 2 and w["spans_scored"] == [3, 4, 5]
+    assert 0.3 < w["window_mean_auc"] < 1 and 0.3 < w["one_span_mean_auc"] < 1
+    assert any("window model" in line for line in shifted["lines"])
 
 
 def test_the_oracle_is_never_below_a_policy_with_as_many_changes(shifted):
@@ -57,8 +64,13 @@ def test_a_second_run_resumes_from_the_matrix_without_training(shifted):
     assert saved["spans"] == [1, 2, 3, 4, 5] and len(saved["served"]) == 5
 
 
-def test_with_no_shift_the_configured_policy_does_not_retrain(steady_data, tmp_path):
-    res = _run(steady_data, tmp_path, policies=["driftgate"])
+@pytest.fixture(scope="module")
+def steady_out(tmp_path_factory):
+    return tmp_path_factory.mktemp("bt-steady-out")
+
+
+def test_with_no_shift_the_configured_policy_does_not_retrain(steady_data, steady_out):
+    res = _run(steady_data, steady_out, policies=["driftgate"])
     assert res.walks["driftgate"].retrains == []
     rows = {r.policy: r for r in res.rows}
     assert abs(rows["always"].mean_auc - rows["never"].mean_auc) < 0.03  # nothing to gain
@@ -81,8 +93,8 @@ def test_bad_input_names_region_and_span(steady_data, tmp_path):
         no_label.write_text(text)
 
 
-def test_cli_prints_the_table_and_writes_json_and_html(steady_data, tmp_path):
-    out = tmp_path / "bt"
+def test_cli_prints_the_table_and_writes_json_and_html(steady_data, steady_out):
+    out = steady_out  # the matrix of the test above: the CLI resumes from it
     env = dict(os.environ, DRIFTGATE_CONFIG_DIR=str(steady_data["config"]))
     args = [
         sys.executable,

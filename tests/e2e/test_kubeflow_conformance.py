@@ -26,8 +26,7 @@ Scenarios, on real flights data:
   Every run's result JSON and report land under the region root; metrics
   reach the Pushgateway; alerts reach the receivers, and the failing one
   leaves every run green with a warning in its result.
-- JFK and LGA run 1 of their committed specs, side by side: span 1 trains and
-  pushes version 1.
+- JFK runs its committed spec: span 1 trains and pushes version 1.
 Each run records its real span number in the region's state.
 
 Not proven here: Argo, Kubernetes (a Secret volume is a folder the harness
@@ -41,7 +40,6 @@ import json
 import sys
 import threading
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -223,15 +221,12 @@ def _run(ewr, i):
 
 @pytest.fixture(scope="module")
 def other_regions(tmp_path_factory, flights_frame):
-    """JFK and LGA span 1, the two runs side by side (as two KFP runs would be)."""
-    clusters = {}
-    for region in ("JFK", "LGA"):
-        c = Cluster(tmp_path_factory.mktemp(f"kfp-{region.lower()}"), region, workers=1)
-        _write_month(flights_frame, region, 1, c.data / region / "span-1" / "data.csv")
-        clusters[region] = c
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        results = dict(zip(clusters, pool.map(lambda c: c.run(), clusters.values()), strict=False))
-    return {r: (clusters[r], results[r]) for r in clusters}
+    """JFK's committed spec, span 1. (LGA's committed spec differs from JFK's
+    only in the region's constants, which tests/pipelines/test_kubeflow.py
+    checks; running it too would add four minutes to every ``make test``.)"""
+    c = Cluster(tmp_path_factory.mktemp("kfp-jfk"), "JFK")
+    _write_month(flights_frame, "JFK", 1, c.data / "JFK" / "span-1" / "data.csv")
+    return {"JFK": (c, c.run())}
 
 
 def _result_json(ewr, span: int) -> dict:
@@ -319,7 +314,7 @@ def test_every_run_leaves_its_result_report_and_metrics_from_pipeline_nodes(ewr)
     # the record is also the recorder task's output artifact (KFP lists it on the run page)
     record = Path(_run(ewr, 3)["run_recorder"].outputs["record"].uri)
     assert json.loads((record / "result.json").read_text())["decision"] == "block"
-    assert (record / "report.html").read_text().startswith("<!DOCTYPE html>")
+    assert (record / "report.html").read_text().lower().startswith("<!doctype html>")
 
 
 def test_alerts_reach_the_receivers_and_a_failing_one_leaves_the_runs_green_with_a_warning(ewr):
@@ -339,8 +334,8 @@ def test_alerts_reach_the_receivers_and_a_failing_one_leaves_the_runs_green_with
     assert all(r.state in (SUCCEEDED, SKIPPED, OMITTED) for run in ewr["runs"] for r in run.values())
 
 
-@pytest.mark.parametrize("region", ["JFK", "LGA"])
-def test_span_1_trains_and_pushes_in_every_other_region(region, other_regions):
+@pytest.mark.parametrize("region", ["JFK"])
+def test_span_1_trains_and_pushes_in_another_region_from_its_committed_spec(region, other_regions):
     c, results = other_regions[region]
     assert {n for n, r in results.items() if r.state == SUCCEEDED} == INGEST | TRAINING, _failures(results)
     assert results["run_recorder"].state == SKIPPED

@@ -234,7 +234,15 @@ def test_every_run_through_the_pipeline_is_recorded_by_its_recorder_node(scenari
         r = scenario[key]
         assert r.files["result"] == str(root / "EWR" / "results" / f"span-{r.span}.json")
         assert Path(r.files["report"]).is_file() and Path(r.files["metrics"]).is_file()
-        assert r.canary["verdict"] == "none" and r.warnings == []  # no canary in this region yet
+        assert r.warnings == []
+    assert scenario["first"].canary["verdict"] == "none"  # no canary in the region yet
+    assert scenario["skipped"].canary["verdict"] == "none"
+    idle = scenario["idle"].canary
+    if scenario["forced"].release_label == "canary":  # span 4's model waits as canary
+        # no new span: the canary is not judged again on the span it was trained on
+        assert idle["verdict"] == "pending" and "no new span" in idle["reasons"][0]
+    else:
+        assert idle["verdict"] == "none"
     saved = json.loads((root / "EWR" / "results" / "span-3.json").read_text())
     assert saved["decision"] == "skip" and saved["files"]["report"].endswith("span-3.html")
     assert "driftgate_span_decision" in (root / "metrics" / "driftgate_ewr.prom").read_text()
