@@ -34,6 +34,23 @@ class SpanData:
         return len(self.train) + len(self.eval)
 
 
+def _span_files(cfg, data_dir: str, span: int):
+    label = cfg.features.label
+    try:
+        sf = preflight.span_files(data_dir, cfg.data.span_pattern, span)
+        return preflight.check_csv_span(sf, list(cfg.features.all) + [label])
+    except (preflight.PreflightError, preflight.DataBlocked) as exc:
+        raise BacktestError(f"region {cfg.region} span {span}: {exc}") from None
+
+
+def fingerprint(cfg, data_dir: str, span: int) -> list:
+    """The span's files as (name, size, mtime): what a cache of it depends on."""
+    import os
+
+    sf = _span_files(cfg, data_dir, span)
+    return [[os.path.basename(f), os.path.getsize(f), os.stat(f).st_mtime_ns] for f in sf.files]
+
+
 def load_span(cfg, data_dir: str, span: int, schema) -> SpanData:
     """Reads span ``span`` of the region; raises BacktestError naming region and span."""
     import pandas as pd
@@ -44,11 +61,7 @@ def load_span(cfg, data_dir: str, span: int, schema) -> SpanData:
 
     label = cfg.features.label
     required = list(cfg.features.all) + [label]
-    try:
-        sf = preflight.span_files(data_dir, cfg.data.span_pattern, span)
-        sf = preflight.check_csv_span(sf, required)
-    except (preflight.PreflightError, preflight.DataBlocked) as exc:
-        raise BacktestError(f"region {cfg.region} span {span}: {exc}") from None
+    sf = _span_files(cfg, data_dir, span)
     frame = pd.concat([pd.read_csv(f) for f in sf.files], ignore_index=True)
     frame = frame[frame[label].notna()]
     if frame.empty:

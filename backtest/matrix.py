@@ -27,21 +27,41 @@ from driftgate.core import storage
 MATRIX_FILE = "matrix.json"
 
 
-def _load(path: str, spans: List[int]) -> Matrix:
+def inputs_key(cfg, fingerprints: Dict[int, list]) -> dict:
+    """What a matrix depends on: the spans' files (name, size, mtime) and the
+    trainer, data and feature config. A change in any retrains."""
+    return {
+        "spans": {str(s): fp for s, fp in sorted(fingerprints.items())},
+        "config": {"trainer": repr(cfg.trainer), "data": repr(cfg.data), "features": repr(cfg.features)},
+    }
+
+
+def _load(path: str, spans: List[int], key: dict) -> Matrix:
     if os.path.exists(path):
         d = json.loads(storage.read_text(path))
-        if d.get("spans") == spans:
+        if d.get("spans") == spans and d.get("inputs") == key:
             served = {int(i): {int(j): v for j, v in row.items()} for i, row in d["served"].items()}
             evals = {int(i): {int(j): tuple(v) for j, v in row.items()} for i, row in d["evals"].items()}
             return Matrix(spans, served, evals)
     return Matrix(spans, {}, {})
 
 
-def _save(path: str, m: Matrix, fingerprint: dict) -> None:
+def _save(path: str, m: Matrix, key: dict) -> None:
     storage.write_atomic(
         path,
-        json.dumps({"spans": m.spans, "config": fingerprint, "served": m.served, "evals": m.evals}, indent=1),
+        json.dumps({"spans": m.spans, "inputs": key, "served": m.served, "evals": m.evals}, indent=1),
     )
+
+
+def _complete(m: Matrix, i: int) -> bool:
+    n = m.size
+    return i in m.evals and len(m.evals[i]) == n - i and len(m.served.get(i, {})) == n - i - 1
+
+
+def cached(cfg, spans: List[int], fingerprints: Dict[int, list], region_dir: str) -> "Matrix | None":
+    """The matrix on disk when it is complete for these spans and inputs."""
+    m = _load(os.path.join(region_dir, MATRIX_FILE), spans, inputs_key(cfg, fingerprints))
+    return m if all(_complete(m, i) for i in range(len(spans))) else None
 
 
 def train(cfg, sd: SpanData, schema, model_dir: str) -> None:
@@ -101,6 +121,7 @@ def build(
     data: Dict[int, SpanData],
     schema,
     region_dir: str,
+    fingerprints: Dict[int, list],
     progress: Callable[[str], None] = lambda line: None,
 ) -> Matrix:
     """The region's matrix (trained and scored where not on disk yet)."""
@@ -111,12 +132,11 @@ def build(
 
     spans = sorted(data)
     path = os.path.join(region_dir, MATRIX_FILE)
-    fingerprint = {"trainer": repr(cfg.trainer), "data": repr(cfg.data), "features": repr(cfg.features)}
-    m = _load(path, spans)
+    key = inputs_key(cfg, fingerprints)
+    m = _load(path, spans, key)
     n = len(spans)
     for i, span in enumerate(spans):
-        done = i in m.evals and len(m.evals[i]) == n - i and len(m.served.get(i, {})) == n - i - 1
-        if done:
+        if _complete(m, i):
             continue
         model_dir = os.path.join(region_dir, "models", f"span-{span}")
         progress(f"  {cfg.region} span {span}: model {i + 1} of {n} ({data[span].rows:,} rows)")
@@ -134,7 +154,7 @@ def build(
             if j > i:
                 served[j] = round(float(auc(sd.labels, p_all)), 6)
         m.served[i], m.evals[i] = served, evals
-        _save(path, m, fingerprint)
+        _save(path, m, key)
     return m
 
 

@@ -11,8 +11,9 @@ from typing import Callable, Dict, List, Optional, Sequence
 from backtest import matrix as matrices
 from backtest import policies as p
 from backtest import signals
-from backtest.data import BacktestError, load_span, statistics
+from backtest.data import BacktestError, fingerprint, load_span, statistics
 from backtest.evaluation import tfma_rule
+from driftgate.core import storage
 from driftgate.core.vocabulary import DRIFT_TESTS
 
 CALENDAR = (2, 3, 4, 6)
@@ -55,6 +56,49 @@ class RegionResult:
         }
 
 
+STATS_FILE = "statistics.json"
+
+
+def cached_statistics(region_dir: str, fps: Dict[int, list], buckets: int) -> tuple:
+    """({span: statistics}, {span: rows}) kept from an earlier run, for the
+    spans whose files are unchanged."""
+    import json
+
+    from google.protobuf import json_format
+    from tensorflow_metadata.proto.v0 import statistics_pb2
+
+    path = os.path.join(region_dir, STATS_FILE)
+    if not os.path.exists(path):
+        return {}, {}
+    saved = json.loads(storage.read_text(path))
+    if saved.get("quantile_buckets") != buckets:
+        return {}, {}
+    stats, rows = {}, {}
+    for span, fp in fps.items():
+        entry = saved.get("spans", {}).get(str(span))
+        if entry and entry["files"] == fp:
+            stats[span] = json_format.ParseDict(
+                entry["statistics"], statistics_pb2.DatasetFeatureStatisticsList()
+            )
+            rows[span] = entry["rows"]
+    return stats, rows
+
+
+def save_statistics(region_dir: str, fps, stats, rows, buckets: int) -> None:
+    """Keeps each span's statistics with the files they came from."""
+    import json
+
+    from google.protobuf import json_format
+
+    spans = {
+        str(s): {"files": fps[s], "rows": rows[s], "statistics": json_format.MessageToDict(stats[s])}
+        for s in stats
+    }
+    storage.write_atomic(
+        os.path.join(region_dir, STATS_FILE), json.dumps({"quantile_buckets": buckets, "spans": spans})
+    )
+
+
 def deciders(cfg, spans: List[int], report) -> Dict[str, p.Decide]:
     out = {"never": p.never(), "always": p.always()}
     out.update({f"every-{k}": p.every(k) for k in CALENDAR})
@@ -93,13 +137,19 @@ def backtest_region(
         )
     schema = load(schema_file(cfg, schemas_dir))
     progress(f"{cfg.region}: {len(wanted)} spans ({wanted[0]}-{wanted[-1]}) from {data_dir}")
-    data = {s: load_span(cfg, data_dir, s, schema) for s in wanted}
-    stats = {s: statistics(data[s], schema, cfg.drift.quantile_buckets) for s in wanted}
     region_dir = os.path.join(out_dir, cfg.region)
-    m = matrices.build(cfg, data, schema, region_dir, progress)
-    report = signals.reports(
-        cfg, wanted, signals.summaries(stats, list(cfg.features.all)), {s: data[s].rows for s in wanted}
-    )
+    fps = {s: fingerprint(cfg, data_dir, s) for s in wanted}
+    stats, rows = cached_statistics(region_dir, fps, cfg.drift.quantile_buckets)
+    m = matrices.cached(cfg, wanted, fps, region_dir)
+    data = {}
+    if m is None or len(stats) < len(wanted) or (train_window or 0) > 1:
+        data = {s: load_span(cfg, data_dir, s, schema) for s in wanted}
+        for s in wanted:
+            if s not in stats:
+                stats[s], rows[s] = statistics(data[s], schema, cfg.drift.quantile_buckets), data[s].rows
+        save_statistics(region_dir, fps, stats, rows, cfg.drift.quantile_buckets)
+        m = matrices.build(cfg, data, schema, region_dir, fps, progress)
+    report = signals.reports(cfg, wanted, signals.summaries(stats, list(cfg.features.all)), rows)
     bless = p.Bless(rule=tfma_rule(cfg))
     # gain is measured against never and always: they always run, first
     chosen = ["never", "always"] + [c for c in (policies or policy_names()) if c not in ("never", "always")]
