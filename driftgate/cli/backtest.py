@@ -34,7 +34,9 @@ def span_range(ctx, param, text: Optional[str]) -> Optional[List[int]]:
 @click.option(
     "--train-window", type=int, default=None, help="also train on the newest K spans and compare with one"
 )
-@click.option("--out", default="runs/backtest", show_default=True, help="folder for the matrix, JSON and HTML")
+@click.option(
+    "--out", default="runs/backtest", show_default=True, help="folder for the matrix, JSON and HTML"
+)
 @config_dir_option
 @schemas_option
 @output.output_option
