@@ -32,6 +32,7 @@ def reports(
                 max_model_age_spans=cfg.drift.max_model_age_spans,
                 retrain_on=cfg.drift.retrain_on,
                 block_on_skew=cfg.drift.block_on_skew,
+                min_count=cfg.drift.min_count,
             )
             cache[(m, t)] = decision.assess(
                 spans[t],

@@ -14,7 +14,13 @@ from tensorflow_metadata.proto.v0 import anomalies_pb2
 from components.drift.evaluate import at_least
 from components.drift.results import Comparison
 from components.ingest.spans import NO_NEW_SPAN
-from driftgate.core.vocabulary import BLOCK, NONE, RETRAIN, SKIP  # noqa: F401  (the gate's decisions)
+from driftgate.core.vocabulary import (  # noqa: F401  (the gate's decisions)
+    BLOCK,
+    INSUFFICIENT,
+    NONE,
+    RETRAIN,
+    SKIP,
+)
 
 REPORT_FILE = "gate_report.json"  # the gate report artifact's JSON file
 SCHEMA_COMPARATORS = "schema_comparators"  # the "split" of findings from drift/skew comparators
@@ -42,6 +48,7 @@ class Policy:
     max_model_age_spans: int = 3
     retrain_on: str = "warning"
     block_on_skew: str = "critical"
+    min_count: int = 0  # drift.min_count: fewer values on either side give no drift verdict
 
 
 @dataclass
@@ -204,9 +211,22 @@ def decide(
     else:
         decision = SKIP
         base = f"training baseline (span {training.span})" if training else "the training baseline"
-        reasons = [
-            f"no drift reaching '{policy.retrain_on}' vs {base}; serving version {policy.serving_version} stays"
-        ]
+        short = [n for n, f in training.features.items() if f.severity == INSUFFICIENT] if training else []
+        if training and short and len(short) == len(training.features):
+            # too small to judge: say so, never "no drift"
+            reasons = [
+                f"insufficient data: {total} rows, below drift.min_count {policy.min_count} on every feature; "
+                f"no drift verdict vs {base}; serving version {policy.serving_version} stays"
+            ]
+        else:
+            reasons = [
+                f"no drift reaching '{policy.retrain_on}' vs {base}; serving version {policy.serving_version} stays"
+            ]
+            if short:
+                reasons.append(
+                    f"insufficient data (below drift.min_count {policy.min_count}) on {len(short)} of "
+                    f"{len(training.features)} features: {', '.join(sorted(short))}"
+                )
     warned = [f for f in findings if not f.blocking and f.split != SCHEMA_COMPARATORS]
     if decision != BLOCK:
         reasons.append(

@@ -141,6 +141,7 @@ def run_gate(
         max_model_age_spans=cfg.max_model_age_spans,
         retrain_on=cfg.retrain_on,
         block_on_skew=cfg.block_on_skew,
+        min_count=cfg.min_count,
     )
     report = logic.assess(
         span,

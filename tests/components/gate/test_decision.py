@@ -137,3 +137,37 @@ def test_blocking_anomaly_beats_everything():
     findings = decision.classify({"train": _anomalies("temp", "FLOAT_TYPE_BIG_FLOAT")})
     report = decision.decide(6, {"t": 10}, findings, policy=decision.Policy(force_retrain=True))
     assert report.decision == decision.BLOCK
+
+
+def _feature(severity):
+    from components.drift.results import FeatureDrift
+
+    return FeatureDrift(kind="numeric", severity=severity, count_baseline=9000, count_current=63)
+
+
+def test_a_span_too_small_to_judge_says_so_instead_of_no_drift():
+    from components.drift.results import Comparison
+
+    small = Comparison(
+        baseline="training",
+        span=5,
+        severity="insufficient_data",
+        drifted=(),
+        features={"temp": _feature("insufficient_data"), "dewp": _feature("insufficient_data")},
+    )
+    policy = decision.Policy(serving_version=1, training_span=5, min_count=200)
+    report = decision.decide(6, {"train": 50, "eval": 13}, [], drift={"training": small}, policy=policy)
+    assert report.decision == decision.SKIP
+    assert report.reasons[0].startswith("insufficient data: 63 rows, below drift.min_count 200")
+    assert "serving version 1 stays" in report.reasons[0] and "no drift reaching" not in report.reasons[0]
+    # some features judged, some not: the verdict stands and the short ones are named
+    partly = Comparison(
+        baseline="training",
+        span=5,
+        severity="none",
+        drifted=(),
+        features={"temp": _feature("none"), "wind_gust": _feature("insufficient_data")},
+    )
+    report = decision.decide(6, {"train": 5000}, [], drift={"training": partly}, policy=policy)
+    assert report.reasons[0].startswith("no drift reaching")
+    assert report.reasons[1] == "insufficient data (below drift.min_count 200) on 1 of 2 features: wind_gust"
