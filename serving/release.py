@@ -30,7 +30,6 @@ import contextlib
 import fcntl
 import json
 import os
-import random
 import re
 import time
 from dataclasses import asdict, dataclass, field
@@ -159,17 +158,19 @@ def _body(config: bytes) -> bytes:
 def _write_config(path: str, text: str, revision: int) -> None:
     """Writes ``text`` unless ``path`` already holds a config of revision
     ``revision`` or newer (a faster writer got there first) or the same one."""
-    for _ in range(ATTEMPTS):
-        data, token = storage.read_versioned(path)
+
+    def change(data: Optional[bytes]) -> Optional[str]:
         found = REVISION.match(data or b"")
         if found and (int(found.group(1)) >= revision or _body(data) == _body(text.encode())):
-            return  # newer already, or the same labels (a rejected push changes no config)
-        try:
-            storage.write_if_unchanged(path, text, token)
-            return
-        except storage.Conflict:
-            time.sleep(random.uniform(0.01, 0.1))
-    raise ReleaseError(f"{path}: other writers kept replacing it; run `driftgate serving status` to check")
+            return None  # newer already, or the same labels (a rejected push changes no config)
+        return text
+
+    try:
+        storage.update(path, change, ATTEMPTS)
+    except storage.Conflict:
+        raise ReleaseError(
+            f"{path}: other writers kept replacing it; run `driftgate serving status` to check"
+        ) from None
 
 
 def save(serving_dir: str, state: ReleaseState) -> None:
@@ -193,18 +194,20 @@ def transact(serving_dir: str, model_name: str, change) -> ReleaseState:
     first), then writes the configs. ``change`` raising ReleaseError leaves
     everything as it was."""
     path = _state_path(serving_dir)
-    for _ in range(ATTEMPTS):
-        data, token = storage.read_versioned(path)
+    committed = []
+
+    def apply(data: Optional[bytes]) -> str:
         state = change(_parse_state(data, serving_dir, model_name))
         state.revision += 1
-        try:
-            storage.write_if_unchanged(path, json.dumps(asdict(state), indent=1), token)
-        except storage.Conflict:
-            time.sleep(random.uniform(0.01, 0.2))
-            continue
-        save(serving_dir, state)
-        return state
-    raise ReleaseError(f"{path}: changed by other writers {ATTEMPTS} times in a row; retry")
+        committed[:] = [state]
+        return json.dumps(asdict(state), indent=1)
+
+    try:
+        storage.update(path, apply, ATTEMPTS)
+    except storage.Conflict:
+        raise ReleaseError(f"{path}: changed by other writers {ATTEMPTS} times in a row; retry") from None
+    save(serving_dir, committed[0])
+    return committed[0]
 
 
 def _event(state: ReleaseState, action: str, version: Optional[int], **extra) -> None:

@@ -234,6 +234,27 @@ def write_if_unchanged(path: str, data: Union[bytes, str], token: object) -> Non
         write_atomic(path, data)
 
 
+def update(path: str, change, attempts: int = 20) -> bool:
+    """Read-modify-write by compare-and-swap: ``change(content or None)``
+    returns the new content, or None to leave ``path`` as it is. When another
+    writer got in between, re-reads and calls ``change`` again (with jitter);
+    raises Conflict after ``attempts`` lost races. True when it wrote."""
+    import random
+    import time
+
+    for _ in range(attempts):
+        data, token = read_versioned(path)
+        new = change(data)
+        if new is None:
+            return False
+        try:
+            write_if_unchanged(path, new, token)
+            return True
+        except Conflict:
+            time.sleep(random.uniform(0.01, 0.2))
+    raise Conflict(f"{path}: changed by other writers {attempts} times in a row")
+
+
 def _copy_down(path: str, local: str) -> None:
     if _is_gs(path):
         bucket, name = _gcs(path)
