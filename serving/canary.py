@@ -174,22 +174,13 @@ def judge_and_apply(
     from serving import release
 
     state = release.load_state(serving_dir, model_name)
-    if state.canary is None:
+    if state.canary is None or hold:  # nothing scored, nothing changed
         return {
-            "verdict": ids.NO_CANARY,
-            "span": span,
-            "stable_version": state.stable,
-            "canary_version": None,
-            "reasons": [f"no canary (stable {state.stable})"],
-            "rows": int(len(examples)),
-        }
-    if hold:
-        return {
-            "verdict": ids.PENDING,
+            "verdict": ids.NO_CANARY if state.canary is None else ids.PENDING,
             "span": span,
             "stable_version": state.stable,
             "canary_version": state.canary,
-            "reasons": [f"PENDING: {hold}"],
+            "reasons": [f"no canary (stable {state.stable})" if state.canary is None else f"PENDING: {hold}"],
             "rows": int(len(examples)),
         }
     from driftgate.core import storage
