@@ -103,17 +103,21 @@ def train(cfg, sd: SpanData, schema, model_dir: str) -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
-def score_model(model_dir: str, examples: List[bytes], labels) -> tuple:
-    """(AUC, accuracy) of a SavedModel on labelled serialized examples."""
-    import numpy as np
+def _serve(model_dir: str):
+    """A SavedModel's ``serving_default`` signature, as TF Serving calls it."""
     import tensorflow as tf
 
-    from serving.canary import predict
+    return tf.saved_model.load(model_dir).signatures["serving_default"]
+
+
+def _scores(labels, p) -> tuple:
+    """(AUC, accuracy) of predictions ``p`` against ``labels``, rounded for the matrix file."""
+    import numpy as np
+
     from serving.canary_judge import accuracy, auc
 
-    serve = tf.saved_model.load(model_dir).signatures["serving_default"]
-    p = predict(serve, examples)
-    return round(float(auc(np.asarray(labels), p)), 6), round(float(accuracy(np.asarray(labels), p)), 6)
+    labels = np.asarray(labels)
+    return round(float(auc(labels, p)), 6), round(float(accuracy(labels, p)), 6)
 
 
 def build(
@@ -125,10 +129,7 @@ def build(
     progress: Callable[[str], None] = lambda line: None,
 ) -> Matrix:
     """The region's matrix (trained and scored where not on disk yet)."""
-    import tensorflow as tf
-
     from serving.canary import predict
-    from serving.canary_judge import accuracy, auc
 
     spans = sorted(data)
     path = os.path.join(region_dir, MATRIX_FILE)
@@ -141,18 +142,14 @@ def build(
         model_dir = os.path.join(region_dir, "models", f"span-{span}")
         progress(f"  {cfg.region} span {span}: model {i + 1} of {n} ({data[span].rows:,} rows)")
         train(cfg, data[span], schema, model_dir)
-        serve = tf.saved_model.load(model_dir).signatures["serving_default"]
+        serve = _serve(model_dir)
         served, evals = {}, {}
         for j in range(i, n):
             sd = data[spans[j]]
-            p_all = predict(serve, sd.all)
-            p_eval = p_all[len(sd.train) :]
-            evals[j] = (
-                round(float(auc(sd.eval_labels, p_eval)), 6),
-                round(float(accuracy(sd.eval_labels, p_eval)), 6),
-            )
+            p_all = predict(serve, sd.all)  # train rows first, then eval rows
+            evals[j] = _scores(sd.eval_labels, p_all[len(sd.train) :])
             if j > i:
-                served[j] = round(float(auc(sd.labels, p_all)), 6)
+                served[j] = _scores(sd.labels, p_all)[0]
         m.served[i], m.evals[i] = served, evals
         _save(path, m, key)
     return m
@@ -168,6 +165,8 @@ def build_window(
 ) -> Dict[int, float]:
     """``{t: AUC on span t+1}`` of models trained on the newest ``k`` spans
     (train splits of spans t-k+1..t together), kept in ``window-<k>.json``."""
+    from serving.canary import predict
+
     spans = sorted(data)
     path = os.path.join(region_dir, f"window-{k}.json")
     saved = json.loads(storage.read_text(path)) if os.path.exists(path) else {}
@@ -189,6 +188,6 @@ def build_window(
         )
         train(cfg, merged, schema, model_dir)
         nxt = data[spans[t + 1]]
-        out[t] = score_model(model_dir, nxt.all, nxt.labels)[0]
+        out[t] = _scores(nxt.labels, predict(_serve(model_dir), nxt.all))[0]
         storage.write_atomic(path, json.dumps({"spans": spans, "k": k, "next_auc": out}, indent=1))
     return out
