@@ -14,6 +14,7 @@ a model's SavedModel is written to a temporary folder and renamed.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import shutil
@@ -36,14 +37,15 @@ def inputs_key(cfg, fingerprints: Dict[int, list]) -> dict:
     }
 
 
-def _load(path: str, spans: List[int], key: dict) -> Matrix:
+def _load(path: str, spans: List[int], key: dict) -> "Matrix | None":
+    """The matrix on disk, or None when there is none for these spans and inputs."""
     if os.path.exists(path):
         d = json.loads(storage.read_text(path))
         if d.get("spans") == spans and d.get("inputs") == key:
             served = {int(i): {int(j): v for j, v in row.items()} for i, row in d["served"].items()}
             evals = {int(i): {int(j): tuple(v) for j, v in row.items()} for i, row in d["evals"].items()}
             return Matrix(spans, served, evals)
-    return Matrix(spans, {}, {})
+    return None
 
 
 def _save(path: str, m: Matrix, key: dict) -> None:
@@ -61,7 +63,7 @@ def _complete(m: Matrix, i: int) -> bool:
 def cached(cfg, spans: List[int], fingerprints: Dict[int, list], region_dir: str) -> "Matrix | None":
     """The matrix on disk when it is complete for these spans and inputs."""
     m = _load(os.path.join(region_dir, MATRIX_FILE), spans, inputs_key(cfg, fingerprints))
-    return m if all(_complete(m, i) for i in range(len(spans))) else None
+    return m if m is not None and all(_complete(m, i) for i in range(len(spans))) else None
 
 
 def train(cfg, sd: SpanData, schema, model_dir: str) -> None:
@@ -135,6 +137,9 @@ def build(
     path = os.path.join(region_dir, MATRIX_FILE)
     key = inputs_key(cfg, fingerprints)
     m = _load(path, spans, key)
+    if m is None:  # new spans, changed files or config: models on disk are stale
+        shutil.rmtree(os.path.join(region_dir, "models"), ignore_errors=True)
+        m = Matrix(spans, {}, {})
     n = len(spans)
     for i, span in enumerate(spans):
         if _complete(m, i):
@@ -161,6 +166,7 @@ def build_window(
     schema,
     region_dir: str,
     k: int,
+    fingerprints: Dict[int, list],
     progress: Callable[[str], None] = lambda line: None,
 ) -> Dict[int, float]:
     """``{t: AUC on span t+1}`` of models trained on the newest ``k`` spans
@@ -169,8 +175,14 @@ def build_window(
 
     spans = sorted(data)
     path = os.path.join(region_dir, f"window-{k}.json")
+    key = inputs_key(cfg, fingerprints)
     saved = json.loads(storage.read_text(path)) if os.path.exists(path) else {}
-    out = {int(t): v for t, v in saved.get("next_auc", {}).items()} if saved.get("spans") == spans else {}
+    if saved.get("spans") == spans and saved.get("inputs") == key:
+        out = {int(t): v for t, v in saved["next_auc"].items()}
+    else:  # stale window models would be reused by train(): drop them
+        out = {}
+        for stale in glob.glob(os.path.join(region_dir, "models", f"window-{k}-span-*")):
+            shutil.rmtree(stale, ignore_errors=True)
     for t in range(k - 1, len(spans) - 1):
         if t in out:
             continue
@@ -189,5 +201,7 @@ def build_window(
         train(cfg, merged, schema, model_dir)
         nxt = data[spans[t + 1]]
         out[t] = _scores(nxt.labels, predict(_serve(model_dir), nxt.all))[0]
-        storage.write_atomic(path, json.dumps({"spans": spans, "k": k, "next_auc": out}, indent=1))
+        storage.write_atomic(
+            path, json.dumps({"spans": spans, "inputs": key, "k": k, "next_auc": out}, indent=1)
+        )
     return out

@@ -165,7 +165,7 @@ def backtest_region(
             raise BacktestError(
                 f"region {cfg.region}: --train-window {train_window} needs more than {train_window} spans"
             )
-        nxt = matrices.build_window(cfg, data, schema, region_dir, train_window, progress)
+        nxt = matrices.build_window(cfg, data, schema, region_dir, train_window, fps, progress)
         ts = sorted(nxt)
         res.window = {
             "k": train_window,

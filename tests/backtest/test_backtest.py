@@ -69,6 +69,38 @@ def steady_out(tmp_path_factory):
     return tmp_path_factory.mktemp("bt-steady-out")
 
 
+def test_a_changed_trainer_config_retrains_instead_of_reusing_models_on_disk(steady_data, tmp_path):
+    import dataclasses
+
+    cfg = load_region_config(REGION, steady_data["config"])
+    data_dir = str(steady_data["data"] / REGION)
+    first = []
+    backtest_region(
+        cfg,
+        data_dir,
+        str(tmp_path),
+        spans=[1, 2, 3],
+        schemas_dir=steady_data["schemas"],
+        progress=first.append,
+    )
+    model = tmp_path / REGION / "models" / "span-1" / "saved_model.pb"
+    before = model.stat().st_mtime_ns
+    changed = dataclasses.replace(
+        cfg, trainer=dataclasses.replace(cfg.trainer, train_steps=cfg.trainer.train_steps + 10)
+    )
+    again = []
+    backtest_region(
+        changed,
+        data_dir,
+        str(tmp_path),
+        spans=[1, 2, 3],
+        schemas_dir=steady_data["schemas"],
+        progress=again.append,
+    )
+    assert sum("model" in line for line in first) == sum("model" in line for line in again) == 3
+    assert model.stat().st_mtime_ns != before  # trained again, not the old SavedModel
+
+
 def test_with_no_shift_the_configured_policy_does_not_retrain(steady_data, steady_out):
     res = _run(steady_data, steady_out, policies=["driftgate"])
     assert res.walks["driftgate"].retrains == []
