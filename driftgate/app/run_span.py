@@ -11,20 +11,9 @@ JSON the node wrote.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Callable, List, Optional
+from typing import Callable, Optional
 
 from driftgate.core import storage
-
-
-@dataclass
-class RunOutcome:
-    result: object  # components.monitor.result.RunResult
-    result_file: Optional[str] = None
-    report_file: Optional[str] = None
-    metrics_file: Optional[str] = None
-    alerts: List[dict] = field(default_factory=list)
-    warnings: List[str] = field(default_factory=list)
 
 
 def run_span(
@@ -37,11 +26,13 @@ def run_span(
     schemas_dir=None,
     pushgateway: Optional[str] = None,
     progress: Callable[[str], None] = lambda line: None,
-) -> RunOutcome:
+) -> object:
     """Runs the region's pipeline (``pipelines.local_runner``); the run
     recorder node inside it publishes the run (alert secrets come from this
     process's environment). Raises what the runner raises (ConfigError,
-    PreflightError, DataBlocked) before anything is changed."""
+    PreflightError, DataBlocked) before anything is changed. Returns the
+    ``components.monitor.result.RunResult``: its ``files``, ``alerts`` and
+    ``warnings`` say what the recorder wrote and sent."""
     from pipelines.local_runner import run_region
 
     result = run_region(
@@ -54,14 +45,6 @@ def run_span(
         pushgateway=pushgateway,
         progress=progress,
     )
-    files = result.files
-    if files.get("result"):  # the recorder's JSON, plus timings and the run id
-        storage.write_atomic(files["result"], json.dumps(result.to_json_dict(), indent=1))
-    return RunOutcome(
-        result=result,
-        result_file=files.get("result"),
-        report_file=files.get("report"),
-        metrics_file=files.get("metrics"),
-        alerts=result.alerts,
-        warnings=result.warnings,
-    )
+    if result.files.get("result"):  # the recorder's JSON, plus timings and the run id
+        storage.write_atomic(result.files["result"], json.dumps(result.to_json_dict(), indent=1))
+    return result

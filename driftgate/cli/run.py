@@ -118,7 +118,7 @@ def demo_table(results) -> str:
 def _run(config, span, *, root, data, schemas, force, pushgateway):
     from driftgate.app.run_span import run_span
 
-    outcome = run_span(
+    result = run_span(
         config,
         root=root,
         data=data,
@@ -128,13 +128,13 @@ def _run(config, span, *, root, data, schemas, force, pushgateway):
         pushgateway=pushgateway,
         progress=output.progress,
     )
-    for a in outcome.alerts:
+    for a in result.alerts:
         output.progress(f"  alert {a['key']} ({a['severity']}): {a['outcome']}")
-    for w in outcome.warnings:
+    for w in result.warnings:
         output.progress(f"  warning: {w} (the run itself is done)")
-    if outcome.report_file:
-        output.progress(f"  report: {outcome.report_file}")
-    return outcome.result
+    if result.files.get("report"):
+        output.progress(f"  report: {result.files['report']}")
+    return result
 
 
 @click.command("run")
