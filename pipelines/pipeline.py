@@ -164,11 +164,16 @@ def create_pipeline(
     canary_judge = CanaryJudge(
         examples=example_gen.outputs["examples"],
         anomalies=example_validator.outputs["anomalies"],
+        schema=schema_importer.outputs["schema"],
         root=paths.root,
         region=config.region,
         model_name=config.serving.model_name,
         label=config.features.label,
         canary_config=json.dumps(asdict(config.serving.canary)),
+        quality_config=json.dumps(asdict(config.quality)),
+        labels_delay_spans=config.labels.delay_spans,
+        data_dir=paths.data_dir,
+        span_pattern=config.data.span_pattern,
         **warn_only,
     ).with_id(ids.CANARY_JUDGE)
     gate = SpanGate(
@@ -176,6 +181,7 @@ def create_pipeline(
         statistics=statistics_gen.outputs["statistics"],
         anomalies=example_validator.outputs["anomalies"],
         schema=schema_importer.outputs["schema"],
+        canary=canary_judge.outputs["verdict"],
         drift_config=drift_config_json(config.drift),
         features=json.dumps(list(config.features.all)),
         state_dir=paths.state_dir,
@@ -184,9 +190,9 @@ def create_pipeline(
         force_retrain=int(force_retrain),
         schema_version=f"v{config.schema.version}",
         schema_commit=schema_commit or "",
+        retrain_on_prediction_drift=config.quality.retrain_on_prediction_drift,
         **warn_only,
-    ).with_id(ids.SPAN_GATE)
-    gate.add_upstream_node(canary_judge)  # judged before anything new can be pushed
+    ).with_id(ids.SPAN_GATE)  # reads the judge's verdict: judged before anything new can be pushed
 
     recorder_args = dict(
         examples=example_gen.outputs["examples"],
@@ -230,6 +236,7 @@ def create_pipeline(
         release = ReleaseRecorder(
             pushed_model=pusher.outputs["pushed_model"],
             examples=example_gen.outputs["examples"],
+            label=config.features.label,
             state_dir=paths.state_dir,
             serving_dir=posixpath.dirname(paths.model_base_path),
             model_name=config.serving.model_name,

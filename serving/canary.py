@@ -52,6 +52,18 @@ def predict(serve, examples: Sequence[bytes], batch: int = 1000) -> np.ndarray:
     return np.concatenate(parts)
 
 
+def predict_version(base_path: str, version: int, examples: Sequence[bytes]) -> np.ndarray:
+    """Predictions of model ``version`` under a TF Serving base path (local or
+    bucket: a bucket's SavedModel is loaded from a local copy)."""
+    import tensorflow as tf
+
+    from driftgate.core import storage
+
+    with storage.local_copy(storage.join(base_path, str(version))) as model_dir:
+        serve = tf.saved_model.load(model_dir).signatures["serving_default"]
+        return predict(serve, examples)
+
+
 def malformed_requests(examples: Sequence[bytes]) -> List[List[bytes]]:
     """Requests a client might send by mistake: garbage bytes, a text value in a
     numeric feature, an empty example, and a well-formed one for control."""

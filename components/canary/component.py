@@ -8,6 +8,13 @@ beside the TF Serving config and returns it. The verdict is this node's
 output artifact, so ML Metadata holds it and the run record reads it. Runs in
 both runners (no Resolver, no extra task type): the gate depends on it, so a
 new version is never pushed over a canary that was not judged.
+
+After the judgement the node also judges the serving (stable) model on the
+newest labelled span (``labels.delay_spans`` back; a delayed span is read
+from the region's data files): AUC with a bootstrap interval, accuracy and
+prediction drift against the reference recorded at its push
+(``serving.quality``). The verdict's ``quality`` block is what the gate
+retrains on when the model degraded.
 """
 
 import json
@@ -23,11 +30,12 @@ from components.gate.decision import classify
 from components.gate.executor import read_anomalies
 from components.ingest import spans
 from components.ingest.executor import artifact_span, ingest_choice
-from components.ingest.records import label_values, serialized_examples
+from components.ingest.records import label_values, labelled
 from components.state import RegionState
 from driftgate.core import vocabulary as ids
 from driftgate.core.config import canary_config_from_dict
 from driftgate.core.layout import RegionLayout
+from serving import canary, release
 
 
 def hold_reason(span: int, ingest_reason: str, canary_span, findings) -> "str | None":
@@ -44,10 +52,62 @@ def hold_reason(span: int, ingest_reason: str, canary_span, findings) -> "str | 
     return None
 
 
+def delayed_span_rows(data_dir: str, span_pattern: str, span: int, schema_uri: str, label: str) -> tuple:
+    """(serialized examples, labels) of span ``span`` read from the region's
+    data files (the span whose labels have arrived by now)."""
+    import pandas as pd
+    import tensorflow as tf
+
+    from serving.canary import examples_from_frame
+
+    files = sorted(tf.io.gfile.glob(f"{data_dir}/{span_pattern.replace('{SPAN}', str(span))}"))
+    if not files:
+        return [], np.zeros(0)
+    frames = []
+    for f in files:
+        with tf.io.gfile.GFile(f) as fh:
+            frames.append(pd.read_csv(fh))
+    frame = pd.concat(frames, ignore_index=True)
+    frame = frame[frame[label].notna()] if label in frame else frame.iloc[0:0]
+    schema = io_utils.SchemaReader().read(io_utils.get_only_uri_in_dir(schema_uri))
+    records = examples_from_frame(frame, schema)
+    return records, label_values(records, label)
+
+
+def serving_quality(layout, model_name: str, span: int, rows, cfg, not_judged: "str | None") -> dict:
+    """The serving model's quality on labelled span ``span`` (``rows``: a
+    callable returning its (records, labels)), or why it was not judged."""
+    from serving import quality, release
+
+    state = release.load_state(layout.serving_dir, model_name)
+    if state.stable is None:
+        return {}
+    version = int(state.stable)
+    region_state = RegionState(layout.state_dir)
+    trained_on = region_state.training_span(version)
+    if not_judged is None and span < 1:
+        not_judged = f"no span with labels yet (labels.delay_spans {cfg['delay']})"
+    if not_judged is None and trained_on is not None and span <= trained_on:
+        not_judged = f"span {span} is not newer than serving v{version}'s training span {trained_on}"
+    if not_judged is not None:
+        return {
+            "version": version,
+            "span": span,
+            "verdict": "not_judged",
+            "sentence": f"quality not judged: {not_judged}",
+        }
+    records, labels = rows()
+    recorded = region_state.releases().get(version, {}).get("reference")
+    ref = quality.Reference.from_json(recorded) if recorded else None
+    predictions = canary.predict_version(state.base_path, version, records) if len(records) else np.zeros(0)
+    return quality.judge(version, span, labels, predictions, ref, cfg["config"], seed=span).to_json()
+
+
 @tfx.dsl.components.component
 def CanaryJudge(
     examples: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Examples],
     anomalies: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ExampleAnomalies],
+    schema: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Schema],
     verdict: tfx.dsl.components.OutputArtifact[CanaryVerdict],
     root: tfx.dsl.components.Parameter[str],
     region: tfx.dsl.components.Parameter[str],
@@ -56,25 +116,34 @@ def CanaryJudge(
     canary_config: tfx.dsl.components.Parameter[str],
     warn_only_types: tfx.dsl.components.Parameter[str] = "[]",
     warn_only_features: tfx.dsl.components.Parameter[str] = "[]",
+    quality_config: tfx.dsl.components.Parameter[str] = "{}",
+    labels_delay_spans: tfx.dsl.components.Parameter[int] = 0,
+    data_dir: tfx.dsl.components.Parameter[str] = "",
+    span_pattern: tfx.dsl.components.Parameter[str] = "",
 ):
-    """Promotes, rolls back or keeps pending the region's canary (``none`` without one)."""
-    from serving import canary, release
+    """Promotes, rolls back or keeps pending the region's canary (``none``
+    without one), then judges the serving model's quality."""
+    from driftgate.core.config import quality_config_from_dict
 
     layout = RegionLayout(root, region, model_name)
     span = artifact_span(examples)
     state = release.load_state(layout.serving_dir, model_name)
+    findings = classify(
+        read_anomalies(anomalies), json.loads(warn_only_types), json.loads(warn_only_features)
+    )
     records, labels, hold = [], np.zeros(0), None
+    current: dict = {}
+
+    def span_rows():  # the span's labelled rows, read once
+        if not current:
+            current["rows"] = labelled(examples, label)
+        return current["rows"]
+
     if state.canary is not None:
-        findings = classify(
-            read_anomalies(anomalies), json.loads(warn_only_types), json.loads(warn_only_features)
-        )
         canary_span = RegionState(layout.state_dir).training_span(state.canary)
         hold = hold_reason(span, ingest_choice(examples).reason, canary_span, findings)
         if hold is None:
-            records = serialized_examples(examples)
-            labels = label_values(records, label)
-            keep = ~np.isnan(labels)
-            records, labels = [r for r, k in zip(records, keep, strict=True) if k], labels[keep]
+            records, labels = span_rows()
     try:
         result = canary.judge_and_apply(
             layout.serving_dir,
@@ -92,6 +161,25 @@ def CanaryJudge(
         result = canary.judge_and_apply(layout.serving_dir, model_name, records, labels, None, span, hold=why)
     result["region"] = region
     logging.info("canary verdict for %s span %d: %s", region, span, result["verdict"])
+    qcfg = quality_config_from_dict(json.loads(quality_config))
+    if qcfg.enabled:
+        judged = span - int(labels_delay_spans)
+        rows = span_rows
+        if labels_delay_spans:
+            rows = lambda: delayed_span_rows(data_dir, span_pattern, judged, schema.uri, label)  # noqa: E731
+        why = hold_reason(span, ingest_choice(examples).reason, None, findings)
+        try:
+            result["quality"] = serving_quality(
+                layout, model_name, judged, rows, {"config": qcfg, "delay": labels_delay_spans}, why
+            )
+        except Exception as exc:  # a side judgement: the gate decides without it
+            logging.exception("serving quality failed")
+            result["quality"] = {
+                "verdict": "not_judged",
+                "span": judged,
+                "sentence": f"quality not judged: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}",
+            }
+        logging.info("serving quality: %s", result["quality"].get("sentence", "none"))
     io_utils.write_string_file(
         os.path.join(verdict.uri, ids.CANARY_VERDICT_FILE), json.dumps(result, indent=1)
     )

@@ -69,10 +69,14 @@ def compare(
     cfg,
     baseline: str,
     baseline_span: Optional[int] = None,
+    tiers: Optional[Mapping[str, Mapping[str, object]]] = None,
 ) -> Comparison:
     """Compares per-feature summaries of the current span with a baseline's:
     per feature its kind, counts, each test's score, p-value, thresholds and
-    verdict, and its own severity (the worst of its tests)."""
+    verdict, and its own severity (the worst of its tests). ``tiers``
+    (feature -> test -> Tier, from ``calibration``) replace the configured
+    thresholds where given."""
+    tiers = tiers or {}
     features: Dict[str, dict] = {}
     pending_p: List[tuple] = []
     for name in sorted(set(base) | set(cur)):
@@ -96,12 +100,12 @@ def compare(
             continue
         scores: Dict[str, Score] = run_tests(b, c)
         for test, score in scores.items():
-            tier = thresholds_for(cfg, name, test)
+            tier = tiers.get(name, {}).get(test) or thresholds_for(cfg, name, test)
             entry["tests"][test] = {
                 "score": round(score.value, 6),
                 "p_value": score.p_value,
-                "warning": tier.warning,
-                "critical": tier.critical,
+                "warning": round(tier.warning, 6),
+                "critical": round(tier.critical, 6),
                 "verdict": _severity(score.value, tier),
             }
             if score.p_value is not None:

@@ -16,7 +16,7 @@ from dataclasses import asdict
 from tfx import v1 as tfx
 from tfx.utils import io_utils
 
-from components.artifacts import GateReport
+from components.artifacts import CanaryVerdict, GateReport
 from components.gate import decision as logic
 from components.gate.executor import run_gate
 from driftgate.core import vocabulary as vocab
@@ -29,6 +29,7 @@ def SpanGate(
     statistics: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ExampleStatistics],
     anomalies: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ExampleAnomalies],
     schema: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Schema],
+    canary: tfx.dsl.components.InputArtifact[CanaryVerdict],
     report: tfx.dsl.components.OutputArtifact[GateReport],
     drift_config: tfx.dsl.components.Parameter[str],
     features: tfx.dsl.components.Parameter[str],
@@ -40,8 +41,12 @@ def SpanGate(
     force_retrain: tfx.dsl.components.Parameter[int] = 0,
     warn_only_types: tfx.dsl.components.Parameter[str] = "[]",
     warn_only_features: tfx.dsl.components.Parameter[str] = "[]",
+    retrain_on_prediction_drift: tfx.dsl.components.Parameter[str] = "never",
 ):
-    """Decides ``skip``, ``retrain`` or ``block`` for the span (components.gate.decision)."""
+    """Decides ``skip``, ``retrain`` or ``block`` for the span (components.gate.decision).
+    ``canary`` is the canary judge's verdict: it carries the serving model's
+    quality on the newest labelled span (``serving.quality``)."""
+    verdict = json.loads(io_utils.read_string_file(os.path.join(canary.uri, vocab.CANARY_VERDICT_FILE)))
     result = run_gate(
         examples,
         statistics,
@@ -55,6 +60,8 @@ def SpanGate(
         force_retrain=bool(force_retrain),
         warn_only_types=json.loads(warn_only_types),
         warn_only_features=json.loads(warn_only_features),
+        quality=verdict.get("quality"),
+        retrain_on_prediction_drift=retrain_on_prediction_drift,
     )
     result.schema = {"version": schema_version, "commit": schema_commit or None}
     io_utils.write_string_file(

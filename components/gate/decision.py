@@ -49,6 +49,15 @@ class Policy:
     retrain_on: str = "warning"
     block_on_skew: str = "critical"
     min_count: int = 0  # drift.min_count: fewer values on either side give no drift verdict
+    # how drift vs the training baseline was judged: off (fixed thresholds),
+    # calibrated (this region's history), hold / fixed (history still short:
+    # fixed thresholds, and hold = that drift does not retrain on its own)
+    calibration: str = "off"
+    calibration_history: int = 0  # span-to-span comparisons available
+    calibration_min_history: int = 0
+    min_features: int = 1  # calibrated drift: features that must reach retrain_on
+    quality: Optional[dict] = None  # serving.quality.Quality.to_json() of the serving model
+    retrain_on_prediction_drift: str = "never"
 
 
 @dataclass
@@ -66,6 +75,8 @@ class SpanReport:
     policy: Dict[str, object] = field(default_factory=dict)
     schema: Dict[str, object] = field(default_factory=dict)  # version and git commit of the schema used
     ingest: Dict[str, object] = field(default_factory=dict)  # why this span: reason, pending spans
+    summary: str = ""  # the decision in one sentence, with its evidence
+    calibration: Dict[str, object] = field(default_factory=dict)  # calibrated thresholds used
 
     @property
     def blocking(self) -> List[Finding]:
@@ -91,6 +102,8 @@ class SpanReport:
             policy=dict(d.get("policy", {})),
             schema=dict(d.get("schema", {})),
             ingest=dict(d.get("ingest", {})),
+            summary=d.get("summary", ""),
+            calibration=dict(d.get("calibration", {})),
         )
 
     def severity(self, baseline: str) -> str:
@@ -167,7 +180,8 @@ def decide(
     drift = dict(drift or {})
     gradual = list(gradual or [])
     total = sum(rows.values())
-    block, retrain = [], []
+    block, retrain, notes = [], [], []
+    quality = policy.quality or {}
     if total == 0:
         block.append(f"span {span} has no rows")
     for f in findings:
@@ -190,12 +204,36 @@ def decide(
             f"serving version {policy.serving_version} was trained on span {policy.training_span}, "
             f"more than {policy.max_model_age_spans} spans ago"
         )
+    if quality.get("verdict") == "degraded":
+        retrain.append(quality["sentence"])
+    if quality and at_least(quality.get("prediction_severity", NONE), policy.retrain_on_prediction_drift):
+        psi = quality.get("prediction_drift", {}).get("psi")
+        retrain.append(
+            f"prediction drift {quality['prediction_severity']}: serving v{quality['version']}'s predictions "
+            f"on span {quality['span']} vs its training span, PSI {psi:.3f}"
+        )
     training = drift.get("training")
     if training and at_least(training.severity, policy.retrain_on):
-        retrain.append(
-            f"drift {training.severity} vs training baseline (span {training.span}) on "
-            f"{', '.join(training.drifted)}"
-        )
+        hit = sorted(n for n, f in training.features.items() if at_least(f.severity, policy.retrain_on))
+        base = f"vs training baseline (span {training.span})"
+        if policy.calibration == "hold":
+            notes.append(
+                f"drift {training.severity} {base} on {', '.join(hit)} at fixed thresholds, not retraining on it: "
+                f"thresholds calibrate after {policy.calibration_min_history} span-to-span comparisons "
+                f"({policy.calibration_history} so far; drift.calibration.until_calibrated: hold)"
+            )
+        elif policy.calibration == "calibrated" and len(hit) < policy.min_features:
+            notes.append(
+                f"drift beyond this region's normal span-to-span range {base} on {len(hit)} feature(s) "
+                f"({', '.join(hit)}), fewer than drift.calibration.min_features {policy.min_features}"
+            )
+        else:
+            normal = (
+                " beyond this region's normal span-to-span range"
+                if policy.calibration == "calibrated"
+                else ""
+            )
+            retrain.append(f"drift {training.severity}{normal} {base} on {', '.join(hit)}")
     for f in findings:
         if f.split == SCHEMA_COMPARATORS:
             retrain.append(f"schema comparator on {f.feature}: {f.description}")
@@ -218,15 +256,28 @@ def decide(
                 f"insufficient data: {total} rows, below drift.min_count {policy.min_count} on every feature; "
                 f"no drift verdict vs {base}; serving version {policy.serving_version} stays"
             ]
+        elif notes:
+            reasons = notes + [f"serving version {policy.serving_version} stays"]
         else:
+            normal = " beyond this region's normal range" if policy.calibration == "calibrated" else ""
             reasons = [
-                f"no drift reaching '{policy.retrain_on}' vs {base}; serving version {policy.serving_version} stays"
+                f"no drift reaching '{policy.retrain_on}'{normal} vs {base}; "
+                f"serving version {policy.serving_version} stays"
             ]
             if short:
                 reasons.append(
                     f"insufficient data (below drift.min_count {policy.min_count}) on {len(short)} of "
                     f"{len(training.features)} features: {', '.join(sorted(short))}"
                 )
+    if decision == SKIP and quality.get("sentence"):
+        reasons.insert(1 if reasons and reasons[0].startswith("insufficient") else 0, quality["sentence"])
+    if decision == RETRAIN:
+        reasons += notes
+    summary = f"{decision}: {reasons[0]}" if reasons else decision
+    if decision == RETRAIN and len(retrain) > 1:
+        summary += f" (and {len(retrain) - 1} more reason{'s' if len(retrain) > 2 else ''})"
+    elif decision == BLOCK and policy.serving_version is not None:
+        summary += f"; serving version {policy.serving_version} stays"
     warned = [f for f in findings if not f.blocking and f.split != SCHEMA_COMPARATORS]
     if decision != BLOCK:
         reasons.append(
@@ -242,6 +293,7 @@ def decide(
         drift=drift,
         gradual=gradual,
         policy=policy_record,
+        summary=summary,
     )
 
 
@@ -267,19 +319,39 @@ def assess(
     training: Optional[Baseline] = None,
     serving_logs: Optional[Mapping[str, object]] = None,
     moments_since_training: Iterable[Mapping] = (),
+    history: Iterable[Mapping] = (),
 ) -> SpanReport:
     """Drift against the previous span, the serving model's training span and
     the serving logs, gradual drift since training, then ``decide``: the
     span gate's whole judgement from summaries, shared by the gate component
     and the backtest. ``moments_since_training`` holds the history entries
-    (``{"span", "numeric"}``) of spans from the training span up to this one."""
-    from components.drift import evaluate, gradual
+    (``{"span", "numeric"}``) of spans from the training span up to this one;
+    ``history`` the region's earlier span records (``{"span", "scores"}``),
+    which calibrate the thresholds vs the training baseline
+    (``components.drift.calibration``, ``cfg.calibration``)."""
+    from dataclasses import replace
 
+    from components.drift import calibration, evaluate, gradual
+
+    cal = calibration.calibrate([h for h in history if h["span"] < span], cfg.calibration)
+    n_past = len(calibration.span_to_span_scores(h for h in history if h["span"] < span))
+    mode = "off"
+    if cfg.calibration.enabled:
+        mode = "calibrated" if cal.ready else cfg.calibration.until_calibrated
+    policy = replace(
+        policy,
+        calibration=mode,
+        calibration_history=n_past,
+        calibration_min_history=cfg.calibration.min_history,
+        min_features=cfg.calibration.min_features if mode == "calibrated" else 1,
+    )
     drift: Dict[str, Comparison] = {}
     if previous is not None:
         drift["previous"] = evaluate.compare(previous.summaries, current, cfg, "previous", previous.span)
     if training is not None:
-        drift["training"] = evaluate.compare(training.summaries, current, cfg, "training", training.span)
+        drift["training"] = evaluate.compare(
+            training.summaries, current, cfg, "training", training.span, tiers=cal.tiers
+        )
         drift["training"] = drift["training"].with_model_version(policy.serving_version)
     if serving_logs is not None:  # skew: what serving sees this span vs what this span would train on
         drift["serving"] = evaluate.compare(current, serving_logs, cfg, "serving", span)
@@ -288,7 +360,9 @@ def assess(
         moments = numeric_moments(current)
         window = list(moments_since_training) + [{"span": span, "numeric": moments}]
         found_gradual = gradual.detect(window, [f for f in features if f in moments], cfg.gradual)
-    return decide(span, rows, findings, drift=drift, gradual=found_gradual, policy=policy)
+    report = decide(span, rows, findings, drift=drift, gradual=found_gradual, policy=policy)
+    report.calibration = dict(cal.to_json(), mode=mode, history=n_past) if mode != "off" else {}
+    return report
 
 
 def numeric_moments(summaries: Mapping[str, object]) -> dict:

@@ -109,6 +109,8 @@ def run_gate(
     force_retrain: bool,
     warn_only_types=(),
     warn_only_features=(),
+    quality: "dict | None" = None,
+    retrain_on_prediction_drift: str = "never",
 ) -> logic.SpanReport:
     """Everything the component does, minus writing its output artifact."""
     from tfx.utils import io_utils as tfx_io
@@ -142,6 +144,8 @@ def run_gate(
         retrain_on=cfg.retrain_on,
         block_on_skew=cfg.block_on_skew,
         min_count=cfg.min_count,
+        quality=quality or None,
+        retrain_on_prediction_drift=retrain_on_prediction_drift,
     )
     report = logic.assess(
         span,
@@ -157,6 +161,7 @@ def run_gate(
         moments_since_training=[
             h for h in history if training_span is not None and training_span <= h["span"] < span
         ],
+        history=history,
     )
     drift = report.drift
     found_gradual = report.gradual

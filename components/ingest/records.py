@@ -38,3 +38,11 @@ def label_values(records: Sequence[bytes], label: str) -> np.ndarray:
         if len(vals):
             values[i] = float(vals[0])
     return values
+
+
+def labelled(examples, label: str, splits: Sequence[str] = SPLITS) -> tuple:
+    """(serialized examples, labels) of the rows of ``splits`` that carry ``label``."""
+    records = serialized_examples(examples, splits)
+    labels = label_values(records, label)
+    keep = ~np.isnan(labels)
+    return [r for r, k in zip(records, keep, strict=True) if k], labels[keep]

@@ -6,7 +6,10 @@ which span it was trained on.
   ``stable`` when the region has none, ``canary`` otherwise. A version that
   fails gets no label and is marked rejected; the stable one keeps serving.
 - The region state records ``{version: span}``: the next spans' training
-  baseline, and what the model-age policy counts from.
+  baseline, and what the model-age policy counts from; and the version's
+  reference quality (``serving.quality.reference``: AUC, accuracy and
+  prediction histogram on this span's eval split), which later spans judge
+  the serving model against.
 """
 
 from absl import logging
@@ -14,7 +17,7 @@ from tfx import v1 as tfx
 
 from components.artifacts import ReleaseRecord
 from components.ingest.executor import artifact_span
-from components.ingest.records import serialized_examples
+from components.ingest.records import labelled, serialized_examples
 from components.state import RegionState
 
 SAMPLE = 64
@@ -34,6 +37,7 @@ def ReleaseRecorder(
     state_dir: tfx.dsl.components.Parameter[str],
     serving_dir: tfx.dsl.components.Parameter[str],
     model_name: tfx.dsl.components.Parameter[str],
+    label: tfx.dsl.components.Parameter[str] = "",
 ):
     """Labels a pushed version (stable or canary) and records its training span."""
     if not pushed_model.get_int_custom_property("pushed"):
@@ -41,8 +45,21 @@ def ReleaseRecorder(
         return
     version = int(pushed_model.get_string_custom_property("pushed_version"))
     span = artifact_span(examples)
-    RegionState(state_dir).record_release(version, span, model_uri=pushed_model.uri)
     from serving import release as releases
+
+    reference = None
+    if label:  # what later spans judge this model against; measuring it never fails the push
+        try:
+            from serving import canary, quality
+
+            records, labels = labelled(examples, label, ("eval",))
+            base = releases.load_state(serving_dir, model_name).base_path
+            reference = quality.reference(
+                version, span, labels, canary.predict_version(base, version, records)
+            ).to_json()
+        except Exception:  # noqa: BLE001
+            logging.exception("reference quality of version %d not measured", version)
+    RegionState(state_dir).record_release(version, span, model_uri=pushed_model.uri, reference=reference)
 
     try:
         state = releases.push(

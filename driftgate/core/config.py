@@ -189,6 +189,33 @@ class GradualConfig:
 
 
 @dataclass(frozen=True)
+class CalibrationConfig:
+    """History-calibrated drift thresholds: what is normal for this region.
+
+    For each feature and test, the region's own span-to-span scores (the
+    ``previous`` comparisons in its history) give a mean and a standard
+    deviation; a score vs the training baseline above ``mean + k * std`` is a
+    warning, above ``mean + critical_k * std`` critical. Until ``min_history``
+    span-to-span comparisons exist, the fixed ``thresholds`` judge; with
+    ``until_calibrated: hold`` that drift is reported but does not retrain on
+    its own (the model-age cap and the serving model's quality still do).
+    Calibrated drift retrains when at least ``min_features`` features reach
+    ``retrain_on``. Defaults chosen with ``driftgate backtest`` (README)."""
+
+    enabled: bool = True
+    k: float = field(default=1.5, metadata=rng(0.0))
+    critical_k: float = field(default=3.0, metadata=rng(0.0))
+    min_history: int = field(default=3, metadata=rng(2))
+    min_features: int = field(default=3, metadata=rng(1))
+    until_calibrated: str = field(default="hold", metadata={"choices": ("hold", "fixed")})
+
+    def problem(self) -> Optional[str]:
+        if self.k > self.critical_k:
+            return f"k ({self.k}) must not exceed critical_k ({self.critical_k})"
+        return None
+
+
+@dataclass(frozen=True)
 class DriftConfig:
     """How drift, skew and policy decide skip / retrain / block.
 
@@ -208,6 +235,39 @@ class DriftConfig:
     gradual: GradualConfig
     # Serving logs for skew, below the region's data folder ({SPAN} = span).
     serving_logs_pattern: str
+    calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
+
+
+@dataclass(frozen=True)
+class LabelsConfig:
+    """When a span's labels are known: ``delay_spans`` spans after its rows
+    arrive (0: with them). The serving model is judged on the newest span
+    that has its labels."""
+
+    delay_spans: int = field(default=0, metadata=rng(0, 24))
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    """The serving model judged on the newest labelled span, against the
+    reference it set when it was pushed (its AUC on its own span's eval split).
+
+    ``degraded`` (retrains): the upper end of the AUC's bootstrap interval is
+    more than ``auc_margin`` below the reference. Prediction drift (the
+    serving model's predictions on the span vs on its training span, PSI) is
+    reported, exported and alerted at ``prediction_psi`` and retrains only at
+    ``retrain_on_prediction_drift`` (``never`` by default: the backtest showed
+    no gain from it on the flights data)."""
+
+    enabled: bool = True
+    auc_margin: float = field(default=0.15, metadata=rng(0.0, 1.0))
+    confidence: float = field(default=0.95, metadata=rng(0.5, 0.999))
+    bootstrap_samples: int = field(default=200, metadata=rng(20, 10_000))
+    min_rows: int = field(default=200, metadata=rng(1))
+    prediction_psi: Tier = field(default_factory=lambda: Tier(0.10, 0.25))
+    retrain_on_prediction_drift: str = field(
+        default="never", metadata={"choices": ("warning", "critical", "never")}
+    )
 
 
 @dataclass(frozen=True)
@@ -273,6 +333,8 @@ class RegionConfig:
     kubeflow: KubeflowConfig
     alerts: AlertsConfig
     beam_args: Tuple[str, ...]
+    labels: LabelsConfig = field(default_factory=LabelsConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
     source_file: str = field(default="", metadata={"derived": True})  # the region YAML it came from
 
     @property
@@ -386,6 +448,11 @@ def drift_config_from_dict(data: dict, source: str = "drift_config") -> DriftCon
 def alerts_config_from_dict(data: dict, source: str = "alerts_config") -> AlertsConfig:
     """Rebuilds an AlertsConfig from its ``asdict`` output (a component parameter)."""
     return build(AlertsConfig, data, {"": source}, "alerts.")
+
+
+def quality_config_from_dict(data: dict, source: str = "quality_config") -> QualityConfig:
+    """Rebuilds a QualityConfig from its ``asdict`` output (a component parameter)."""
+    return build(QualityConfig, data, {"": source}, "quality.")
 
 
 def canary_config_from_dict(data: dict, source: str = "canary_config") -> CanaryConfig:

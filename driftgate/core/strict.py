@@ -146,7 +146,7 @@ def build(cls: type, data: dict, origin: dict, prefix: str = "") -> Any:
     for name, f in fields.items():
         dotted = f"{prefix}{name}"
         if name not in data:
-            if f.default is not dataclasses.MISSING:
+            if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING:
                 continue
             parent = prefix.rstrip(".")
             where = (origin.get(parent) if parent else None) or origin.get("region", "?")

@@ -72,7 +72,7 @@ def gate(tmp_path, cfg, schema_text, flights_frame):
         for m in (1, 2)
     }
 
-    def run(span, month, force=False, model_base=None, serving_logs=None, ingest=None):
+    def run(span, month, force=False, model_base=None, serving_logs=None, ingest=None, drift=None):
         if serving_logs is not None:
             folder = data_dir / "serving-logs" / f"span-{span}"
             folder.mkdir(parents=True)
@@ -84,7 +84,7 @@ def gate(tmp_path, cfg, schema_text, flights_frame):
         return run_gate(
             *arts,
             features=list(cfg.features.all),
-            cfg=cfg.drift,
+            cfg=drift or cfg.drift,
             state_dir=str(tmp_path / "state"),
             model_base_path=model_base or str(tmp_path / "serving"),
             data_dir=str(data_dir),
@@ -123,16 +123,37 @@ def test_same_data_against_its_training_baseline_skips(gate):
     assert report.decision == decision.SKIP
 
 
-def test_february_against_january_training_baseline_retrains_on_weather(gate):
+def _fixed(cfg, until="fixed"):
+    import dataclasses
+
+    return dataclasses.replace(
+        cfg.drift, calibration=dataclasses.replace(cfg.drift.calibration, until_calibrated=until)
+    )
+
+
+def test_february_against_january_training_baseline_retrains_on_weather_at_fixed_thresholds(gate, cfg):
     from components.state import RegionState
 
     gate(1, 1)
     _fake_serving_version(gate.tmp / "serving", 1)
     RegionState(str(gate.tmp / "state")).record_release(1, span=1)
-    report = gate(2, 2)
+    report = gate(2, 2, drift=_fixed(cfg))
     assert report.decision == decision.RETRAIN
     assert "pressure" in report.drift["training"].drifted
     assert "carrier" not in report.drift["training"].drifted
+    assert report.calibration["mode"] == "fixed" and report.summary.startswith("retrain: drift")
+
+
+def test_until_calibrated_hold_reports_weather_drift_without_retraining(gate):
+    from components.state import RegionState
+
+    gate(1, 1)
+    _fake_serving_version(gate.tmp / "serving", 1)
+    RegionState(str(gate.tmp / "state")).record_release(1, span=1)
+    report = gate(2, 2)  # defaults: until_calibrated: hold, min_history 3
+    assert "pressure" in report.drift["training"].drifted
+    assert report.decision == decision.SKIP
+    assert "calibrate after 3 span-to-span comparisons (0 so far" in report.summary
 
 
 def test_skewed_serving_logs_block_the_span(gate):

@@ -1,0 +1,197 @@
+"""The serving model judged on a labelled span: how good is it now, against
+the quality it promised when it was pushed, and have its predictions moved?
+
+Pure numpy. ``reference`` is measured once, at push (the model's AUC,
+accuracy and prediction histogram on its own span's eval split); ``judge``
+measures the same on a later span's labelled rows, with a percentile
+bootstrap interval of the AUC, and says ``degraded`` only when the whole
+interval lies more than ``auc_margin`` below the reference: a drop the span's
+sampling noise cannot explain. Prediction drift compares the two prediction
+histograms (PSI and KS on fixed bins over [0, 1]): the label-free signal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import List, Optional
+
+import numpy as np
+
+from serving.canary_judge import accuracy, auc
+
+BINS = 20  # prediction histogram: equal-width bins over [0, 1]
+DEGRADED, OK, INSUFFICIENT, NO_REFERENCE = "degraded", "ok", "insufficient_data", "no_reference"
+
+
+def histogram(predictions) -> List[int]:
+    p = np.clip(np.asarray(predictions, dtype=float).ravel(), 0.0, 1.0)
+    counts, _ = np.histogram(p, bins=BINS, range=(0.0, 1.0))
+    return [int(c) for c in counts]
+
+
+def prediction_drift(reference: List[int], current: List[int]) -> dict:
+    """PSI and KS distance between two prediction histograms (same bins)."""
+    r = np.asarray(reference, dtype=float)
+    c = np.asarray(current, dtype=float)
+    if r.sum() == 0 or c.sum() == 0:
+        return {"psi": float("nan"), "ks": float("nan")}
+    rp, cp = r / r.sum(), c / c.sum()
+    eps = 1e-4
+    rq, cq = np.maximum(rp, eps), np.maximum(cp, eps)
+    psi = float(np.sum((cq - rq) * np.log(cq / rq)))
+    ks = float(np.max(np.abs(np.cumsum(rp) - np.cumsum(cp))))
+    return {"psi": round(psi, 6), "ks": round(ks, 6)}
+
+
+def auc_interval(labels, predictions, *, confidence: float, samples: int, seed: int = 0) -> tuple:
+    """(AUC, low, high): percentile bootstrap over rows."""
+    labels = np.asarray(labels, dtype=float).ravel()
+    predictions = np.asarray(predictions, dtype=float).ravel()
+    point = auc(labels, predictions)
+    rng = np.random.default_rng(seed)
+    n = len(labels)
+    draws = np.empty(samples)
+    for i in range(samples):
+        idx = rng.integers(0, n, n)
+        draws[i] = auc(labels[idx], predictions[idx])
+    draws = draws[np.isfinite(draws)]
+    if len(draws) == 0:
+        return point, float("nan"), float("nan")
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(draws, [tail, 100 - tail])
+    return point, float(low), float(high)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What a model scored on its own span's eval split when it was pushed."""
+
+    version: int
+    span: int
+    rows: int
+    auc: float
+    accuracy: float
+    histogram: List[int]
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d) -> "Reference":
+        return cls(**{k: d[k] for k in ("version", "span", "rows", "auc", "accuracy", "histogram")})
+
+
+def reference(version: int, span: int, labels, predictions) -> Reference:
+    labels = np.asarray(labels, dtype=float)
+    return Reference(
+        version,
+        span,
+        int(len(labels)),
+        round(auc(labels, predictions), 6),
+        round(accuracy(labels, predictions), 6),
+        histogram(predictions),
+    )
+
+
+@dataclass(frozen=True)
+class Quality:
+    """The serving model on one labelled span, and the verdict."""
+
+    version: int
+    span: int  # the span judged (the newest with labels)
+    rows: int
+    verdict: str  # degraded | ok | insufficient_data | no_reference
+    auc: Optional[float] = None
+    auc_low: Optional[float] = None
+    auc_high: Optional[float] = None
+    accuracy: Optional[float] = None
+    reference_auc: Optional[float] = None
+    reference_span: Optional[int] = None
+    margin: Optional[float] = None
+    confidence: Optional[float] = None
+    prediction_drift: dict = field(default_factory=dict)  # psi, ks vs the training span
+    prediction_severity: str = "none"
+    sentence: str = ""
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d) -> "Quality":
+        return cls(**d)
+
+
+def _severity(value: float, tier) -> str:
+    if value is None or not np.isfinite(value):
+        return "none"
+    return "critical" if value >= tier.critical else "warning" if value >= tier.warning else "none"
+
+
+def judge(
+    version: int,
+    span: int,
+    labels,
+    predictions,
+    ref: Optional[Reference],
+    cfg,
+    seed: int = 0,
+) -> Quality:
+    """The serving model's quality verdict on a labelled span (``cfg``:
+    ``QualityConfig``)."""
+    labels = np.asarray(labels, dtype=float).ravel()
+    n = len(labels)
+    if n < cfg.min_rows:
+        return Quality(
+            version,
+            span,
+            n,
+            INSUFFICIENT,
+            sentence=f"insufficient data: {n} labelled rows on span {span}, below quality.min_rows "
+            f"{cfg.min_rows}; serving version {version} not judged",
+        )
+    point, low, high = auc_interval(
+        labels, predictions, confidence=cfg.confidence, samples=cfg.bootstrap_samples, seed=seed
+    )
+    acc = accuracy(labels, predictions)
+    pct = f"{cfg.confidence:.0%}"
+    measured = f"serving v{version} scores AUC {point:.3f} [{low:.3f}, {high:.3f}] ({pct}) on span {span}"
+    common = dict(
+        auc=round(point, 6),
+        auc_low=round(low, 6),
+        auc_high=round(high, 6),
+        accuracy=round(acc, 6),
+        margin=cfg.auc_margin,
+        confidence=cfg.confidence,
+    )
+    if ref is None:
+        return Quality(
+            version,
+            span,
+            n,
+            NO_REFERENCE,
+            **common,
+            sentence=f"{measured}; no reference recorded at its push",
+        )
+    drift = prediction_drift(ref.histogram, histogram(predictions))
+    severity = _severity(drift["psi"], cfg.prediction_psi)
+    floor = ref.auc - cfg.auc_margin
+    if high < floor:
+        verdict = DEGRADED
+        sentence = (
+            f"{measured}, below its reference {ref.auc:.3f} (span {ref.span}) by more than {cfg.auc_margin}"
+        )
+    else:
+        verdict = OK
+        sentence = f"{measured}; reference {ref.auc:.3f} (span {ref.span}), within margin {cfg.auc_margin}"
+    return Quality(
+        version,
+        span,
+        n,
+        verdict,
+        **common,
+        reference_auc=ref.auc,
+        reference_span=ref.span,
+        prediction_drift=drift,
+        prediction_severity=severity,
+        sentence=sentence + f"; prediction PSI {drift['psi']:.3f} vs span {ref.span}",
+    )
