@@ -6,7 +6,10 @@ runs) with the region's hyper-parameters, on the span's train split, and
 evaluated on its eval split, as the pipeline does. Each model is scored through
 its ``serving_default`` signature (as TF Serving calls it) on all rows of each
 later span (what users would get) and on each span's eval split (what the
-Evaluator compares). ``<out>/<REGION>/matrix.json`` is rewritten after every
+Evaluator compares). Each later-span score also keeps what the pipeline's
+serving-quality step measures (``serving.quality.measure``: the AUC's
+bootstrap interval and the prediction histogram), and each model the
+reference its push would record (its own eval split). ``<out>/<REGION>/matrix.json`` is rewritten after every
 model, atomically, so an interrupted backtest resumes where it stopped;
 a model's SavedModel is written to a temporary folder and renamed.
 """
@@ -26,43 +29,78 @@ from backtest.policies import Matrix
 from driftgate.core import storage
 
 MATRIX_FILE = "matrix.json"
+# 2: rows serialized deterministically before the split is hashed (before, a
+# row could land in eval in one process and in train in another)
+SPLIT_FORMAT = 2
 
 
 def inputs_key(cfg, fingerprints: Dict[int, list]) -> dict:
     """What a matrix depends on: the spans' files (name, size, mtime) and the
     trainer, data and feature config. A change in any retrains."""
     return {
+        "split": SPLIT_FORMAT,
         "spans": {str(s): fp for s, fp in sorted(fingerprints.items())},
         "config": {"trainer": repr(cfg.trainer), "data": repr(cfg.data), "features": repr(cfg.features)},
     }
 
 
-def _load(path: str, spans: List[int], key: dict) -> "Matrix | None":
-    """The matrix on disk, or None when there is none for these spans and inputs."""
+SCORING_FORMAT = 2  # what a matrix cell holds; a change re-scores the models on disk
+
+
+def scoring_key(cfg) -> dict:
+    """How models are scored: a change re-scores, it does not retrain."""
+    q = cfg.quality
+    return {"format": SCORING_FORMAT, "confidence": q.confidence, "samples": q.bootstrap_samples}
+
+
+def _read(path: str, spans: List[int], key: dict) -> "dict | None":
+    """The matrix file's content when it was made for these spans and training inputs."""
     if os.path.exists(path):
         d = json.loads(storage.read_text(path))
         if d.get("spans") == spans and d.get("inputs") == key:
-            served = {int(i): {int(j): v for j, v in row.items()} for i, row in d["served"].items()}
-            evals = {int(i): {int(j): tuple(v) for j, v in row.items()} for i, row in d["evals"].items()}
-            return Matrix(spans, served, evals)
+            return d
     return None
 
 
-def _save(path: str, m: Matrix, key: dict) -> None:
-    storage.write_atomic(
-        path,
-        json.dumps({"spans": m.spans, "inputs": key, "served": m.served, "evals": m.evals}, indent=1),
-    )
+def _load(d: dict, spans: List[int], scoring: dict) -> "Matrix | None":
+    """The matrix of a file's content, or None when it was scored another way."""
+    if d.get("scoring") != scoring:
+        return None
+    served = {int(i): {int(j): v for j, v in row.items()} for i, row in d["served"].items()}
+    evals = {int(i): {int(j): tuple(v) for j, v in row.items()} for i, row in d["evals"].items()}
+    measured = {int(i): {int(j): v for j, v in row.items()} for i, row in d["measured"].items()}
+    references = {int(i): v for i, v in d["references"].items()}
+    return Matrix(spans, served, evals, measured, references)
+
+
+def _save(path: str, m: Matrix, key: dict, scoring: dict) -> None:
+    doc = {
+        "spans": m.spans,
+        "inputs": key,
+        "scoring": scoring,
+        "served": m.served,
+        "evals": m.evals,
+        "measured": m.measured,
+        "references": m.references,
+    }
+    storage.write_atomic(path, json.dumps(doc, indent=1))
 
 
 def _complete(m: Matrix, i: int) -> bool:
     n = m.size
-    return i in m.evals and len(m.evals[i]) == n - i and len(m.served.get(i, {})) == n - i - 1
+    return (
+        i in m.evals
+        and len(m.evals[i]) == n - i
+        and len(m.served.get(i, {})) == n - i - 1
+        and len(m.measured.get(i, {})) == n - i - 1
+        and i in m.references
+    )
 
 
 def cached(cfg, spans: List[int], fingerprints: Dict[int, list], region_dir: str) -> "Matrix | None":
-    """The matrix on disk when it is complete for these spans and inputs."""
-    m = _load(os.path.join(region_dir, MATRIX_FILE), spans, inputs_key(cfg, fingerprints))
+    """The matrix on disk when it is complete for these spans, inputs and scoring."""
+    d = _read(os.path.join(region_dir, MATRIX_FILE), spans, inputs_key(cfg, fingerprints))
+    m = _load(d, spans, scoring_key(cfg)) if d is not None else None
     return m if m is not None and all(_complete(m, i) for i in range(len(spans))) else None
 
 
@@ -131,15 +169,16 @@ def build(
     progress: Callable[[str], None] = lambda line: None,
 ) -> Matrix:
     """The region's matrix (trained and scored where not on disk yet)."""
+    from serving import quality
     from serving.canary import predict
 
     spans = sorted(data)
     path = os.path.join(region_dir, MATRIX_FILE)
-    key = inputs_key(cfg, fingerprints)
-    m = _load(path, spans, key)
-    if m is None:  # new spans, changed files or config: models on disk are stale
+    key, scoring = inputs_key(cfg, fingerprints), scoring_key(cfg)
+    d = _read(path, spans, key)
+    if d is None:  # new spans, changed files or config: models on disk are stale
         shutil.rmtree(os.path.join(region_dir, "models"), ignore_errors=True)
-        m = Matrix(spans, {}, {})
+    m = (_load(d, spans, scoring) if d is not None else None) or Matrix(spans, {}, {})
     n = len(spans)
     for i, span in enumerate(spans):
         if _complete(m, i):
@@ -148,15 +187,25 @@ def build(
         progress(f"  {cfg.region} span {span}: model {i + 1} of {n} ({data[span].rows:,} rows)")
         train(cfg, data[span], schema, model_dir)
         serve = _serve(model_dir)
-        served, evals = {}, {}
+        served, evals, measured = {}, {}, {}
         for j in range(i, n):
             sd = data[spans[j]]
             p_all = predict(serve, sd.all)  # train rows first, then eval rows
-            evals[j] = _scores(sd.eval_labels, p_all[len(sd.train) :])
-            if j > i:
+            p_eval = p_all[len(sd.train) :]
+            evals[j] = _scores(sd.eval_labels, p_eval)
+            if j == i:  # what the push records (components/release)
+                m.references[i] = quality.reference(i + 1, span, sd.eval_labels, p_eval).to_json()
+            else:  # what the serving-quality step measures on span j
                 served[j] = _scores(sd.labels, p_all)[0]
-        m.served[i], m.evals[i] = served, evals
-        _save(path, m, key)
+                measured[j] = quality.measure(
+                    sd.labels,
+                    p_all,
+                    confidence=cfg.quality.confidence,
+                    samples=cfg.quality.bootstrap_samples,
+                    seed=spans[j],
+                ).to_json()
+        m.served[i], m.evals[i], m.measured[i] = served, evals, measured
+        _save(path, m, key, scoring)
     return m
 
 

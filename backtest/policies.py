@@ -24,11 +24,16 @@ class Matrix:
     ``served[i][j]``: AUC of model i on all rows of span j (j > i).
     ``evals[i][j]``: (AUC, accuracy) of model i on span j's eval split (j >= i;
     j == i is the model's own held-out split): what the Evaluator compares.
+    ``measured`` and ``references``: what the serving-quality step sees.
     """
 
     spans: List[int]
     served: Dict[int, Dict[int, float]]
     evals: Dict[int, Dict[int, tuple]]
+    # measured[i][j]: serving.quality.Measured of model i on span j (j > i), as JSON
+    measured: Dict[int, Dict[int, dict]] = field(default_factory=dict)
+    # references[i]: serving.quality.Reference of model i (its push), as JSON
+    references: Dict[int, dict] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -133,6 +138,35 @@ def from_reports(report: Callable[[int, int], object], test: Optional[str], retr
         )
 
     return decide
+
+
+def from_signal(report: Callable[[int, int], object], *signals: Callable[[object], bool]) -> Decide:
+    """Retrain when any of ``signals`` (a predicate on the span report) fires."""
+    return lambda t, m: any(sig(report(m, t)) for sig in signals)
+
+
+def calibrated_drift(r) -> bool:
+    """Drift vs the training baseline beyond the region's calibrated normal
+    range on at least ``min_features`` features, or critical on one (nothing
+    while uncalibrated)."""
+    from driftgate.core.vocabulary import SEVERITY_RANK
+
+    comp = r.drift.get("training")
+    if comp is None or r.policy.get("calibration") != "calibrated":
+        return False
+    floor = SEVERITY_RANK[r.policy["retrain_on"]]
+    hit = [f for f in comp.features.values() if SEVERITY_RANK.get(f.severity, 0) >= floor]
+    return len(hit) >= r.policy["min_features"] or comp.severity == "critical"
+
+
+def degraded(r) -> bool:
+    """The serving model's quality verdict on the span is ``degraded``."""
+    return (r.policy.get("quality") or {}).get("verdict") == "degraded"
+
+
+def prediction_drift(r) -> bool:
+    """The serving model's predictions moved (PSI at warning or above)."""
+    return (r.policy.get("quality") or {}).get("prediction_severity", "none") in ("warning", "critical")
 
 
 def oracle(matrix: Matrix) -> Dict[int, Walk]:

@@ -27,8 +27,19 @@ def policy_names() -> List[str]:
         + [f"every-{k}" for k in CALENDAR]
         + ["age-cap"]
         + [f"drift-{t}" for t in DRIFT_TESTS]
-        + ["driftgate"]
+        + list(SIGNALS)
+        + ["driftgate-fixed", "driftgate"]
     )
+
+
+# each new gate signal alone and combined (predicates on the span report)
+SIGNALS = {
+    "calibrated": (p.calibrated_drift,),
+    "quality": (p.degraded,),
+    "prediction-drift": (p.prediction_drift,),
+    "quality+calibrated": (p.degraded, p.calibrated_drift),
+    "prediction+calibrated": (p.prediction_drift, p.calibrated_drift),
+}
 
 
 @dataclass
@@ -99,11 +110,21 @@ def save_statistics(region_dir: str, fps, stats, rows, buckets: int) -> None:
     )
 
 
-def deciders(cfg, spans: List[int], report) -> Dict[str, p.Decide]:
+def fixed_thresholds(cfg):
+    """The region's config with calibration off: the gate before history calibration."""
+    import dataclasses
+
+    cal = dataclasses.replace(cfg.drift.calibration, enabled=False)
+    return dataclasses.replace(cfg, drift=dataclasses.replace(cfg.drift, calibration=cal))
+
+
+def deciders(cfg, spans: List[int], report, fixed_report) -> Dict[str, p.Decide]:
     out = {"never": p.never(), "always": p.always()}
     out.update({f"every-{k}": p.every(k) for k in CALENDAR})
     out["age-cap"] = p.age_cap(spans, cfg.drift.max_model_age_spans)
-    out.update({f"drift-{t}": p.from_reports(report, t, cfg.drift.retrain_on) for t in DRIFT_TESTS})
+    out.update({f"drift-{t}": p.from_reports(fixed_report, t, cfg.drift.retrain_on) for t in DRIFT_TESTS})
+    out.update({name: p.from_signal(report, *sigs) for name, sigs in SIGNALS.items()})
+    out["driftgate-fixed"] = p.from_reports(fixed_report, None, cfg.drift.retrain_on)
     out["driftgate"] = p.from_reports(report, None, cfg.drift.retrain_on)
     return out
 
@@ -149,11 +170,13 @@ def backtest_region(
                 stats[s], rows[s] = statistics(data[s], schema, cfg.drift.quantile_buckets), data[s].rows
         save_statistics(region_dir, fps, stats, rows, cfg.drift.quantile_buckets)
         m = matrices.build(cfg, data, schema, region_dir, fps, progress)
-    report = signals.reports(cfg, wanted, signals.summaries(stats, list(cfg.features.all)), rows)
+    summ = signals.summaries(stats, list(cfg.features.all))
+    report = signals.reports(cfg, wanted, summ, rows, m)
+    fixed_report = signals.reports(fixed_thresholds(cfg), wanted, summ, rows, m)
     bless = p.Bless(rule=tfma_rule(cfg))
     # gain is measured against never and always: they always run, first
     chosen = ["never", "always"] + [c for c in (policies or policy_names()) if c not in ("never", "always")]
-    every = deciders(cfg, wanted, report)
+    every = deciders(cfg, wanted, report, fixed_report)
     unknown = [c for c in chosen if c not in every]
     if unknown:
         raise BacktestError(f"unknown policy '{unknown[0]}'; choose from {', '.join(every)}")

@@ -1,31 +1,59 @@
-"""Each span's drift report, for each model that could be serving, from the
+"""Each span's gate report, for each model that could be serving, from the
 production gate: TFDV statistics summarised as the gate summarises them and
 judged by ``components.gate.decision.assess`` with the region's ``drift:``
-config (thresholds, model-age cap, gradual drift). No anomaly findings: the
-backtest reads clean history, so nothing blocks."""
+config (thresholds calibrated on the region's own span-to-span history,
+model-age cap, gradual drift), and the serving model's quality on the span
+judged by ``serving.quality.verdict`` from what the matrix measured. No
+anomaly findings: the backtest reads clean history, so nothing blocks."""
 
 from __future__ import annotations
 
 from typing import Callable, Dict, List
 
+from components.drift import evaluate
 from components.drift.summaries import summarize
 from components.gate import decision
+from serving import quality
 
 
 def summaries(stats_by_span: Dict[int, object], features: List[str]) -> Dict[int, dict]:
     return {span: summarize(stats.datasets, features) for span, stats in stats_by_span.items()}
 
 
+def history(cfg, spans: List[int], summ: Dict[int, dict]) -> List[dict]:
+    """The region's history records as the gate leaves them (span, its
+    span-to-span scores, numeric moments), oldest first."""
+    out = []
+    for t, span in enumerate(spans):
+        record = {"span": span, "numeric": decision.numeric_moments(summ[span]), "scores": {}}
+        if t > 0:
+            comp = evaluate.compare(summ[spans[t - 1]], summ[span], cfg.drift, "previous", spans[t - 1])
+            record["scores"]["previous"] = {f: e.scores() for f, e in comp.features.items()}
+        out.append(record)
+    return out
+
+
+def serving_quality(cfg, matrix, m: int, t: int) -> dict:
+    """The quality verdict of model m (version m + 1) on span index t."""
+    if t not in matrix.measured.get(m, {}) or m not in matrix.references:
+        return {}
+    measured = quality.Measured(**matrix.measured[m][t])
+    ref = quality.Reference.from_json(matrix.references[m])
+    return quality.verdict(m + 1, matrix.spans[t], measured, ref, cfg.quality).to_json()
+
+
 def reports(
-    cfg, spans: List[int], summ: Dict[int, dict], rows: Dict[int, int]
+    cfg, spans: List[int], summ: Dict[int, dict], rows: Dict[int, int], matrix=None
 ) -> Callable[[int, int], object]:
     """``report(m, t)``: span index t judged while model m (trained on span
     index m) serves; computed on first use, then kept."""
     features = list(cfg.features.all)
+    records = history(cfg, spans, summ)
     cache: Dict[tuple, object] = {}
 
     def report(m: int, t: int):
         if (m, t) not in cache:
+            q = serving_quality(cfg, matrix, m, t) if matrix is not None and cfg.quality.enabled else {}
             policy = decision.Policy(
                 serving_version=m + 1,
                 training_span=spans[m],
@@ -33,6 +61,8 @@ def reports(
                 retrain_on=cfg.drift.retrain_on,
                 block_on_skew=cfg.drift.block_on_skew,
                 min_count=cfg.drift.min_count,
+                quality=q or None,
+                retrain_on_prediction_drift=cfg.quality.retrain_on_prediction_drift,
             )
             cache[(m, t)] = decision.assess(
                 spans[t],
@@ -44,10 +74,8 @@ def reports(
                 policy=policy,
                 previous=decision.Baseline(spans[t - 1], summ[spans[t - 1]]) if t > 0 else None,
                 training=decision.Baseline(spans[m], summ[spans[m]]),
-                moments_since_training=[
-                    {"span": spans[k], "numeric": decision.numeric_moments(summ[spans[k]])}
-                    for k in range(m, t)
-                ],
+                moments_since_training=records[m:t],
+                history=records[:t],
             )
         return cache[(m, t)]
 

@@ -42,7 +42,10 @@ def span_statistics(config: RegionConfig, span: int, state: RegionState, data_di
 def compare_span(
     config: RegionConfig, span: int, baseline: str, *, root: str, data: Optional[str] = None, schemas_dir=None
 ) -> dict:
-    """Drift comparison of ``span`` against the ``previous`` span or the ``training`` baseline."""
+    """Drift comparison of ``span`` against the ``previous`` span or the
+    ``training`` baseline (the latter at the thresholds the gate used: calibrated
+    on the region's history before ``span`` when there is enough of it)."""
+    from components.drift.calibration import calibrate
     from components.drift.evaluate import compare
     from components.drift.summaries import summarize
     from serving import layout
@@ -73,4 +76,19 @@ def compare_span(
     features = list(config.features.all)
     cur = summarize(span_statistics(config, span, state, data_dir, schemas_dir).datasets, features)
     base = summarize(span_statistics(config, base_span, state, data_dir, schemas_dir).datasets, features)
-    return compare(base, cur, config.drift, baseline, base_span)
+    tiers = None
+    if baseline == "training":
+        earlier = [h for h in state.history() if h["span"] < span and h.get("decision") != "block"]
+        tiers = calibrate(earlier, config.drift).tiers
+    return compare(base, cur, config.drift, baseline, base_span, tiers=tiers)
+
+
+def recorded_summary(config: RegionConfig, span: int, root: str) -> Optional[str]:
+    """The gate's one-sentence decision for ``span`` from the run's result, if recorded."""
+    import json
+
+    lay = RegionLayout(storage.absolute(root), config.region, config.serving.model_name)
+    path = lay.result_file(span)
+    if not storage.exists(path):
+        return None
+    return json.loads(storage.read_text(path)).get("summary") or None

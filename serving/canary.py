@@ -38,7 +38,10 @@ def examples_from_frame(frame, schema) -> List[bytes]:
                 feats[k] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(v)]))
             else:
                 feats[k] = tf.train.Feature(float_list=tf.train.FloatList(value=[float(v)]))
-        out.append(tf.train.Example(features=tf.train.Features(feature=feats)).SerializeToString())
+        # deterministic: map entries in key order, so the same row gives the same
+        # bytes in every process (the backtest's train/eval split hashes them)
+        example = tf.train.Example(features=tf.train.Features(feature=feats))
+        out.append(example.SerializeToString(deterministic=True))
     return out
 
 

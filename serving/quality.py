@@ -12,6 +12,7 @@ histograms (PSI and KS on fixed bins over [0, 1]): the label-free signal.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import List, Optional
 
@@ -127,39 +128,53 @@ def _severity(value: float, tier) -> str:
     return "critical" if value >= tier.critical else "warning" if value >= tier.warning else "none"
 
 
-def judge(
-    version: int,
-    span: int,
-    labels,
-    predictions,
-    ref: Optional[Reference],
-    cfg,
-    seed: int = 0,
-) -> Quality:
-    """The serving model's quality verdict on a labelled span (``cfg``:
-    ``QualityConfig``)."""
+@dataclass(frozen=True)
+class Measured:
+    """What scoring a model on a labelled span gives (before any verdict)."""
+
+    rows: int
+    auc: float
+    auc_low: float
+    auc_high: float
+    accuracy: float
+    histogram: List[int]
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def measure(labels, predictions, *, confidence: float, samples: int, seed: int = 0) -> Measured:
     labels = np.asarray(labels, dtype=float).ravel()
-    n = len(labels)
-    if n < cfg.min_rows:
+    point, low, high = auc_interval(labels, predictions, confidence=confidence, samples=samples, seed=seed)
+    return Measured(
+        int(len(labels)),
+        round(point, 6),
+        round(low, 6),
+        round(high, 6),
+        round(accuracy(labels, predictions), 6),
+        histogram(predictions),
+    )
+
+
+def verdict(version: int, span: int, m: Measured, ref: Optional[Reference], cfg) -> Quality:
+    """The verdict from measured numbers (``cfg``: ``QualityConfig``): what
+    the pipeline and the backtest both apply."""
+    if m.rows < cfg.min_rows:
         return Quality(
             version,
             span,
-            n,
+            m.rows,
             INSUFFICIENT,
-            sentence=f"insufficient data: {n} labelled rows on span {span}, below quality.min_rows "
+            sentence=f"insufficient data: {m.rows} labelled rows on span {span}, below quality.min_rows "
             f"{cfg.min_rows}; serving version {version} not judged",
         )
-    point, low, high = auc_interval(
-        labels, predictions, confidence=cfg.confidence, samples=cfg.bootstrap_samples, seed=seed
-    )
-    acc = accuracy(labels, predictions)
     pct = f"{cfg.confidence:.0%}"
-    measured = f"serving v{version} scores AUC {point:.3f} [{low:.3f}, {high:.3f}] ({pct}) on span {span}"
+    measured = f"serving v{version} scores AUC {m.auc:.3f} [{m.auc_low:.3f}, {m.auc_high:.3f}] ({pct}) on span {span}"
     common = dict(
-        auc=round(point, 6),
-        auc_low=round(low, 6),
-        auc_high=round(high, 6),
-        accuracy=round(acc, 6),
+        auc=m.auc,
+        auc_low=m.auc_low,
+        auc_high=m.auc_high,
+        accuracy=m.accuracy,
         margin=cfg.auc_margin,
         confidence=cfg.confidence,
     )
@@ -167,31 +182,40 @@ def judge(
         return Quality(
             version,
             span,
-            n,
+            m.rows,
             NO_REFERENCE,
             **common,
             sentence=f"{measured}; no reference recorded at its push",
         )
-    drift = prediction_drift(ref.histogram, histogram(predictions))
-    severity = _severity(drift["psi"], cfg.prediction_psi)
-    floor = ref.auc - cfg.auc_margin
-    if high < floor:
-        verdict = DEGRADED
+    drift = prediction_drift(ref.histogram, m.histogram)
+    if m.auc_high < ref.auc - cfg.auc_margin:
+        status = DEGRADED
         sentence = (
             f"{measured}, below its reference {ref.auc:.3f} (span {ref.span}) by more than {cfg.auc_margin}"
         )
     else:
-        verdict = OK
+        status = OK
         sentence = f"{measured}; reference {ref.auc:.3f} (span {ref.span}), within margin {cfg.auc_margin}"
     return Quality(
         version,
         span,
-        n,
-        verdict,
+        m.rows,
+        status,
         **common,
         reference_auc=ref.auc,
         reference_span=ref.span,
         prediction_drift=drift,
-        prediction_severity=severity,
+        prediction_severity=_severity(drift["psi"], cfg.prediction_psi),
         sentence=sentence + f"; prediction PSI {drift['psi']:.3f} vs span {ref.span}",
     )
+
+
+def judge(
+    version: int, span: int, labels, predictions, ref: Optional[Reference], cfg, seed: int = 0
+) -> Quality:
+    """The serving model's quality verdict on a labelled span."""
+    n = len(np.asarray(labels).ravel())
+    if n < cfg.min_rows:  # too few rows: no interval is computed
+        return verdict(version, span, Measured(n, math.nan, math.nan, math.nan, math.nan, []), ref, cfg)
+    m = measure(labels, predictions, confidence=cfg.confidence, samples=cfg.bootstrap_samples, seed=seed)
+    return verdict(version, span, m, ref, cfg)

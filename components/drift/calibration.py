@@ -6,7 +6,9 @@ from the region's history of span-to-span scores (the ``previous``
 comparisons the gate recorded): warning above ``mean + k * std``, critical
 above ``mean + critical_k * std`` (NannyML does the same with reference
 chunks). A score against the training baseline beyond that moved more than
-the region normally moves in one span. Pure: history records in, tiers out.
+the region normally moves in one span. A calibrated threshold never falls
+below ``floor`` times the fixed one: a region whose spans barely move would
+otherwise alarm on sampling noise. Pure: history records in, tiers out.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import math
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Mapping
 
-from driftgate.core.config import CalibrationConfig, Tier
+from components.drift.evaluate import thresholds_for
+from driftgate.core.config import Tier
 
 PREVIOUS = "previous"  # the baseline whose scores calibrate
 
@@ -52,9 +55,11 @@ def span_to_span_scores(history: Iterable[Mapping]) -> List[tuple]:
     return out
 
 
-def calibrate(history: Iterable[Mapping], cfg: CalibrationConfig) -> Calibration:
-    """Tiers for every (feature, test) with at least ``cfg.min_history`` past
-    span-to-span scores; none at all while the history is shorter."""
+def calibrate(history: Iterable[Mapping], drift) -> Calibration:
+    """Tiers for every (feature, test) with at least ``min_history`` past
+    span-to-span scores; none at all while the history is shorter.
+    ``drift``: the region's ``DriftConfig`` (its ``calibration`` and fixed thresholds)."""
+    cfg = drift.calibration
     past = span_to_span_scores(history)
     values: Dict[str, Dict[str, List[float]]] = {}
     for _, scores in past:
@@ -71,5 +76,9 @@ def calibrate(history: Iterable[Mapping], cfg: CalibrationConfig) -> Calibration
                 continue
             mean = sum(xs) / len(xs)
             std = math.sqrt(sum((x - mean) ** 2 for x in xs) / len(xs))
-            tiers.setdefault(feature, {})[test] = Tier(mean + cfg.k * std, mean + cfg.critical_k * std)
+            fixed = thresholds_for(drift, feature, test)
+            tiers.setdefault(feature, {})[test] = Tier(
+                max(mean + cfg.k * std, cfg.floor * fixed.warning),
+                max(mean + cfg.critical_k * std, cfg.floor * fixed.critical),
+            )
     return Calibration(tiers, [s for s, _ in past] if tiers else [])

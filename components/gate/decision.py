@@ -16,6 +16,7 @@ from components.drift.results import Comparison
 from components.ingest.spans import NO_NEW_SPAN
 from driftgate.core.vocabulary import (  # noqa: F401  (the gate's decisions)
     BLOCK,
+    CRITICAL,
     INSUFFICIENT,
     NONE,
     RETRAIN,
@@ -215,6 +216,7 @@ def decide(
     training = drift.get("training")
     if training and at_least(training.severity, policy.retrain_on):
         hit = sorted(n for n, f in training.features.items() if at_least(f.severity, policy.retrain_on))
+        hit = hit or list(training.drifted)
         base = f"vs training baseline (span {training.span})"
         if policy.calibration == "hold":
             notes.append(
@@ -222,10 +224,15 @@ def decide(
                 f"thresholds calibrate after {policy.calibration_min_history} span-to-span comparisons "
                 f"({policy.calibration_history} so far; drift.calibration.until_calibrated: hold)"
             )
-        elif policy.calibration == "calibrated" and len(hit) < policy.min_features:
+        elif (
+            policy.calibration == "calibrated"
+            and len(hit) < policy.min_features
+            and training.severity != CRITICAL  # one feature far beyond its normal range is a break
+        ):
             notes.append(
                 f"drift beyond this region's normal span-to-span range {base} on {len(hit)} feature(s) "
-                f"({', '.join(hit)}), fewer than drift.calibration.min_features {policy.min_features}"
+                f"({', '.join(hit)}), fewer than drift.calibration.min_features {policy.min_features} "
+                "and none critical"
             )
         else:
             normal = (
@@ -333,7 +340,7 @@ def assess(
 
     from components.drift import calibration, evaluate, gradual
 
-    cal = calibration.calibrate([h for h in history if h["span"] < span], cfg.calibration)
+    cal = calibration.calibrate([h for h in history if h["span"] < span], cfg)
     n_past = len(calibration.span_to_span_scores(h for h in history if h["span"] < span))
     mode = "off"
     if cfg.calibration.enabled:

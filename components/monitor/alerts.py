@@ -89,6 +89,28 @@ def derive(result, history: List[dict], escalate_after: int) -> List[Alert]:
                 {k: canary.get(k) for k in ("span", "stable_version", "canary_version", "rows", "reasons")},
             )
         )
+    q = canary.get("quality") or {}
+    if q.get("verdict") == "degraded":
+        alerts.append(
+            Alert(
+                result.region,
+                f"<quality v{q.get('version')}>",
+                "warning",
+                f"{result.region}: {q['sentence']}; decision: {result.decision}",
+                {k: q.get(k) for k in ("span", "version", "auc", "auc_low", "auc_high", "reference_auc")},
+            )
+        )
+    if q.get("prediction_severity") in ("warning", "critical"):
+        alerts.append(
+            Alert(
+                result.region,
+                f"<predictions v{q.get('version')}>",
+                q["prediction_severity"],
+                f"{result.region}: serving v{q.get('version')}'s predictions on span {q.get('span')} moved from "
+                f"its training span (PSI {q['prediction_drift']['psi']:.3f}, {q['prediction_severity']})",
+                {"span": q.get("span"), "version": q.get("version"), **q.get("prediction_drift", {})},
+            )
+        )
     training = result.comparison("training")
     if not training:
         return alerts

@@ -83,6 +83,7 @@ def build_registry(result, history=(), release_state=None):
         )
         for v in CANARY_VERDICTS:
             canary.labels(region, v).set(1 if latest == v else 0)
+    quality_metrics(reg, region, (getattr(result, "canary", None) or {}).get("quality") or {})
     version = Gauge(
         "driftgate_model_version", "Model version serving under a label", ["region", "label"], registry=reg
     )
@@ -125,6 +126,47 @@ def build_registry(result, history=(), release_state=None):
     for feature in features:
         streak.labels(region, feature).set(drift_streak(history, feature))
     return reg
+
+
+def quality_metrics(reg, region: str, q: dict) -> None:
+    """The serving model on the newest labelled span (``serving.quality``):
+    AUC with its interval, the push-time reference, the verdict, and how far
+    its predictions moved from its training span. Nothing when not judged."""
+    from prometheus_client import Gauge
+
+    if q.get("auc") is None:
+        return
+    labels = ["region", "version"]
+    v = str(q["version"])
+    for name, key, doc in (
+        ("driftgate_serving_model_auc", "auc", "AUC of the serving model on the newest labelled span"),
+        ("driftgate_serving_model_auc_lower", "auc_low", "Lower end of that AUC's bootstrap interval"),
+        ("driftgate_serving_model_auc_upper", "auc_high", "Upper end of that AUC's bootstrap interval"),
+        ("driftgate_serving_model_accuracy", "accuracy", "Accuracy of the serving model on that span"),
+        ("driftgate_serving_model_reference_auc", "reference_auc", "The serving model's AUC when pushed"),
+    ):
+        if q.get(key) is not None:
+            Gauge(name, doc, labels, registry=reg).labels(region, v).set(q[key])
+    Gauge(
+        "driftgate_serving_model_degraded",
+        "1 when the serving model's AUC interval lies below its reference minus the margin",
+        labels,
+        registry=reg,
+    ).labels(region, v).set(1 if q.get("verdict") == "degraded" else 0)
+    psi = (q.get("prediction_drift") or {}).get("psi")
+    if psi is not None:
+        Gauge(
+            "driftgate_prediction_drift_psi",
+            "PSI of the serving model's predictions on the span vs on its training span",
+            labels,
+            registry=reg,
+        ).labels(region, v).set(psi)
+        Gauge(
+            "driftgate_prediction_drift_severity",
+            "Prediction drift severity (0 none, 1 warning, 2 critical)",
+            labels,
+            registry=reg,
+        ).labels(region, v).set(SEVERITY_VALUE.get(q.get("prediction_severity", "none"), 0))
 
 
 def export(result, layout, pushgateway: Optional[str] = None) -> str:

@@ -127,6 +127,39 @@ def _feature_table(comp: Comparison) -> str:
     )
 
 
+def _quality_section(q: dict) -> str:
+    """The serving model judged on the newest labelled span (``serving.quality``)."""
+    if not q:
+        return ""
+    rows = [("verdict", q.get("verdict"))]
+    if q.get("auc") is not None:
+        rows += [
+            ("serving version", q.get("version")),
+            ("span judged", q.get("span")),
+            ("labelled rows", f"{q.get('rows', 0):,}"),
+            (
+                "AUC",
+                f"{q['auc']:.3f} [{q['auc_low']:.3f}, {q['auc_high']:.3f}] ({q.get('confidence', 0):.0%})",
+            ),
+            ("accuracy", f"{q['accuracy']:.3f}"),
+        ]
+    if q.get("reference_auc") is not None:
+        rows += [
+            ("reference AUC (at push)", f"{q['reference_auc']:.3f} (span {q.get('reference_span')})"),
+            ("retrains below", f"{q['reference_auc'] - q['margin']:.3f} (margin {q['margin']})"),
+            (
+                "prediction drift vs training span",
+                f"PSI {q['prediction_drift'].get('psi', float('nan')):.3f}, "
+                f"KS {q['prediction_drift'].get('ks', float('nan')):.3f} ({q.get('prediction_severity')})",
+            ),
+        ]
+    return (
+        "<h2 id='quality'>Serving model on the newest labelled span</h2><table>"
+        + "".join(f"<tr><th class='l'>{_e(k)}</th><td class='l'>{_e(v)}</td></tr>" for k, v in rows)
+        + "</table>"
+    )
+
+
 def run_report(
     result: dict, summaries: Optional[Dict[str, tuple]] = None, serving: Optional[dict] = None
 ) -> str:
@@ -141,6 +174,8 @@ def run_report(
         f"<p><span class='pill' id='decision' style='background:{DECISION_COLORS.get(decision, '#eee')}'>"
         f"{_e(decision.upper())}</span> &nbsp; {result['rows']:,} rows, schema {_e(result.get('schema_version') or '-')}"
         f", run {_e(result.get('run_id', ''))}</p>",
+        f"<p id='summary'><b>{_e(result.get('summary') or '')}</b></p>",
+        _quality_section((result.get("canary") or {}).get("quality") or {}),
         "<h2 id='why'>Why</h2><ul>"
         + "".join(f"<li>{_e(r)}</li>" for r in result.get("reasons", []))
         + "</ul>",

@@ -39,6 +39,7 @@ class RunResult:
     serving_dir: str
     metrics: Dict[str, float]
     decision: str = ""
+    summary: str = ""  # the decision in one sentence, with its evidence (the gate's)
     schema_version: str = ""
     release_label: Optional[str] = None  # stable / canary / rejected for a pushed version
     schema_commit: Optional[str] = None
@@ -193,6 +194,7 @@ def build(region: str, model_base_path: str, artifacts: Dict[str, object]) -> Ru
         result.rows = sum(report.rows.values())
         result.anomalies = [dict(vars(f), types=list(f.types)) for f in report.findings]
         result.decision = report.decision
+        result.summary = report.summary
         result.blocked = report.decision == BLOCK
         result.reasons = report.reasons
         result.drift = report

@@ -101,15 +101,17 @@ def drift_table(comparison, span: int) -> str:
 @output.output_option
 def drift_cmd(region, span, baseline, data, root, config_dir, schemas, output_format):
     """Drift of a span against a baseline, as a table."""
-    from pipelines.drift_cli import compare_span
+    from pipelines.drift_cli import compare_span, recorded_summary
 
-    comparison = compare_span(
-        load(region, config_dir), span, baseline, root=root, data=data, schemas_dir=schemas
-    )
+    config = load(region, config_dir)
+    comparison = compare_span(config, span, baseline, root=root, data=data, schemas_dir=schemas)
+    summary = recorded_summary(config, span, root)
     if output_format == output.JSON:
-        output.emit_json(comparison.to_json())
+        output.emit_json(dict(comparison.to_json(), decision_summary=summary))
     else:
         click.echo(drift_table(comparison, span))
+        if summary:
+            click.echo(f"decision recorded for span {span}: {summary}")
     return 0
 
 

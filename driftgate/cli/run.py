@@ -30,7 +30,7 @@ pushgateway_option = click.option(
 def summary_lines(r) -> List[str]:
     """A short human summary of one RunResult."""
     head = f"{r.region} span {r.span}: "
-    judged = canary_line(r.canary)
+    judged = canary_line(r.canary) + ([f"  decision: {r.summary}"] if r.summary else [])
     if r.blocked:
         lines = [head + "BLOCKED by data anomalies; nothing trained, serving unchanged"]
         lines += [f"  - {reason}" for reason in r.reasons[:10]]

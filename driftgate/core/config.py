@@ -200,13 +200,16 @@ class CalibrationConfig:
     ``until_calibrated: hold`` that drift is reported but does not retrain on
     its own (the model-age cap and the serving model's quality still do).
     Calibrated drift retrains when at least ``min_features`` features reach
-    ``retrain_on``. Defaults chosen with ``driftgate backtest`` (README)."""
+    ``retrain_on``, or one feature is critical (a break, not a season). Defaults chosen with ``driftgate backtest`` (README)."""
 
     enabled: bool = True
     k: float = field(default=1.5, metadata=rng(0.0))
     critical_k: float = field(default=3.0, metadata=rng(0.0))
     min_history: int = field(default=3, metadata=rng(2))
     min_features: int = field(default=3, metadata=rng(1))
+    floor: float = field(
+        default=0.25, metadata=rng(0.0, 1.0)
+    )  # x the fixed threshold: the lowest calibrated one
     until_calibrated: str = field(default="hold", metadata={"choices": ("hold", "fixed")})
 
     def problem(self) -> Optional[str]:

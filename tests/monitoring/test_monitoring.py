@@ -42,6 +42,14 @@ tests:
         values: '0 0 1 1 1 1 1 1 1 1'
       - series: 'driftgate_last_success_timestamp_seconds{{region="EWR"}}'
         values: '0x10'
+      - series: 'driftgate_serving_model_degraded{{region="JFK",version="3"}}'
+        values: '1x10'
+      - series: 'driftgate_serving_model_degraded{{region="EWR",version="2"}}'
+        values: '0x10'
+      - series: 'driftgate_prediction_drift_severity{{region="EWR",version="2"}}'
+        values: '1x10'
+      - series: 'driftgate_prediction_drift_severity{{region="LGA",version="5"}}'
+        values: '2x10'
     alert_rule_test:
       - eval_time: 5m
         alertname: DriftgateDriftCritical
@@ -83,6 +91,30 @@ tests:
               summary: "JFK: a canary was rolled back in the last day"
               description: "The canary in JFK lost to stable on the newest labelled span and was rolled back; see the canary record beside models.config."
               runbook_url: "https://github.com/driftgate/driftgate/blob/main/kubeflow/monitoring/RUNBOOK.md#driftgatecanaryrolledback"
+      - eval_time: 5m
+        alertname: DriftgateServingModelDegraded
+        exp_alerts:
+          - exp_labels: {{severity: warning, region: JFK, version: "3"}}
+            exp_annotations:
+              summary: "JFK: serving model v3 scores below its push-time AUC by more than the margin"
+              description: "The whole bootstrap interval of the serving model's AUC on the newest labelled span lies below its reference minus quality.auc_margin; the gate retrains. See the run report's decision sentence."
+              runbook_url: "https://github.com/driftgate/driftgate/blob/main/kubeflow/monitoring/RUNBOOK.md#driftgateservingmodeldegraded"
+      - eval_time: 5m
+        alertname: DriftgatePredictionDriftWarning
+        exp_alerts:
+          - exp_labels: {{severity: warning, region: EWR, version: "2"}}
+            exp_annotations:
+              summary: "EWR: serving model v2's predictions moved from its training span (PSI warning)"
+              description: "The label-free early signal; labels may confirm it on a later span. See driftgate_prediction_drift_psi and the run report."
+              runbook_url: "https://github.com/driftgate/driftgate/blob/main/kubeflow/monitoring/RUNBOOK.md#driftgatepredictiondriftwarning"
+      - eval_time: 5m
+        alertname: DriftgatePredictionDriftCritical
+        exp_alerts:
+          - exp_labels: {{severity: critical, region: LGA, version: "5"}}
+            exp_annotations:
+              summary: "LGA: serving model v5's predictions moved far from its training span (PSI critical)"
+              description: "Predictions moved beyond quality.prediction_psi.critical; check the newest span's inputs and the serving model's AUC on it."
+              runbook_url: "https://github.com/driftgate/driftgate/blob/main/kubeflow/monitoring/RUNBOOK.md#driftgatepredictiondriftcritical"
       - eval_time: 5m
         alertname: DriftgateNoSuccessfulRun
         exp_alerts: []
@@ -134,6 +166,21 @@ def test_no_secret_is_committed_in_the_alertmanager_config():
     assert "api_url_file:" in text and "routing_key_file:" in text
 
 
+QUALITY = {
+    "version": 2,
+    "span": 5,
+    "rows": 9000,
+    "verdict": "degraded",
+    "auc": 0.61,
+    "auc_low": 0.6,
+    "auc_high": 0.62,
+    "accuracy": 0.7,
+    "reference_auc": 0.8,
+    "prediction_drift": {"psi": 0.3, "ks": 0.2},
+    "prediction_severity": "critical",
+}
+
+
 def _exported_names():
     from prometheus_client import generate_latest
 
@@ -153,7 +200,9 @@ def _exported_names():
     state = ReleaseState(
         model_name="m", base_path="/b", stable=1, history=[{"action": "rollback", "version": 2}]
     )
-    text = generate_latest(metrics.build_registry(_result(), history, state)).decode()
+    result = _result()
+    result.canary = {"verdict": "none", "quality": QUALITY}
+    text = generate_latest(metrics.build_registry(result, history, state)).decode()
     return set(re.findall(r"^(driftgate_[a-z_]+)", text, re.M))
 
 

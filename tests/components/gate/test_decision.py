@@ -171,3 +171,108 @@ def test_a_span_too_small_to_judge_says_so_instead_of_no_drift():
     report = decision.decide(6, {"train": 5000}, [], drift={"training": partly}, policy=policy)
     assert report.reasons[0].startswith("no drift reaching")
     assert report.reasons[1] == "insufficient data (below drift.min_count 200) on 1 of 2 features: wind_gust"
+
+
+QUALITY_DEGRADED = {
+    "version": 3,
+    "span": 7,
+    "verdict": "degraded",
+    "prediction_severity": "warning",
+    "prediction_drift": {"psi": 0.12, "ks": 0.1},
+    "sentence": "serving v3 scores AUC 0.641 [0.628, 0.655] (95%) on span 7, below its reference 0.802 (span 5) "
+    "by more than 0.15; prediction PSI 0.120 vs span 5",
+}
+
+
+def test_a_degraded_serving_model_retrains_and_the_summary_quotes_the_evidence():
+    import dataclasses
+
+    policy = dataclasses.replace(SERVING, quality=QUALITY_DEGRADED)
+    report = decision.decide(
+        7, {"all": 9000}, [], drift={"training": _drift("training", "none", ())}, policy=policy
+    )
+    assert report.decision == decision.RETRAIN
+    assert report.summary == f"retrain: {QUALITY_DEGRADED['sentence']}"
+
+
+def test_prediction_drift_retrains_only_when_configured():
+    import dataclasses
+
+    ok = dict(QUALITY_DEGRADED, verdict="ok", sentence="serving v3 scores AUC 0.80 ...; within margin 0.15")
+    quiet = decision.decide(7, {"all": 9000}, [], policy=dataclasses.replace(SERVING, quality=ok))
+    assert quiet.decision == decision.SKIP and quiet.summary.startswith("skip: serving v3 scores AUC 0.80")
+    loud = decision.decide(
+        7,
+        {"all": 9000},
+        [],
+        policy=dataclasses.replace(SERVING, quality=ok, retrain_on_prediction_drift="warning"),
+    )
+    assert loud.decision == decision.RETRAIN and "prediction drift warning" in loud.summary
+
+
+def _features(**severities):
+    from components.drift.results import Comparison, FeatureDrift
+
+    feats = {n: FeatureDrift("numeric", s, 1000.0, 1000.0, {}) for n, s in severities.items()}
+    drifted = tuple(n for n, s in severities.items() if s != "none")
+    worst = "critical" if "critical" in severities.values() else "warning" if drifted else "none"
+    return Comparison("training", 5, worst, drifted, feats)
+
+
+def test_calibrated_drift_retrains_only_on_enough_features():
+    import dataclasses
+
+    calibrated = dataclasses.replace(SERVING, calibration="calibrated", min_features=3)
+    two = decision.decide(
+        7,
+        {"all": 9000},
+        [],
+        drift={"training": _features(temp="warning", dewp="warning", wind_speed="none")},
+        policy=calibrated,
+    )
+    assert two.decision == decision.SKIP
+    assert (
+        "on 2 feature(s) (dewp, temp), fewer than drift.calibration.min_features 3 and none critical"
+        in two.summary
+    )
+    one_break = decision.decide(
+        7, {"all": 9000}, [], drift={"training": _features(visib="critical")}, policy=calibrated
+    )
+    assert one_break.decision == decision.RETRAIN and "on visib" in one_break.summary
+    three = decision.decide(
+        7,
+        {"all": 9000},
+        [],
+        drift={"training": _features(temp="warning", dewp="critical", humid="warning")},
+        policy=calibrated,
+    )
+    assert three.decision == decision.RETRAIN
+    assert three.summary.startswith(
+        "retrain: drift critical beyond this region's normal span-to-span range vs training baseline (span 5) on dewp, humid, temp"
+    )
+
+
+def test_until_calibrated_hold_reports_drift_without_retraining():
+    import dataclasses
+
+    hold = dataclasses.replace(SERVING, calibration="hold", calibration_history=1, calibration_min_history=3)
+    report = decision.decide(
+        7, {"all": 9000}, [], drift={"training": _features(temp="critical")}, policy=hold
+    )
+    assert report.decision == decision.SKIP
+    assert "thresholds calibrate after 3 span-to-span comparisons (1 so far" in report.summary
+    fixed = dataclasses.replace(hold, calibration="fixed")
+    assert (
+        decision.decide(
+            7, {"all": 9000}, [], drift={"training": _features(temp="critical")}, policy=fixed
+        ).decision
+        == decision.RETRAIN
+    )
+
+
+def test_a_blocked_span_says_serving_stays_in_its_summary():
+    findings = decision.classify({"train": _anomalies("temp", "FLOAT_TYPE_BIG_FLOAT")})
+    report = decision.decide(2, {"train": 10}, findings, policy=SERVING)
+    assert report.summary.startswith("block: temp (train)") and report.summary.endswith(
+        "serving version 3 stays"
+    )
