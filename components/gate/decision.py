@@ -59,6 +59,7 @@ class Policy:
     min_features: int = 1  # calibrated drift: features that must reach retrain_on
     quality: Optional[dict] = None  # serving.quality.Quality.to_json() of the serving model
     retrain_on_prediction_drift: str = "never"
+    gradual_retrains: bool = True  # drift.gradual.retrain
 
 
 @dataclass
@@ -244,11 +245,16 @@ def decide(
     for f in findings:
         if f.split == SCHEMA_COMPARATORS:
             retrain.append(f"schema comparator on {f.feature}: {f.description}")
+    reported = []  # findings that do not decide anything
     for g in gradual:
-        retrain.append(
+        text = (
             f"gradual drift: {g['feature']} crept {g['direction']} by {abs(g['total_shift_std']):.2f} std "
             f"over spans {g['spans'][0]}-{g['spans'][-1]} (CUSUM {g['cusum']:.2f} >= {g['threshold']})"
         )
+        if policy.gradual_retrains:
+            retrain.append(text)
+        else:
+            reported.append(text + "; reported only (drift.gradual.retrain: false)")
     if block:
         decision, reasons = BLOCK, block
     elif retrain:
@@ -280,6 +286,7 @@ def decide(
         reasons.insert(1 if reasons and reasons[0].startswith("insufficient") else 0, quality["sentence"])
     if decision == RETRAIN:
         reasons += notes
+    reasons += reported
     summary = f"{decision}: {reasons[0]}" if reasons else decision
     if decision == RETRAIN and len(retrain) > 1:
         summary += f" (and {len(retrain) - 1} more reason{'s' if len(retrain) > 2 else ''})"
@@ -351,6 +358,7 @@ def assess(
         calibration_history=n_past,
         calibration_min_history=cfg.calibration.min_history,
         min_features=cfg.calibration.min_features if mode == "calibrated" else 1,
+        gradual_retrains=cfg.gradual.retrain,
     )
     drift: Dict[str, Comparison] = {}
     if previous is not None:

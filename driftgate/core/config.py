@@ -181,11 +181,13 @@ class PValueConfig:
 class GradualConfig:
     """Two-sided CUSUM over span-to-span mean shifts (in baseline std units):
     ``allowance`` is the shift per span tolerated, an alarm fires when the
-    cumulative excess reaches ``threshold``."""
+    cumulative excess reaches ``threshold``. ``retrain``: whether a finding
+    retrains (false: reported, exported and alerted only)."""
 
     allowance: float = field(metadata=rng(0.0))
     threshold: float = field(metadata=rng(0.0, lo_open=True))
     min_spans: int = field(metadata=rng(2))
+    retrain: bool = True
 
 
 @dataclass(frozen=True)

@@ -131,6 +131,13 @@ def test_gradual_finding_retrains():
     }
     report = decision.decide(6, {"t": 10}, [], gradual=[g], policy=SERVING)
     assert report.decision == decision.RETRAIN and "gradual drift: temp crept up" in report.reasons[0]
+    import dataclasses
+
+    quiet = decision.decide(
+        6, {"t": 10}, [], gradual=[g], policy=dataclasses.replace(SERVING, gradual_retrains=False)
+    )
+    assert quiet.decision == decision.SKIP and quiet.summary.startswith("skip: no drift")
+    assert any("reported only (drift.gradual.retrain: false)" in r for r in quiet.reasons)
 
 
 def test_blocking_anomaly_beats_everything():
