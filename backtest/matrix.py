@@ -44,7 +44,7 @@ def inputs_key(cfg, fingerprints: Dict[int, list]) -> dict:
     }
 
 
-SCORING_FORMAT = 2  # what a matrix cell holds; a change re-scores the models on disk
+SCORING_FORMAT = 3  # what a matrix cell holds; a change re-scores the models on disk
 
 
 def scoring_key(cfg) -> dict:
@@ -194,7 +194,7 @@ def build(
             p_eval = p_all[len(sd.train) :]
             evals[j] = _scores(sd.eval_labels, p_eval)
             if j == i:  # what the push records (components/release)
-                m.references[i] = quality.reference(i + 1, span, sd.eval_labels, p_eval).to_json()
+                m.references[i] = quality.reference(i + 1, span, sd.eval_labels, p_eval, p_all).to_json()
             else:  # what the serving-quality step measures on span j
                 served[j] = _scores(sd.labels, p_all)[0]
                 measured[j] = quality.measure(

@@ -6,8 +6,9 @@ accuracy and prediction histogram on its own span's eval split); ``judge``
 measures the same on a later span's labelled rows, with a percentile
 bootstrap interval of the AUC, and says ``degraded`` only when the whole
 interval lies more than ``auc_margin`` below the reference: a drop the span's
-sampling noise cannot explain. Prediction drift compares the two prediction
-histograms (PSI and KS on fixed bins over [0, 1]): the label-free signal.
+sampling noise cannot explain. Prediction drift compares the histogram of
+its predictions on the span with the one on its training span (all rows;
+PSI and KS on fixed bins over [0, 1]): the label-free signal.
 """
 
 from __future__ import annotations
@@ -82,7 +83,11 @@ class Reference:
         return cls(**{k: d[k] for k in ("version", "span", "rows", "auc", "accuracy", "histogram")})
 
 
-def reference(version: int, span: int, labels, predictions) -> Reference:
+def reference(version: int, span: int, labels, predictions, span_predictions=None) -> Reference:
+    """The reference of a model pushed from span ``span``: AUC and accuracy on
+    the span's held-out eval rows (``labels``, ``predictions``), and the
+    histogram of its predictions on all the span's rows (``span_predictions``;
+    default the eval rows): what a later identical span reproduces."""
     labels = np.asarray(labels, dtype=float)
     return Reference(
         version,
@@ -90,7 +95,7 @@ def reference(version: int, span: int, labels, predictions) -> Reference:
         int(len(labels)),
         round(auc(labels, predictions), 6),
         round(accuracy(labels, predictions), 6),
-        histogram(predictions),
+        histogram(predictions if span_predictions is None else span_predictions),
     )
 
 

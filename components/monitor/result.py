@@ -205,7 +205,16 @@ def build(region: str, model_base_path: str, artifacts: Dict[str, object]) -> Ru
         verdict = json.loads(storage.read_text(storage.join(canary.uri, ids.CANARY_VERDICT_FILE)))
         result.canary = {
             k: verdict.get(k)
-            for k in ("verdict", "stable_version", "canary_version", "span", "rows", "reasons", "report")
+            for k in (
+                "verdict",
+                "stable_version",
+                "canary_version",
+                "span",
+                "rows",
+                "reasons",
+                "report",
+                "quality",
+            )
         }
     baseline = artifacts.get("baseline")
     if baseline is not None and _prop(baseline, "has_model"):

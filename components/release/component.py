@@ -52,11 +52,11 @@ def ReleaseRecorder(
         try:
             from serving import canary, quality
 
-            records, labels = labelled(examples, label, ("eval",))
+            eval_records, eval_labels = labelled(examples, label, ("eval",))
+            train_records, _ = labelled(examples, label, ("train",))
             base = releases.load_state(serving_dir, model_name).base_path
-            reference = quality.reference(
-                version, span, labels, canary.predict_version(base, version, records)
-            ).to_json()
+            p = canary.predict_version(base, version, eval_records + train_records)
+            reference = quality.reference(version, span, eval_labels, p[: len(eval_records)], p).to_json()
         except Exception:  # noqa: BLE001
             logging.exception("reference quality of version %d not measured", version)
     RegionState(state_dir).record_release(version, span, model_uri=pushed_model.uri, reference=reference)

@@ -246,3 +246,22 @@ def test_every_run_through_the_pipeline_is_recorded_by_its_recorder_node(scenari
     saved = json.loads((root / "EWR" / "results" / "span-3.json").read_text())
     assert saved["decision"] == "skip" and saved["files"]["report"].endswith("span-3.html")
     assert "driftgate_span_decision" in (root / "metrics" / "driftgate_ewr.prom").read_text()
+
+
+def test_the_skipped_span_judged_the_serving_model_against_its_push_time_reference(scenario):
+    """Span 3 holds span 1's rows again: the serving model is scored on them
+    by the canary judge node, matches the reference its push recorded, and the
+    decision's sentence quotes it."""
+    r = scenario["skipped"]
+    q = r.canary["quality"]
+    assert q["verdict"] == "ok" and q["version"] == 1 and q["span"] == 3 and q["rows"] == 400
+    assert q["auc_low"] <= q["auc"] <= q["auc_high"] and q["reference_span"] == 1
+    assert q["prediction_severity"] == "none"
+    releases = json.loads((scenario["serving"].parents[2] / "EWR" / "state" / "releases.json").read_text())
+    assert (
+        releases["1"]["reference"]["auc"] == q["reference_auc"]
+        and sum(releases["1"]["reference"]["histogram"]) > 0
+    )
+    assert r.summary.startswith("skip: serving v1 scores AUC")
+    page = (scenario["serving"].parents[2] / "EWR" / "reports" / "span-3.html").read_text()
+    assert "Serving model on the newest labelled span" in page and r.summary.split(";")[0] in page

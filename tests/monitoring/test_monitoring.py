@@ -127,7 +127,7 @@ def test_alert_rules_pass_promtool_check():
         [PROMTOOL, "check", "rules", str(MON / "alerts.yml")], capture_output=True, text=True
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "6 rules found" in out.stdout + out.stderr
+    assert "9 rules found" in out.stdout + out.stderr
 
 
 @need_promtool

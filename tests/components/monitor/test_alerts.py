@@ -194,3 +194,19 @@ def test_pagerduty_incident_is_resolved_when_the_feature_stops_drifting(receiver
         "dedup_key": "driftgate/EWR/temp",
     }
     assert "driftgate/EWR/temp" not in json.loads((tmp_path / "sent.json").read_text())
+
+
+def test_a_degraded_serving_model_and_prediction_drift_alert_with_the_sentence():
+    from tests.monitoring.test_monitoring import QUALITY
+
+    r = _result(decision="retrain", temp="none")
+    r.canary = {
+        "verdict": "none",
+        "quality": dict(QUALITY, sentence="serving v2 scores AUC 0.610 [0.600, 0.620]"),
+    }
+    found = {a.feature: a for a in alerts.derive(r, [], 3)}
+    degraded = found["<quality v2>"]
+    assert degraded.severity == "warning"
+    assert degraded.summary == "EWR: serving v2 scores AUC 0.610 [0.600, 0.620]; decision: retrain"
+    moved = found["<predictions v2>"]
+    assert moved.severity == "critical" and "PSI 0.300" in moved.summary

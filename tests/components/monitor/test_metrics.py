@@ -164,3 +164,30 @@ def test_export_writes_textfile_and_pushes_grouped_by_region(tmp_path, gateway):
     ((push_path, body),) = received
     assert push_path == "/metrics/job/driftgate/region/EWR"
     assert "driftgate_drift_score" in body
+
+
+def test_serving_model_quality_and_prediction_drift_are_exported():
+    from prometheus_client import generate_latest
+
+    from tests.monitoring.test_monitoring import QUALITY
+
+    r = _result()
+    r.canary = {"verdict": "none", "quality": QUALITY}
+    fams = _families(generate_latest(metrics.build_registry(r)).decode())
+    labels = {"region": "EWR", "version": "2"}
+    assert _sample(fams["driftgate_serving_model_auc"], **labels) == 0.61
+    assert _sample(fams["driftgate_serving_model_auc_lower"], **labels) == 0.6
+    assert _sample(fams["driftgate_serving_model_auc_upper"], **labels) == 0.62
+    assert _sample(fams["driftgate_serving_model_reference_auc"], **labels) == 0.8
+    assert _sample(fams["driftgate_serving_model_degraded"], **labels) == 1
+    assert _sample(fams["driftgate_prediction_drift_psi"], **labels) == 0.3
+    assert _sample(fams["driftgate_prediction_drift_severity"], **labels) == 2
+
+
+def test_a_span_where_the_model_was_not_judged_exports_no_quality():
+    from prometheus_client import generate_latest
+
+    r = _result()
+    r.canary = {"verdict": "none", "quality": {"verdict": "not_judged", "sentence": "quality not judged: x"}}
+    text = generate_latest(metrics.build_registry(r)).decode()
+    assert "driftgate_serving_model_auc" not in text and "driftgate_prediction_drift_psi" not in text

@@ -1,0 +1,87 @@
+"""How the default gate policy was chosen, and how well the choice carries
+to a region it was not chosen on (leave one region out).
+
+Over a grid of ``drift.calibration`` settings (k, min_features, min_history),
+the backtest's ``driftgate`` policy (the production gate, ``assess``) is
+walked over each region's cached score matrix (run ``driftgate backtest``
+first: this script trains nothing). A setting qualifies when it changes the
+serving model at most 5 times in each region; among those, the one with the
+highest worst-region gain wins. Then, per region, the setting is chosen on
+the other two regions and its gain on the held-out one is reported.
+
+    .venv/bin/python benchmarks/tune_policy.py --out runs/backtest --data demo/data [-o json]
+"""
+
+import argparse
+import dataclasses
+import itertools
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+GRID = {"k": (1.0, 1.5, 2.0, 2.5), "min_features": (2, 3, 4), "min_history": (2, 3)}
+MAX_CHANGES = 5
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="runs/backtest", help="the backtest's --out (matrices cached there)")
+    ap.add_argument("--data", default="demo/data")
+    ap.add_argument("--regions", default="EWR,JFK,LGA")
+    ap.add_argument("-o", dest="fmt", choices=["table", "json"], default="table")
+    args = ap.parse_args(argv)
+
+    from backtest.run import backtest_region
+    from driftgate.core.config import load_region_config
+
+    regions = args.regions.split(",")
+    rows = []
+    for k, mf, mh in itertools.product(*GRID.values()):
+        setting = {"k": k, "min_features": mf, "min_history": mh}
+        per = {}
+        for r in regions:
+            cfg = load_region_config(r)
+            cal = dataclasses.replace(cfg.drift.calibration, **setting)
+            cfg = dataclasses.replace(cfg, drift=dataclasses.replace(cfg.drift, calibration=cal))
+            res = backtest_region(cfg, os.path.join(args.data, r), args.out, policies=["driftgate"])
+            row = next(x for x in res.rows if x.policy == "driftgate")
+            per[r] = {"gain": round(row.gain, 3), "changes": row.changes}
+        rows.append({"setting": setting, "regions": per})
+        print(
+            f"  {setting}: " + ", ".join(f"{r} {v['gain']:.2f}/{v['changes']}" for r, v in per.items()),
+            file=sys.stderr,
+        )
+
+    def best(on):
+        ok = [x for x in rows if all(x["regions"][r]["changes"] <= MAX_CHANGES for r in on)]
+        return max(
+            ok,
+            key=lambda x: (
+                min(x["regions"][r]["gain"] for r in on),
+                -sum(x["regions"][r]["changes"] for r in on),
+            ),
+        )
+
+    chosen = best(regions)
+    held = {}
+    for r in regions:
+        pick = best([x for x in regions if x != r])
+        held[r] = {"setting": pick["setting"], **pick["regions"][r]}
+    out = {"chosen": chosen, "leave_one_out": held, "grid": rows}
+    if args.fmt == "json":
+        print(json.dumps(out, indent=1))
+        return 0
+    print(f"chosen on all regions: {chosen['setting']}")
+    for r, v in chosen["regions"].items():
+        print(f"  {r}: gain {v['gain']:.2f}, {v['changes']} changes")
+    print("leave one region out (chosen on the other two, scored on this one):")
+    for r, v in held.items():
+        print(f"  {r}: {v['setting']} -> gain {v['gain']:.2f}, {v['changes']} changes")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
