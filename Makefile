@@ -45,7 +45,10 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_drift.py
 	$(PY) benchmarks/bench_kubeflow.py
 	@test -d $(DEMO_DIR)/data || $(VENV)/bin/driftgate data flights --out $(DEMO_DIR)/data
+	$(PY) benchmarks/bench_false_alarms.py
 	$(PY) benchmarks/bench_backtest.py --data $(DEMO_DIR)/data
+	$(VENV)/bin/driftgate backtest --data $(DEMO_DIR)/data --out runs/backtest > /dev/null
+	$(PY) benchmarks/tune_policy.py --data $(DEMO_DIR)/data --out runs/backtest
 	@test -d $(DEMO_DIR)/runs/serving || { echo "bench_serving needs make demo first"; exit 0; }; $(PY) benchmarks/bench_serving.py --root $(DEMO_DIR)/runs --data $(DEMO_DIR)/data
 
 clean:

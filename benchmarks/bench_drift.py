@@ -122,22 +122,22 @@ def drift_benchmark():
     max_gap = {}
     disagreements = []
     for cur, comp in from_stats.items():
-        for f, entry in comp["features"].items():
+        for f, entry in comp.features.items():
             raw_v = []
-            for test, r in entry["tests"].items():
+            for test, r in entry.tests.items():
                 rv = verdict(from_raw[cur][f][test], thresholds_for(cfg.drift, f, test))
                 raw_v.append(rv)
                 cells += 1
-                agree += rv == r["verdict"]
-                gap = abs(from_raw[cur][f][test] - r["score"])
+                agree += rv == r.verdict
+                gap = abs(from_raw[cur][f][test] - r.score)
                 max_gap[test] = max(max_gap.get(test, 0.0), gap)
                 if rv != r["verdict"]:
                     disagreements.append(
-                        f"{cur[0]}-{cur[1]:02d} {f}.{test}: stats {r['score']:.3f} ({r['verdict']}) "
+                        f"{cur[0]}-{cur[1]:02d} {f}.{test}: stats {r.score:.3f} ({r.verdict}) "
                         f"raw {from_raw[cur][f][test]:.3f} ({rv})"
                     )
             feats += 1
-            feat_agree += max_severity(raw_v) == entry["severity"]
+            feat_agree += max_severity(raw_v) == entry.severity
     return {
         "region_months": len(pairs),
         "tfdv_statistics_s": round(stats_s, 1),
@@ -151,7 +151,7 @@ def drift_benchmark():
         "features_agree": feat_agree,
         "max_score_gap": {k: round(v, 4) for k, v in sorted(max_gap.items())},
         "disagreements": disagreements,
-        "decisions_vs_previous": {f"{k[0]}-{k[1]:02d}": v["severity"] for k, v in sorted(from_stats.items())},
+        "decisions_vs_previous": {f"{k[0]}-{k[1]:02d}": v.severity for k, v in sorted(from_stats.items())},
     }
 
 
@@ -214,7 +214,14 @@ def main():
         res["pipeline"] = p = pipeline_benchmark()
         print("\nwhole span, EWR month 1 (in-process, LocalDagRunner):")
         for label, r in p.items():
-            print(f"  {label:<8} decision={r['decision']:<8} wall {r['wall_s']:>6}s")
+            judge = r["components"].get("canary_judge")
+            print(
+                f"  {label:<8} decision={r['decision']:<8} wall {r['wall_s']:>6}s"
+                + (f"  (canary_judge, which scores the serving model: {judge:.1f}s)" if judge else "")
+            )
+        ratio = p["skip"]["wall_s"] / p["retrain"]["wall_s"]
+        p["skip_over_retrain"] = round(ratio, 3)
+        print(f"  a skip span costs {ratio:.0%} of a retrain span (target: at most 40%)")
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as fh:
         json.dump(res, fh, indent=1)
