@@ -131,7 +131,7 @@ def drift_benchmark():
                 agree += rv == r.verdict
                 gap = abs(from_raw[cur][f][test] - r.score)
                 max_gap[test] = max(max_gap.get(test, 0.0), gap)
-                if rv != r["verdict"]:
+                if rv != r.verdict:
                     disagreements.append(
                         f"{cur[0]}-{cur[1]:02d} {f}.{test}: stats {r.score:.3f} ({r.verdict}) "
                         f"raw {from_raw[cur][f][test]:.3f} ({rv})"

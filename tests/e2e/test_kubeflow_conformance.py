@@ -170,10 +170,16 @@ def ewr(tmp_path_factory, flights_frame, receivers, pushgateway):
     url, got = receivers
     base = tmp_path_factory.mktemp("kfp-ewr")
     cfg = load_region_config("EWR")
+    # until_calibrated: fixed (the gate before history calibration): February's
+    # weather then retrains at the fixed thresholds, so the four runs walk the
+    # whole release path (stable, canary, promotion, a held canary) in a
+    # region with one month of history; the default (hold) would skip it
+    calibration = dataclasses.replace(cfg.drift.calibration, until_calibrated="fixed")
     cfg = dataclasses.replace(
         cfg,
         alerts=dataclasses.replace(cfg.alerts, enabled=True, retries=0, cooldown_minutes=0),
         kubeflow=dataclasses.replace(cfg.kubeflow, pushgateway=pushgateway),
+        drift=dataclasses.replace(cfg.drift, calibration=calibration),
     )
     spec = Path(compile_region(cfg, str(base / "spec")))
     c = Cluster(
