@@ -22,3 +22,31 @@ def test_spans_that_must_not_judge_say_why():
     assert "not newer than the canary's training span 3" in hold_reason(3, spans.REQUESTED, 3, [])
     assert "not newer" in hold_reason(2, spans.REQUESTED, 3, [])  # a backfill of an older span
     assert "1 blocking data anomalies" in hold_reason(4, spans.NEXT, 3, [_finding(blocking=True)])
+
+
+def test_a_delayed_span_is_read_from_the_data_files_with_its_labels(tmp_path, flights_frame):
+    """``labels.delay_spans``: the serving model is judged on an older span,
+    read from the region's files and typed by the schema as ExampleGen would."""
+    import shutil
+
+    import numpy as np
+    import tensorflow as tf
+
+    from components.canary.component import delayed_span_rows
+    from driftgate.core.config import load_region_config, schema_file
+
+    cfg = load_region_config("EWR")
+    rows = flights_frame[(flights_frame.origin == "EWR") & (flights_frame.month == 1)].head(300)
+    rows = rows.drop(columns=["origin", "month"])
+    rows.loc[rows.index[:10], "late"] = np.nan  # not labelled yet: left out
+    (tmp_path / "span-4").mkdir()
+    rows.to_csv(tmp_path / "span-4" / "data.csv", index=False)
+    schema_dir = tmp_path / "schema"
+    schema_dir.mkdir()
+    shutil.copy(schema_file(cfg), schema_dir / "schema.pbtxt")
+    records, labels = delayed_span_rows(str(tmp_path), cfg.data.span_pattern, 4, str(schema_dir), "late")
+    assert len(records) == len(labels) == 290 and set(np.unique(labels)) <= {0.0, 1.0}
+    first = tf.train.Example.FromString(records[0]).features.feature
+    assert first["carrier"].bytes_list.value and first["distance"].WhichOneof("kind")
+    missing = delayed_span_rows(str(tmp_path), cfg.data.span_pattern, 9, str(schema_dir), "late")
+    assert missing[0] == [] and len(missing[1]) == 0
