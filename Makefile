@@ -1,5 +1,5 @@
 # driftgate: every target sets itself up from nothing (a fresh clone).
-#   make demo   prepare the flights data, run EWR/JFK/LGA over spans 1-3, print a table
+#   make demo   prepare the flights data, run EWR/JFK/LGA over spans 1-6, print a table
 #   make test   create .venv if needed, then run the whole test suite
 #   make test-fast  unit tests only (no TFX pipeline runs)
 SHELL := /bin/bash
@@ -27,7 +27,7 @@ $(STAMP): setup.py pyproject.toml constraints.txt scripts/find_python310.sh
 
 demo: $(STAMP)
 	$(VENV)/bin/driftgate data flights --out $(DEMO_DIR)/data
-	$(VENV)/bin/driftgate demo --data $(DEMO_DIR)/data --root $(DEMO_DIR)/runs --spans 1,2,3
+	$(VENV)/bin/driftgate demo --data $(DEMO_DIR)/data --root $(DEMO_DIR)/runs --spans 1,2,3,4,5,6
 
 test: $(STAMP) lint
 	@bash scripts/ensure_debian_packages.sh

@@ -63,6 +63,14 @@ def canary_cell(canary: dict) -> str:
     return f"v{canary.get('canary_version')} {canary['verdict']}"
 
 
+def serving_cell(canary: dict) -> str:
+    """The serving model's AUC on the span (the quality check): ``v1 0.635``, ``-`` when not judged."""
+    q = (canary or {}).get("quality") or {}
+    if q.get("auc") is None:
+        return "-"
+    return f"v{q['version']} {q['auc']:.3f}" + (" DEGRADED" if q.get("verdict") == "degraded" else "")
+
+
 def canary_line(canary: dict) -> List[str]:
     """The verdict with its reasons (promote/rollback/pending), for ``driftgate run``."""
     if not canary or canary.get("verdict") in (None, "none"):
@@ -79,7 +87,7 @@ def demo_table(results) -> str:
     rows = []
     for r in results:
         if isinstance(r, tuple):  # (region, span, error message)
-            rows.append([r[0], r[1], "error", r[2], "", "", "", "", "", "", ""])
+            rows.append([r[0], r[1], "error", r[2], "", "", "", "", "", "", "", ""])
             continue
         m = r.metrics
         rows.append(
@@ -89,6 +97,7 @@ def demo_table(results) -> str:
                 f"{r.rows:,}",
                 len(r.anomalies),
                 canary_cell(r.canary),
+                serving_cell(r.canary),
                 r.decision,
                 fmt(r.blessed),
                 fmt(r.pushed_version),
@@ -104,6 +113,7 @@ def demo_table(results) -> str:
         "rows",
         "anomalies",
         "canary",
+        "serving auc",
         "decision",
         "blessed",
         "pushed",
@@ -184,7 +194,9 @@ def run_cmd(
 @click.command("demo")
 @data_option
 @root_option
-@click.option("--spans", callback=int_list, default="1,2,3", show_default=True, help="comma-separated spans")
+@click.option(
+    "--spans", callback=int_list, default="1,2,3,4,5,6", show_default=True, help="comma-separated spans"
+)
 @click.option("--regions", default=None, help="comma-separated (default: all configured)")
 @pushgateway_option
 @config_dir_option
@@ -232,6 +244,9 @@ def demo_cmd(data, root, spans, regions, pushgateway, config_dir, schemas, outpu
         )
     else:
         click.echo(demo_table(results))
+        for r in results:
+            if not isinstance(r, tuple) and r.summary:
+                click.echo(f"{r.region} span {r.span}: {r.summary}")
         click.echo(
             f"{len(results)} runs in {time.time() - t0:.0f}s; per-run JSON in {root}/<REGION>/results/, "
             f"served models in {root}/serving/"

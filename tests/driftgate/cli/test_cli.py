@@ -116,9 +116,11 @@ def test_demo_table_formats_results_and_errors():
         metrics={"auc": 0.7389, "binary_accuracy": 0.7433},
         decision="retrain",
         duration_s=61.0,
+        canary={"verdict": "none", "quality": {"version": 1, "auc": 0.6353, "verdict": "degraded"}},
     )
     table = demo_table([r, ("JFK", 2, "boom")])
     assert "EWR" in table and "0.739" in table and "0.743" in table and "yes" in table
+    assert "v1 0.635 DEGRADED" in table
     assert "JFK" in table and "error" in table and "boom" in table
     lines = summary_lines(r)
     assert "pushed version 1" in lines[0] and "auc 0.739" in lines[1]
