@@ -283,7 +283,10 @@ def decide(
                     f"{len(training.features)} features: {', '.join(sorted(short))}"
                 )
     if decision == SKIP and quality.get("sentence"):
-        reasons.insert(1 if reasons and reasons[0].startswith("insufficient") else 0, quality["sentence"])
+        # the serving model's numbers lead when it was judged; else after the drift verdict
+        judged = quality.get("verdict") in ("ok", "no_reference")
+        first = judged and not (reasons and reasons[0].startswith("insufficient"))
+        reasons.insert(0 if first else min(1, len(reasons)), quality["sentence"])
     if decision == RETRAIN:
         reasons += notes
     reasons += reported

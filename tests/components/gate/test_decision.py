@@ -283,3 +283,12 @@ def test_a_blocked_span_says_serving_stays_in_its_summary():
     assert report.summary.startswith("block: temp (train)") and report.summary.endswith(
         "serving version 3 stays"
     )
+
+
+def test_a_serving_model_not_judged_does_not_lead_the_skip_sentence():
+    import dataclasses
+
+    q = {"verdict": "not_judged", "sentence": "quality not judged: span 7 has 2 blocking data anomalies"}
+    report = decision.decide(7, {"all": 9000}, [], policy=dataclasses.replace(SERVING, quality=q))
+    assert report.decision == decision.SKIP and report.summary.startswith("skip: no drift")
+    assert report.reasons[1] == q["sentence"]
