@@ -112,6 +112,19 @@ def ks_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(ks_2samp(a, b, method="asymp").statistic)
 
 
+def prediction_shift_check(shift: float, max_ks: float, auc_diff_low: float) -> tuple:
+    """(passed, text) of the prediction-shift check. A shift above ``max_ks``
+    between the two models' predictions is suspect, unless the labels show the
+    canary better (the AUC difference's interval above 0): a model trained on
+    a new season answers differently (without this, the seasonal retrains the
+    gate asks for were rolled back)."""
+    better = auc_diff_low > 0
+    text = f"prediction shift KS {shift:.3f} (max {max_ks}"
+    if shift > max_ks and better:
+        text += "; allowed: the canary's AUC interval is above stable's"
+    return shift <= max_ks or better, text + ")"
+
+
 def analyse(stable_dir: str, canary_dir: str, examples: List[bytes], labels: np.ndarray, cfg) -> dict:
     """Measures both models and returns the verdict (``promote``/``rollback``) with reasons."""
     import tensorflow as tf
@@ -145,7 +158,7 @@ def analyse(stable_dir: str, canary_dir: str, examples: List[bytes], labels: np.
     shift = ks_distance(ps, pc)
     s, c = m["stable"], m["canary"]
     checks = [
-        (shift <= cfg.max_prediction_ks, f"prediction shift KS {shift:.3f} (max {cfg.max_prediction_ks})"),
+        prediction_shift_check(shift, cfg.max_prediction_ks, judgement.auc.low),
         (
             c["failure_rate"] <= s["failure_rate"],
             f"malformed-request failures {c['failure_rate']:.2f} vs stable {s['failure_rate']:.2f}",

@@ -287,6 +287,7 @@ def decide(
         judged = quality.get("verdict") in ("ok", "no_reference")
         first = judged and not (reasons and reasons[0].startswith("insufficient"))
         reasons.insert(0 if first else min(1, len(reasons)), quality["sentence"])
+    reasons = list(reasons)  # never extend the block / retrain lists themselves
     if decision == RETRAIN:
         reasons += notes
     reasons += reported

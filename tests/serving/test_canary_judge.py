@@ -95,3 +95,12 @@ def test_a_span_with_one_class_cannot_be_judged():
     s = np.random.default_rng(7).random(500)
     j = cj.judge(y, s, s * 0.9, **KW)
     assert np.isnan(cj.auc(y, s)) and j.verdict == cj.PENDING
+
+
+def test_a_large_prediction_shift_fails_unless_the_canary_is_shown_better():
+    from serving.canary import prediction_shift_check
+
+    assert prediction_shift_check(0.1, 0.25, -0.02) == (True, "prediction shift KS 0.100 (max 0.25)")
+    assert prediction_shift_check(0.46, 0.25, -0.01) == (False, "prediction shift KS 0.460 (max 0.25)")
+    ok, text = prediction_shift_check(0.46, 0.25, 0.07)
+    assert ok and text.endswith("allowed: the canary's AUC interval is above stable's)")

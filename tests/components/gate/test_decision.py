@@ -133,6 +133,15 @@ def test_gradual_finding_retrains():
     assert report.decision == decision.RETRAIN and "gradual drift: temp crept up" in report.reasons[0]
     import dataclasses
 
+    drifted = decision.decide(
+        6,
+        {"t": 10},
+        [],
+        drift={"training": _drift("training", "warning")},
+        gradual=[g, dict(g, feature="dewp")],
+        policy=dataclasses.replace(SERVING, gradual_retrains=False),
+    )
+    assert drifted.decision == decision.RETRAIN and "more reason" not in drifted.summary  # reported only
     quiet = decision.decide(
         6, {"t": 10}, [], gradual=[g], policy=dataclasses.replace(SERVING, gradual_retrains=False)
     )
