@@ -63,10 +63,6 @@ def raw_scores(a, b, categorical):
     return out
 
 
-def verdict(score, tier):
-    return "critical" if score >= tier.critical else "warning" if score >= tier.warning else "none"
-
-
 def drift_benchmark():
     import tensorflow_data_validation as tfdv
     from google.protobuf import text_format
@@ -125,7 +121,7 @@ def drift_benchmark():
         for f, entry in comp.features.items():
             raw_v = []
             for test, r in entry.tests.items():
-                rv = verdict(from_raw[cur][f][test], thresholds_for(cfg.drift, f, test))
+                rv = thresholds_for(cfg.drift, f, test).severity(from_raw[cur][f][test])
                 raw_v.append(rv)
                 cells += 1
                 agree += rv == r.verdict

@@ -40,6 +40,7 @@ def main(argv=None) -> int:
     from google.protobuf import text_format
     from tensorflow_metadata.proto.v0 import schema_pb2
 
+    from backtest import signals
     from components.drift.calibration import calibrate
     from components.drift.evaluate import compare
     from components.drift.summaries import summarize
@@ -64,11 +65,8 @@ def main(argv=None) -> int:
 
     print(f"{args.region}: month-to-month history for calibration", file=sys.stderr)
     real = {m: summary(rows) for m, rows in months.items()}
-    history = [{"span": 1, "scores": {}}]
-    for m in range(2, 13):
-        comp = compare(real[m - 1], real[m], cfg.drift, "previous", m - 1)
-        history.append({"span": m, "scores": {"previous": {f: e.scores() for f, e in comp.features.items()}}})
-    tiers = calibrate(history, cfg.drift).tiers
+    # the region's history records as the gate leaves them (what the backtest replays)
+    tiers = calibrate(signals.history(cfg, sorted(real), real), cfg.drift).tiers
 
     rng = np.random.default_rng(0)
     results = {}

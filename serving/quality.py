@@ -127,12 +127,6 @@ class Quality:
         return cls(**d)
 
 
-def _severity(value: float, tier) -> str:
-    if value is None or not np.isfinite(value):
-        return "none"
-    return "critical" if value >= tier.critical else "warning" if value >= tier.warning else "none"
-
-
 @dataclass(frozen=True)
 class Measured:
     """What scoring a model on a labelled span gives (before any verdict)."""
@@ -210,7 +204,7 @@ def verdict(version: int, span: int, m: Measured, ref: Optional[Reference], cfg)
         reference_auc=ref.auc,
         reference_span=ref.span,
         prediction_drift=drift,
-        prediction_severity=_severity(drift["psi"], cfg.prediction_psi),
+        prediction_severity=cfg.prediction_psi.severity(drift["psi"]),
         sentence=sentence + f"; prediction PSI {drift['psi']:.3f} vs span {ref.span}",
     )
 

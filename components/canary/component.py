@@ -77,7 +77,7 @@ def delayed_span_rows(data_dir: str, span_pattern: str, span: int, schema_uri: s
 def serving_quality(layout, model_name: str, span: int, rows, cfg, not_judged: "str | None") -> dict:
     """The serving model's quality on labelled span ``span`` (``rows``: a
     callable returning its (records, labels)), or why it was not judged."""
-    from serving import quality, release
+    from serving import quality
 
     state = release.load_state(layout.serving_dir, model_name)
     if state.stable is None:
@@ -131,6 +131,7 @@ def CanaryJudge(
     findings = classify(
         read_anomalies(anomalies), json.loads(warn_only_types), json.loads(warn_only_features)
     )
+    ingest_reason = ingest_choice(examples).reason
     records, labels, hold = [], np.zeros(0), None
     current: dict = {}
 
@@ -141,7 +142,7 @@ def CanaryJudge(
 
     if state.canary is not None:
         canary_span = RegionState(layout.state_dir).training_span(state.canary)
-        hold = hold_reason(span, ingest_choice(examples).reason, canary_span, findings)
+        hold = hold_reason(span, ingest_reason, canary_span, findings)
         if hold is None:
             records, labels = span_rows()
     try:
@@ -167,7 +168,7 @@ def CanaryJudge(
         rows = span_rows
         if labels_delay_spans:
             rows = lambda: delayed_span_rows(data_dir, span_pattern, judged, schema.uri, label)  # noqa: E731
-        why = hold_reason(span, ingest_choice(examples).reason, None, findings)
+        why = hold_reason(span, ingest_reason, None, findings)
         try:
             result["quality"] = serving_quality(
                 layout, model_name, judged, rows, {"config": qcfg, "delay": labels_delay_spans}, why

@@ -55,14 +55,6 @@ def benjamini_hochberg(p_values: List[float]) -> List[float]:
     return out.tolist()
 
 
-def _severity(value: float, tier) -> str:
-    if value >= tier.critical:
-        return CRITICAL
-    if value >= tier.warning:
-        return WARNING
-    return NONE
-
-
 def compare(
     base: Mapping[str, object],
     cur: Mapping[str, object],
@@ -106,7 +98,7 @@ def compare(
                 "p_value": score.p_value,
                 "warning": round(tier.warning, 6),
                 "critical": round(tier.critical, 6),
-                "verdict": _severity(score.value, tier),
+                "verdict": tier.severity(score.value),
             }
             if score.p_value is not None:
                 pending_p.append((name, test, score.p_value))

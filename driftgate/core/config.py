@@ -141,6 +141,14 @@ class Tier:
             return f"warning ({self.warning}) must not exceed critical ({self.critical})"
         return None
 
+    def severity(self, value: Optional[float]) -> str:
+        """``critical``, ``warning`` or ``none`` for a score (``none`` without one: None or NaN)."""
+        from driftgate.core.vocabulary import CRITICAL, NONE, WARNING
+
+        if value is None or value != value:
+            return NONE
+        return CRITICAL if value >= self.critical else WARNING if value >= self.warning else NONE
+
 
 @dataclass(frozen=True)
 class TestThresholds:
