@@ -57,6 +57,13 @@ class RegionState:
         out.ParseFromString(storage.read_bytes(path))
         return out
 
+    def relative(self, uri: str) -> str:
+        """``uri`` relative to the region's root (this folder's parent) when
+        under it, so a copied or restored root still finds it; else unchanged."""
+        region_root = storage.dirname(self.path.rstrip("/"))
+        prefix = region_root.rstrip("/") + "/"
+        return uri[len(prefix) :] if uri.startswith(prefix) else uri
+
     # json documents ---------------------------------------------------
     def _read_json(self, name: str, default):
         path = storage.join(self.path, name)
@@ -77,6 +84,25 @@ class RegionState:
         records = [h for h in self.history() if h["span"] != record["span"]]
         records.append(dict(record, recorded_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
         self._write_json("history.json", sorted(records, key=lambda h: h["span"]))
+
+    def processed_spans(self) -> List[int]:
+        """Spans whose run finished (its recorder node ran). A span whose run
+        stopped after the gate (killed, or a step failed) is not among them,
+        so the next run takes it again instead of moving past a retrain that
+        never happened. Records from before ``completed`` existed count as done."""
+        return [h["span"] for h in self.history() if h.get("completed", True)]
+
+    def mark_completed(self, span: int, run_id: str = "") -> bool:
+        """Marks ``span``'s record finished (the run recorder, last node of a
+        run); False when the span has no record (no-new-span runs write none)."""
+        history = self.history()
+        entry = next((h for h in history if h["span"] == span), None)
+        if entry is None:
+            return False
+        if entry.get("completed") is not True:  # a no-new-span run leaves a finished record as it is
+            entry.update(completed=True, **({"run_id": run_id} if run_id else {}))
+            self._write_json("history.json", history)
+        return True
 
     def previous_span(self, span: int) -> Optional[int]:
         """The newest span before ``span`` that was not blocked and has statistics."""

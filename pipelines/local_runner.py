@@ -1,7 +1,10 @@
 """Runs one region's pipeline on this machine with TFX's LocalDagRunner.
 
-Thin: config -> paths -> preflight -> ``create_pipeline`` -> LocalDagRunner,
-then reads what happened back from ML Metadata (``components.monitor.result``).
+Thin: config -> paths -> region lease -> preflight -> ``create_pipeline`` ->
+LocalDagRunner under a run id chosen here, then reads that run (and no other)
+back from ML Metadata (``components.monitor.result``). One run of a region at
+a time: the whole run holds the region's lease (``driftgate.core.lease``),
+so two runs started together never pick the same span or push over each other.
 State of a region lives under ``<root>/<REGION>/`` (SQLite metadata and TFX
 artifacts); served models under ``<root>/serving/<REGION>/<model>/``.
 """
@@ -13,11 +16,12 @@ import logging
 import os
 import sys
 import time
+import uuid
 from typing import Callable, Dict, Optional
 
 from components.ingest import spans
 from components.state import RegionState
-from driftgate.core import storage
+from driftgate.core import lease, storage
 from driftgate.core.config import RegionConfig, region_data_dir, schema_file
 from driftgate.core.layout import RegionLayout
 from pipelines import preflight
@@ -26,9 +30,31 @@ from pipelines.paths import PipelinePaths
 Progress = Callable[[str], None]
 
 
+def new_run_id(region: str) -> str:
+    """A pipeline run id unique across processes: ``<REGION>-<UTC time>-<random>``."""
+    return f"{region}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex[:6]}"
+
+
+def _runner(run_id: str):
+    """TFX's LocalDagRunner, running the pipeline under ``run_id`` (its own
+    would be the start time: two runs in one second would share it)."""
+    from tfx import v1 as tfx
+    from tfx.dsl.compiler import constants
+    from tfx.orchestration.portable import runtime_parameter_utils
+
+    class Runner(tfx.orchestration.LocalDagRunner):
+        def run_with_ir(self, pipeline, run_options=None):
+            runtime_parameter_utils.substitute_runtime_parameter(
+                pipeline, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id}
+            )
+            return super().run_with_ir(pipeline, run_options)
+
+    return Runner()
+
+
 def region_paths(config: RegionConfig, root: str, data: Optional[str] = None, schemas_dir=None):
     """PipelinePaths plus the metadata path for ``config`` under ``root``."""
-    layout = RegionLayout(storage.absolute(root), config.region, config.serving.model_name)
+    layout = region_layout(config, root)
     paths = PipelinePaths(
         data_dir=region_data_dir(config, data),
         pipeline_root=layout.pipeline_root,
@@ -38,6 +64,10 @@ def region_paths(config: RegionConfig, root: str, data: Optional[str] = None, sc
         root=layout.root,
     )
     return paths, layout.metadata_path
+
+
+def region_layout(config: RegionConfig, root: str) -> RegionLayout:
+    return RegionLayout(storage.absolute(root), config.region, config.serving.model_name)
 
 
 class _ComponentProgress(logging.Handler):
@@ -94,7 +124,7 @@ def _quiet_tfx(handler: logging.Handler):
 
 def choose_span_or_fail(paths, config: RegionConfig, span: Optional[int]):
     """The span a run of the region ingests now (``components.ingest.spans``)."""
-    processed = [h["span"] for h in RegionState(paths.state_dir).history()]
+    processed = RegionState(paths.state_dir).processed_spans()
     available = preflight.available_spans(paths.data_dir, config.data.span_pattern)
     if not available:
         preflight.span_files(paths.data_dir, config.data.span_pattern, span)  # raises the usual error
@@ -116,15 +146,25 @@ def run_region(
     schemas_dir=None,
     pushgateway: Optional[str] = None,
     progress: Progress = lambda line: print(line, file=sys.stderr),
+    wait_s: float = 0.0,
 ):
     """Runs the region's pipeline for ``span`` (when None, the span
     ``components.ingest.spans.choose_span`` picks: the oldest one not processed yet).
 
     ``pushgateway``: where the run recorder also pushes the metrics.
-    Returns a ``RunResult``. Raises PreflightError (cannot start) or
-    DataBlocked (span unfit, found before TFX ran); a span blocked by the
-    pipeline's own data gate returns a result with ``blocked=True``.
+    ``wait_s``: how long to wait for another run of the region to finish.
+    Returns a ``RunResult``. Raises LeaseHeld (another run of the region is
+    under way), PreflightError (cannot start) or DataBlocked (span unfit,
+    found before TFX ran); a span blocked by the pipeline's own data gate
+    returns a result with ``blocked=True``.
     """
+    run_id = new_run_id(config.region)
+    lease_file = region_layout(config, root).lease_file
+    with lease.held(lease_file, run_id, wait_s=wait_s, progress=progress):
+        return _run_held(config, root, data, span, force_retrain, schemas_dir, pushgateway, progress, run_id)
+
+
+def _run_held(config, root, data, span, force_retrain, schemas_dir, pushgateway, progress, run_id):
     paths, metadata_path = region_paths(config, root, data, schemas_dir)
     required = list(config.features.all) + [config.features.label]
     preflight.check_schema_file(paths.schema_file, required)
@@ -153,6 +193,7 @@ def run_region(
         schema_commit=git_commit_of(paths.schema_file),
         pushgateway=pushgateway or "",
         driftgate_version=driftgate_version(),
+        run_id=run_id,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             metadata_path
         ),
@@ -160,8 +201,8 @@ def run_region(
     handler = _ComponentProgress(progress)
     t0 = time.time()
     with _quiet_tfx(handler):
-        tfx.orchestration.LocalDagRunner().run(pipeline)
-    result = collect(config, metadata_path, paths)
+        _runner(run_id).run(pipeline)
+    result = collect(config, metadata_path, paths, run_id)
     result.duration_s = round(time.time() - t0, 1)
     result.component_seconds = {k: round(v, 2) for k, v in handler.seconds.items()}
     return result

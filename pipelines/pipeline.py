@@ -113,6 +113,7 @@ def create_pipeline(
     schema_commit: Optional[str] = None,
     pushgateway: str = "",
     driftgate_version: str = "",
+    run_id: str = "",
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Optional[List[str]] = None,
 ) -> tfx.dsl.Pipeline:
@@ -124,6 +125,9 @@ def create_pipeline(
     ``schema_commit`` (the git commit of the pinned schema, when known) is
     recorded with the schema version in ML Metadata. ``pushgateway`` is where
     the run recorder pushes the run's metrics (empty: the textfile only).
+    ``run_id``: the pipeline run's id when the runner chooses it before the
+    run (``pipelines.local_runner``), recorded in the run's result, report and
+    metrics; empty in a compiled spec, which many runs share.
     """
     range_config = None
     if span is not None:
@@ -174,6 +178,7 @@ def create_pipeline(
         labels_delay_spans=config.labels.delay_spans,
         data_dir=paths.data_dir,
         span_pattern=config.data.span_pattern,
+        served_base_path=config.serving.served_base_path(config.region),
         **warn_only,
     ).with_id(ids.CANARY_JUDGE)
     gate = SpanGate(
@@ -205,6 +210,7 @@ def create_pipeline(
         alerts_config=json.dumps(asdict(config.alerts)),
         pushgateway=pushgateway,
         driftgate_version=driftgate_version,
+        run_id=run_id,
     )
     nodes = [example_gen, schema_importer, canary_judge, statistics_gen, example_validator, gate]
     decision = gate.outputs["report"].future()[0].custom_property(ids.PROP_DECISION)
@@ -240,6 +246,7 @@ def create_pipeline(
             state_dir=paths.state_dir,
             serving_dir=posixpath.dirname(paths.model_base_path),
             model_name=config.serving.model_name,
+            served_base_path=config.serving.served_base_path(config.region),
         ).with_id(ids.RELEASE_RECORDER)
         recorder = RunRecorder(
             **recorder_args,
@@ -257,5 +264,23 @@ def create_pipeline(
         components=nodes,
         enable_cache=False,
         metadata_connection_config=metadata_connection_config,
-        beam_pipeline_args=list(beam_pipeline_args if beam_pipeline_args is not None else config.beam_args),
+        beam_pipeline_args=beam_args(config, beam_pipeline_args),
     )
+
+
+# Beam flags that tell TFX where its code comes from on Beam workers.
+DEPENDENCY_FLAGS = ("--extra_package", "--setup_file", "--requirements_file", "--sdk_container_image")
+
+
+def beam_args(config: RegionConfig, given: Optional[List[str]] = None) -> List[str]:
+    """The region's Beam flags, naming the pipeline image as the workers' SDK
+    container unless they already name a dependency. Without one, every Beam
+    component of TFX copies the whole TFX install into a new temporary folder
+    and builds an sdist of it for the workers (``tfx.utils.dependency_utils``):
+    ~50 MB left in /tmp and seconds lost per component, each run, although the
+    in-process DirectRunner needs none of it. The image holds TFX and
+    driftgate (``kubeflow/Dockerfile``): what portable runners' workers need."""
+    args = list(given if given is not None else config.beam_args)
+    if not any(a.startswith(DEPENDENCY_FLAGS) for a in args):
+        args.append(f"--sdk_container_image={config.kubeflow.image}")
+    return args

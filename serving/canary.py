@@ -192,16 +192,18 @@ def judge_and_apply(
     record_path=None,
     dry_run: bool = False,
     hold: Optional[str] = None,
+    served: str = "",
 ) -> dict:
     """Judges the region's canary on a labelled span, then promotes or rolls it
     back (``serving.release``) and writes the verdict to ``record_path(version,
     span)``. ``pending`` leaves the labels as they are; ``dry_run`` analyses only.
     Without a canary the verdict is ``none`` and nothing is read or written;
     with ``hold`` (why this span cannot judge it) the canary stays ``pending``
-    without being scored."""
+    without being scored. ``served``: the base path TF Serving sees
+    (``serving.release``)."""
     from serving import release
 
-    state = release.load_state(serving_dir, model_name)
+    state = release.load_state(serving_dir, model_name, served)
     if state.canary is None or hold:  # nothing scored, nothing changed
         return {
             "verdict": ids.NO_CANARY if state.canary is None else ids.PENDING,
@@ -214,7 +216,7 @@ def judge_and_apply(
     from driftgate.core import storage
 
     def version_dir(v: int) -> str:
-        return storage.join(state.base_path, str(v))
+        return storage.join(release.model_dir(serving_dir, model_name), str(v))
 
     # a SavedModel on a bucket is loaded from a local copy (as the smoke test does)
     with (
@@ -228,9 +230,9 @@ def judge_and_apply(
     if dry_run:
         return result
     if result["verdict"] == "promote":
-        release.promote(serving_dir, model_name, reason=reason)
+        release.promote(serving_dir, model_name, reason=reason, served=served)
     elif result["verdict"] == ROLLBACK:
-        release.rollback(serving_dir, model_name, reason=reason)
+        release.rollback(serving_dir, model_name, reason=reason, served=served)
     # pending: the canary keeps its share and is judged again on a later span
     if record_path is not None:
         result["report"] = record_path(state.canary, span)

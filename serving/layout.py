@@ -14,7 +14,7 @@ import json
 import os
 from typing import List, Optional
 
-from driftgate.core import storage
+from driftgate.core import faults, storage
 
 SAVED_MODEL = "saved_model.pb"
 TMP_PREFIX = storage.TMP_PREFIX
@@ -83,6 +83,7 @@ def publish_version(model_dir: str, base: str, version: Optional[int] = None) ->
     gfile.makedirs(base)
     version = version or next_version(base)
     final = storage.join(base, str(version))
+    faults.point("write", final)
     if gfile.exists(final):
         raise FileExistsError(f"{final} already exists; versions are never overwritten")
     tmp = storage.join(base, f"{TMP_PREFIX}{version}")

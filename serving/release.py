@@ -24,6 +24,13 @@ file + fsync + rename locally; an object appears whole on a bucket). On a
 local root the whole step also holds a per-region lock with a timeout naming
 its holder. A version gets a label only after its SavedModel loaded and its
 serving signature answered on a sample of the region's data.
+
+Relocatable: nothing here trusts a path it stored. The models are read from
+the current root (``model_dir``); the ``base_path`` written into the configs
+is the folder as TF Serving sees it (``served``: the configured
+``serving.base_path``, by default the root's own folder), recomputed at every
+write. A root copied or restored elsewhere is noticed by ``relocate``, which
+rewrites the configs for where the root is now and records that it did.
 """
 
 import contextlib
@@ -37,7 +44,7 @@ from typing import Iterator, List, Optional
 
 from google.protobuf import text_format
 
-from driftgate.core import storage
+from driftgate.core import faults, storage
 from serving.layout import RELEASE_STATE_FILE
 
 STABLE, CANARY = "stable", "canary"
@@ -51,7 +58,7 @@ class ReleaseError(RuntimeError):
 @dataclass
 class ReleaseState:
     model_name: str
-    base_path: str
+    base_path: str  # as TF Serving sees it (what the configs say); recomputed at each load
     stable: Optional[int] = None
     canary: Optional[int] = None
     previous_stables: List[int] = field(default_factory=list)
@@ -131,15 +138,109 @@ def _state_path(serving_dir: str) -> str:
     return storage.join(serving_dir, STATE_FILE)
 
 
-def _parse_state(data: Optional[bytes], serving_dir: str, model_name: str) -> ReleaseState:
+def model_dir(serving_dir: str, model_name: str) -> str:
+    """Where the versions are under the current root (read for smoke tests and judgements)."""
+    return storage.join(serving_dir, model_name)
+
+
+def _parse_state(data: Optional[bytes], serving_dir: str, model_name: str, served: str = "") -> ReleaseState:
+    base = served or model_dir(serving_dir, model_name)
     if data is None:
-        return ReleaseState(model_name=model_name, base_path=storage.join(serving_dir, model_name))
-    return ReleaseState(**json.loads(data))
+        return ReleaseState(model_name=model_name, base_path=base)
+    state = ReleaseState(**json.loads(data))
+    state.base_path = base  # never the stored one: a moved root keeps serving its versions
+    return state
 
 
-def load_state(serving_dir: str, model_name: str) -> ReleaseState:
+def load_state(serving_dir: str, model_name: str, served: str = "") -> ReleaseState:
+    """The region's release state; ``served``: the base path TF Serving sees
+    (empty: ``model_dir``)."""
     path = _state_path(serving_dir)
-    return _parse_state(storage.read_bytes(path) if storage.exists(path) else None, serving_dir, model_name)
+    return _parse_state(
+        storage.read_bytes(path) if storage.exists(path) else None, serving_dir, model_name, served
+    )
+
+
+def recorded_base_paths(serving_dir: str) -> List[str]:
+    """The base paths the stored state and ``models.config`` name now (to compare with where they should)."""
+    found = []
+    path = _state_path(serving_dir)
+    if storage.exists(path):
+        found.append(json.loads(storage.read_bytes(path)).get("base_path") or "")
+    config = storage.join(serving_dir, CONFIG_FILE)
+    if storage.exists(config):
+        models = parse_config(storage.read_text(config)).model_config_list.config
+        found += [m.base_path for m in models]
+    return [p for p in found if p]
+
+
+UNLABELLED = (
+    "pushed by a run that stopped before its release step labelled it "
+    "(killed, or its label write failed); never served"
+)
+
+
+def reconcile(serving_dir: str, model_name: str, served: str = "") -> List[str]:
+    """Repairs what a run stopped mid-way leaves, before the next run relies
+    on it; returns one line per repair (empty when there was nothing to do):
+
+    - a version folder no run labelled or rejected (the run that pushed it was
+      killed, or its label write failed) is recorded as rejected, with that reason;
+    - configs older than the committed state (a run killed between writing
+      ``release.json`` and its configs) are rewritten from it.
+    """
+    from serving.layout import list_versions
+
+    state = load_state(serving_dir, model_name, served)
+    known = {state.stable, state.canary, *state.previous_stables, *state.rejected}
+    orphans = [v for v in list_versions(model_dir(serving_dir, model_name)) if v not in known]
+    done = []
+    if orphans:
+
+        def change(state: ReleaseState) -> ReleaseState:
+            for v in orphans:
+                if v not in {state.stable, state.canary, *state.previous_stables, *state.rejected}:
+                    state.rejected.append(v)
+                    _event(state, "rejected", v, reason=UNLABELLED)
+            return state
+
+        with _guard(serving_dir):
+            transact(serving_dir, model_name, change, served)
+        done.append(f"version(s) {', '.join(map(str, orphans))} {UNLABELLED}: recorded as rejected")
+    elif state.revision and _config_revision(serving_dir) < state.revision:
+        with _guard(serving_dir):
+            save(serving_dir, load_state(serving_dir, model_name, served))
+        done.append(f"TF Serving configs were behind release.json (revision {state.revision}): rewritten")
+    return done
+
+
+def _config_revision(serving_dir: str) -> int:
+    """The lowest revision among the three configs (-1 when one is missing)."""
+    revisions = []
+    for name in (CONFIG_FILE, "stable.config", "canary.config"):
+        path = storage.join(serving_dir, name)
+        found = REVISION.match(storage.read_bytes(path)) if storage.exists(path) else None
+        revisions.append(int(found.group(1)) if found else -1)
+    return min(revisions)
+
+
+def relocate(serving_dir: str, model_name: str, served: str = "") -> Optional[str]:
+    """When the stored state or configs name another base path than ``served``
+    (the root was copied, restored or mounted elsewhere, or
+    ``serving.base_path`` changed): rewrites them for this one, records a
+    ``relocated`` event, returns the old path. None when nothing pointed elsewhere."""
+    want = served or model_dir(serving_dir, model_name)
+    stale = [p for p in recorded_base_paths(serving_dir) if p != want]
+    if not stale or not storage.exists(_state_path(serving_dir)):
+        return None
+
+    def change(state: ReleaseState) -> ReleaseState:
+        _event(state, "relocated", None, reason=f"base path {stale[0]} -> {want}")
+        return state
+
+    with _guard(serving_dir):
+        transact(serving_dir, model_name, change, served)
+    return stale[0]
 
 
 REVISION = re.compile(rb"^# driftgate release revision (\d+)")
@@ -188,7 +289,7 @@ def _guard(serving_dir: str):
     return contextlib.nullcontext() if storage.is_remote(serving_dir) else locked(serving_dir)
 
 
-def transact(serving_dir: str, model_name: str, change) -> ReleaseState:
+def transact(serving_dir: str, model_name: str, change, served: str = "") -> ReleaseState:
     """Applies ``change(state) -> state`` to the region's release state by
     compare-and-swap (re-read and re-applied when another writer committed
     first), then writes the configs. ``change`` raising ReleaseError leaves
@@ -197,7 +298,7 @@ def transact(serving_dir: str, model_name: str, change) -> ReleaseState:
     committed = []
 
     def apply(data: Optional[bytes]) -> str:
-        state = change(_parse_state(data, serving_dir, model_name))
+        state = change(_parse_state(data, serving_dir, model_name, served))
         state.revision += 1
         committed[:] = [state]
         return json.dumps(asdict(state), indent=1)
@@ -206,6 +307,7 @@ def transact(serving_dir: str, model_name: str, change) -> ReleaseState:
         storage.update(path, apply, ATTEMPTS)
     except storage.Conflict:
         raise ReleaseError(f"{path}: changed by other writers {ATTEMPTS} times in a row; retry") from None
+    faults.point("release.state_written")  # committed; the configs follow (reconcile repairs a gap)
     save(serving_dir, committed[0])
     return committed[0]
 
@@ -240,15 +342,16 @@ def smoke_test(version_dir: str, examples: List[bytes]) -> None:
         raise ReleaseError(f"{version_dir}: serving signature returned no valid probabilities")
 
 
-def push(serving_dir: str, model_name: str, version: int, examples: List[bytes]) -> ReleaseState:
+def push(
+    serving_dir: str, model_name: str, version: int, examples: List[bytes], served: str = ""
+) -> ReleaseState:
     """Labels a newly pushed version: stable when none is, canary otherwise.
     A version whose SavedModel fails the smoke test is marked rejected (and
     ReleaseError raised after that is recorded)."""
     with _guard(serving_dir):
-        base = load_state(serving_dir, model_name).base_path
         failure = None
         try:
-            with storage.local_copy(storage.join(base, str(version))) as local:
+            with storage.local_copy(storage.join(model_dir(serving_dir, model_name), str(version))) as local:
                 smoke_test(local, examples)
         except ReleaseError as exc:
             failure = exc
@@ -268,13 +371,15 @@ def push(serving_dir: str, model_name: str, version: int, examples: List[bytes])
                 _event(state, "canary", version)
             return state
 
-        state = transact(serving_dir, model_name, change)
+        state = transact(serving_dir, model_name, change, served)
     if failure is not None:
         raise failure
     return state
 
 
-def promote(serving_dir: str, model_name: str, reason: str = "promoted by hand") -> ReleaseState:
+def promote(
+    serving_dir: str, model_name: str, reason: str = "promoted by hand", served: str = ""
+) -> ReleaseState:
     def change(state: ReleaseState) -> ReleaseState:
         if state.canary is None:
             raise ReleaseError(f"{serving_dir}: no canary to promote (stable is {state.stable})")
@@ -284,10 +389,12 @@ def promote(serving_dir: str, model_name: str, reason: str = "promoted by hand")
         return state
 
     with _guard(serving_dir):
-        return transact(serving_dir, model_name, change)
+        return transact(serving_dir, model_name, change, served)
 
 
-def rollback(serving_dir: str, model_name: str, reason: str = "rolled back by hand") -> ReleaseState:
+def rollback(
+    serving_dir: str, model_name: str, reason: str = "rolled back by hand", served: str = ""
+) -> ReleaseState:
     """With a canary: drop its label, mark it rejected (kept on disk). Without:
     return to the previous stable in one step."""
 
@@ -308,4 +415,4 @@ def rollback(serving_dir: str, model_name: str, reason: str = "rolled back by ha
         return state
 
     with _guard(serving_dir):
-        return transact(serving_dir, model_name, change)
+        return transact(serving_dir, model_name, change, served)

@@ -10,6 +10,7 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+GCS_BUCKET = "driftgate-test"
 
 
 @pytest.fixture(scope="session")
@@ -98,3 +99,32 @@ def pushgateway():
     yield f"127.0.0.1:{port}"
     proc.terminate()
     proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def gcs():
+    """A Cloud Storage JSON API server on loopback (``gcp-storage-emulator``),
+    reached through the real client library; yields ``gs://<bucket>``.
+    It ignores ``ifGenerationMatch`` (tests/serving/test_release_bucket.py)."""
+    import socket
+
+    from gcp_storage_emulator.server import create_server
+
+    from driftgate.core import storage
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    server = create_server("127.0.0.1", port, in_memory=True, default_bucket=GCS_BUCKET)
+    server.start()
+    old = os.environ.get("STORAGE_EMULATOR_HOST")
+    os.environ["STORAGE_EMULATOR_HOST"] = f"http://127.0.0.1:{port}"
+    storage._client = None  # a client for this server
+    yield f"gs://{GCS_BUCKET}"
+    server.stop()
+    storage._client = None
+    if old is None:
+        os.environ.pop("STORAGE_EMULATOR_HOST", None)
+    else:
+        os.environ["STORAGE_EMULATOR_HOST"] = old

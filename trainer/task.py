@@ -19,6 +19,7 @@ import tensorflow as tf  # noqa: E402
 from google.protobuf import text_format  # noqa: E402
 from tensorflow_metadata.proto.v0 import schema_pb2  # noqa: E402
 
+from driftgate.core import faults  # noqa: E402
 from trainer.features import (  # noqa: E402
     FeatureSpec,
     compute_feature_stats,
@@ -98,6 +99,7 @@ def train_and_export(
         validation_steps=eval_steps,
         epochs=1,
         verbose=2,
+        callbacks=[_FaultPoint()] if faults.ENV in os.environ else [],
     )
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=SIGNATURE_INPUT)])
@@ -114,6 +116,14 @@ def train_and_export(
             indent=1,
         )
     return {k: float(v[-1]) for k, v in history.history.items()}
+
+
+class _FaultPoint(tf.keras.callbacks.Callback):
+    """``trainer.fit`` failpoint a few batches into training (``driftgate.core.faults``)."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == 5:
+            faults.point("trainer.fit")
 
 
 def run_fn(fn_args) -> None:

@@ -99,7 +99,8 @@ def serving_quality(layout, model_name: str, span: int, rows, cfg, not_judged: "
     records, labels = rows()
     recorded = region_state.releases().get(version, {}).get("reference")
     ref = quality.Reference.from_json(recorded) if recorded else None
-    predictions = canary.predict_version(state.base_path, version, records) if len(records) else np.zeros(0)
+    base = release.model_dir(layout.serving_dir, model_name)
+    predictions = canary.predict_version(base, version, records) if len(records) else np.zeros(0)
     return quality.judge(version, span, labels, predictions, ref, cfg["config"], seed=span).to_json()
 
 
@@ -120,6 +121,7 @@ def CanaryJudge(
     labels_delay_spans: tfx.dsl.components.Parameter[int] = 0,
     data_dir: tfx.dsl.components.Parameter[str] = "",
     span_pattern: tfx.dsl.components.Parameter[str] = "",
+    served_base_path: tfx.dsl.components.Parameter[str] = "",
 ):
     """Promotes, rolls back or keeps pending the region's canary (``none``
     without one), then judges the serving model's quality."""
@@ -127,7 +129,15 @@ def CanaryJudge(
 
     layout = RegionLayout(root, region, model_name)
     span = artifact_span(examples)
-    state = release.load_state(layout.serving_dir, model_name)
+    moved_from = release.relocate(layout.serving_dir, model_name, served_base_path)
+    if moved_from:  # a root copied, restored or mounted elsewhere: configs now name where it is
+        logging.warning(
+            "%s: serving configs named %s; rewritten for where the root is now", region, moved_from
+        )
+    repaired = release.reconcile(layout.serving_dir, model_name, served_base_path)
+    for line in repaired:  # what an earlier run stopped mid-way left
+        logging.warning("%s: %s", region, line)
+    state = release.load_state(layout.serving_dir, model_name, served_base_path)
     findings = classify(
         read_anomalies(anomalies), json.loads(warn_only_types), json.loads(warn_only_features)
     )
@@ -155,12 +165,19 @@ def CanaryJudge(
             span,
             record_path=layout.canary_record,
             hold=hold,
+            served=served_base_path,
         )
     except Exception as exc:  # cannot judge now: the labels stay, the next span judges it
         logging.exception("canary judgement failed")
         why = f"could not judge on span {span}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-        result = canary.judge_and_apply(layout.serving_dir, model_name, records, labels, None, span, hold=why)
+        result = canary.judge_and_apply(
+            layout.serving_dir, model_name, records, labels, None, span, hold=why, served=served_base_path
+        )
     result["region"] = region
+    if moved_from:
+        result["relocated_from"] = moved_from
+    if repaired:
+        result["repaired"] = repaired
     logging.info("canary verdict for %s span %d: %s", region, span, result["verdict"])
     qcfg = quality_config_from_dict(json.loads(quality_config))
     if qcfg.enabled:

@@ -15,6 +15,7 @@ from components.drift.summaries import summarize
 from components.gate import decision as logic
 from components.ingest.executor import ingest_choice
 from components.state import RegionState
+from driftgate.core import faults
 from serving import layout
 
 COMPARATOR_TYPES = (
@@ -181,6 +182,8 @@ def run_gate(
             "numeric": logic.numeric_moments(cur),
             "gradual": [g["feature"] for g in found_gradual],
             "serving_version": serving_version,
+            "completed": False,  # until the run recorder, the run's last node, marks it
         }
     )
+    faults.point("gate.recorded")
     return report

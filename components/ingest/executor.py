@@ -66,7 +66,7 @@ def resolve(exec_properties: Dict[str, Any]) -> Tuple[Dict[str, Any], spans.Span
     found = available_spans(input_base, pattern)
     if not found:
         raise spans.SpanError(f"{input_base}: no files match '{pattern}'")
-    processed = [h["span"] for h in RegionState(exec_properties[STATE_DIR_KEY]).history()]
+    processed = RegionState(exec_properties[STATE_DIR_KEY]).processed_spans()
     try:
         choice = spans.choose_span(found, processed, _requested_span(exec_properties))
     except spans.SpanError as exc:

@@ -24,6 +24,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional
 
+from driftgate.core.vocabulary import REJECTED
+
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 
 
@@ -73,6 +75,17 @@ def derive(result, history: List[dict], escalate_after: int) -> List[Alert]:
                 "critical",
                 f"{result.region} span {result.span} blocked: {'; '.join(result.reasons[:3])}",
                 {"span": result.span, "reasons": result.reasons},
+            )
+        )
+    if getattr(result, "release_label", None) == REJECTED:
+        alerts.append(
+            Alert(
+                result.region,
+                f"<release v{result.pushed_version}>",
+                "critical",
+                f"{result.region}: version {result.pushed_version} trained on span {result.span} was pushed but "
+                f"REJECTED at release (no label, serving unchanged): {result.release_reason[:300]}",
+                {"span": result.span, "version": result.pushed_version, "reason": result.release_reason},
             )
         )
     canary = getattr(result, "canary", None) or {}

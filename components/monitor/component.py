@@ -22,6 +22,7 @@ from tfx.utils import io_utils
 
 from components.artifacts import CanaryVerdict, GateReport, ReleaseRecord, RunRecord
 from components.monitor import publish, result
+from components.state import RegionState
 from driftgate.core import storage
 from driftgate.core import vocabulary as ids
 from driftgate.core.config import alerts_config_from_dict
@@ -44,6 +45,7 @@ def RunRecorder(
     alerts_config: tfx.dsl.components.Parameter[str],
     pushgateway: tfx.dsl.components.Parameter[str] = "",
     driftgate_version: tfx.dsl.components.Parameter[str] = "",
+    run_id: tfx.dsl.components.Parameter[str] = "",
     baseline: In[std.Model] = None,
     blessing: In[std.ModelBlessing] = None,
     evaluation: In[std.ModelEvaluation] = None,
@@ -64,6 +66,10 @@ def RunRecorder(
     )
     run = result.build(region, layout.model_base_path, {k: a for k, a in given.items() if a is not None})
     run.driftgate_version = driftgate_version or None
+    run.run_id = run_id
+    if run.span is not None:  # its state work is done: the next run moves on (components.state);
+        # what follows are side channels, which never fail the run
+        RegionState(layout.state_dir).mark_completed(run.span, run_id)
     publish.publish(
         run,
         layout,

@@ -11,7 +11,7 @@ across processes, as Prometheus expects.
 
 from typing import Optional
 
-from driftgate.core.vocabulary import DECISIONS, NO_CANARY, PENDING, PROMOTE, ROLLBACK
+from driftgate.core.vocabulary import DECISIONS, NO_CANARY, PENDING, PROMOTE, REJECTED, ROLLBACK
 from driftgate.core.vocabulary import SEVERITY_RANK as SEVERITY_VALUE
 
 CANARY_VERDICTS = (PROMOTE, ROLLBACK, PENDING)
@@ -70,6 +70,12 @@ def build_registry(result, history=(), release_state=None):
     Gauge(
         "driftgate_model_blessed", "1 blessed, 0 not blessed, -1 not evaluated", ["region"], registry=reg
     ).labels(region).set(-1 if result.blessed is None else int(result.blessed))
+    Gauge(
+        "driftgate_release_rejected",
+        "1 when the latest run's pushed version was rejected at release (no label; serving unchanged)",
+        ["region", "version"],
+        registry=reg,
+    ).labels(region, str(result.pushed_version or 0)).set(int(result.release_label == REJECTED))
     # the verdict of this run's canary judge (pending included), else the
     # latest promote / rollback in the release history
     judged = (getattr(result, "canary", None) or {}).get("verdict")

@@ -84,12 +84,12 @@ def _prop(artifact, name: str):
     return getattr(v, kind) if kind else None
 
 
-def _node_outputs(store: metadata_store.MetadataStore) -> tuple:
-    """({node_id: {output_key: artifact}}, run_id) for the newest pipeline run."""
-    runs = store.get_contexts_by_type("pipeline_run")
-    if not runs:
-        raise RuntimeError("no pipeline run recorded in ML Metadata")
-    run = max(runs, key=lambda c: (c.create_time_since_epoch, c.id))
+def _node_outputs(store: metadata_store.MetadataStore, run_id: str) -> tuple:
+    """({node_id: {output_key: artifact}}, run_id) of the pipeline run ``run_id``
+    (never "the newest": another run of the region may have started since)."""
+    run = store.get_context_by_type_and_name("pipeline_run", run_id)
+    if run is None:
+        raise RuntimeError(f"pipeline run {run_id!r} is not recorded in ML Metadata")
     node_type = store.get_context_type("node")
     executions = store.get_executions_by_context(run.id)
     out: Dict[str, Dict[str, metadata_store_pb2.Artifact]] = {}
@@ -152,7 +152,7 @@ def release_label(model_base_path: str, version: int) -> Optional[str]:
         return "stable"
     if state.canary == version:
         return "canary"
-    return "rejected" if version in state.rejected else None
+    return ids.REJECTED if version in state.rejected else None
 
 
 # (node id, output key) of each artifact a run record is built from
@@ -235,17 +235,23 @@ def build(region: str, model_base_path: str, artifacts: Dict[str, object]) -> Ru
         result.release_reason = _prop(release, "reason") or ""
     elif result.pushed_version is not None:
         result.release_label = release_label(model_base_path, result.pushed_version)
+    if result.release_label == ids.REJECTED:  # said first: an operator must not read "pushed 4" as done
+        result.summary = (
+            f"{result.decision}: version {result.pushed_version} was pushed but REJECTED at release, "
+            f"not labelled, serving unchanged ({result.release_reason or 'see release.json'})"
+            + (f"; gate: {result.summary}" if result.summary else "")
+        )
     return result
 
 
-def collect(config, metadata_path: str, paths) -> RunResult:
-    """The RunResult of the newest run in ``metadata_path``: the run record
-    its recorder node wrote, else built from the run's outputs."""
+def collect(config, metadata_path: str, paths, run_id: str) -> RunResult:
+    """The RunResult of pipeline run ``run_id`` in ``metadata_path``: the run
+    record its recorder node wrote, else built from the run's outputs."""
     conn = metadata_store_pb2.ConnectionConfig()
     conn.sqlite.filename_uri = metadata_path
     conn.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
     store = metadata_store.MetadataStore(conn)
-    outputs, run_id = _node_outputs(store)
+    outputs, run_id = _node_outputs(store, run_id)
     for node in (ids.RUN_RECORDER, ids.RUN_RECORDER_RETRAIN):
         record = outputs.get(node, {}).get("record")
         if record is not None:

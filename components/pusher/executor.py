@@ -14,6 +14,7 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 
+from driftgate.core import faults
 from serving import layout
 
 
@@ -35,6 +36,7 @@ class Executor(pusher_executor.Executor):
             raise ValueError("driftgate's Pusher pushes to a filesystem destination only")
         base = destination.filesystem.base_directory
         version = layout.publish_version(model_path, base)
+        faults.point("pusher.published")  # in the serving folder, not labelled yet
         logging.info("Model pushed to %s/%d", base, version)
         io_utils.copy_dir(model_path, model_push.uri)  # archive, as the stock Pusher does
         self._MarkPushed(model_push, pushed_destination=f"{base}/{version}", pushed_version=str(version))

@@ -38,6 +38,7 @@ def ReleaseRecorder(
     serving_dir: tfx.dsl.components.Parameter[str],
     model_name: tfx.dsl.components.Parameter[str],
     label: tfx.dsl.components.Parameter[str] = "",
+    served_base_path: tfx.dsl.components.Parameter[str] = "",
 ):
     """Labels a pushed version (stable or canary) and records its training span."""
     if not pushed_model.get_int_custom_property("pushed"):
@@ -54,16 +55,23 @@ def ReleaseRecorder(
 
             eval_records, eval_labels = labelled(examples, label, ("eval",))
             train_records, _ = labelled(examples, label, ("train",))
-            base = releases.load_state(serving_dir, model_name).base_path
+            base = releases.model_dir(serving_dir, model_name)
             p = canary.predict_version(base, version, eval_records + train_records)
             reference = quality.reference(version, span, eval_labels, p[: len(eval_records)], p).to_json()
         except Exception:  # noqa: BLE001
             logging.exception("reference quality of version %d not measured", version)
-    RegionState(state_dir).record_release(version, span, model_uri=pushed_model.uri, reference=reference)
+    region_state = RegionState(state_dir)
+    region_state.record_release(
+        version, span, model_uri=region_state.relative(pushed_model.uri), reference=reference
+    )
 
     try:
         state = releases.push(
-            serving_dir, model_name, version, serialized_examples(examples, ("eval",), SAMPLE)
+            serving_dir,
+            model_name,
+            version,
+            serialized_examples(examples, ("eval",), SAMPLE),
+            served=served_base_path,
         )
     except releases.ReleaseError as exc:  # recorded as rejected in release.json; stable keeps serving
         logging.error("version %d rejected: %s", version, exc)

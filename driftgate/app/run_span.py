@@ -26,11 +26,13 @@ def run_span(
     schemas_dir=None,
     pushgateway: Optional[str] = None,
     progress: Callable[[str], None] = lambda line: None,
+    wait_s: float = 0.0,
 ) -> object:
     """Runs the region's pipeline (``pipelines.local_runner``); the run
     recorder node inside it publishes the run (alert secrets come from this
     process's environment). Raises what the runner raises (ConfigError,
-    PreflightError, DataBlocked) before anything is changed. Returns the
+    PreflightError, DataBlocked, and LeaseHeld when another run of the
+    region is under way after ``wait_s`` seconds) before anything is changed. Returns the
     ``components.monitor.result.RunResult``: its ``files``, ``alerts`` and
     ``warnings`` say what the recorder wrote and sent."""
     from pipelines.local_runner import run_region
@@ -44,6 +46,7 @@ def run_span(
         schemas_dir=schemas_dir,
         pushgateway=pushgateway,
         progress=progress,
+        wait_s=wait_s,
     )
     if result.files.get("result"):  # the recorder's JSON, plus timings and the run id
         storage.write_atomic(result.files["result"], json.dumps(result.to_json_dict(), indent=1))

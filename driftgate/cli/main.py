@@ -2,7 +2,10 @@
 
 Exit codes: 0 done; 1 error (one line on stderr naming the region, file, key
 or column and what to do); 2 usage error (unknown option, missing argument);
-3 the span was blocked by its data (nothing trained, serving unchanged).
+3 the span was blocked by its data (nothing trained, serving unchanged);
+4 a model was trained and pushed but the release step rejected it (no label:
+the serving model is unchanged; the line and the alert say why); 5 another run
+of the region holds its lease (the line names it; nothing was done).
 Set ``DRIFTGATE_DEBUG=1`` for the traceback behind an error.
 """
 
@@ -16,7 +19,7 @@ import click
 
 from driftgate.cli import output
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_BLOCKED = 0, 1, 2, 3
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_BLOCKED, EXIT_REJECTED, EXIT_BUSY = 0, 1, 2, 3, 4, 5
 _PACKAGES = ("driftgate", "tfx", "tensorflow-data-validation", "kfp", "tensorflow")
 
 
@@ -42,7 +45,8 @@ def _print_version(ctx, param, value):
 
 @click.group(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-    epilog="Exit codes: 0 done, 1 error, 2 usage error, 3 span blocked by its data.",
+    epilog="Exit codes: 0 done, 1 error, 2 usage error, 3 span blocked by its data, "
+    "4 pushed version rejected at release, 5 region busy (another run holds its lease).",
 )
 @click.option(
     "--version",
@@ -81,6 +85,7 @@ def quiet_environment() -> None:
 def main(argv: Optional[List[str]] = None) -> int:
     """Runs the CLI; returns the exit code (never raises)."""
     from driftgate.core.config import ConfigError
+    from driftgate.core.lease import LeaseHeld
 
     quiet_environment()
     try:
@@ -99,6 +104,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except ConfigError as exc:
         output.error(str(exc))
         return EXIT_ERROR
+    except LeaseHeld as exc:
+        output.error(str(exc))
+        return EXIT_BUSY
     except Exception as exc:  # last resort: one readable line, not a traceback
         if os.environ.get("DRIFTGATE_DEBUG"):
             raise

@@ -18,7 +18,15 @@ from driftgate.cli.options import (
     schemas_option,
 )
 from driftgate.cli.output import fmt
+from driftgate.core.vocabulary import REJECTED
 
+wait_option = click.option(
+    "--wait",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="seconds to wait when another run of the region holds its lease (then exit 5)",
+)
 pushgateway_option = click.option(
     "--pushgateway",
     envvar="DRIFTGATE_PUSHGATEWAY",
@@ -41,10 +49,10 @@ def summary_lines(r) -> List[str]:
         return [head + f"skipped: {r.reasons[0] if r.reasons else ''}"] + judged
     verdict = "blessed" if r.blessed else "NOT blessed"
     pushed = f"pushed version {r.pushed_version}" if r.pushed_version else "not pushed"
-    if r.release_label:
+    if r.release_label == REJECTED:
+        pushed = f"version {r.pushed_version} REJECTED at release (no label; serving unchanged)"
+    elif r.release_label:
         pushed += f" ({r.release_label})"
-    if r.release_label == "rejected" and r.release_reason:
-        pushed += f": {r.release_reason}"
     lines = [head + f"trained, {verdict}, {pushed} ({r.duration_s:.0f}s)"]
     m = r.metrics
     lines.append(
@@ -125,7 +133,7 @@ def demo_table(results) -> str:
     return output.table(rows, head)
 
 
-def _run(config, span, *, root, data, schemas, force, pushgateway):
+def _run(config, span, *, root, data, schemas, force, pushgateway, wait_s=0.0):
     from driftgate.app.run_span import run_span
 
     result = run_span(
@@ -137,6 +145,7 @@ def _run(config, span, *, root, data, schemas, force, pushgateway):
         schemas_dir=schemas,
         pushgateway=pushgateway,
         progress=output.progress,
+        wait_s=wait_s,
     )
     for a in result.alerts:
         output.progress(f"  alert {a['key']} ({a['severity']}): {a['outcome']}")
@@ -153,23 +162,31 @@ def _run(config, span, *, root, data, schemas, force, pushgateway):
 @data_option
 @root_option
 @click.option("--force-retrain", is_flag=True, help="retrain even when drift does not call for it")
+@wait_option
 @pushgateway_option
 @config_dir_option
 @schemas_option
 @output.output_option
 @click.option("--json", "as_json", is_flag=True, help="same as -o json")
 def run_cmd(
-    region, span, data, root, force_retrain, pushgateway, config_dir, schemas, output_format, as_json
+    region, span, data, root, force_retrain, wait, pushgateway, config_dir, schemas, output_format, as_json
 ):
     """Run one region's pipeline locally (LocalDagRunner)."""
-    from driftgate.cli.main import EXIT_BLOCKED, EXIT_OK
+    from driftgate.cli.main import EXIT_BLOCKED, EXIT_OK, EXIT_REJECTED
     from pipelines.preflight import DataBlocked
 
     as_json = as_json or output_format == output.JSON
     config = load(region, config_dir)
     try:
         result = _run(
-            config, span, root=root, data=data, schemas=schemas, force=force_retrain, pushgateway=pushgateway
+            config,
+            span,
+            root=root,
+            data=data,
+            schemas=schemas,
+            force=force_retrain,
+            pushgateway=pushgateway,
+            wait_s=wait,
         )
     except DataBlocked as exc:
         msg = f"region {region}: span blocked: {exc}. Nothing was trained; serving is unchanged."
@@ -188,6 +205,8 @@ def run_cmd(
         output.emit_json(result.to_json_dict())
     else:
         output.lines(summary_lines(result))
+    if result.release_label == REJECTED:
+        return EXIT_REJECTED
     return EXIT_BLOCKED if result.blocked else EXIT_OK
 
 

@@ -126,6 +126,23 @@ class ServingConfig:
     canary: CanaryConfig
     namespace: str  # Kubernetes namespace of the TF Serving Deployments (driftgate serving manifests)
     tfserving_image: str  # TF Serving image of those Deployments
+    # The model base path as TF Serving sees it, written into models.config
+    # ({region} and {model_name} are filled in); empty: the root's own
+    # <root>/serving/<REGION>/<model_name> (the server reads the root directly).
+    base_path: Optional[str] = None
+
+    def problem(self) -> Optional[str]:
+        try:
+            self.served_base_path("R")
+        except (KeyError, IndexError, ValueError) as exc:
+            return (
+                f"base_path {self.base_path!r}: only {{region}} and {{model_name}} can be filled in ({exc!r})"
+            )
+        return None
+
+    def served_base_path(self, region: str) -> str:
+        """``base_path`` for ``region`` ("" when not configured: the root's own path)."""
+        return self.base_path.format(region=region, model_name=self.model_name) if self.base_path else ""
 
 
 @dataclass(frozen=True)

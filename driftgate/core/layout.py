@@ -5,6 +5,7 @@ Every location is named here once; the rest of driftgate asks a
 
     <root>/<REGION>/pipeline/            TFX artifacts (pipeline root)
     <root>/<REGION>/metadata.sqlite      ML Metadata (local runs)
+    <root>/<REGION>/run.lease            who is running the region now
     <root>/<REGION>/state/               what the next run needs (statistics, history, releases)
     <root>/<REGION>/results/span-<N>.json
     <root>/<REGION>/reports/span-<N>.html
@@ -28,6 +29,7 @@ REPORTS = "reports"
 METRICS = "metrics"
 SERVING = "serving"
 ALERTS_FILE = "alerts.json"
+LEASE = "run.lease"
 
 
 def reports_index(root: str) -> str:
@@ -61,6 +63,11 @@ class RegionLayout:
     @property
     def state_dir(self) -> str:
         return storage.join(self.region_root, STATE)
+
+    @property
+    def lease_file(self) -> str:
+        """One run of the region at a time (``driftgate.core.lease``)."""
+        return storage.join(self.region_root, LEASE)
 
     @property
     def alerts_file(self) -> str:

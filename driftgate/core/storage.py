@@ -26,6 +26,8 @@ import tempfile
 import uuid
 from typing import Iterator, List, Optional, Tuple, Union
 
+from driftgate.core import faults
+
 TMP_PREFIX = ".tmp-"
 GS = "gs://"
 
@@ -145,6 +147,7 @@ def write_atomic(path: str, data: Union[bytes, str]) -> None:
     never share it), fsync, rename over the target. Object stores (gs://)
     publish an object only once fully written, so a direct write is atomic there.
     """
+    faults.point("write", path)
     if isinstance(data, str):
         data = data.encode("utf-8")
     if _is_gs(path):

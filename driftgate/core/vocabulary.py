@@ -59,6 +59,8 @@ RUN_REPORT_FILE = "report.html"
 
 # canary verdicts (the judge's, plus "none" when the region has no canary)
 NO_CANARY, PROMOTE, ROLLBACK, PENDING = "none", "promote", "rollback", "pending"
+# what the release step made of a pushed version
+STABLE_LABEL, CANARY_LABEL, REJECTED = "stable", "canary", "rejected"
 
 # custom properties of the gate's report artifact (ML Metadata / KFP metadata)
 PROP_DECISION = "decision"

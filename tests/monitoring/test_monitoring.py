@@ -46,6 +46,10 @@ tests:
         values: '1x10'
       - series: 'driftgate_serving_model_degraded{{region="EWR",version="2"}}'
         values: '0x10'
+      - series: 'driftgate_release_rejected{{region="EWR",version="4"}}'
+        values: '1x10'
+      - series: 'driftgate_release_rejected{{region="JFK",version="0"}}'
+        values: '0x10'
       - series: 'driftgate_prediction_drift_severity{{region="EWR",version="2"}}'
         values: '1x10'
       - series: 'driftgate_prediction_drift_severity{{region="LGA",version="5"}}'
@@ -92,6 +96,14 @@ tests:
               description: "The canary in JFK lost to stable on the newest labelled span and was rolled back; see the canary record beside models.config."
               runbook_url: "https://github.com/driftgate/driftgate/blob/main/kubeflow/monitoring/RUNBOOK.md#driftgatecanaryrolledback"
       - eval_time: 5m
+        alertname: DriftgateReleaseRejected
+        exp_alerts:
+          - exp_labels: {{severity: critical, region: EWR, version: "4"}}
+            exp_annotations:
+              summary: "EWR: version 4 was trained and pushed but rejected at release"
+              description: "It failed its smoke test (load + serving signature on the span's examples) and got no label; the stable version keeps serving. The reason is in the run's decision line and in release.json."
+              runbook_url: "https://github.com/driftgate/driftgate/blob/main/kubeflow/monitoring/RUNBOOK.md#driftgatereleaserejected"
+      - eval_time: 5m
         alertname: DriftgateServingModelDegraded
         exp_alerts:
           - exp_labels: {{severity: warning, region: JFK, version: "3"}}
@@ -127,7 +139,7 @@ def test_alert_rules_pass_promtool_check():
         [PROMTOOL, "check", "rules", str(MON / "alerts.yml")], capture_output=True, text=True
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "9 rules found" in out.stdout + out.stderr
+    assert "10 rules found" in out.stdout + out.stderr
 
 
 @need_promtool

@@ -16,7 +16,6 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -28,28 +27,6 @@ from serving import release
 
 MODEL = "flights_late"
 BUCKET = "driftgate-test"
-
-
-@pytest.fixture(scope="module")
-def gcs():
-    from gcp_storage_emulator.server import create_server
-
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    server = create_server("127.0.0.1", port, in_memory=True, default_bucket=BUCKET)
-    server.start()
-    old = os.environ.get("STORAGE_EMULATOR_HOST")
-    os.environ["STORAGE_EMULATOR_HOST"] = f"http://127.0.0.1:{port}"
-    storage._client = None  # a client for this server
-    yield f"gs://{BUCKET}"
-    server.stop()
-    storage._client = None
-    if old is None:
-        os.environ.pop("STORAGE_EMULATOR_HOST", None)
-    else:
-        os.environ["STORAGE_EMULATOR_HOST"] = old
 
 
 def _upload_tree(local: Path, uri: str) -> None:

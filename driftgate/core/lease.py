@@ -1,0 +1,206 @@
+"""One run of a region at a time: a lease object under the region's root.
+
+``<root>/<REGION>/run.lease`` holds JSON naming its holder (host, pid, start
+time, run id) and when the lease expires. It is taken and given back by
+compare-and-swap (``storage.read_versioned`` / ``write_if_unchanged``): on
+``gs://`` with an object generation precondition, on a local path by a digest
+check under a per-file lock, so of two runs starting together exactly one
+gets it. The same protocol serves a local folder and a bucket.
+
+A lease is free when it is absent, released, expired (its holder stopped
+renewing it for ``ttl`` seconds: the stale-lease timeout), or held by a process
+of this host that no longer exists (a run killed by SIGKILL frees the region
+at once for the next run on the same machine). The holder renews it from a
+background thread every ``ttl / 3`` seconds while it works. A run that finds
+it held waits up to ``wait_s`` seconds, then raises :class:`LeaseHeld` with
+one line naming the holder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable, Iterator, Optional
+
+from driftgate.core import storage
+
+DEFAULT_TTL_S = 300.0
+POLL_S = 2.0
+
+
+class LeaseHeld(RuntimeError):
+    """The region is being run by someone else (the message names them)."""
+
+
+@dataclass(frozen=True)
+class Holder:
+    host: str
+    pid: int
+    started: str  # UTC, ISO 8601
+    run: str  # the run's id: a second task of the same run holds the same lease
+
+    @classmethod
+    def me(cls, run: str) -> "Holder":
+        return cls(socket.gethostname(), os.getpid(), _utc(time.time()), run)
+
+    def describe(self) -> str:
+        return f"run {self.run} (host {self.host}, pid {self.pid}, since {self.started})"
+
+
+def _utc(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def _alive_here(holder: Holder) -> bool:
+    """False only when the holder is a process of this host that is gone."""
+    if holder.host != socket.gethostname():
+        return True  # another machine: only its expiry tells
+    try:
+        os.kill(holder.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _parse(data: Optional[bytes]) -> Optional[dict]:
+    if not data:
+        return None
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        return None  # unreadable (a torn write cannot happen, a hand edit can): free
+    return doc if isinstance(doc, dict) and doc.get("holder") else None
+
+
+def holder_of(doc: Optional[dict], now: float) -> Optional[Holder]:
+    """The live holder of a lease document at ``now``, or None when it is free."""
+    if doc is None or doc.get("released"):
+        return None
+    holder = Holder(**doc["holder"])
+    if float(doc.get("expires", 0)) <= now or not _alive_here(holder):
+        return None
+    return holder
+
+
+class Lease:
+    """The lease at ``path`` for ``run``; use :func:`held` rather than this directly."""
+
+    def __init__(self, path: str, run: str, ttl: float = DEFAULT_TTL_S):
+        self.path, self.ttl = path, float(ttl)
+        self.me = Holder.me(run)
+        self.lost: Optional[str] = None  # set when someone else took it while we worked
+
+    def _doc(self, released: bool = False) -> str:
+        return json.dumps(
+            {
+                "holder": asdict(self.me),
+                "expires": time.time() + self.ttl,
+                "expires_at": _utc(time.time() + self.ttl),
+                "released": released,
+            },
+            indent=1,
+        )
+
+    def try_acquire(self) -> Optional[Holder]:
+        """Takes the lease if free (or already ours). None when taken, else the holder in the way."""
+        while True:
+            data, token = storage.read_versioned(self.path)
+            current = holder_of(_parse(data), time.time())
+            if current is not None and current.run != self.me.run:
+                return current
+            try:
+                storage.write_if_unchanged(self.path, self._doc(), token)
+                return None
+            except storage.Conflict:
+                continue  # another run wrote in between: see who holds it now
+
+    def acquire(self, wait_s: float = 0.0, progress: Callable[[str], None] = lambda line: None) -> None:
+        deadline = time.monotonic() + max(0.0, wait_s)
+        told = False
+        while True:
+            holder = self.try_acquire()
+            if holder is None:
+                return
+            if time.monotonic() >= deadline:
+                raise LeaseHeld(
+                    f"{self.path}: region is being run by {holder.describe()}; "
+                    + (f"waited {wait_s:.0f}s; " if wait_s else "")
+                    + "retry when it is done, or pass --wait SECONDS "
+                    f"(a lease not renewed for {self.ttl:.0f}s is taken over)"
+                )
+            if not told:
+                progress(f"waiting up to {wait_s:.0f}s for {holder.describe()} to finish")
+                told = True
+            time.sleep(min(POLL_S, max(0.05, deadline - time.monotonic())))
+
+    def _rewrite(self, released: bool) -> bool:
+        """Renews (or releases) the lease if it is still ours; False when it is not."""
+
+        def change(data: Optional[bytes]) -> Optional[str]:
+            doc = _parse(data)
+            if doc is None or Holder(**doc["holder"]) != self.me or doc.get("released"):
+                raise _NotOurs(holder_of(doc, time.time()))
+            return self._doc(released=released)
+
+        try:
+            storage.update(self.path, change)
+            return True
+        except _NotOurs as exc:
+            self.lost = f"lease taken over by {exc.holder.describe() if exc.holder else 'nobody'}"
+            return False
+
+    def renew(self) -> bool:
+        return self._rewrite(released=False)
+
+    def release(self) -> bool:
+        return self._rewrite(released=True)
+
+
+class _NotOurs(Exception):
+    def __init__(self, holder: Optional[Holder]):
+        super().__init__()
+        self.holder = holder
+
+
+@contextlib.contextmanager
+def held(
+    path: str,
+    run: str,
+    *,
+    wait_s: float = 0.0,
+    ttl: float = DEFAULT_TTL_S,
+    progress: Callable[[str], None] = lambda line: None,
+) -> Iterator[Lease]:
+    """Holds the lease at ``path`` for ``run`` while the block runs, renewing
+    it every ``ttl / 3`` s; released at the end, also when the block raises.
+    Raises LeaseHeld (before the block) when another live run holds it after
+    ``wait_s`` seconds."""
+    lease = Lease(path, run, ttl)
+    lease.acquire(wait_s, progress)
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(lease.ttl / 3):
+            try:
+                if not lease.renew():
+                    progress(f"warning: {path}: {lease.lost}")
+                    return
+            except Exception as exc:  # noqa: BLE001 - a failed renewal is retried next period
+                progress(f"warning: {path}: lease not renewed: {exc}")
+
+    thread = threading.Thread(target=renew, name="driftgate-lease", daemon=True)
+    thread.start()
+    try:
+        yield lease
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        with contextlib.suppress(Exception):  # expiry frees it if this fails
+            lease.release()

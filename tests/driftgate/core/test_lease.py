@@ -1,0 +1,177 @@
+"""The per-region run lease (driftgate/core/lease.py) on a local root and a bucket."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+from driftgate.core import lease, storage
+
+
+def _write(path, holder: dict, expires: float, released=False):
+    storage.write_atomic(str(path), json.dumps({"holder": holder, "expires": expires, "released": released}))
+
+
+def test_second_run_refused_with_one_line_naming_the_holder(tmp_path):
+    path = str(tmp_path / "EWR" / "run.lease")
+    with lease.held(path, "run-a"):
+        with pytest.raises(lease.LeaseHeld) as err:
+            with lease.held(path, "run-b"):
+                pytest.fail("two runs held the region's lease at once")
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert "run run-a" in msg and f"pid {os.getpid()}" in msg and socket.gethostname() in msg
+    assert "--wait" in msg
+
+
+def test_released_lease_is_free_and_says_so(tmp_path):
+    path = str(tmp_path / "run.lease")
+    with lease.held(path, "run-a"):
+        pass
+    doc = json.loads(storage.read_text(path))
+    assert doc["released"] is True and doc["holder"]["run"] == "run-a"
+    with lease.held(path, "run-b") as second:
+        assert second.me.run == "run-b"
+
+
+def test_released_also_when_the_run_raises(tmp_path):
+    path = str(tmp_path / "run.lease")
+    with pytest.raises(ValueError):
+        with lease.held(path, "run-a"):
+            raise ValueError("training failed")
+    assert json.loads(storage.read_text(path))["released"] is True
+
+
+def test_wait_takes_the_lease_once_the_holder_is_done(tmp_path):
+    path = str(tmp_path / "run.lease")
+    first = lease.Lease(path, "run-a")
+    first.acquire()
+    threading.Timer(0.5, first.release).start()
+    lines = []
+    t0 = time.monotonic()
+    with lease.held(path, "run-b", wait_s=30, progress=lines.append):
+        waited = time.monotonic() - t0
+    assert 0.4 < waited < 10
+    assert lines and "waiting up to 30s for run run-a" in lines[0]
+
+
+def test_wait_gives_up_after_its_seconds(tmp_path):
+    path = str(tmp_path / "run.lease")
+    lease.Lease(path, "run-a").acquire()
+    t0 = time.monotonic()
+    with pytest.raises(lease.LeaseHeld, match="waited 1s"):
+        with lease.held(path, "run-b", wait_s=1):
+            pass
+    assert time.monotonic() - t0 >= 1
+
+
+def test_stale_lease_of_another_host_taken_over_after_expiry(tmp_path):
+    path = tmp_path / "run.lease"
+    other = {"host": "other-node", "pid": 1, "started": "2026-01-01T00:00:00Z", "run": "old"}
+    _write(path, other, expires=time.time() + 60)
+    with pytest.raises(lease.LeaseHeld, match="host other-node"):
+        lease.Lease(str(path), "new").acquire()
+    _write(path, other, expires=time.time() - 1)  # it stopped renewing
+    with lease.held(str(path), "new"):
+        assert json.loads(path.read_text())["holder"]["run"] == "new"
+
+
+def test_holder_killed_by_sigkill_frees_the_region_at_once(tmp_path):
+    path = str(tmp_path / "run.lease")
+    code = textwrap.dedent(
+        f"""
+        import time
+        from driftgate.core import lease
+        lease.Lease({path!r}, "killed").acquire()
+        print("held", flush=True)
+        time.sleep(600)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        with pytest.raises(lease.LeaseHeld, match="run killed"):
+            lease.Lease(path, "next").acquire()
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    with lease.held(path, "next"):  # its expiry is minutes away, but its pid is gone
+        pass
+
+
+def test_same_run_may_take_its_own_lease_again(tmp_path):
+    """A second task of one run (Kubeflow runs a pipeline as several tasks)."""
+    path = str(tmp_path / "run.lease")
+    lease.Lease(path, "run-a").acquire()
+    assert lease.Lease(path, "run-a").try_acquire() is None
+
+
+def test_renewal_moves_the_expiry_and_notices_a_takeover(tmp_path):
+    path = str(tmp_path / "run.lease")
+    mine = lease.Lease(path, "run-a", ttl=30)
+    mine.acquire()
+    before = json.loads(storage.read_text(path))["expires"]
+    time.sleep(0.05)
+    assert mine.renew() is True
+    assert json.loads(storage.read_text(path))["expires"] > before
+    other = {"host": "other-node", "pid": 1, "started": "2026-01-01T00:00:00Z", "run": "b"}
+    _write(path, other, expires=time.time() + 60)
+    assert mine.renew() is False and "run b" in mine.lost
+    assert mine.release() is False  # never frees a lease it no longer holds
+    assert json.loads(storage.read_text(path))["holder"]["run"] == "b"
+
+
+def test_racing_processes_exactly_one_wins(tmp_path):
+    path = str(tmp_path / "run.lease")
+    code = textwrap.dedent(
+        f"""
+        import sys, time
+        from driftgate.core import lease
+        start = float(sys.argv[1])
+        time.sleep(max(0, start - time.time()))
+        holder = lease.Lease({path!r}, sys.argv[2]).try_acquire()
+        print("won" if holder is None else "lost", flush=True)
+        time.sleep(3)  # stay alive: a gone pid would free the lease
+        """
+    )
+    start = time.time() + 3
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(start), f"r{i}"], stdout=subprocess.PIPE, text=True)
+        for i in range(4)
+    ]
+    outcomes = [p.communicate(timeout=60)[0].strip() for p in procs]
+    assert sorted(outcomes) == ["lost", "lost", "lost", "won"]
+
+
+def test_bucket_lease_taken_with_generation_precondition(gcs, monkeypatch):
+    """On gs:// the lease is an object written with ifGenerationMatch (0 when
+    absent). The loopback server ignores that precondition (see
+    tests/serving/test_release_bucket.py), so what is proven here is the
+    protocol and the requests, not Cloud Storage refusing the loser."""
+    from google.cloud.storage import Blob
+
+    path = f"{gcs}/EWR/run.lease"
+    seen = []
+    real = Blob.upload_from_string
+
+    def spy(self, data, *args, **kwargs):
+        seen.append(kwargs.get("if_generation_match"))
+        return real(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(Blob, "upload_from_string", spy)
+    with lease.held(path, "run-a"):
+        assert seen == [0]
+        doc = json.loads(storage.read_text(path))
+        assert doc["holder"]["run"] == "run-a" and not doc["released"]
+        with pytest.raises(lease.LeaseHeld, match="run run-a"):
+            lease.Lease(path, "run-b").acquire()
+        generation = storage.read_versioned(path)[1]  # what the server reports for the held lease
+    assert seen == [0, generation]  # the release carried the generation it read
+    assert json.loads(storage.read_text(path))["released"] is True
