@@ -325,6 +325,7 @@ def smoke_test(version_dir: str, examples: List[bytes]) -> None:
     import tensorflow as tf
 
     try:
+        faults.point("release.smoke_test", version_dir)
         model = tf.saved_model.load(version_dir)
         serve = model.signatures["serving_default"]
         out = serve(examples=tf.constant(examples))

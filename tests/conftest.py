@@ -128,3 +128,18 @@ def gcs():
         os.environ.pop("STORAGE_EMULATOR_HOST", None)
     else:
         os.environ["STORAGE_EMULATOR_HOST"] = old
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The fault-injection suite's one line (tests/e2e/test_faults.py)."""
+    from tests.e2e import test_faults
+
+    if test_faults.SUMMARY:
+        injected = sum(n for _, n, _ in test_faults.SUMMARY)
+        recovered = sum(r for _, _, r in test_faults.SUMMARY)
+        terminalreporter.write_line(
+            f"fault injection: {injected} faults injected in {len(test_faults.SUMMARY)} scenarios "
+            f"({', '.join(name for name, _, _ in test_faults.SUMMARY)}); {recovered} recovered on re-run; "
+            "nothing lost (one history entry per span, every pushed version labelled or rejected "
+            "with its reason, every models.config a loadable ModelServerConfig)"
+        )

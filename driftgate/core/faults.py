@@ -14,8 +14,9 @@ it on a ``driftgate run`` process::
 Points: ``gate.recorded`` (the gate wrote the span's history),
 ``trainer.fit`` (inside ``model.fit``), ``pusher.published`` (a version is
 in the serving folder, not yet labelled), ``release.state_written``
-(release.json committed, its TF Serving configs not yet), ``write``
-(every ``storage.write_atomic`` and version publish).
+(release.json committed, its TF Serving configs not yet),
+``release.smoke_test`` (loading a pushed version: an error here rejects it),
+``write`` (every ``storage.write_atomic`` and version publish).
 """
 
 from __future__ import annotations

@@ -1,0 +1,327 @@
+"""Fault injection: runs killed, overlapping, moved, out of disk, read-only, rejected.
+
+Every scenario starts from a copy of one region root where span 1 trained and
+version 1 serves as stable, breaks a real ``driftgate run`` process (the CLI,
+LocalDagRunner, the real TFX components) at a named failpoint
+(``driftgate.core.faults``: SIGKILL, or the OSError a full disk or read-only
+mount raises), then runs again without the fault. After every step the region
+must hold (``assert_nothing_lost``):
+
+- ``history.json`` has one entry per span;
+- every version folder in the serving base path is labelled (stable, canary,
+  an earlier stable) or listed as rejected with its reason in ``release.json``;
+- ``models.config`` (and ``stable.config`` / ``canary.config``) parse as
+  ``tensorflow_serving.config.ModelServerConfig``, carry the committed
+  revision, name the root's own base path, and every label points at a
+  version folder holding ``saved_model.pb``.
+
+The module prints one summary line at the end of the session (``faults
+injected ..., nothing lost``). Not proven here: a kill inside the kernel's
+rename (atomic by POSIX), the real TF Serving binary loading the configs
+(none on this machine), a real full disk or read-only mount (the OSErrors are
+raised at the write, as the kernel would raise them), and a Kubeflow task
+killed by its pod being evicted (the same code runs there).
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+REGION, MODEL = "EWR", "flights_late"
+SUMMARY: list = []  # (scenario, faults injected, recovered): printed by tests/conftest.py
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory, flights_frame):
+    """Data (EWR spans 1-3, 400 rows each), a small-model config folder, and a
+    root where span 1 ran (version 1 stable)."""
+    from pipelines import datasets
+
+    top = tmp_path_factory.mktemp("faults")
+    sample = (
+        flights_frame[(flights_frame.origin == REGION) & flights_frame.month.isin([1, 2, 3])]
+        .groupby("month", group_keys=False)
+        .apply(lambda g: g.sample(400, random_state=11))
+    )
+    datasets.write_spans(sample, "origin", "month", str(top / "data"), columns=datasets.FLIGHTS_COLUMNS)
+    (top / "regions").mkdir()
+    (top / "regions" / f"{REGION}.yaml").write_text(
+        textwrap.dedent(
+            f"""\
+            region: {REGION}
+            schema: {{version: 1}}
+            trainer: {{train_steps: 60, eval_steps: 4, batch_size: 32}}
+            evaluation: {{min_auc: 0.5, min_accuracy: 0.5}}
+            """
+        )
+    )
+    env = dict(top=top, data=top / "data", regions=top / "regions")
+    root = top / "base"
+    first = drive(env, root, "--span", "1")
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["release_label"] == "stable"
+    return env | {"root": root}
+
+
+def drive(env, root, *args, fault=None, wait=True):
+    """``driftgate run`` in its own process, as an operator or a scheduler starts it."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "driftgate",
+        "run",
+        "--region",
+        REGION,
+        "--root",
+        str(root),
+        "--data",
+        str(env["data"]),
+        "--config-dir",
+        str(env["regions"]),
+        "-o",
+        "json",
+        *args,
+    ]
+    environ = {k: v for k, v in os.environ.items() if k != "DRIFTGATE_FAULT"}
+    if fault:
+        environ["DRIFTGATE_FAULT"] = fault
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ)
+    if not wait:
+        return proc
+    out, err = proc.communicate(timeout=900)
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def copy_root(base, tmp_path, name="root") -> Path:
+    root = tmp_path / name
+    shutil.copytree(base["root"], root)
+    return root
+
+
+def history(root: Path) -> list:
+    return json.loads((root / REGION / "state" / "history.json").read_text())
+
+
+def release_state(root: Path):
+    from serving import release
+
+    return release.load_state(str(root / "serving" / REGION), MODEL)
+
+
+def assert_nothing_lost(root: Path) -> None:
+    from serving import release
+    from serving.layout import list_versions
+
+    spans = [h["span"] for h in history(root)]
+    assert len(spans) == len(set(spans)), f"history has a span twice: {spans}"
+    sdir = root / "serving" / REGION
+    st = release_state(root)
+    labelled = {st.stable, st.canary, *st.previous_stables}
+    reasons = {e["version"]: e.get("reason", "") for e in st.history if e["action"] in ("rejected", "superseded")}
+    reasons.update({e["version"]: e.get("reason", "") for e in st.history if e["action"] == "rollback"})
+    for v in list_versions(str(sdir / MODEL)):
+        assert v in labelled or (v in st.rejected and reasons.get(v)), (
+            f"version {v} is on disk but neither labelled nor rejected with a reason: {st}"
+        )
+    for name, labels in (
+        ("models.config", {"stable": st.stable, "canary": st.canary}),
+        ("stable.config", {"stable": st.stable}),
+        ("canary.config", {"canary": st.canary or st.stable}),
+    ):
+        text = (sdir / name).read_text()
+        assert text.startswith(f"# driftgate release revision {st.revision}\n"), (name, text[:60], st.revision)
+        (model,) = release.parse_config(text).model_config_list.config
+        assert model.base_path == str(sdir / MODEL)
+        assert dict(model.version_labels) == {k: v for k, v in labels.items() if v is not None}
+        for v in model.version_labels.values():
+            assert (sdir / MODEL / str(v) / "saved_model.pb").exists()
+
+
+def killed(proc) -> bool:
+    return proc.returncode == -signal.SIGKILL
+
+
+def test_kill_after_the_gate_then_the_rerun_takes_the_span_again(base, tmp_path):
+    root = copy_root(base, tmp_path)
+    broken = drive(base, root, fault="gate.recorded:kill")
+    assert killed(broken), broken.stderr[-2000:]
+    assert [(h["span"], h["completed"]) for h in history(root) if h["span"] == 2] == [(2, False)]
+    assert_nothing_lost(root)
+    again = drive(base, root)  # no --span: a scheduled run; it must not move past span 2
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert json.loads(again.stdout)["span"] == 2
+    assert [h["span"] for h in history(root)] == [1, 2] and history(root)[-1]["completed"] is True
+    assert_nothing_lost(root)
+    SUMMARY.append(("kill after the gate", 1, 1))
+
+
+def test_kill_in_training_then_the_rerun_trains_and_labels(base, tmp_path):
+    root = copy_root(base, tmp_path)
+    broken = drive(base, root, "--force-retrain", fault="trainer.fit:kill")
+    assert killed(broken), broken.stderr[-2000:]
+    assert release_state(root).canary is None
+    assert_nothing_lost(root)
+    again = drive(base, root, "--force-retrain")
+    assert again.returncode == 0, again.stderr[-2000:]
+    out = json.loads(again.stdout)
+    assert (out["span"], out["pushed_version"], out["release_label"]) == (2, 2, "canary")
+    assert [h["span"] for h in history(root)] == [1, 2]
+    assert_nothing_lost(root)
+    SUMMARY.append(("kill in training", 1, 1))
+
+
+def test_kill_after_the_push_before_labelling_is_recorded_as_rejected(base, tmp_path):
+    from serving import release
+
+    root = copy_root(base, tmp_path)
+    broken = drive(base, root, "--force-retrain", fault="pusher.published:kill")
+    assert killed(broken), broken.stderr[-2000:]
+    assert (root / "serving" / REGION / MODEL / "2" / "saved_model.pb").exists()
+    assert 2 not in release_state(root).rejected and release_state(root).canary is None
+    again = drive(base, root, "--force-retrain")
+    assert again.returncode == 0, again.stderr[-2000:]
+    out = json.loads(again.stdout)
+    assert (out["pushed_version"], out["release_label"]) == (3, "canary")
+    assert out["canary"]["repaired"] == [f"version(s) 2 {release.UNLABELLED}: recorded as rejected"]
+    st = release_state(root)
+    assert st.rejected == [2] and st.canary == 3 and st.stable == 1
+    assert_nothing_lost(root)
+    SUMMARY.append(("kill after the push, before labelling", 1, 1))
+
+
+def test_kill_during_the_label_write_then_configs_are_repaired(base, tmp_path):
+    root = copy_root(base, tmp_path)
+    broken = drive(base, root, "--force-retrain", fault="release.state_written:kill")
+    assert killed(broken), broken.stderr[-2000:]
+    st = release_state(root)
+    assert st.canary == 2  # committed in release.json ...
+    assert "canary" not in (root / "serving" / REGION / "models.config").read_text()  # ... not in the config
+    again = drive(base, root)
+    assert again.returncode == 0, again.stderr[-2000:]
+    out = json.loads(again.stdout)
+    assert out["span"] == 2 and out["canary"]["repaired"][0].startswith("TF Serving configs were behind")
+    assert_nothing_lost(root)
+    SUMMARY.append(("kill during the label write", 1, 1))
+
+
+def test_full_disk_on_the_state_write_fails_the_run_and_loses_nothing(base, tmp_path):
+    root = copy_root(base, tmp_path)
+    before = (root / REGION / "state" / "history.json").read_bytes()
+    broken = drive(base, root, fault="write:enospc:state/history.json")
+    assert broken.returncode == 1
+    assert "No space left on device" in broken.stderr
+    assert (root / REGION / "state" / "history.json").read_bytes() == before  # whole, and as it was
+    assert not list((root / REGION / "state").glob(".tmp-*"))
+    again = drive(base, root)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert json.loads(again.stdout)["span"] == 2
+    assert_nothing_lost(root)
+    SUMMARY.append(("full disk on the state write", 1, 1))
+
+
+def test_read_only_serving_folder_fails_the_run_and_serving_is_unchanged(base, tmp_path):
+    from tests.e2e.helpers import tree_digest
+
+    root = copy_root(base, tmp_path)
+    serving = root / "serving" / REGION
+    before = tree_digest(serving)
+    broken = drive(base, root, "--force-retrain", fault=f"write:erofs:{serving}")
+    assert broken.returncode == 1
+    assert "Read-only file system" in broken.stderr
+    assert tree_digest(serving) == before
+    again = drive(base, root, "--force-retrain")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert json.loads(again.stdout)["release_label"] == "canary"
+    assert_nothing_lost(root)
+    SUMMARY.append(("read-only serving folder", 1, 1))
+
+
+def test_rejected_push_is_said_by_the_decision_line_exit_code_metric_and_alert(base, tmp_path):
+    root = copy_root(base, tmp_path)
+    run = drive(base, root, "--force-retrain", fault="release.smoke_test:enospc")
+    assert run.returncode == 4, run.stderr[-2000:]
+    out = json.loads(run.stdout)
+    assert (out["pushed_version"], out["release_label"]) == (2, "rejected")
+    assert out["summary"].startswith("retrain: version 2 was pushed but REJECTED at release, not labelled")
+    assert "No space left on device" in out["summary"]
+    metrics = (root / "metrics" / "driftgate_ewr.prom").read_text()
+    assert 'driftgate_release_rejected{region="EWR",version="2"} 1.0' in metrics
+    from components.monitor.alerts import derive
+    from components.monitor.result import RunResult
+
+    (alert,) = [a for a in derive(RunResult(**out), [], 3) if a.feature == "<release v2>"]
+    assert alert.severity == "critical" and "REJECTED" in alert.summary
+    st = release_state(root)
+    assert st.rejected == [2] and st.stable == 1 and st.canary is None
+    assert_nothing_lost(root)
+    again = drive(base, root, "--force-retrain")  # the cause gone, the next version is labelled
+    assert again.returncode == 0 and json.loads(again.stdout)["release_label"] == "canary"
+    assert_nothing_lost(root)
+    SUMMARY.append(("version rejected at release", 1, 1))
+
+
+def test_overlapping_runs_second_refused_or_waits_and_both_results_are_their_own(base, tmp_path):
+    """The operator's case: a backfill of span 2 and a run of span 3 started together."""
+    root = copy_root(base, tmp_path)
+    backfill = drive(base, root, "--span", "2", "--force-retrain", wait=False)
+    deadline = time.time() + 120
+    lease = root / REGION / "run.lease"
+    while time.time() < deadline and not (lease.exists() and '"released": false' in lease.read_text()):
+        time.sleep(0.2)
+    refused = drive(base, root, "--span", "3")
+    waited = drive(base, root, "--span", "3", "--wait", "900", wait=False)
+    b_out, b_err = backfill.communicate(timeout=900)
+    w_out, w_err = waited.communicate(timeout=900)
+    assert refused.returncode == 5, refused.stderr[-2000:]
+    line = refused.stderr.strip().splitlines()[-1]
+    assert "region is being run by run EWR-" in line and "--wait" in line and "pid" in line
+    assert not refused.stdout.strip()
+    assert backfill.returncode == 0, b_err[-2000:]
+    assert waited.returncode == 0, w_err[-2000:]
+    first, second = json.loads(b_out), json.loads(w_out)
+    assert (first["span"], second["span"]) == (2, 3)
+    assert first["run_id"] != second["run_id"]
+    assert (first["pushed_version"], first["release_label"]) == (2, "canary")
+    results = {s: json.loads((root / REGION / "results" / f"span-{s}.json").read_text()) for s in (2, 3)}
+    assert results[2]["run_id"] == first["run_id"] and results[3]["run_id"] == second["run_id"]
+    assert [(h["span"], h["run_id"]) for h in history(root)[1:]] == [
+        (2, first["run_id"]),
+        (3, second["run_id"]),
+    ]
+    # span 3 judged v2 as the canary it found (no unjudged supersede)
+    assert second["canary"]["canary_version"] == 2
+    assert_nothing_lost(root)
+    SUMMARY.append(("two overlapping runs", 1, 1))
+
+
+def test_moved_root_keeps_labelling_new_versions(base, tmp_path):
+    """A root restored elsewhere: the old path is gone, new versions still pass
+    their smoke test and get labels; the configs name the new place."""
+    first = copy_root(base, tmp_path, "first")
+    drive(base, first, "--span", "1")  # a run at the first place (no new span: state as it was)
+    moved = tmp_path / "restored" / "root"
+    shutil.copytree(first, moved)
+    shutil.rmtree(first)  # the old disk is gone
+    assert str(first) in (moved / "serving" / REGION / "models.config").read_text()
+    run = drive(base, moved, "--force-retrain")
+    assert run.returncode == 0, run.stderr[-2000:]
+    out = json.loads(run.stdout)
+    assert (out["pushed_version"], out["release_label"]) == (2, "canary")
+    assert out["canary"]["relocated_from"] == str(first / "serving" / REGION / MODEL)
+    assert str(first) not in (moved / "serving" / REGION / "models.config").read_text()
+    assert release_state(moved).history[-2]["action"] == "relocated"
+    releases = json.loads((moved / REGION / "state" / "releases.json").read_text())
+    assert not releases["2"]["model_uri"].startswith("/")  # relative to the region's root
+    assert (moved / REGION / releases["2"]["model_uri"]).is_dir()
+    assert_nothing_lost(moved)
+    SUMMARY.append(("moved root", 1, 1))
