@@ -207,21 +207,22 @@ def reconcile(serving_dir: str, model_name: str, served: str = "") -> List[str]:
         with _guard(serving_dir):
             transact(serving_dir, model_name, change, served)
         done.append(f"version(s) {', '.join(map(str, orphans))} {UNLABELLED}: recorded as rejected")
-    elif state.revision and _config_revision(serving_dir) < state.revision:
+    elif state.revision and _configs_behind(serving_dir, state):
         with _guard(serving_dir):
             save(serving_dir, load_state(serving_dir, model_name, served))
         done.append(f"TF Serving configs were behind release.json (revision {state.revision}): rewritten")
     return done
 
 
-def _config_revision(serving_dir: str) -> int:
-    """The lowest revision among the three configs (-1 when one is missing)."""
-    revisions = []
-    for name in (CONFIG_FILE, "stable.config", "canary.config"):
+def _configs_behind(serving_dir: str, state: ReleaseState) -> bool:
+    """True when a config is missing or labels other versions than ``state``."""
+    for name, versions in _config_versions(state):
         path = storage.join(serving_dir, name)
-        found = REVISION.match(storage.read_bytes(path)) if storage.exists(path) else None
-        revisions.append(int(found.group(1)) if found else -1)
-    return min(revisions)
+        if not storage.exists(path):
+            return True
+        if _body(storage.read_bytes(path)) != _body(_config_text(state, versions).encode()):
+            return True
+    return False
 
 
 def relocate(serving_dir: str, model_name: str, served: str = "") -> Optional[str]:
@@ -276,12 +277,17 @@ def _write_config(path: str, text: str, revision: int) -> None:
 
 def save(serving_dir: str, state: ReleaseState) -> None:
     """Writes the three TF Serving configs of a committed state."""
-    for name, versions in (
+    for name, versions in _config_versions(state):
+        _write_config(storage.join(serving_dir, name), _config_text(state, versions), state.revision)
+
+
+def _config_versions(state: ReleaseState) -> list:
+    """(config file, {label: version}) of each TF Serving config of ``state``."""
+    return [
         (CONFIG_FILE, {STABLE: state.stable, CANARY: state.canary}),
         ("stable.config", {STABLE: state.stable}),
         ("canary.config", {CANARY: state.canary or state.stable}),
-    ):
-        _write_config(storage.join(serving_dir, name), _config_text(state, versions), state.revision)
+    ]
 
 
 def _guard(serving_dir: str):
@@ -289,7 +295,9 @@ def _guard(serving_dir: str):
     return contextlib.nullcontext() if storage.is_remote(serving_dir) else locked(serving_dir)
 
 
-def transact(serving_dir: str, model_name: str, change, served: str = "") -> ReleaseState:
+def transact(
+    serving_dir: str, model_name: str, change, served: str = "", failpoint: str = ""
+) -> ReleaseState:
     """Applies ``change(state) -> state`` to the region's release state by
     compare-and-swap (re-read and re-applied when another writer committed
     first), then writes the configs. ``change`` raising ReleaseError leaves
@@ -307,7 +315,8 @@ def transact(serving_dir: str, model_name: str, change, served: str = "") -> Rel
         storage.update(path, apply, ATTEMPTS)
     except storage.Conflict:
         raise ReleaseError(f"{path}: changed by other writers {ATTEMPTS} times in a row; retry") from None
-    faults.point("release.state_written")  # committed; the configs follow (reconcile repairs a gap)
+    if failpoint:  # committed; the configs follow (reconcile repairs a gap)
+        faults.point(failpoint)
     save(serving_dir, committed[0])
     return committed[0]
 
@@ -372,7 +381,7 @@ def push(
                 _event(state, "canary", version)
             return state
 
-        state = transact(serving_dir, model_name, change, served)
+        state = transact(serving_dir, model_name, change, served, failpoint="release.state_written")
     if failure is not None:
         raise failure
     return state

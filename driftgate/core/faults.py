@@ -14,7 +14,7 @@ it on a ``driftgate run`` process::
 Points: ``gate.recorded`` (the gate wrote the span's history),
 ``trainer.fit`` (inside ``model.fit``), ``pusher.published`` (a version is
 in the serving folder, not yet labelled), ``release.state_written``
-(release.json committed, its TF Serving configs not yet),
+(a push's label committed in release.json, its TF Serving configs not yet),
 ``release.smoke_test`` (loading a pushed version: an error here rejects it),
 ``write`` (every ``storage.write_atomic`` and version publish).
 """
