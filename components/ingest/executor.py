@@ -28,7 +28,8 @@ from tfx.utils import proto_utils
 
 from components.ingest import spans
 from components.state import RegionState
-from driftgate.core import vocabulary
+from driftgate.core import lease, storage, vocabulary
+from driftgate.core.layout import LEASE, PIPELINE
 
 STATE_DIR_KEY = "state_dir"
 # Examples artifact custom properties besides TFX's span/version/input_fingerprint
@@ -95,6 +96,7 @@ class Executor(csv_executor.Executor):
     """CSV -> tf.Examples for the span chosen when the task runs."""
 
     def Do(self, input_dict, output_dict, exec_properties) -> None:
+        self._take_region_lease(output_dict, exec_properties)
         props, choice = resolve(exec_properties)
         logging.info("ingesting %s", choice.describe())
         super().Do(input_dict, output_dict, props)
@@ -105,6 +107,22 @@ class Executor(csv_executor.Executor):
             examples.version = props[example_gen_utils.VERSION_PROPERTY_NAME]
         examples.set_string_custom_property(INGEST_REASON, choice.reason)
         examples.set_string_custom_property(PENDING_SPANS, json.dumps(list(choice.pending)))
+
+    def _take_region_lease(self, output_dict, exec_properties) -> None:
+        """One run of the region at a time, whatever started it: the first
+        task takes the region's lease under its pipeline run's id (the run
+        recorder, the last, gives it back). Under ``driftgate run`` the
+        runner holds it already for the same run; on Kubeflow a second run
+        of the region fails here with one line naming the run in the way."""
+        region_root = storage.dirname(exec_properties[STATE_DIR_KEY].rstrip("/"))
+        examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])
+        run = getattr(self._context, "pipeline_run_id", None) or lease.run_id_from_uri(
+            examples.uri, storage.join(region_root, PIPELINE)
+        )
+        if not run:
+            logging.warning("no pipeline run id for %s: the region's lease is not taken", examples.uri)
+            return
+        lease.Lease(storage.join(region_root, LEASE), run, ttl=lease.PIPELINE_TTL_S).acquire()
 
 
 def artifact_span(examples) -> int:

@@ -23,7 +23,7 @@ from tfx.utils import io_utils
 from components.artifacts import CanaryVerdict, GateReport, ReleaseRecord, RunRecord
 from components.monitor import publish, result
 from components.state import RegionState
-from driftgate.core import storage
+from driftgate.core import lease, storage
 from driftgate.core import vocabulary as ids
 from driftgate.core.config import alerts_config_from_dict
 from driftgate.core.layout import RegionLayout
@@ -66,10 +66,16 @@ def RunRecorder(
     )
     run = result.build(region, layout.model_base_path, {k: a for k, a in given.items() if a is not None})
     run.driftgate_version = driftgate_version or None
-    run.run_id = run_id
+    # the runner's id for the run, else (Kubeflow: one spec, many runs) where KFP put this output
+    run.run_id = run_id or lease.run_id_from_uri(record.uri, layout.pipeline_root)
     if run.span is not None:  # its state work is done: the next run moves on (components.state);
         # what follows are side channels, which never fail the run
-        RegionState(layout.state_dir).mark_completed(run.span, run_id)
+        RegionState(layout.state_dir).mark_completed(run.span, run.run_id)
+    if run.run_id:  # the region is free for the next run (taken by the ingest task)
+        try:
+            lease.release_run(layout.lease_file, run.run_id)
+        except Exception as exc:  # noqa: BLE001 - it expires on its own
+            run.warnings.append(f"region lease not released ({type(exc).__name__}: {exc}); it expires")
     publish.publish(
         run,
         layout,

@@ -216,6 +216,9 @@ def build(region: str, model_base_path: str, artifacts: Dict[str, object]) -> Ru
                 "quality",
             )
         }
+        # the base path the configs named before the root moved; what an earlier
+        # run stopped mid-way left, repaired before judging
+        result.canary.update({k: verdict[k] for k in ("relocated_from", "repaired") if k in verdict})
     baseline = artifacts.get("baseline")
     if baseline is not None and _prop(baseline, "has_model"):
         result.baseline_version = int(_prop(baseline, "serving_version"))

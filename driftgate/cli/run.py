@@ -147,6 +147,12 @@ def _run(config, span, *, root, data, schemas, force, pushgateway, wait_s=0.0):
         progress=output.progress,
         wait_s=wait_s,
     )
+    if result.canary.get("relocated_from"):
+        output.progress(
+            f"  root moved: serving configs named {result.canary['relocated_from']}; rewritten for this root"
+        )
+    for line in result.canary.get("repaired", []):
+        output.progress(f"  repaired: {line}")
     for a in result.alerts:
         output.progress(f"  alert {a['key']} ({a['severity']}): {a['outcome']}")
     for w in result.warnings:

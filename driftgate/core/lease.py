@@ -30,6 +30,9 @@ from typing import Callable, Iterator, Optional
 from driftgate.core import storage
 
 DEFAULT_TTL_S = 300.0
+# A run's tasks on Kubeflow run in separate pods and cannot renew the lease
+# between them: its first task takes it for this long, its last gives it back.
+PIPELINE_TTL_S = 4 * 3600.0
 POLL_S = 2.0
 
 
@@ -145,8 +148,10 @@ class Lease:
 
         def change(data: Optional[bytes]) -> Optional[str]:
             doc = _parse(data)
-            if doc is None or Holder(**doc["holder"]) != self.me or doc.get("released"):
+            if doc is None or doc["holder"].get("run") != self.me.run:  # a run is one holder, whatever pod
                 raise _NotOurs(holder_of(doc, time.time()))
+            if doc.get("released"):
+                return None  # our run gave it back already (its last task): nothing to renew or release
             return self._doc(released=released)
 
         try:
@@ -204,3 +209,22 @@ def held(
         thread.join(timeout=5)
         with contextlib.suppress(Exception):  # expiry frees it if this fails
             lease.release()
+
+
+def run_id_from_uri(uri: str, pipeline_root: str) -> str:
+    """The pipeline run's id from where Kubeflow writes a task's output:
+    ``<pipeline root>/<pipeline name>/<run id>/<task>/...`` on the open-source
+    backend (``backend/src/v2/metadata/client.go``), ``<pipeline root>/<project
+    number>/<job id>/<task>_<uuid>/...`` on Vertex: the second segment either
+    way. "" when ``uri`` is not under ``pipeline_root``."""
+    prefix = pipeline_root.rstrip("/") + "/"
+    if not uri.startswith(prefix):
+        return ""
+    parts = uri[len(prefix) :].split("/")
+    return parts[1] if len(parts) > 2 else ""
+
+
+def release_run(path: str, run: str) -> bool:
+    """Gives back the lease ``run`` holds (from any process of that run:
+    the last task of a Kubeflow run). False when it holds none."""
+    return Lease(path, run).release()

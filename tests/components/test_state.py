@@ -36,3 +36,25 @@ def test_releases_map_versions_to_training_spans(tmp_path):
     s.record_release(1, span=4)
     s.record_release(2, span=7, model_uri="/m")
     assert s.training_span(2) == 7 and s.releases()[1]["span"] == 4
+
+
+def test_a_span_is_processed_only_once_its_run_completed(tmp_path):
+    s = st.RegionState(str(tmp_path))
+    s.record_span({"span": 1, "decision": "retrain"})  # written before `completed` existed: done
+    s.record_span({"span": 2, "decision": "retrain", "completed": False})  # the gate; the run then died
+    assert s.processed_spans() == [1]
+    assert s.mark_completed(2, "EWR-run-b") is True
+    assert s.processed_spans() == [1, 2] and s.history()[-1]["run_id"] == "EWR-run-b"
+    assert s.mark_completed(2, "EWR-no-new-span") is True  # a finished record stays as it was
+    assert s.history()[-1]["run_id"] == "EWR-run-b"
+    assert s.mark_completed(7) is False
+
+
+def test_release_uris_are_kept_relative_to_the_region_root(tmp_path):
+    s = st.RegionState(str(tmp_path / "EWR" / "state"))
+    assert s.relative(str(tmp_path / "EWR" / "pipeline" / "pusher" / "pushed_model" / "9")) == (
+        "pipeline/pusher/pushed_model/9"
+    )
+    assert s.relative("gs://other/bucket/model") == "gs://other/bucket/model"
+    g = st.RegionState("gs://b/runs/EWR/state")
+    assert g.relative("gs://b/runs/EWR/pipeline/x") == "pipeline/x"

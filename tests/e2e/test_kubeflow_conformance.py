@@ -317,6 +317,17 @@ def test_every_run_leaves_its_result_report_and_metrics_from_pipeline_nodes(ewr)
         }
         assert samples[("driftgate_span_number", None)] == i + 1
         assert samples[("driftgate_span_decision", decisions[i])] == 1
+    # each run's id is KFP's (read from where the backend writes outputs), in its result and history;
+    # the ingest task took the region's lease under it and the recorder task gave it back
+    assert [_result_json(ewr, span)["run_id"] for span in (1, 2, 3, 4)] == [
+        "run-1",
+        "run-2",
+        "run-3",
+        "run-4",
+    ]
+    assert [h["run_id"] for h in ewr["history"][3]] == ["run-1", "run-2", "run-3", "run-4"]
+    held = json.loads((root / "run.lease").read_text())
+    assert held["holder"]["run"] == "run-4" and held["released"] is True
     # the record is also the recorder task's output artifact (KFP lists it on the run page)
     record = Path(_run(ewr, 3)["run_recorder"].outputs["record"].uri)
     assert json.loads((record / "result.json").read_text())["decision"] == "block"

@@ -181,3 +181,12 @@ def test_a_folder_with_only_a_region_file_inherits_the_project_defaults(tmp_path
     (tmp_path / "BOS.yaml").write_text("region: BOS\nschema: {version: 1}\n")
     cfg = load_region_config("BOS", tmp_path)
     assert cfg.data.span_pattern == "span-{SPAN}/*.csv" and cfg.source_file == str(tmp_path / "BOS.yaml")
+
+
+def test_serving_base_path_fills_region_and_model_and_rejects_other_fields(regions):
+    assert load_region_config("EWR", regions).serving.served_base_path("EWR") == ""  # unset: the root's own
+    _append(regions / "EWR.yaml", "serving:\n  base_path: /models/{region}/{model_name}\n")
+    assert load_region_config("EWR", regions).serving.served_base_path("EWR") == "/models/EWR/flights_late"
+    (regions / "JFK.yaml").write_text("region: JFK\nschema: {version: 1}\nserving:\n  base_path: /m/{zone}\n")
+    with pytest.raises(ConfigError, match=r"JFK.yaml.*serving.*base_path.*\{region\} and \{model_name\}"):
+        load_region_config("JFK", regions)

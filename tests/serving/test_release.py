@@ -167,7 +167,9 @@ def test_reconcile_rewrites_configs_behind_release_json_but_not_after_a_rejectio
     (region / MODEL / "3").rename(region / MODEL / "x3")  # only versions 1 and 2 on disk
     assert release.reconcile(str(region), MODEL) == []
     old = release.build_config(MODEL, str(region / MODEL), {"stable": 1})  # as a run killed mid-write left it
-    (region / release.CONFIG_FILE).write_text(f"# driftgate release revision 1\n{text_format.MessageToString(old)}")
+    (region / release.CONFIG_FILE).write_text(
+        f"# driftgate release revision 1\n{text_format.MessageToString(old)}"
+    )
     revision = release.load_state(str(region), MODEL).revision
     assert release.reconcile(str(region), MODEL) == [
         f"TF Serving configs were behind release.json (revision {revision}): rewritten"

@@ -240,3 +240,57 @@ def test_tables_size_columns_to_their_content():
     lines = drift_table(Comparison.from_json(comparison), 2).splitlines()
     row = next(line for line in lines if line.startswith("account_age_days_since_signup"))
     assert row.split()[:4] == ["account_age_days_since_signup", "numeric", "warning", "0.120*"]
+
+
+def test_busy_region_exits_5_with_one_line_naming_the_holder(tmp_path, small_spans):
+    """A second run while another holds the region's lease: refused before
+    anything is read or written (the lease is held here, by this process)."""
+    from driftgate.core import lease
+
+    path = tmp_path / "EWR" / "run.lease"
+    with lease.held(str(path), "EWR-first-run"):
+        res = _driftgate("run", "--region", "EWR", "--data", str(small_spans), "--root", str(tmp_path))
+        waited = _driftgate(
+            "run", "--region", "EWR", "--data", str(small_spans), "--root", str(tmp_path), "--wait", "1"
+        )
+    assert res.returncode == 5 and waited.returncode == 5
+    (line,) = [x for x in res.stderr.splitlines() if x.strip()]
+    assert "region is being run by run EWR-first-run" in line and f"pid {os.getpid()}" in line
+    assert "--wait SECONDS" in line
+    assert "waited 1s" in waited.stderr and "waiting up to 1s for run EWR-first-run" in waited.stderr
+    assert sorted(p.name for p in (tmp_path / "EWR").iterdir()) == [
+        ".run.lease.cas-lock",
+        "run.lease",
+    ]  # nothing else touched
+
+
+def test_rejected_push_leads_the_summary_and_the_decision_line():
+    from components.monitor.alerts import derive
+    from components.monitor.result import RunResult, build
+
+    class Art:  # what the nodes hand the recorder (custom properties only)
+        def __init__(self, **props):
+            self.props = props
+
+        def has_custom_property(self, k):
+            return k in self.props
+
+        def get_custom_property(self, k):
+            return self.props[k]
+
+    r = build(
+        "EWR",
+        "/s/EWR/m",
+        {
+            "pushed_model": Art(pushed=1, pushed_version="4"),
+            "release": Art(label="rejected", reason="/s/EWR/m/4: SavedModel failed its smoke test: boom"),
+        },
+    )
+    assert r.release_label == "rejected"
+    assert r.summary.startswith(
+        ": version 4 was pushed but REJECTED at release, not labelled, serving unchanged"
+    )
+    lines = summary_lines(RunResult(**{**r.to_json_dict(), "decision": "retrain", "blessed": True}))
+    assert "version 4 REJECTED at release (no label; serving unchanged)" in lines[0]
+    (alert,) = derive(r, [], 3)
+    assert alert.severity == "critical" and alert.feature == "<release v4>" and "boom" in alert.summary

@@ -175,3 +175,31 @@ def test_bucket_lease_taken_with_generation_precondition(gcs, monkeypatch):
         generation = storage.read_versioned(path)[1]  # what the server reports for the held lease
     assert seen == [0, generation]  # the release carried the generation it read
     assert json.loads(storage.read_text(path))["released"] is True
+
+
+def test_run_id_from_where_kubeflow_writes_outputs():
+    root = "gs://b/runs/EWR/pipeline"
+    # open-source KFP: <root>/<pipeline name>/<run id>/<task>/<salt>/<output>
+    assert lease.run_id_from_uri(f"{root}/driftgate-ewr/3f2a-77/example-gen/x1/examples", root) == "3f2a-77"
+    # Vertex: <root>/<project number>/<job id>/<task>_<uuid>/<output>
+    assert lease.run_id_from_uri(f"{root}/1234/driftgate-ewr-2026/example-gen_99/examples", root) == (
+        "driftgate-ewr-2026"
+    )
+    assert lease.run_id_from_uri("gs://other/x/y/z/w", root) == ""
+    assert lease.run_id_from_uri(f"{root}/only-one", root) == ""
+
+
+def test_a_runs_last_task_releases_what_its_first_task_took_from_another_pod(tmp_path):
+    """Kubeflow: the ingest task (one pod) takes it, the run recorder (another pod) gives it back."""
+    path = tmp_path / "run.lease"
+    ingest_pod = {"host": "pod-ingest", "pid": 1, "started": "2026-01-01T00:00:00Z", "run": "kfp-run-7"}
+    _write(path, ingest_pod, expires=time.time() + 3600)
+    with pytest.raises(lease.LeaseHeld, match="run kfp-run-7"):
+        lease.Lease(str(path), "kfp-run-8").acquire()
+    assert lease.Lease(str(path), "kfp-run-7").try_acquire() is None  # a later task of the same run
+    assert lease.release_run(str(path), "kfp-run-7") is True
+    assert json.loads(path.read_text())["released"] is True
+    assert lease.release_run(str(path), "kfp-run-7") is True  # given back already: nothing to do
+    assert lease.release_run(str(path), "kfp-run-8") is False  # never someone else's
+    with lease.held(str(path), "kfp-run-8"):
+        pass
