@@ -19,6 +19,12 @@ def _write(path, holder: dict, expires: float, released=False):
     storage.write_atomic(str(path), json.dumps({"holder": holder, "expires": expires, "released": released}))
 
 
+def _held_elsewhere(path, host: str, run: str, expires_in: float) -> None:
+    """The lease as a process on another machine (or pod) left it."""
+    holder = {"host": host, "pid": 1, "started": "2026-01-01T00:00:00Z", "run": run}
+    _write(path, holder, expires=time.time() + expires_in)
+
+
 def test_second_run_refused_with_one_line_naming_the_holder(tmp_path):
     path = str(tmp_path / "EWR" / "run.lease")
     with lease.held(path, "run-a"):
@@ -74,11 +80,10 @@ def test_wait_gives_up_after_its_seconds(tmp_path):
 
 def test_stale_lease_of_another_host_taken_over_after_expiry(tmp_path):
     path = tmp_path / "run.lease"
-    other = {"host": "other-node", "pid": 1, "started": "2026-01-01T00:00:00Z", "run": "old"}
-    _write(path, other, expires=time.time() + 60)
+    _held_elsewhere(path, "other-node", "old", expires_in=60)
     with pytest.raises(lease.LeaseHeld, match="host other-node"):
         lease.Lease(str(path), "new").acquire()
-    _write(path, other, expires=time.time() - 1)  # it stopped renewing
+    _held_elsewhere(path, "other-node", "old", expires_in=-1)  # it stopped renewing
     with lease.held(str(path), "new"):
         assert json.loads(path.read_text())["holder"]["run"] == "new"
 
@@ -121,8 +126,7 @@ def test_renewal_moves_the_expiry_and_notices_a_takeover(tmp_path):
     time.sleep(0.05)
     assert mine.renew() is True
     assert json.loads(storage.read_text(path))["expires"] > before
-    other = {"host": "other-node", "pid": 1, "started": "2026-01-01T00:00:00Z", "run": "b"}
-    _write(path, other, expires=time.time() + 60)
+    _held_elsewhere(path, "other-node", "b", expires_in=60)
     assert mine.renew() is False and "run b" in mine.lost
     assert mine.release() is False  # never frees a lease it no longer holds
     assert json.loads(storage.read_text(path))["holder"]["run"] == "b"
@@ -192,8 +196,7 @@ def test_run_id_from_where_kubeflow_writes_outputs():
 def test_a_runs_last_task_releases_what_its_first_task_took_from_another_pod(tmp_path):
     """Kubeflow: the ingest task (one pod) takes it, the run recorder (another pod) gives it back."""
     path = tmp_path / "run.lease"
-    ingest_pod = {"host": "pod-ingest", "pid": 1, "started": "2026-01-01T00:00:00Z", "run": "kfp-run-7"}
-    _write(path, ingest_pod, expires=time.time() + 3600)
+    _held_elsewhere(path, "pod-ingest", "kfp-run-7", expires_in=3600)
     with pytest.raises(lease.LeaseHeld, match="run kfp-run-7"):
         lease.Lease(str(path), "kfp-run-8").acquire()
     assert lease.Lease(str(path), "kfp-run-7").try_acquire() is None  # a later task of the same run
