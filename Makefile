@@ -31,7 +31,7 @@ demo: $(STAMP)
 
 test: $(STAMP) lint
 	@bash scripts/ensure_debian_packages.sh
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n 2 --dist loadfile tests
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

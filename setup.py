@@ -29,6 +29,15 @@ setup(
         "click>=8",
         "tabulate",
     ],
-    extras_require={"test": ["pytest", "ruff", "kubernetes-validate", "cel-python", "gcp-storage-emulator"]},
+    extras_require={
+        "test": [
+            "pytest",
+            "pytest-xdist",
+            "ruff",
+            "kubernetes-validate",
+            "cel-python",
+            "gcp-storage-emulator",
+        ]
+    },
     entry_points={"console_scripts": ["driftgate=driftgate.cli:main"]},
 )

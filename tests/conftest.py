@@ -130,16 +130,36 @@ def gcs():
         os.environ["STORAGE_EMULATOR_HOST"] = old
 
 
+FAULTS_SUMMARY_ENV = "DRIFTGATE_TEST_FAULTS_SUMMARY"
+
+
+def pytest_configure(config):
+    """Where the fault-injection suite writes what it injected: one file for the
+    session, inherited by pytest-xdist's workers (started after this)."""
+    import tempfile
+
+    if not os.environ.get(FAULTS_SUMMARY_ENV):
+        fd, path = tempfile.mkstemp(prefix="driftgate-faults-", suffix=".jsonl")
+        os.close(fd)
+        os.environ[FAULTS_SUMMARY_ENV] = path
+
+
 def pytest_terminal_summary(terminalreporter):
     """The fault-injection suite's one line (tests/e2e/test_faults.py)."""
-    from tests.e2e import test_faults
+    import json
 
-    if test_faults.SUMMARY:
-        injected = sum(n for _, n, _ in test_faults.SUMMARY)
-        recovered = sum(r for _, _, r in test_faults.SUMMARY)
+    path = os.environ.get(FAULTS_SUMMARY_ENV)
+    if not path or not os.path.exists(path) or hasattr(terminalreporter.config, "workerinput"):
+        return
+    with open(path) as fh:
+        done = [json.loads(line) for line in fh if line.strip()]
+    os.unlink(path)
+    if done:
+        injected = sum(n for _, n, _ in done)
+        recovered = sum(r for _, _, r in done)
         terminalreporter.write_line(
-            f"fault injection: {injected} faults injected in {len(test_faults.SUMMARY)} scenarios "
-            f"({', '.join(name for name, _, _ in test_faults.SUMMARY)}); {recovered} recovered on re-run; "
+            f"fault injection: {injected} faults injected in {len(done)} scenarios "
+            f"({', '.join(name for name, _, _ in done)}); {recovered} recovered on re-run; "
             "nothing lost (one history entry per span, every pushed version labelled or rejected "
             "with its reason, every models.config a loadable ModelServerConfig)"
         )

@@ -39,7 +39,14 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 REGION, MODEL = "EWR", "flights_late"
-SUMMARY: list = []  # (scenario, faults injected, recovered): printed by tests/conftest.py
+
+
+def recovered(scenario: str) -> None:
+    """Records a scenario whose faults were injected and recovered from, for
+    the session's summary line (tests/conftest.py; a file, so it also works
+    across pytest-xdist workers)."""
+    with open(os.environ["DRIFTGATE_TEST_FAULTS_SUMMARY"], "a") as fh:
+        fh.write(json.dumps([scenario, 1, 1]) + "\n")
 
 
 @pytest.fixture(scope="module")
@@ -191,14 +198,14 @@ def test_chain_of_faults_each_recovered_by_the_next_run(base, tmp_path):
     assert (root / REGION / "state" / "history.json").read_bytes() == history_before  # whole, as it was
     assert not list((root / REGION / "state").glob(".tmp-*"))
     assert_nothing_lost(root)
-    SUMMARY.append(("full disk on the state write", 1, 1))
+    recovered("full disk on the state write")
 
     # 2. killed right after the gate recorded span 2
     run = drive(base, root, fault="gate.recorded:kill")
     assert killed(run), run.stderr[-2000:]
     assert [(h["span"], h["completed"]) for h in history(root) if h["span"] == 2] == [(2, False)]
     assert_nothing_lost(root)
-    SUMMARY.append(("kill after the gate", 1, 1))
+    recovered("kill after the gate")
 
     # 3. killed in training: span 2 was taken again (a scheduled run: no --span)
     run = drive(base, root, "--force-retrain", fault="trainer.fit:kill")
@@ -206,7 +213,7 @@ def test_chain_of_faults_each_recovered_by_the_next_run(base, tmp_path):
     assert "EWR span 2 (oldest span not yet processed)" in run.stderr
     assert release_state(root).canary is None
     assert_nothing_lost(root)
-    SUMMARY.append(("kill in training", 1, 1))
+    recovered("kill in training")
 
     # 4. killed after the push, before the release step labelled version 2
     run = drive(base, root, "--force-retrain", fault="pusher.published:kill")
@@ -214,7 +221,7 @@ def test_chain_of_faults_each_recovered_by_the_next_run(base, tmp_path):
     assert (root / "serving" / REGION / MODEL / "2" / "saved_model.pb").exists()
     assert release_state(root).canary is None and 2 not in release_state(root).rejected
     assert_configs_parse(root)
-    SUMMARY.append(("kill after the push, before labelling", 1, 1))
+    recovered("kill after the push, before labelling")
 
     # the root is restored elsewhere; the old path is gone
     moved = tmp_path / "restored" / "root"
@@ -230,8 +237,8 @@ def test_chain_of_faults_each_recovered_by_the_next_run(base, tmp_path):
     assert any(e["action"] == "relocated" and old_base in e["reason"] for e in st.history)
     assert "canary" not in (moved / "serving" / REGION / "models.config").read_text()  # behind release.json
     assert_configs_parse(moved)
-    SUMMARY.append(("moved root", 1, 1))
-    SUMMARY.append(("kill during the label write", 1, 1))
+    recovered("moved root")
+    recovered("kill during the label write")
 
     # 6. the serving folder is read-only: the repair of the configs cannot be written
     serving = moved / "serving" / REGION
@@ -239,7 +246,7 @@ def test_chain_of_faults_each_recovered_by_the_next_run(base, tmp_path):
     run = drive(base, moved, fault=f"write:erofs:{serving}")
     assert run.returncode == 1 and "Read-only file system" in run.stderr, run.stderr[-2000:]
     assert state_digest(serving) == before
-    SUMMARY.append(("read-only serving folder", 1, 1))
+    recovered("read-only serving folder")
 
     # 7. no fault: the run repairs the configs, finishes span 2, and the region is whole
     run = drive(base, moved)
@@ -277,7 +284,7 @@ def test_rejected_push_is_said_by_the_decision_line_exit_code_metric_and_alert(b
     st = release_state(root)
     assert st.rejected == [2] and st.stable == 1 and st.canary is None
     assert_nothing_lost(root)
-    SUMMARY.append(("version rejected at release", 1, 1))
+    recovered("version rejected at release")
 
 
 def test_overlapping_runs_second_refused_or_waits_and_both_results_are_their_own(base, tmp_path):
@@ -311,4 +318,4 @@ def test_overlapping_runs_second_refused_or_waits_and_both_results_are_their_own
     # span 3 judged v2 as the canary it found (no unjudged supersede)
     assert second["canary"]["canary_version"] == 2
     assert_nothing_lost(root)
-    SUMMARY.append(("two overlapping runs", 1, 1))
+    recovered("two overlapping runs")
