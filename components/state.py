@@ -60,9 +60,8 @@ class RegionState:
     def relative(self, uri: str) -> str:
         """``uri`` relative to the region's root (this folder's parent) when
         under it, so a copied or restored root still finds it; else unchanged."""
-        region_root = storage.dirname(self.path.rstrip("/"))
-        prefix = region_root.rstrip("/") + "/"
-        return uri[len(prefix) :] if uri.startswith(prefix) else uri
+        under = storage.relative(uri, storage.dirname(self.path.rstrip("/")))
+        return uri if under is None else under
 
     # json documents ---------------------------------------------------
     def _read_json(self, name: str, default):

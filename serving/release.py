@@ -192,14 +192,13 @@ def reconcile(serving_dir: str, model_name: str, served: str = "") -> List[str]:
     from serving.layout import list_versions
 
     state = load_state(serving_dir, model_name, served)
-    known = {state.stable, state.canary, *state.previous_stables, *state.rejected}
-    orphans = [v for v in list_versions(model_dir(serving_dir, model_name)) if v not in known]
+    orphans = [v for v in list_versions(model_dir(serving_dir, model_name)) if v not in _accounted(state)]
     done = []
     if orphans:
 
         def change(state: ReleaseState) -> ReleaseState:
             for v in orphans:
-                if v not in {state.stable, state.canary, *state.previous_stables, *state.rejected}:
+                if v not in _accounted(state):  # re-read under compare-and-swap
                     state.rejected.append(v)
                     _event(state, "rejected", v, reason=UNLABELLED)
             return state
@@ -212,6 +211,11 @@ def reconcile(serving_dir: str, model_name: str, served: str = "") -> List[str]:
             save(serving_dir, load_state(serving_dir, model_name, served))
         done.append(f"TF Serving configs were behind release.json (revision {state.revision}): rewritten")
     return done
+
+
+def _accounted(state: ReleaseState) -> set:
+    """Versions the state says something of: labelled now or before, or rejected."""
+    return {state.stable, state.canary, *state.previous_stables, *state.rejected}
 
 
 def _configs_behind(serving_dir: str, state: ReleaseState) -> bool:

@@ -130,6 +130,23 @@ def gcs():
         os.environ["STORAGE_EMULATOR_HOST"] = old
 
 
+@pytest.fixture
+def upload_preconditions(monkeypatch):
+    """The ``ifGenerationMatch`` of every upload the Cloud Storage client
+    sends, in order (the loopback server ignores them; what is sent is checked)."""
+    from google.cloud.storage import Blob
+
+    seen = []
+    upload = Blob.upload_from_string
+
+    def recording(self, data, *args, **kwargs):
+        seen.append(kwargs.get("if_generation_match"))
+        return upload(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(Blob, "upload_from_string", recording)
+    return seen
+
+
 FAULTS_SUMMARY_ENV = "DRIFTGATE_TEST_FAULTS_SUMMARY"
 
 

@@ -217,10 +217,7 @@ def run_id_from_uri(uri: str, pipeline_root: str) -> str:
     backend (``backend/src/v2/metadata/client.go``), ``<pipeline root>/<project
     number>/<job id>/<task>_<uuid>/...`` on Vertex: the second segment either
     way. "" when ``uri`` is not under ``pipeline_root``."""
-    prefix = pipeline_root.rstrip("/") + "/"
-    if not uri.startswith(prefix):
-        return ""
-    parts = uri[len(prefix) :].split("/")
+    parts = (storage.relative(uri, pipeline_root) or "").split("/")
     return parts[1] if len(parts) > 2 else ""
 
 

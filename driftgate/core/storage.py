@@ -84,6 +84,13 @@ def dirname(path: str) -> str:
     return posixpath.dirname(path) if is_remote(path) else os.path.dirname(path)
 
 
+def relative(path: str, base: str) -> Optional[str]:
+    """``path`` relative to the folder ``base`` ("a/b" for "<base>/a/b"), or
+    None when it is not under it (local paths and URIs alike)."""
+    prefix = str(base).rstrip("/") + "/"
+    return path[len(prefix) :] if str(path).startswith(prefix) else None
+
+
 def exists(path: str) -> bool:
     """A file, or a folder (on a bucket: any object under ``path/``)."""
     if _is_gs(path):

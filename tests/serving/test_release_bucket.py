@@ -84,20 +84,11 @@ def test_a_broken_model_on_a_bucket_is_rejected_and_labels_stay(gcs, saved_model
     assert release.load_state(serving_dir, MODEL).rejected == [2]
 
 
-def test_writes_carry_the_generation_precondition(gcs, monkeypatch):
+def test_writes_carry_the_generation_precondition(gcs, upload_preconditions):
     """What reaches the server: ``ifGenerationMatch`` with the generation read
     (0 for "must not exist"). The emulator then ignores it; Cloud Storage
     answers 412, which ``storage`` turns into Conflict."""
-    from google.cloud.storage import Blob
-
-    seen = []
-    upload = Blob.upload_from_string
-
-    def recording(self, data, *args, **kwargs):
-        seen.append(kwargs.get("if_generation_match"))
-        return upload(self, data, *args, **kwargs)
-
-    monkeypatch.setattr(Blob, "upload_from_string", recording)
+    seen = upload_preconditions
     path = f"{gcs}/cas/state.json"
     data, token = storage.read_versioned(path)
     assert (data, token) == (None, 0)

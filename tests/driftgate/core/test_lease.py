@@ -154,22 +154,12 @@ def test_racing_processes_exactly_one_wins(tmp_path):
     assert sorted(outcomes) == ["lost", "lost", "lost", "won"]
 
 
-def test_bucket_lease_taken_with_generation_precondition(gcs, monkeypatch):
+def test_bucket_lease_taken_with_generation_precondition(gcs, upload_preconditions):
     """On gs:// the lease is an object written with ifGenerationMatch (0 when
     absent). The loopback server ignores that precondition (see
     tests/serving/test_release_bucket.py), so what is proven here is the
     protocol and the requests, not Cloud Storage refusing the loser."""
-    from google.cloud.storage import Blob
-
-    path = f"{gcs}/EWR/run.lease"
-    seen = []
-    real = Blob.upload_from_string
-
-    def spy(self, data, *args, **kwargs):
-        seen.append(kwargs.get("if_generation_match"))
-        return real(self, data, *args, **kwargs)
-
-    monkeypatch.setattr(Blob, "upload_from_string", spy)
+    path, seen = f"{gcs}/EWR/run.lease", upload_preconditions
     with lease.held(path, "run-a"):
         assert seen == [0]
         doc = json.loads(storage.read_text(path))

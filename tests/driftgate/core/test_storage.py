@@ -56,3 +56,10 @@ def test_missing_folder_lists_nothing(tmp_path):
     storage.write_atomic(str(tmp_path / "f" / "x.txt"), "text")
     assert storage.listdir(str(tmp_path / "f")) == ["x.txt"]
     assert storage.read_text(str(tmp_path / "f" / "x.txt")) == "text"
+
+
+def test_relative_names_a_path_under_a_folder_or_none():
+    assert storage.relative("/r/EWR/pipeline/x/1", "/r/EWR") == "pipeline/x/1"
+    assert storage.relative("gs://b/runs/EWR/p", "gs://b/runs/") == "EWR/p"
+    assert storage.relative("/r/EWRX/p", "/r/EWR") is None  # a sibling sharing the prefix is not under it
+    assert storage.relative("/r/EWR", "/r/EWR") is None
