@@ -40,6 +40,7 @@ def evaluate_and_apply(
         span,
         record_path=lay.canary_record,
         dry_run=dry_run,
+        served=config.serving.served_base_path(config.region),
     )
     result["region"] = config.region
     if dry_run:

@@ -39,11 +39,12 @@ def _release_action(action, region, root, config_dir, output_format):
 
     config = load(region, config_dir)
     sdir = RegionLayout(storage.absolute(root), config.region, config.serving.model_name).serving_dir
+    served = config.serving.served_base_path(config.region)  # what the configs must name
     if action == "promote":
-        release.promote(sdir, config.serving.model_name)
+        release.promote(sdir, config.serving.model_name, served=served)
     elif action == "rollback":
-        release.rollback(sdir, config.serving.model_name)
-    st = release.load_state(sdir, config.serving.model_name)
+        release.rollback(sdir, config.serving.model_name, served=served)
+    st = release.load_state(sdir, config.serving.model_name, served)
     if output_format == output.JSON:
         output.emit_json(asdict(st))
     else:

@@ -210,3 +210,25 @@ def test_served_base_path_goes_into_the_configs_while_models_are_read_from_the_r
     assert json.loads((region / release.STATE_FILE).read_text())["base_path"] == served
     assert release.relocate(str(region), MODEL, served) is None
     assert release.relocate(str(region), MODEL) == served  # the mapping removed from the config
+
+
+def test_a_hand_promote_keeps_the_configured_serving_base_path(region, saved_models, tmp_path):
+    """`driftgate serving promote` writes the configs as the pipeline does:
+    with ``serving.base_path`` when the region sets one."""
+    from driftgate.cli.main import main
+
+    served = "/models/EWR/flights_late"
+    release.push(str(region), MODEL, 1, saved_models["sample"], served=served)
+    release.push(str(region), MODEL, 2, saved_models["sample"], served=served)
+    regions = tmp_path / "regions"
+    regions.mkdir()
+    (regions / "EWR.yaml").write_text(
+        "region: EWR\nschema: {version: 1}\nserving:\n  base_path: /models/{region}/{model_name}\n"
+    )
+    root = region.parent.parent
+    assert (
+        main(["serving", "promote", "--region", "EWR", "--root", str(root), "--config-dir", str(regions)])
+        == 0
+    )
+    (model,) = _config(region).model_config_list.config
+    assert model.base_path == served and dict(model.version_labels) == {"stable": 2}
