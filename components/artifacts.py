@@ -1,6 +1,7 @@
 """Artifact types driftgate adds to ML Metadata."""
 
 from tfx.types.artifact import Artifact
+from tfx.types.value_artifact import ValueArtifact
 
 
 class GateReport(Artifact):
@@ -37,3 +38,53 @@ class RunRecord(Artifact):
     decision, span and canary verdict as custom properties."""
 
     TYPE_NAME = "components.RunRecord"
+
+
+# What the Kubeflow Pipelines UI draws. Its frontend selects artifacts by their
+# ML Metadata type name (the schema title the compiled spec gives each output),
+# so these four carry KFP's ``system.*`` names rather than an import path; the
+# task entrypoint maps each title back to its class here
+# (``pipelines.kubeflow_entrypoint.SYSTEM_TITLES``). None declares PROPERTIES:
+# the ``system.*`` schemas have none. Under ``driftgate run`` they are ordinary
+# MLMD artifacts of those type names.
+
+
+class RunReportHtml(ValueArtifact):
+    """The run's HTML report, one self-contained file *at* the artifact URI
+    (the UI reads the URI as one file and shows it in a sandboxed iframe)."""
+
+    TYPE_NAME = "system.HTML"
+
+    def encode(self, value: str) -> bytes:
+        return value.encode("utf-8")
+
+    def decode(self, serialized_value: bytes) -> str:
+        return serialized_value.decode("utf-8")
+
+
+class RunSummaryMarkdown(ValueArtifact):
+    """A short Markdown summary of the run (decision sentence, span, drift per
+    baseline, canary verdict, version and label, warnings), a file at the URI."""
+
+    TYPE_NAME = "system.Markdown"
+
+    def encode(self, value: str) -> bytes:
+        return value.encode("utf-8")
+
+    def decode(self, serialized_value: bytes) -> str:
+        return serialized_value.decode("utf-8")
+
+
+class RunMetrics(Artifact):
+    """The run's numbers as scalar custom properties (no bools, no strings but
+    ``display_name``): the UI's Scalar Metrics table and Compare runs."""
+
+    TYPE_NAME = "system.Metrics"
+
+
+class ModelQuality(Artifact):
+    """The candidate's ROC curve (``confidenceMetrics``) and confusion matrix
+    (``confusionMatrix``) on the span's eval split, from the Evaluator's result,
+    in the shape the KFP SDK's ``ClassificationMetrics`` writes."""
+
+    TYPE_NAME = "system.ClassificationMetrics"

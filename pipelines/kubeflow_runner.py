@@ -88,6 +88,14 @@ def check_location(uri: str, key: str, source: str, schemes=None) -> None:
 _CONDITION_INPUT = re.compile(r"inputs\.artifacts\['_([A-Za-z0-9_]+)\.([A-Za-z0-9_]+)'\]")
 
 
+def _dags(spec: dict):
+    """(name, dag) of the root DAG and of every sub-DAG component (``tfx-dag``)."""
+    yield "root", spec["root"]["dag"]
+    for name, component in spec.get("components", {}).items():
+        if "dag" in component:
+            yield name, component["dag"]
+
+
 def repair_conditions(spec: dict) -> None:
     """Points every ``triggerPolicy`` condition at the task's own input.
 
@@ -97,7 +105,8 @@ def repair_conditions(spec: dict) -> None:
     the CEL condition, which the backend's driver cannot resolve (the run
     recorder consumes the gate's report as ``report``). Rewrites such a
     reference to the task's input fed by the same producer output."""
-    for name, task in spec["root"]["dag"]["tasks"].items():
+    tasks = [(n, t) for _, dag in _dags(spec) for n, t in dag["tasks"].items()]
+    for name, task in tasks:
         condition = task.get("triggerPolicy", {}).get("condition")
         if not condition:
             continue
@@ -128,6 +137,66 @@ def read_spec(text: str) -> tuple:
     return docs[0], (docs[1] if len(docs) > 1 else {})
 
 
+TFX_DAG = "tfx-dag"  # TFX's name for the sub-DAG holding every task when there is an exit handler
+
+
+def restore_run_parameters(spec: dict) -> None:
+    """Gives the run parameters (``ids.RUN_PARAMETERS``) the defaults and
+    descriptions TFX's YAML writer drops, so the UI's run form shows them filled
+    and a run started without them (a schedule, ``kfp run``) gets them."""
+    declared = spec["root"].setdefault("inputDefinitions", {}).setdefault("parameters", {})
+    for name, default in ids.RUN_PARAMETERS.items():
+        if name not in declared:
+            raise ValueError(f"run parameter {name} is missing from the compiled spec")
+        declared[name].update(
+            parameterType="STRING",
+            defaultValue=default,
+            isOptional=True,
+            description=ids.RUN_PARAMETER_HELP[name],
+        )
+
+
+def repair_exit_dag(spec: dict) -> None:
+    """Passes the root's parameters into TFX's exit-handler sub-DAG.
+
+    With an exit handler TFX moves every task into the ``tfx-dag`` component
+    but declares no inputs on it and passes none to it, while the tasks inside
+    still read ``componentInputParameter: span``: the open-source driver fails
+    them ("parent DAG does not have input parameter span"). KFP's own
+    ``dsl.ExitHandler`` declares and passes them; this does the same."""
+    params = spec["root"].get("inputDefinitions", {}).get("parameters", {})
+    dag_component = spec["components"][TFX_DAG]
+    dag_component.setdefault("inputDefinitions", {})["parameters"] = {
+        name: {k: v for k, v in p.items() if k in ("parameterType", "isOptional", "defaultValue")}
+        for name, p in params.items()
+    }
+    task = spec["root"]["dag"]["tasks"][TFX_DAG]
+    task.setdefault("inputs", {})["parameters"] = {name: {"componentInputParameter": name} for name in params}
+    if "taskFinalStatus" in json_dumps(spec):
+        raise ValueError("the spec asks for a task final status, which open-source KFP before 2.14 refuses")
+
+
+def json_dumps(value) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True)
+
+
+def add_lease_env(spec: dict, layout: RegionLayout) -> None:
+    """Tells every task where the region's lease and the pipeline root are, so
+    the task entrypoint renews its run's lease while the task works."""
+    for executor in spec["deploymentSpec"]["executors"].values():
+        if "container" not in executor:
+            continue
+        env = [e for e in executor["container"].get("env", []) if e["name"] not in LEASE_ENV]
+        env += [
+            {"name": ids.ENV_LEASE_FILE, "value": layout.lease_file},
+            {"name": ids.ENV_PIPELINE_ROOT, "value": layout.pipeline_root},
+        ]
+        executor["container"]["env"] = env
+
+
+LEASE_ENV = (ids.ENV_LEASE_FILE, ids.ENV_PIPELINE_ROOT)
 SECRET_MOUNT = "/var/run/secrets/driftgate-alerts"
 # alert secret (env name read by components.monitor.alerts) -> key in the Kubernetes Secret
 SECRET_KEYS = {
@@ -145,9 +214,10 @@ def add_alert_secrets(spec: dict, secret: str) -> dict:
     Returns the platform document (the YAML's second document)."""
     executors = spec["deploymentSpec"]["executors"]
     platform = {}
-    for node in (ids.RUN_RECORDER, ids.RUN_RECORDER_RETRAIN):
+    for node in (ids.RUN_RECORDER, ids.RUN_RECORDER_RETRAIN, ids.RUN_FINALIZER):
         label = f"{node}_executor"
-        executors[label]["container"]["env"] = [
+        env = executors[label]["container"].setdefault("env", [])
+        env += [
             {"name": f"{name}_FILE", "value": f"{SECRET_MOUNT}/{key}"} for name, key in SECRET_KEYS.items()
         ]
         platform[label] = {
@@ -158,9 +228,13 @@ def add_alert_secrets(spec: dict, secret: str) -> dict:
 
 def compile_region(config: RegionConfig, out_dir: str, image: Optional[str] = None) -> str:
     """Writes ``<out_dir>/<REGION>.yaml`` and returns its path."""
+    import json
+    from dataclasses import asdict
+
     import yaml
     from tfx import v1 as tfx
 
+    from components.monitor.component import RunFinalizer
     from driftgate.core.version import driftgate_version
     from pipelines.kubeflow_entrypoint import COMMAND
     from pipelines.pipeline import create_pipeline
@@ -177,7 +251,16 @@ def compile_region(config: RegionConfig, out_dir: str, image: Optional[str] = No
         schema_commit=commit,
         pushgateway=config.kubeflow.pushgateway or "",
         driftgate_version=driftgate_version(),
+        run_parameters=True,
     )
+    layout = cluster_layout(config)
+    finalizer = RunFinalizer(
+        root=layout.root,
+        region=config.region,
+        model_name=config.serving.model_name,
+        alerts_config=json.dumps(asdict(config.alerts)),
+        pushgateway=config.kubeflow.pushgateway or "",
+    ).with_id(ids.RUN_FINALIZER)
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
             default_image=image or config.kubeflow.image,
@@ -191,6 +274,7 @@ def compile_region(config: RegionConfig, out_dir: str, image: Optional[str] = No
     path = os.path.join(out_dir, f"{config.region}.yaml")
     if os.path.exists(path):
         os.remove(path)  # the runner refuses to overwrite
+    runner.set_exit_handler(finalizer)
     runner.run(pipeline, write_out=True)
     # TFX's YAML writer keeps only the pipelineSpec; add the root it dropped,
     # keeping TFX's header comments and key order.
@@ -199,7 +283,10 @@ def compile_region(config: RegionConfig, out_dir: str, image: Optional[str] = No
     header = "".join(line for line in text.splitlines(keepends=True) if line.startswith("#"))
     spec = yaml.safe_load(text)
     spec["defaultPipelineRoot"] = pipeline_root(config)
+    restore_run_parameters(spec)
+    repair_exit_dag(spec)
     repair_conditions(spec)
+    add_lease_env(spec, layout)
     platform = add_alert_secrets(spec, config.kubeflow.alerts_secret)
     with open(path, "w") as fh:
         fh.write(header + yaml.safe_dump(spec, sort_keys=True))

@@ -41,7 +41,7 @@ from components.canary.component import CanaryJudge
 from components.evaluator.component import Evaluator
 from components.gate.component import SpanGate, drift_config_json
 from components.ingest.component import SpanExampleGen
-from components.monitor.component import RunRecorder
+from components.monitor.component import RunRecorder, RunRecorderRetrain
 from components.pusher.component import Pusher
 from components.release.component import ReleaseRecorder
 from driftgate.core import vocabulary as ids
@@ -59,7 +59,8 @@ def trainer_custom_config(config: RegionConfig) -> dict:
 
 def eval_config(config: RegionConfig) -> tfma.EvalConfig:
     """Value thresholds on AUC and accuracy; a change threshold on AUC against
-    the serving model (ignored by the Evaluator when none serves yet)."""
+    the serving model (ignored by the Evaluator when none serves yet); the
+    confusion matrices over thresholds for the run's ROC view."""
     ev = config.evaluation
     higher = tfma.MetricDirection.HIGHER_IS_BETTER
     return tfma.EvalConfig(
@@ -92,10 +93,24 @@ def eval_config(config: RegionConfig) -> tfma.EvalConfig:
                     ),
                     tfma.MetricConfig(class_name="Precision"),
                     tfma.MetricConfig(class_name="Recall"),
+                    # the ROC curve and confusion matrix the Kubeflow UI draws (components.monitor.ui)
+                    tfma.MetricConfig(class_name="ConfusionMatrixPlot"),
                 ]
             )
         ],
     )
+
+
+def run_parameter_values() -> dict:
+    """The Kubeflow run parameters as TFX RuntimeParameters (name -> parameter).
+    TFX drops their defaults from the compiled YAML; ``pipelines.kubeflow_runner``
+    restores them (``ids.RUN_PARAMETERS``) with these descriptions."""
+    return {
+        name: tfx.dsl.experimental.RuntimeParameter(
+            name=name, ptype=str, default=default, description=ids.RUN_PARAMETER_HELP[name]
+        )
+        for name, default in ids.RUN_PARAMETERS.items()
+    }
 
 
 def example_gen_input(config: RegionConfig) -> tfx.proto.Input:
@@ -114,6 +129,8 @@ def create_pipeline(
     pushgateway: str = "",
     driftgate_version: str = "",
     run_id: str = "",
+    note: str = ids.NO_NOTE,
+    run_parameters: bool = False,
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Optional[List[str]] = None,
 ) -> tfx.dsl.Pipeline:
@@ -128,12 +145,18 @@ def create_pipeline(
     ``run_id``: the pipeline run's id when the runner chooses it before the
     run (``pipelines.local_runner``), recorded in the run's result, report and
     metrics; empty in a compiled spec, which many runs share.
+    ``run_parameters`` (the Kubeflow compile): ``span``, ``retrain`` and
+    ``note`` become the run's parameters (``run_parameter_values``), filled in
+    the UI's run form or by ``driftgate kfp run``, instead of the values given.
     """
-    range_config = None
-    if span is not None:
-        range_config = tfx.proto.RangeConfig(
-            static_range=tfx.proto.StaticRange(start_span_number=span, end_span_number=span)
-        )
+    if run_parameters:
+        values = run_parameter_values()
+    else:
+        values = {
+            ids.PARAM_SPAN: ids.SPAN_NEXT if span is None else str(span),
+            ids.PARAM_RETRAIN: ids.RETRAIN_FORCE if force_retrain else ids.RETRAIN_AUTO,
+            ids.PARAM_NOTE: note,
+        }
     example_gen = SpanExampleGen(
         input_base=paths.data_dir,
         state_dir=paths.state_dir,
@@ -146,7 +169,7 @@ def create_pipeline(
                 ]
             )
         ),
-        range_config=range_config,
+        span=values[ids.PARAM_SPAN],
     ).with_id(ids.EXAMPLE_GEN)
     schema_importer = tfx.components.ImportSchemaGen(schema_file=paths.schema_file).with_id(
         ids.SCHEMA_IMPORTER
@@ -192,7 +215,7 @@ def create_pipeline(
         state_dir=paths.state_dir,
         model_base_path=paths.model_base_path,
         data_dir=paths.data_dir,
-        force_retrain=int(force_retrain),
+        retrain=values[ids.PARAM_RETRAIN],
         schema_version=f"v{config.schema.version}",
         schema_commit=schema_commit or "",
         retrain_on_prediction_drift=config.quality.retrain_on_prediction_drift,
@@ -211,6 +234,7 @@ def create_pipeline(
         pushgateway=pushgateway,
         driftgate_version=driftgate_version,
         run_id=run_id,
+        note=values[ids.PARAM_NOTE],
     )
     nodes = [example_gen, schema_importer, canary_judge, statistics_gen, example_validator, gate]
     decision = gate.outputs["report"].future()[0].custom_property(ids.PROP_DECISION)
@@ -248,7 +272,7 @@ def create_pipeline(
             model_name=config.serving.model_name,
             served_base_path=config.serving.served_base_path(config.region),
         ).with_id(ids.RELEASE_RECORDER)
-        recorder = RunRecorder(
+        recorder = RunRecorderRetrain(
             **recorder_args,
             baseline=baseline.outputs["model"],
             blessing=evaluator.outputs["blessing"],

@@ -180,3 +180,13 @@ def pytest_terminal_summary(terminalreporter):
             "nothing lost (one history entry per span, every pushed version labelled or rejected "
             "with its reason, every models.config a loadable ModelServerConfig)"
         )
+
+
+@pytest.fixture(scope="session")
+def image_install(tmp_path_factory):
+    """The pipeline image's install without Docker (tests/pipelines/image.py): the
+    Dockerfile's COPY set staged as its WORKDIR (``project_dir``) and pip-installed
+    into a separate site; ``env()`` makes a process import the project from there only."""
+    from tests.pipelines.image import DOCKERFILE, build_image_install
+
+    return build_image_install(DOCKERFILE, tmp_path_factory.mktemp("image"))

@@ -38,14 +38,16 @@ def SpanGate(
     data_dir: tfx.dsl.components.Parameter[str],
     schema_version: tfx.dsl.components.Parameter[str] = "",
     schema_commit: tfx.dsl.components.Parameter[str] = "",
-    force_retrain: tfx.dsl.components.Parameter[int] = 0,
+    retrain: tfx.dsl.components.Parameter[str] = vocab.RETRAIN_AUTO,
     warn_only_types: tfx.dsl.components.Parameter[str] = "[]",
     warn_only_features: tfx.dsl.components.Parameter[str] = "[]",
     retrain_on_prediction_drift: tfx.dsl.components.Parameter[str] = "never",
 ):
     """Decides ``skip``, ``retrain`` or ``block`` for the span (components.gate.decision).
     ``canary`` is the canary judge's verdict: it carries the serving model's
-    quality on the newest labelled span (``serving.quality``)."""
+    quality on the newest labelled span (``serving.quality``). ``retrain`` is
+    the run parameter: "auto" (the gate decides) or "force"."""
+    force_retrain = logic.parse_retrain_parameter(retrain)
     verdict = json.loads(io_utils.read_string_file(os.path.join(canary.uri, vocab.CANARY_VERDICT_FILE)))
     result = run_gate(
         examples,
@@ -57,7 +59,7 @@ def SpanGate(
         state_dir=state_dir,
         model_base_path=model_base_path,
         data_dir=data_dir,
-        force_retrain=bool(force_retrain),
+        force_retrain=force_retrain,
         warn_only_types=json.loads(warn_only_types),
         warn_only_features=json.loads(warn_only_features),
         quality=verdict.get("quality"),

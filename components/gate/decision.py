@@ -20,6 +20,8 @@ from driftgate.core.vocabulary import (  # noqa: F401  (the gate's decisions)
     INSUFFICIENT,
     NONE,
     RETRAIN,
+    RETRAIN_AUTO,
+    RETRAIN_FORCE,
     SKIP,
 )
 
@@ -114,6 +116,20 @@ class SpanReport:
         return comp.severity if comp is not None else NONE
 
 
+def parse_retrain_parameter(value) -> bool:
+    """True for the run parameter ``retrain="force"``, False for "auto" (or
+    empty); raises ValueError in one line otherwise."""
+    text = str(value).strip() if value is not None else ""
+    if text in ("", RETRAIN_AUTO):
+        return False
+    if text == RETRAIN_FORCE:
+        return True
+    raise ValueError(
+        f'run parameter retrain="{text}": expected "{RETRAIN_AUTO}" (the gate decides) '
+        f'or "{RETRAIN_FORCE}" (retrain even without drift)'
+    )
+
+
 def classify(
     anomalies_by_split: Mapping[str, anomalies_pb2.Anomalies],
     warn_only_types: Iterable[str] = (),
@@ -196,7 +212,7 @@ def decide(
             f"(blocks at {policy.block_on_skew})"
         )
     if policy.force_retrain:
-        retrain.append("retraining forced (--force-retrain)")
+        retrain.append('retraining forced (--force-retrain, or run parameter retrain="force")')
     if policy.serving_version is None:
         retrain.append("no model serves in this region yet")
     elif policy.training_span is None:

@@ -15,15 +15,18 @@ from tfx.proto import example_gen_pb2, range_config_pb2
 from tfx.types import standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 
-from components.ingest.executor import STATE_DIR_KEY, Executor
+from components.ingest.executor import SPAN_KEY, STATE_DIR_KEY, Executor
+from components.ingest.spans import SPAN_NEXT
 
 
 class SpanExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):
-    """FileBasedExampleGen's spec plus the region state folder (processed spans)."""
+    """FileBasedExampleGen's spec plus the region state folder (processed spans)
+    and the ``span`` run parameter ("next" or a number; a RuntimeParameter on Kubeflow)."""
 
     PARAMETERS = {
         **standard_component_specs.FileBasedExampleGenSpec.PARAMETERS,
         STATE_DIR_KEY: ExecutionParameter(type=str),
+        SPAN_KEY: ExecutionParameter(type=str, optional=True),
     }
 
 
@@ -41,9 +44,12 @@ class SpanExampleGen(base_component.BaseComponent):
         input_config: example_gen_pb2.Input,
         output_config: example_gen_pb2.Output,
         range_config: Optional[range_config_pb2.RangeConfig] = None,
+        span=SPAN_NEXT,
     ):
-        """``range_config`` (a static range of one span) pins the span; without
-        it the task takes the span ``components.ingest.spans.choose_span`` picks."""
+        """``span`` ("next", a span number as text, or a RuntimeParameter that
+        gives one when the run starts) or ``range_config`` (a static range of
+        one span, TFX's way) pins the span; "next" takes the span
+        ``components.ingest.spans.choose_span`` picks."""
         spec = SpanExampleGenSpec(
             input_base=input_base,
             input_config=input_config,
@@ -52,6 +58,7 @@ class SpanExampleGen(base_component.BaseComponent):
             output_data_format=example_gen_pb2.FORMAT_TF_EXAMPLE,
             output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,
             state_dir=state_dir,
+            span=span,
             examples=types.Channel(type=standard_artifacts.Examples),
         )
         super().__init__(spec=spec)

@@ -14,6 +14,7 @@ artifact as the driver would: both runners and every downstream task see them.
 from __future__ import annotations
 
 import json
+import os
 from typing import Any, Dict, List, Tuple
 
 from absl import logging
@@ -32,6 +33,7 @@ from driftgate.core import lease, storage, vocabulary
 from driftgate.core.layout import LEASE, PIPELINE
 
 STATE_DIR_KEY = "state_dir"
+SPAN_KEY = "span"  # the run parameter: "next" or a span number
 # Examples artifact custom properties besides TFX's span/version/input_fingerprint
 INGEST_REASON = vocabulary.PROP_INGEST_REASON  # the gate report carries the same key
 PENDING_SPANS = "pending_spans"
@@ -47,7 +49,7 @@ def available_spans(input_base: str, pattern: str) -> List[int]:
 def _requested_span(exec_properties: Dict[str, Any]):
     raw = exec_properties.get(standard_component_specs.RANGE_CONFIG_KEY)
     if not raw:
-        return None
+        return spans.parse_span_parameter(exec_properties.get(SPAN_KEY))
     rc = range_config_pb2.RangeConfig()
     proto_utils.json_to_proto(raw, rc)
     if not rc.HasField("static_range"):
@@ -122,7 +124,11 @@ class Executor(csv_executor.Executor):
         if not run:
             logging.warning("no pipeline run id for %s: the region's lease is not taken", examples.uri)
             return
-        lease.Lease(storage.join(region_root, LEASE), run, ttl=lease.PIPELINE_TTL_S).acquire()
+        # held across pods (no pid to check): renewed by every task, given back by the last or the exit task
+        taken = lease.Lease(
+            storage.join(region_root, LEASE), run, lease.pipeline_ttl(os.environ), lease.NO_PID
+        )
+        taken.acquire()
 
 
 def artifact_span(examples) -> int:

@@ -82,6 +82,23 @@ def span_numbers(relative_paths: Iterable[str], pattern: str) -> List[int]:
     return sorted(found)
 
 
+SPAN_NEXT = "next"  # the span parameter meaning "no span asked for" (driftgate.core.vocabulary)
+
+
+def parse_span_parameter(value) -> Optional[int]:
+    """The span a run's ``span`` parameter asks for: None for ``"next"`` (or
+    empty), else a span number. Raises SpanError in one line otherwise."""
+    text = str(value).strip() if value is not None else ""
+    if text in ("", SPAN_NEXT):
+        return None
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    raise SpanError(
+        f'run parameter span="{text}": expected "{SPAN_NEXT}" (the next unprocessed span) '
+        f'or a span number such as "7"'
+    )
+
+
 def choose_span(
     available: Iterable[int], processed: Iterable[int], requested: Optional[int] = None
 ) -> SpanChoice:

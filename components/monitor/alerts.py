@@ -24,7 +24,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional
 
-from driftgate.core.vocabulary import REJECTED
+from driftgate.core.vocabulary import REJECTED, RUN_FAILED
 
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 
@@ -67,6 +67,16 @@ def derive(result, history: List[dict], escalate_after: int) -> List[Alert]:
     """Alerts for a run: blocked span, canary rolled back, and each feature
     drifting vs the training baseline."""
     alerts = []
+    if result.decision == RUN_FAILED:  # from a Kubeflow run's exit task (components.monitor.finalizer)
+        alerts.append(
+            Alert(
+                result.region,
+                f"<run {result.run_id}>",
+                "critical",
+                result.summary,
+                {"run_id": result.run_id},
+            )
+        )
     if result.decision == "block":
         alerts.append(
             Alert(

@@ -12,6 +12,11 @@ nodes inside it, so the pipeline has two instances: ``run_recorder`` under
 ``decision != retrain`` with the ingest and canary inputs, and
 ``run_recorder_retrain`` inside the retrain branch, after the release step.
 Exactly one of them runs.
+
+For the Kubeflow Pipelines UI each also writes the run as the UI draws it
+(``components.monitor.ui``): the report as ``system.HTML``, a Markdown summary,
+the run's numbers as ``system.Metrics`` and, in the retrain branch, the
+candidate's ROC curve and confusion matrix as ``system.ClassificationMetrics``.
 """
 
 import json
@@ -20,8 +25,17 @@ import os
 from tfx import v1 as tfx
 from tfx.utils import io_utils
 
-from components.artifacts import CanaryVerdict, GateReport, ReleaseRecord, RunRecord
-from components.monitor import publish, result
+from components.artifacts import (
+    CanaryVerdict,
+    GateReport,
+    ModelQuality,
+    ReleaseRecord,
+    RunMetrics,
+    RunRecord,
+    RunReportHtml,
+    RunSummaryMarkdown,
+)
+from components.monitor import finalizer, publish, result, ui
 from components.state import RegionState
 from driftgate.core import lease, storage
 from driftgate.core import vocabulary as ids
@@ -30,6 +44,8 @@ from driftgate.core.layout import RegionLayout
 
 std = tfx.types.standard_artifacts
 In = tfx.dsl.components.InputArtifact
+Out = tfx.dsl.components.OutputArtifact
+Param = tfx.dsl.components.Parameter
 
 
 @tfx.dsl.components.component
@@ -37,23 +53,64 @@ def RunRecorder(
     examples: In[std.Examples],
     report: In[GateReport],
     canary: In[CanaryVerdict],
-    record: tfx.dsl.components.OutputArtifact[RunRecord],
-    root: tfx.dsl.components.Parameter[str],
-    region: tfx.dsl.components.Parameter[str],
-    model_name: tfx.dsl.components.Parameter[str],
-    features: tfx.dsl.components.Parameter[str],
-    alerts_config: tfx.dsl.components.Parameter[str],
-    pushgateway: tfx.dsl.components.Parameter[str] = "",
-    driftgate_version: tfx.dsl.components.Parameter[str] = "",
-    run_id: tfx.dsl.components.Parameter[str] = "",
-    baseline: In[std.Model] = None,
-    blessing: In[std.ModelBlessing] = None,
-    evaluation: In[std.ModelEvaluation] = None,
-    pushed_model: In[std.PushedModel] = None,
-    release: In[ReleaseRecord] = None,
+    record: Out[RunRecord],
+    html: Out[RunReportHtml],
+    summary: Out[RunSummaryMarkdown],
+    metrics: Out[RunMetrics],
+    root: Param[str],
+    region: Param[str],
+    model_name: Param[str],
+    features: Param[str],
+    alerts_config: Param[str],
+    pushgateway: Param[str] = "",
+    driftgate_version: Param[str] = "",
+    run_id: Param[str] = "",
+    note: Param[str] = ids.NO_NOTE,
 ):
-    """Records and publishes the run (never fails on a side channel)."""
-    layout = RegionLayout(root, region, model_name)
+    """Records and publishes a run that did not train (never fails on a side channel)."""
+    run = _record(
+        dict(examples=examples, report=report, canary=canary),
+        record,
+        root=root,
+        region=region,
+        model_name=model_name,
+        features=features,
+        alerts_config=alerts_config,
+        pushgateway=pushgateway,
+        driftgate_version=driftgate_version,
+        run_id=run_id,
+        note=note,
+    )
+    _write_ui(run, note, html, summary, metrics)
+
+
+@tfx.dsl.components.component
+def RunRecorderRetrain(
+    examples: In[std.Examples],
+    report: In[GateReport],
+    canary: In[CanaryVerdict],
+    baseline: In[std.Model],
+    blessing: In[std.ModelBlessing],
+    evaluation: In[std.ModelEvaluation],
+    pushed_model: In[std.PushedModel],
+    release: In[ReleaseRecord],
+    record: Out[RunRecord],
+    html: Out[RunReportHtml],
+    summary: Out[RunSummaryMarkdown],
+    metrics: Out[RunMetrics],
+    quality: Out[ModelQuality],
+    root: Param[str],
+    region: Param[str],
+    model_name: Param[str],
+    features: Param[str],
+    alerts_config: Param[str],
+    pushgateway: Param[str] = "",
+    driftgate_version: Param[str] = "",
+    run_id: Param[str] = "",
+    note: Param[str] = ids.NO_NOTE,
+):
+    """Records and publishes a run that trained, with the candidate's ROC and
+    confusion matrix (never fails on a side channel)."""
     given = dict(
         examples=examples,
         report=report,
@@ -64,8 +121,76 @@ def RunRecorder(
         pushed_model=pushed_model,
         release=release,
     )
-    run = result.build(region, layout.model_base_path, {k: a for k, a in given.items() if a is not None})
+    run = _record(
+        given,
+        record,
+        root=root,
+        region=region,
+        model_name=model_name,
+        features=features,
+        alerts_config=alerts_config,
+        pushgateway=pushgateway,
+        driftgate_version=driftgate_version,
+        run_id=run_id,
+        note=note,
+    )
+    _write_ui(run, note, html, summary, metrics)
+    quality.set_string_custom_property(
+        ui.DISPLAY_NAME, f"{ui.display_name(run)}: candidate on the eval split"
+    )
+    try:
+        roc = ui.classification_metrics(evaluation.uri)
+    except Exception as exc:  # noqa: BLE001 - a view, never a failed run
+        roc = None
+        run.warnings.append(f"ui: ROC not read from the evaluation ({type(exc).__name__}: {exc})")
+    if roc is not None:
+        confusion, confidence = roc
+        quality.set_json_value_custom_property(ui.CONFUSION_MATRIX, confusion)
+        quality.set_json_value_custom_property(ui.CONFIDENCE_METRICS, confidence)
+
+
+@tfx.orchestration.experimental.exit_handler
+def RunFinalizer(
+    outcome: Out[RunSummaryMarkdown],
+    root: Param[str],
+    region: Param[str],
+    model_name: Param[str],
+    alerts_config: Param[str],
+    pushgateway: Param[str] = "",
+):
+    """The Kubeflow run's exit task (``components.monitor.finalizer``): frees the
+    region of a run that ended without a run record, and then fails (exit 1)."""
+    layout = RegionLayout(root, region, model_name)
+    done = finalizer.finalize(
+        layout,
+        outcome.uri,
+        alerts_cfg=alerts_config_from_dict(json.loads(alerts_config)),
+        pushgateway=pushgateway or None,
+        environ=os.environ,
+    )
+    outcome.set_string_custom_property(ui.DISPLAY_NAME, f"{region} run {done.run_id}: {done.state}")
+    if done.failed:
+        raise finalizer.RunFailed(done.summary + (f" ({'; '.join(done.warnings)})" if done.warnings else ""))
+
+
+def _record(
+    artifacts,
+    record,
+    *,
+    root,
+    region,
+    model_name,
+    features,
+    alerts_config,
+    pushgateway,
+    driftgate_version,
+    run_id,
+    note,
+):
+    layout = RegionLayout(root, region, model_name)
+    run = result.build(region, layout.model_base_path, artifacts)
     run.driftgate_version = driftgate_version or None
+    run.note = "" if note in ("", ids.NO_NOTE) else note
     # the runner's id for the run, else (Kubeflow: one spec, many runs) where KFP put this output
     run.run_id = run_id or lease.run_id_from_uri(record.uri, layout.pipeline_root)
     if run.span is not None:  # its state work is done: the next run moves on (components.state);
@@ -97,3 +222,20 @@ def RunRecorder(
     record.set_int_custom_property("pushed_version", run.pushed_version or 0)
     record.set_string_custom_property("release_label", run.release_label or "")
     record.set_int_custom_property("warnings", len(run.warnings))
+    return run
+
+
+def _write_ui(run, note, html, summary, metrics) -> None:
+    """The run as the Kubeflow UI draws it: each file *at* its artifact's URI."""
+    name = ui.display_name(run)
+    report = run.files.get("report")
+    page = storage.read_text(report) if report and storage.exists(report) else ui.fallback_html(run)
+    for artifact, text, kind in (
+        (html, page, "report"),
+        (summary, ui.summary_markdown(run, note), "summary"),
+    ):
+        storage.write_atomic(artifact.uri, text)
+        artifact.set_string_custom_property(ui.DISPLAY_NAME, f"{name} ({kind})")
+    metrics.set_string_custom_property(ui.DISPLAY_NAME, name)
+    for key, value in ui.scalar_metrics(run).items():
+        metrics.set_float_custom_property(key, value)

@@ -193,3 +193,25 @@ def export(result, layout, pushgateway: Optional[str] = None) -> str:
     if pushgateway:
         push_to_gateway(pushgateway, job="driftgate", grouping_key={"region": result.region}, registry=reg)
     return path
+
+
+def push_run_failed(region: str, run_id: str, pushgateway: str) -> None:
+    """Adds ``driftgate_run_failed{region} 1`` to the region's Pushgateway group
+    (``pushadd``: the run's other metrics stay). The next recorded run replaces
+    the group and with it this gauge (``export``)."""
+    from prometheus_client import CollectorRegistry, Gauge, pushadd_to_gateway
+
+    reg = CollectorRegistry()
+    Gauge(
+        "driftgate_run_failed",
+        "1 when the region's latest Kubeflow run ended without a run record (its exit task freed the region)",
+        ["region", "run_id"],
+        registry=reg,
+    ).labels(region, run_id).set(1)
+    Gauge(
+        "driftgate_run_failed_timestamp_seconds",
+        "When the region's latest failed run was finalized",
+        ["region"],
+        registry=reg,
+    ).labels(region).set_to_current_time()
+    pushadd_to_gateway(pushgateway, job="driftgate", grouping_key={"region": region}, registry=reg)

@@ -175,6 +175,7 @@ def run_report(
         f"{_e(decision.upper())}</span> &nbsp; {result['rows']:,} rows, schema {_e(result.get('schema_version') or '-')}"
         f", run {_e(result.get('run_id', ''))}</p>",
         f"<p id='summary'><b>{_e(result.get('summary') or '')}</b></p>",
+        (f"<p id='note'>Note: {_e(result['note'])}</p>" if result.get("note") else ""),
         _quality_section((result.get("canary") or {}).get("quality") or {}),
         "<h2 id='why'>Why</h2><ul>"
         + "".join(f"<li>{_e(r)}</li>" for r in result.get("reasons", []))

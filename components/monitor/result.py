@@ -56,6 +56,7 @@ class RunResult:
     release_reason: str = ""  # why a pushed version got no label (rejected: the smoke test's error)
     alerts: List[dict] = field(default_factory=list)  # what happened to each alert of the run
     files: Dict[str, str] = field(default_factory=dict)  # result, report, metrics: where they were written
+    note: str = ""  # the run's free-text note (Kubeflow run parameter ``note``): an audit trail
 
     def __post_init__(self):
         if isinstance(self.drift, dict):  # read back from JSON

@@ -14,6 +14,15 @@ import click
 
 from driftgate.cli import output
 from driftgate.cli.options import config_dir_option, configs
+from driftgate.core.vocabulary import (
+    PARAM_NOTE,
+    PARAM_RETRAIN,
+    PARAM_SPAN,
+    RETRAIN_AUTO,
+    RETRAIN_FORCE,
+    RUN_PARAMETER_HELP,
+    SPAN_NEXT,
+)
 
 which_regions = [
     click.option("--region", default=None, help="one region"),
@@ -101,28 +110,66 @@ def upload_cmd(region, all_regions, specs, endpoint, namespace, config_dir, outp
     return 0
 
 
+def _positive_int(text):
+    """``text`` as a positive whole number, else None."""
+    text = (text or "").strip()
+    return int(text) if text.isdigit() and text.isascii() and int(text) > 0 else None
+
+
 @kfp_group.command("run")
 @_regions_options
+@click.option(
+    "--span",
+    "span_text",
+    default=None,
+    metavar="N",
+    help=f"(re)ingest span N, a positive whole number [run parameter {PARAM_SPAN}; "
+    f"default {SPAN_NEXT}: the oldest span not yet processed]",
+)
+@click.option(
+    "--force-retrain",
+    is_flag=True,
+    help=f"retrain even without drift [run parameter {PARAM_RETRAIN}={RETRAIN_FORCE}; "
+    f"default {RETRAIN_AUTO}: the gate decides]",
+)
+@click.option(
+    "--note",
+    default=None,
+    metavar="TEXT",
+    help=f"[run parameter {PARAM_NOTE}] {RUN_PARAMETER_HELP[PARAM_NOTE]}",
+)
 @click.option(
     "--wait", type=int, default=None, metavar="SECONDS", help="wait up to SECONDS for the run to finish"
 )
 @_server_options
 @output.output_option
-def run_cmd(region, all_regions, wait, endpoint, namespace, config_dir, output_format):
-    """Start a run of the newest uploaded version now."""
+def run_cmd(
+    region, all_regions, span_text, force_retrain, note, wait, endpoint, namespace, config_dir, output_format
+):
+    """Start a run of the newest uploaded version now, with run parameters
+    (default: the next unprocessed span, the gate decides, no note)."""
+    from driftgate.cli.main import EXIT_OK, EXIT_USAGE
     from pipelines import kfp_client
 
+    span = None
+    if span_text is not None:
+        span = _positive_int(span_text)
+        if span is None:  # one line, before anything is loaded or contacted
+            output.error(f"--span {span_text!r}: expected a positive whole number (a span, e.g. --span 7)")
+            return EXIT_USAGE
+    params = kfp_client.run_parameters(span, force_retrain, note)
     chosen = configs(region, all_regions, config_dir)
     client, ns = _client(endpoint, namespace)
-    started = [kfp_client.run_now(client, c, namespace=ns, wait_s=wait) for c in chosen]
-    rows = [[s.region, s.run_name, s.run_id, s.state, s.pipeline_root] for s in started]
+    started = [kfp_client.run_now(client, c, namespace=ns, wait_s=wait, params=params) for c in chosen]
+    shown = " ".join(f"{k}={v}" for k, v in params.items())
+    rows = [[s.region, s.run_name, s.run_id, s.state, shown, s.pipeline_root] for s in started]
     _show(
         output_format,
         [s.__dict__ for s in started],
         rows,
-        ["region", "run", "run id", "state", "pipeline root"],
+        ["region", "run", "run id", "state", "parameters", "pipeline root"],
     )
-    return 0
+    return EXIT_OK
 
 
 @kfp_group.command("schedule")
@@ -136,17 +183,17 @@ def schedule_cmd(region, endpoint, namespace, config_dir, output_format):
     (config,) = configs(region, False, config_dir)
     client, ns = _client(endpoint, namespace)
     s = kfp_client.schedule(client, config, namespace=ns)
-    sched = config.kubeflow.schedule
     row = [
         s.region,
         s.recurring_run_id,
-        s.version_id,
+        s.version_name,
         s.cron,
-        sched.max_concurrency,
-        sched.catchup,
+        s.max_concurrency,
+        s.catchup,
+        f"{s.start or '-'} .. {s.end or '-'}",
         ", ".join(s.replaced) or "-",
     ]
-    heads = ["region", "recurring run", "version", "cron", "max concurrency", "catchup", "replaced"]
+    heads = ["region", "recurring run", "version", "cron", "max concurrency", "catchup", "window", "replaced"]
     _show(output_format, s.__dict__, [row], heads)
     return 0
 
@@ -156,14 +203,21 @@ def schedule_cmd(region, endpoint, namespace, config_dir, output_format):
 @_server_options
 @output.output_option
 def status_cmd(region, endpoint, namespace, config_dir, output_format):
-    """Newest runs per region."""
+    """Newest runs per region: state, run parameters span / retrain, and
+    whether the region's schedule started the run."""
     from pipelines import kfp_client
 
     chosen = configs(region, region is None, config_dir)
     client, ns = _client(endpoint, namespace)
     found = kfp_client.status(client, chosen, namespace=ns)
-    heads = ["region", "run", "state", "created", "finished"]
-    _show(output_format, found, [[r[h] for h in heads] for r in found], heads)
+    heads = ["region", "run", "state", PARAM_SPAN, PARAM_RETRAIN, "scheduled", "created", "finished"]
+    rows = [
+        [r[h] for h in heads[:5]]
+        + ["" if r["run"] == "-" else "yes" if r["recurring_run_id"] else "no"]
+        + [r["created"], r["finished"]]
+        for r in found
+    ]
+    _show(output_format, found, rows, heads)
     return 0
 
 

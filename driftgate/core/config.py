@@ -300,19 +300,60 @@ class QualityConfig:
     )
 
 
+# an RFC3339 time as the KFP API parses it (Go time.RFC3339): date, "T", time, and "Z" or an offset
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
+
+
+def _rfc3339(text: str):
+    """``text`` as an aware datetime, or None when it is not an RFC3339 time."""
+    import datetime as dt
+
+    if not _RFC3339.match(text):
+        return None
+    text = text.replace("Z", "+00:00")
+    # Python 3.10's fromisoformat takes 3 or 6 fractional digits only: use 6
+    text = re.sub(r"\.(\d+)", lambda m: "." + m.group(1)[:6].ljust(6, "0"), text)
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class ScheduleConfig:
-    """The region's recurring run in Kubeflow Pipelines."""
+    """The region's recurring run in Kubeflow Pipelines.
+
+    ``max_concurrency`` is fixed at 1 (the key stays for compatibility): a
+    second concurrent run of a region could only fail on the region's lease.
+    ``catchup: true`` is the backfill path: after an outage or a pause the
+    scheduler starts one run per missed tick, one after another, each taking
+    the next unprocessed span. ``start`` / ``end`` (optional, quoted RFC3339
+    times, e.g. "2026-01-01T00:00:00Z") bound the window the schedule fires in.
+    """
 
     # KFP cron has six fields, seconds first: "0 0 6 * * *" = every day 06:00 UTC.
     cron: str
-    max_concurrency: int = field(metadata=rng(1, 10))
+    max_concurrency: int = field(metadata=rng(1))  # only 1 is accepted (_check_semantics)
     catchup: bool = False
     enabled: bool = True
+    start: Optional[str] = None
+    end: Optional[str] = None
 
     def problem(self) -> Optional[str]:
         if len(self.cron.split()) != 6:
             return f"cron '{self.cron}' needs six fields (seconds minutes hours day month weekday)"
+        times = {}
+        for key in ("start", "end"):
+            text = getattr(self, key)
+            if text is not None:
+                times[key] = _rfc3339(text)
+                if times[key] is None:
+                    return (
+                        f"{key} '{text}' is not an RFC3339 time: write it quoted, with a time zone, "
+                        f'e.g. "2026-01-01T00:00:00Z"'
+                    )
+        if len(times) == 2 and times["end"] <= times["start"]:
+            return f"end '{self.end}' must be later than start '{self.start}'"
         return None
 
 
@@ -424,6 +465,14 @@ def _check_semantics(cfg: RegionConfig, origin: dict) -> None:
                 f"{origin.get('trainer.hidden_units', '?')}: trainer.hidden_units[{i}]: "
                 f"{units} is out of range: must be >= 1"
             )
+    concurrency = cfg.kubeflow.schedule.max_concurrency
+    if concurrency != 1:
+        raise ConfigError(
+            f"{origin.get('kubeflow.schedule.max_concurrency', '?')}: kubeflow.schedule.max_concurrency: "
+            f"{concurrency} is not allowed: must be 1 (a second concurrent run of region {cfg.region} would "
+            f"only fail on the region's lease); to backfill missed ticks, set kubeflow.schedule.catchup: "
+            f"true (one run per missed tick, each taking the next span)"
+        )
 
 
 def load_region_config_with_origins(

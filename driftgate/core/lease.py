@@ -30,9 +30,16 @@ from typing import Callable, Iterator, Optional
 from driftgate.core import storage
 
 DEFAULT_TTL_S = 300.0
-# A run's tasks on Kubeflow run in separate pods and cannot renew the lease
-# between them: its first task takes it for this long, its last gives it back.
-PIPELINE_TTL_S = 4 * 3600.0
+# A run's tasks on Kubeflow run in separate pods: its first task takes the lease,
+# every task renews it while it works (``pipelines.kubeflow_entrypoint``: every
+# ttl / 3), its last task gives it back and, when the run fails, its exit task
+# (``components.monitor.finalizer``). The TTL only has to outlast the gap
+# between two tasks (pod scheduling, image pull) and frees the region of a run
+# that was terminated or lost its node. ``DRIFTGATE_LEASE_TTL_S`` overrides it.
+PIPELINE_TTL_S = 15 * 60.0
+TTL_ENV = "DRIFTGATE_LEASE_TTL_S"
+# a pipeline run's lease names no process: its tasks are pods, one after another
+NO_PID = 0
 POLL_S = 2.0
 
 
@@ -48,11 +55,12 @@ class Holder:
     run: str  # the run's id: a second task of the same run holds the same lease
 
     @classmethod
-    def me(cls, run: str) -> "Holder":
-        return cls(socket.gethostname(), os.getpid(), _utc(time.time()), run)
+    def me(cls, run: str, pid: Optional[int] = None) -> "Holder":
+        return cls(socket.gethostname(), os.getpid() if pid is None else pid, _utc(time.time()), run)
 
     def describe(self) -> str:
-        return f"run {self.run} (host {self.host}, pid {self.pid}, since {self.started})"
+        where = f"host {self.host}, pid {self.pid}" if self.pid != NO_PID else f"pipeline task on {self.host}"
+        return f"run {self.run} ({where}, since {self.started})"
 
 
 def _utc(t: float) -> str:
@@ -61,8 +69,8 @@ def _utc(t: float) -> str:
 
 def _alive_here(holder: Holder) -> bool:
     """False only when the holder is a process of this host that is gone."""
-    if holder.host != socket.gethostname():
-        return True  # another machine: only its expiry tells
+    if holder.host != socket.gethostname() or holder.pid == NO_PID:
+        return True  # another machine, or a pipeline run's pods: only its expiry tells
     try:
         os.kill(holder.pid, 0)
     except ProcessLookupError:
@@ -95,9 +103,11 @@ def holder_of(doc: Optional[dict], now: float) -> Optional[Holder]:
 class Lease:
     """The lease at ``path`` for ``run``; use :func:`held` rather than this directly."""
 
-    def __init__(self, path: str, run: str, ttl: float = DEFAULT_TTL_S):
+    def __init__(self, path: str, run: str, ttl: float = DEFAULT_TTL_S, pid: Optional[int] = None):
+        """``pid=NO_PID``: held by a pipeline run whose tasks are pods (freed
+        by its last task, its exit task or expiry, never by a pid check)."""
         self.path, self.ttl = path, float(ttl)
-        self.me = Holder.me(run)
+        self.me = Holder.me(run, pid)
         self.lost: Optional[str] = None  # set when someone else took it while we worked
 
     def _doc(self, released: bool = False) -> str:
@@ -118,6 +128,10 @@ class Lease:
             current = holder_of(_parse(data), time.time())
             if current is not None and current.run != self.me.run:
                 return current
+            if current is not None:
+                self.me = (
+                    current  # our run holds it already (the runner, then its ingest task): keep its holder
+                )
             try:
                 storage.write_if_unchanged(self.path, self._doc(), token)
                 return None
@@ -152,6 +166,7 @@ class Lease:
                 raise _NotOurs(holder_of(doc, time.time()))
             if doc.get("released"):
                 return None  # our run gave it back already (its last task): nothing to renew or release
+            self.me = Holder(**doc["holder"])  # renewed or released by any process of the run: same holder
             return self._doc(released=released)
 
         try:
@@ -219,6 +234,33 @@ def run_id_from_uri(uri: str, pipeline_root: str) -> str:
     way. "" when ``uri`` is not under ``pipeline_root``."""
     parts = (storage.relative(uri, pipeline_root) or "").split("/")
     return parts[1] if len(parts) > 2 else ""
+
+
+def pipeline_ttl(environ) -> float:
+    """The lease TTL of a pipeline run (``DRIFTGATE_LEASE_TTL_S`` or 15 min)."""
+    try:
+        return float(environ.get(TTL_ENV) or PIPELINE_TTL_S)
+    except ValueError:
+        return PIPELINE_TTL_S
+
+
+def renew_run(path: str, run: str, ttl: float) -> bool:
+    """Extends the lease ``run`` holds by ``ttl`` from now; never takes a free
+    or foreign lease. False when ``run`` does not hold it (or gave it back)."""
+    return Lease(path, run, ttl)._rewrite(released=False) and holds(path, run)
+
+
+def document(path: str) -> Optional[dict]:
+    """The lease document at ``path`` (holder, expiry, released), or None."""
+    data, _ = storage.read_versioned(path)
+    return _parse(data)
+
+
+def holds(path: str, run: str) -> bool:
+    """True when ``run`` holds the lease at ``path`` now (not released, not expired)."""
+    data, _ = storage.read_versioned(path)
+    holder = holder_of(_parse(data), time.time())
+    return holder is not None and holder.run == run
 
 
 def release_run(path: str, run: str) -> bool:

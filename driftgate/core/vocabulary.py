@@ -74,3 +74,27 @@ PROP_BLOCKING_ANOMALIES = "blocking_anomalies"
 def drift_property(baseline: str) -> str:
     """Custom property holding the drift severity against ``baseline``."""
     return f"drift_{baseline}"
+
+
+# Kubeflow run parameters (the run form in the KFP UI, `driftgate kfp run`,
+# each scheduled run): name -> default. Defaults are truthy strings, so the
+# UI's run form (versions up to 2.4 treat a falsy default as missing) shows them.
+PARAM_SPAN, PARAM_RETRAIN, PARAM_NOTE = "span", "retrain", "note"
+SPAN_NEXT = "next"  # the span parameter's default: the next unprocessed span
+RETRAIN_AUTO, RETRAIN_FORCE = "auto", "force"
+NO_NOTE = "-"  # the note parameter's default: no note
+RUN_PARAMETERS = {PARAM_SPAN: SPAN_NEXT, PARAM_RETRAIN: RETRAIN_AUTO, PARAM_NOTE: NO_NOTE}
+RUN_PARAMETER_HELP = {
+    PARAM_SPAN: '"next" (the oldest span not yet processed) or a span number to (re)ingest, e.g. "7"',
+    PARAM_RETRAIN: '"auto" (the gate decides) or "force" (retrain even without drift)',
+    PARAM_NOTE: 'free text copied into the run\'s result and report (an audit trail); "-" for none',
+}
+
+# what a run that ended without a run record is reported as (the exit task's alert)
+RUN_FAILED = "failed"
+# the exit task of a Kubeflow run (runs after every other task, failed or not)
+RUN_FINALIZER = "run_finalizer"
+# container env of every Kubeflow task: the region's lease and pipeline root,
+# so the task entrypoint renews its run's lease while it works
+ENV_LEASE_FILE = "DRIFTGATE_LEASE_FILE"
+ENV_PIPELINE_ROOT = "DRIFTGATE_PIPELINE_ROOT"

@@ -23,21 +23,40 @@ Scenarios, on real flights data:
     gate, and promotes or rolls it back with no CLI command; then March trains.
   - run 4, March with text in a numeric column: the judge holds (blocking
     anomalies), the gate blocks, serving is unchanged.
+  - run 5, started as from the UI's run form with ``span="1"``,
+    ``retrain="force"`` and a ``note``: January is ingested again (reason
+    ``requested``) and retrained ("retraining forced"), the note in its result
+    and report.
+  After a retrain run the recorder's outputs pass the UI's rules for an HTML
+  card, a Markdown card, a scalar-metrics table and a ROC curve + confusion
+  matrix (``tests/pipelines/kfp_ui.py``); after the blocked run, the first
+  three. Every run is green by both backend rules (exit task and DAG).
   Every run's result JSON and report land under the region root; metrics
   reach the Pushgateway; alerts reach the receivers, and the failing one
   leaves every run green with a warning in its result.
-- JFK runs its committed spec: span 1 trains and pushes version 1.
+(JFK's committed spec runs in ``test_kubeflow_failures.py``.)
 Each run records its real span number in the region's state.
 
+The tasks run from the pipeline image's install (the ``image_install`` fixture,
+``tests/pipelines/image.py``): the Dockerfile's ``COPY`` set staged as its
+``WORKDIR`` and installed with its ``RUN`` line's pip arguments into a separate
+site, which every task process imports the project's packages from (the venv's
+editable install of the checkout hidden); the schemas the specs name under the
+WORKDIR are read from that staged copy. So a package, module or schema the
+image does not hold fails a task here.
+
 Not proven here: Argo, Kubernetes (a Secret volume is a folder the harness
-fills), the image (its ``python`` is this
-interpreter, its environment the Dockerfile's ``ENV`` lines), artifact
+fills), the base image ``tensorflow/tfx:1.16.0`` (its OS, Python and TFX stack:
+``python`` is this interpreter with the venv's packages, the environment the
+Dockerfile's ``ENV`` lines; Docker itself never runs), the pod's working
+directory (the image's WORKDIR, where ``python -m`` would find the copied
+sources first; here the task's folder, so the installed package is used), artifact
 upload between pods (``gs://`` URIs are rewritten to local folders, which TFX's
 gfile writes as it writes buckets), the MLMD server and the API server.
 """
 
 import json
-import sys
+import os
 import threading
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -46,97 +65,14 @@ from pathlib import Path
 import pytest
 
 from driftgate.core.config import load_region_config
-from pipelines.kubeflow_runner import read_spec
 from tests.e2e.helpers import corrupt_numeric, tree_digest
-from tests.pipelines.kfp_backend import FAILED, OMITTED, SKIPPED, SUCCEEDED, SpecRun, dockerfile_env
+from tests.e2e.kfp_cluster import INGEST, RUN, TRAINING, Cluster, failed, failures, write_month
+from tests.pipelines import kfp_ui
+from tests.pipelines.kfp_backend import OMITTED, SKIPPED, SUCCEEDED
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
-SPECS = ROOT / "kubeflow" / "pipelines"
-TRAINING = {"serving_baseline", "trainer", "evaluator", "pusher", "release_recorder", "run_recorder_retrain"}
-INGEST = {
-    "example_gen",
-    "schema_importer",
-    "statistics_gen",
-    "example_validator",
-    "canary_judge",
-    "span_gate",
-}
-
-
-def _write_month(frame, origin: str, month: int, dst: Path) -> None:
-    from pipelines import datasets
-
-    rows = frame[(frame.origin == origin) & (frame.month == month)]
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    rows[list(datasets.FLIGHTS_COLUMNS)].to_csv(dst, index=False)
-
-
-class Cluster:
-    """Local folders standing in for the buckets of one region's config."""
-
-    def __init__(self, base: Path, region: str, workers: int = 2, spec: Path = None, env=(), secrets=()):
-        self.region = region
-        self.workers = workers
-        self.config = load_region_config(region)
-        self.spec = spec or SPECS / f"{region}.yaml"
-        self.env = dict(dockerfile_env(ROOT / "kubeflow" / "Dockerfile"), **dict(env))
-        self.secrets = dict(secrets)
-        self.data = base / "bucket-data"
-        self.runs = base / "bucket-runs"
-        self.work = base / "pods"
-        self.n = 0
-        self.log = []
-
-    def run(self):
-        self.n += 1
-        kf = self.config.kubeflow
-        rewrite = {
-            kf.root.rstrip("/"): str(self.runs),
-            kf.data_root.rstrip("/"): str(self.data),
-            f"{kf.project_dir.rstrip('/')}/schemas/": f"{ROOT}/schemas/",
-        }
-        spec_path = self.spec
-
-        root = read_spec(spec_path.read_text())[0]["defaultPipelineRoot"]
-        for old, new in rewrite.items():
-            root = root.replace(old, new)
-        run = SpecRun(
-            spec_path,
-            pipeline_root=root,
-            run_id=f"run-{self.n}",
-            work_dir=self.work / f"run-{self.n}",
-            rewrite=rewrite,
-            env=self.env,
-            secrets=self.secrets,
-            workers=self.workers,
-        )
-        results = run.run()
-        table = [f"{self.region} run {self.n}"] + run.table()
-        self.log.append("\n".join(table))
-        print("\n".join(table), file=sys.stderr)
-        return results
-
-    def history(self):
-        path = self.runs / self.region / "state" / "history.json"
-        return json.loads(path.read_text()) if path.exists() else []
-
-    @property
-    def serving(self) -> Path:
-        return self.runs / "serving" / self.region
-
-
-def _failures(results) -> str:
-    return "\n\n".join(
-        f"{r.name}: exit {r.exit_code}\n{r.log_tail}"
-        for r in results.values()
-        if r.state not in (SUCCEEDED, SKIPPED, OMITTED)
-    )
-
-
-def _failed(results) -> bool:
-    return any(r.state == FAILED for r in results.values())
+BACKFILL_NOTE = "backfill of January after the upstream outage (ticket OPS-42)"
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +98,7 @@ def receivers():
 
 
 @pytest.fixture(scope="module")
-def ewr(tmp_path_factory, flights_frame, receivers, pushgateway):
+def ewr(tmp_path_factory, flights_frame, receivers, pushgateway, image_install):
     import dataclasses
 
     from pipelines.kubeflow_runner import compile_region
@@ -185,6 +121,7 @@ def ewr(tmp_path_factory, flights_frame, receivers, pushgateway):
     c = Cluster(
         base,
         "EWR",
+        image_install,
         spec=spec,
         env={"DRIFTGATE_PAGERDUTY_URL": f"{url}/pagerduty"},
         secrets={
@@ -194,25 +131,41 @@ def ewr(tmp_path_factory, flights_frame, receivers, pushgateway):
             }
         },
     )
-    out = {"cluster": c, "runs": [], "history": [], "release": [], "metrics": [], "got": got}
-    for span, month in ((1, 1), (2, 2), (3, 3), (4, None)):
+    out = {
+        "cluster": c,
+        "runs": [],
+        "history": [],
+        "release": [],
+        "metrics": [],
+        "got": got,
+        "states": [],
+        "results": [],
+    }
+    for span, month in ((1, 1), (2, 2), (3, 3), (4, None), (1, "backfill")):
         dst = c.data / "EWR" / f"span-{span}" / "data.csv"
-        if month:
-            _write_month(flights_frame, "EWR", month, dst)
+        parameters = None
+        if month == "backfill":  # from the UI's run form: span 1 again, retrain forced, with a note
+            parameters = {"span": "1", "retrain": "force", "note": BACKFILL_NOTE}
+        elif month:
+            write_month(flights_frame, "EWR", month, dst)
         else:
             corrupt_numeric(c.data / "EWR" / "span-3" / "data.csv", dst, "distance")
         if span == 4:
             out["serving_before_4"] = tree_digest(c.serving)
-        out["runs"].append(c.run())
+        out["runs"].append(c.run(parameters))
+        out["states"].append(c.last.state)
+        result_file = c.runs / "EWR" / "results" / f"span-{span}.json"  # run 5 rewrites span 1's
+        out["results"].append(json.loads(result_file.read_text()) if result_file.exists() else None)
         out["history"].append(c.history())
         release = c.serving / "release.json"
         out["release"].append(json.loads(release.read_text()) if release.exists() else None)
         out["metrics"].append(
             urllib.request.urlopen(f"http://{pushgateway}/metrics", timeout=5).read().decode()
         )
-        if _failed(out["runs"][-1]):
+        if span == 4:
+            out["serving_after_4"] = tree_digest(c.serving)
+        if failed(out["runs"][-1]):
             break  # the runs after a failed one would only repeat the failure
-    out["serving_after_4"] = tree_digest(c.serving)
     return out
 
 
@@ -220,28 +173,20 @@ def _run(ewr, i):
     """The i-th EWR run's task results; fails with the first failure's log if it never ran."""
     if i >= len(ewr["runs"]):
         pytest.fail(
-            f"EWR run {i + 1} did not start: run {len(ewr['runs'])} failed\n{_failures(ewr['runs'][-1])}"
+            f"EWR run {i + 1} did not start: run {len(ewr['runs'])} failed\n{failures(ewr['runs'][-1])}"
         )
     return ewr["runs"][i]
 
 
-@pytest.fixture(scope="module")
-def other_regions(tmp_path_factory, flights_frame):
-    """JFK's committed spec, span 1. (LGA's committed spec differs from JFK's
-    only in the region's constants, which tests/pipelines/test_kubeflow.py
-    checks; running it too would add four minutes to every ``make test``.)"""
-    c = Cluster(tmp_path_factory.mktemp("kfp-jfk"), "JFK")
-    _write_month(flights_frame, "JFK", 1, c.data / "JFK" / "span-1" / "data.csv")
-    return {"JFK": (c, c.run())}
-
-
 def _result_json(ewr, span: int) -> dict:
-    return json.loads((ewr["cluster"].runs / "EWR" / "results" / f"span-{span}.json").read_text())
+    """The result JSON of EWR run ``span`` (runs 1-4 take spans 1-4) as it was after that run."""
+    _run(ewr, span - 1)
+    return ewr["results"][span - 1]
 
 
 def test_first_run_trains_and_pushes_version_1_through_every_task(ewr):
     first = _run(ewr, 0)
-    assert {n for n, r in first.items() if r.state == SUCCEEDED} == INGEST | TRAINING, _failures(first)
+    assert {n for n, r in first.items() if r.state == SUCCEEDED} == INGEST | TRAINING | RUN, failures(first)
     assert first["run_recorder"].state == SKIPPED  # the other branch's recorder
     assert first["example_gen"].metadata("examples")["span"] == 1
     gate = first["span_gate"].metadata("report")
@@ -263,7 +208,7 @@ def test_outputs_land_under_the_pipeline_root_from_the_spec(ewr):
 
 def test_the_next_month_is_pushed_as_canary(ewr):
     second = _run(ewr, 1)
-    assert {n for n, r in second.items() if r.state == SUCCEEDED} == INGEST | TRAINING, _failures(second)
+    assert {n for n, r in second.items() if r.state == SUCCEEDED} == INGEST | TRAINING | RUN, failures(second)
     assert second["example_gen"].metadata("examples")["span"] == 2
     assert second["release_recorder"].metadata("release")["label"] == "canary"
     assert (ewr["release"][1]["stable"], ewr["release"][1]["canary"]) == (1, 2)
@@ -271,7 +216,7 @@ def test_the_next_month_is_pushed_as_canary(ewr):
 
 def test_the_third_run_judges_the_canary_before_the_gate_with_no_cli_command(ewr):
     third = _run(ewr, 2)
-    assert {n for n, r in third.items() if r.state == SUCCEEDED} == INGEST | TRAINING, _failures(third)
+    assert {n for n, r in third.items() if r.state == SUCCEEDED} == INGEST | TRAINING | RUN, failures(third)
     verdict = third["canary_judge"].metadata("verdict")
     assert verdict["verdict"] in ("promote", "rollback") and verdict["canary_version"] == 2
     event = [
@@ -287,8 +232,8 @@ def test_the_third_run_judges_the_canary_before_the_gate_with_no_cli_command(ewr
 
 def test_a_corrupted_span_holds_the_canary_is_blocked_and_serving_stays_byte_for_byte(ewr):
     fourth = _run(ewr, 3)
-    recorded = INGEST | {"run_recorder"}
-    assert {n for n, r in fourth.items() if r.state == SUCCEEDED} == recorded, _failures(fourth)
+    recorded = INGEST | {"run_recorder"} | RUN
+    assert {n for n, r in fourth.items() if r.state == SUCCEEDED} == recorded, failures(fourth)
     assert fourth["span_gate"].metadata("report")["decision"] == "block"
     assert fourth["canary_judge"].metadata("verdict")["verdict"] == "pending"
     assert "blocking data anomalies" in " ".join(_result_json(ewr, 4)["canary"]["reasons"])
@@ -308,7 +253,7 @@ def test_every_run_leaves_its_result_report_and_metrics_from_pipeline_nodes(ewr)
         assert result["files"]["report"] == str(root / "reports" / f"span-{span}.html")
         assert not [w for w in result["warnings"] if not w.startswith("alerts:")], result["warnings"]
     assert decisions == ["retrain", "retrain", "retrain", "block"]
-    for i, text in enumerate(ewr["metrics"]):
+    for i, text in enumerate(ewr["metrics"][:4]):
         samples = {
             (s.name, s.labels.get("decision")): s.value
             for f in text_string_to_metric_families(text)
@@ -327,7 +272,7 @@ def test_every_run_leaves_its_result_report_and_metrics_from_pipeline_nodes(ewr)
     ]
     assert [h["run_id"] for h in ewr["history"][3]] == ["run-1", "run-2", "run-3", "run-4"]
     held = json.loads((root / "run.lease").read_text())
-    assert held["holder"]["run"] == "run-4" and held["released"] is True
+    assert held["holder"]["run"] == f"run-{len(ewr['runs'])}" and held["released"] is True
     # the record is also the recorder task's output artifact (KFP lists it on the run page)
     record = Path(_run(ewr, 3)["run_recorder"].outputs["record"].uri)
     assert json.loads((record / "result.json").read_text())["decision"] == "block"
@@ -339,23 +284,79 @@ def test_alerts_reach_the_receivers_and_a_failing_one_leaves_the_runs_green_with
     assert got["pagerduty"], "the blocked span raises a critical alert for PagerDuty"
     assert all(body["routing_key"] == "routing-key-from-the-secret" for body in got["pagerduty"])
     slack_sent = 0
-    for span in (1, 2, 3, 4):
-        result = _result_json(ewr, span)
+    for result in ewr["results"]:
         outcomes = [a["outcome"] for a in result["alerts"]]
         slack_sent += outcomes.count("sent to slack")
-        failed = [o for o in outcomes if o.startswith("failed")]
-        assert bool(failed) == any(w.startswith("alerts:") for w in result["warnings"]), (span, result)
+        failing = [o for o in outcomes if o.startswith("failed")]
+        assert bool(failing) == any(w.startswith("alerts:") for w in result["warnings"]), (
+            result["span"],
+            result,
+        )
+    assert len(ewr["results"]) == 5
     assert slack_sent == len(got["slack"])  # what the results say was sent, arrived
     fourth = _result_json(ewr, 4)
     assert any("pagerduty" in w for w in fourth["warnings"])
     assert all(r.state in (SUCCEEDED, SKIPPED, OMITTED) for run in ewr["runs"] for r in run.values())
 
 
-@pytest.mark.parametrize("region", ["JFK"])
-def test_span_1_trains_and_pushes_in_another_region_from_its_committed_spec(region, other_regions):
-    c, results = other_regions[region]
-    assert {n for n, r in results.items() if r.state == SUCCEEDED} == INGEST | TRAINING, _failures(results)
-    assert results["run_recorder"].state == SKIPPED
-    assert results["span_gate"].metadata("report")["decision"] == "retrain"
-    assert (c.serving / "flights_late" / "1" / "saved_model.pb").is_file()
-    assert [h["span"] for h in c.history()] == [1]
+def test_every_run_succeeds_by_both_backend_rules(ewr):
+    """The run's state as the UI shows it: before 2.4 it follows the exit task,
+    from 2.4 on the DAG; a run with no failed task is green by either."""
+    assert len(ewr["states"]) == 5 and set(ewr["states"]) == {SUCCEEDED}
+    for run in ewr["runs"]:
+        assert run["run_finalizer"].state == SUCCEEDED and run["tfx-dag"].state == SUCCEEDED
+
+
+def test_a_backfill_from_the_run_form_reingests_span_1_forces_a_retrain_and_keeps_the_note(ewr):
+    fifth = _run(ewr, 4)
+    assert {n for n, r in fifth.items() if r.state == SUCCEEDED} == INGEST | TRAINING | RUN, failures(fifth)
+    assert fifth["example_gen"].metadata("examples")["span"] == 1  # after span 4, span 1 again
+    gate = fifth["span_gate"].metadata("report")
+    assert gate["ingest_reason"] == "requested" and gate["decision"] == "retrain"
+    result = ewr["results"][4]
+    assert result["span"] == 1 and result["run_id"] == "run-5"
+    assert any("retraining forced" in r for r in result["reasons"]), result["reasons"]
+    assert result["note"] == BACKFILL_NOTE
+    report = ewr["cluster"].runs / "EWR" / "reports" / "span-1.html"
+    assert BACKFILL_NOTE in report.read_text()
+    assert [h["span"] for h in ewr["history"][4]] == [1, 2, 3, 4]  # span 1's record replaced, not added
+    assert all(h["completed"] for h in ewr["history"][4])
+
+
+def _cards(task):
+    cards = kfp_ui.visualizations(task)
+    assert not cards["dropped"], cards["dropped"]
+    assert not kfp_ui.bool_metadata(task)  # TFX's entrypoint would have failed the task
+    return cards
+
+
+def test_after_a_retrain_run_the_ui_shows_report_summary_metrics_roc_and_confusion_matrix(ewr):
+    recorder = _run(ewr, 2)["run_recorder_retrain"]
+    cards = _cards(recorder)
+    (html,) = cards[kfp_ui.HTML]
+    assert html["text"].lower().startswith("<!doctype html>") and os.path.isfile(html["uri"])
+    assert html["display_name"].startswith("EWR span 3: retrain")
+    (md,) = cards[kfp_ui.MARKDOWN]
+    assert "EWR span 3: retrain" in md["text"] and "drift vs" in md["text"] and "canary" in md["text"]
+    (metrics,) = cards[kfp_ui.METRICS]
+    assert metrics["rows"]["span"] == 3.0 and 0.5 < metrics["rows"]["candidate auc"] < 1.0
+    (quality,) = cards[kfp_ui.CLASSIFICATION]
+    rows = quality["confusion"]["rows"]
+    assert sum(sum(r["row"]) for r in rows) == ewr["results"][2]["metrics"]["example_count"]
+    assert 10 <= len(quality["roc"]) <= 100
+    fprs = [p["falsePositiveRate"] for p in quality["roc"]]
+    assert fprs == sorted(fprs, reverse=True)  # thresholds ascending: the curve runs from (1, 1) down
+
+
+def test_after_a_blocked_run_the_ui_shows_report_summary_and_metrics(ewr):
+    cards = _cards(_run(ewr, 3)["run_recorder"])
+    assert [len(cards[k]) for k in (kfp_ui.HTML, kfp_ui.MARKDOWN, kfp_ui.METRICS, kfp_ui.CLASSIFICATION)] == [
+        1,
+        1,
+        1,
+        0,
+    ]
+    assert cards[kfp_ui.METRICS][0]["rows"]["decision (0 skip, 1 retrain, 2 block)"] == 2.0
+    assert "EWR span 4: block" in cards[kfp_ui.MARKDOWN][0]["text"]
+    finalizer = _cards(_run(ewr, 3)["run_finalizer"])
+    assert "completed" in finalizer[kfp_ui.MARKDOWN][0]["text"]

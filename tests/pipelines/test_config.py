@@ -190,3 +190,44 @@ def test_serving_base_path_fills_region_and_model_and_rejects_other_fields(regio
     (regions / "JFK.yaml").write_text("region: JFK\nschema: {version: 1}\nserving:\n  base_path: /m/{zone}\n")
     with pytest.raises(ConfigError, match=r"JFK.yaml.*serving.*base_path.*\{region\} and \{model_name\}"):
         load_region_config("JFK", regions)
+
+
+def test_more_than_one_concurrent_run_is_refused_in_one_line_naming_file_and_key(regions):
+    _append(regions / "EWR.yaml", "kubeflow:\n  schedule:\n    max_concurrency: 2\n")
+    with pytest.raises(ConfigError) as err:
+        load_region_config("EWR", regions)
+    msg = str(err.value)
+    assert "\n" not in msg and msg.startswith(f"{regions / 'EWR.yaml'}: kubeflow.schedule.max_concurrency: 2")
+    assert "lease" in msg and "catchup" in msg  # why, and the backfill path instead
+    (regions / "JFK.yaml").write_text(
+        "region: JFK\nschema: {version: 1}\nkubeflow:\n  schedule:\n    max_concurrency: 1\n"
+    )
+    assert load_region_config("JFK", regions).kubeflow.schedule.max_concurrency == 1  # the key stays
+
+
+def test_a_schedule_window_is_two_rfc3339_times_in_order(regions):
+    cfg = load_region_config("EWR", regions).kubeflow.schedule
+    assert cfg.start is None and cfg.end is None
+    window = (
+        "kubeflow:\n  schedule:\n    start: '2026-01-01T00:00:00Z'\n    end: '2026-03-31T23:59:59.5+02:00'\n"
+    )
+    _append(regions / "EWR.yaml", window)
+    cfg = load_region_config("EWR", regions).kubeflow.schedule
+    assert (cfg.start, cfg.end) == ("2026-01-01T00:00:00Z", "2026-03-31T23:59:59.5+02:00")
+
+
+@pytest.mark.parametrize(
+    "window, problem",
+    [
+        ("start: '2026-01-01'", "not an RFC3339 time"),
+        ("start: '2026-01-01T00:00:00'", "not an RFC3339 time"),  # no time zone
+        ("end: '2026-02-30T00:00:00Z'", "not an RFC3339 time"),
+        ("start: '2026-02-01T00:00:00Z'\n    end: '2026-01-01T00:00:00Z'", "must be later than start"),
+        ("start: 2026-01-01T00:00:00Z", "expected a non-empty string"),  # unquoted: a YAML timestamp
+    ],
+)
+def test_a_bad_schedule_window_names_file_and_key(regions, window, problem):
+    _append(regions / "LGA.yaml", f"kubeflow:\n  schedule:\n    {window}\n")
+    with pytest.raises(ConfigError, match=problem) as err:
+        load_region_config("LGA", regions)
+    assert "LGA.yaml" in str(err.value) and "kubeflow.schedule" in str(err.value)

@@ -2,6 +2,7 @@
 loader and the PipelineSpec proto), match golden files, and the upload /
 schedule commands send the right requests through the real kfp.Client."""
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 import yaml
 
 from driftgate.core.config import available_regions, load_region_config
+from driftgate.core.vocabulary import RUN_PARAMETERS
 from pipelines.kubeflow_runner import read_spec
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -25,11 +27,16 @@ def compiled(tmp_path_factory):
     return {r: Path(compile_region(load_region_config(r), str(out), image=IMAGE)) for r in REGIONS}
 
 
+def _tasks(spec: dict) -> dict:
+    """The pipeline's TFX tasks: inside TFX's exit-handler sub-DAG ``tfx-dag``."""
+    return spec["components"]["tfx-dag"]["dag"]["tasks"]
+
+
 def _normalised(text: str) -> str:
     spec = read_spec(text)[0]
     spec.pop("sdkVersion", None)  # TFX version stamp: not part of the pipeline
     # the schema's git commit changes with every commit touching the schema
-    params = spec["root"]["dag"]["tasks"]["span_gate"]["inputs"]["parameters"]
+    params = _tasks(spec)["span_gate"]["inputs"]["parameters"]
     params["schema_commit"]["runtimeValue"]["constant"] = "<schema commit>"
     return yaml.safe_dump(spec, sort_keys=True)
 
@@ -53,7 +60,7 @@ def test_spec_loads_with_kfp_and_parses_strictly(compiled, region):
 def test_only_container_and_importer_executors_with_the_configured_image(compiled, region):
     spec = read_spec(compiled[region].read_text())[0]
     executors = spec["deploymentSpec"]["executors"]
-    assert len(executors) == 13
+    assert len(executors) == 14  # 13 TFX nodes and the exit task
     for name, ex in executors.items():
         kinds = set(ex)
         # no lifecycle hooks: the open-source backend never runs them
@@ -79,8 +86,12 @@ def test_every_artifact_type_title_is_an_importable_class(compiled, region):
     from tfx.orchestration.kubeflow.v2.container.kubeflow_v2_entrypoint_utils import _retrieve_class_path
     from tfx.utils import import_utils
 
+    from pipelines import kubeflow_entrypoint
+
+    kubeflow_entrypoint.register_system_titles()  # what the entrypoint does before anything else
     titles = set(re.findall(r"title: ([\w.]+)", compiled[region].read_text()))
     assert "components.GateReport" in titles
+    assert {t for t in titles if t.startswith("system.")} <= set(kubeflow_entrypoint.SYSTEM_TITLES)
     for title in titles:
         from kfp.pipeline_spec import pipeline_spec_pb2
 
@@ -136,7 +147,7 @@ def test_no_compiling_machine_paths_and_no_pinned_span(compiled, region):
 
 @pytest.mark.parametrize("region", REGIONS)
 def test_training_runs_only_on_retrain(compiled, region):
-    tasks = read_spec(compiled[region].read_text())[0]["root"]["dag"]["tasks"]
+    tasks = _tasks(read_spec(compiled[region].read_text())[0])
     gated = {name for name, t in tasks.items() if "triggerPolicy" in t}
     training = {
         "serving_baseline",
@@ -161,7 +172,8 @@ def test_every_condition_reads_only_artifacts_its_task_receives(compiled, region
     key it never adds (``pipelines.kubeflow_runner.repair_conditions``)."""
     import re
 
-    tasks = read_spec(compiled[region].read_text())[0]["root"]["dag"]["tasks"]
+    spec = read_spec(compiled[region].read_text())[0]
+    tasks = dict(spec["root"]["dag"]["tasks"], **_tasks(spec))
     for name, task in tasks.items():
         condition = task.get("triggerPolicy", {}).get("condition", "")
         for key in re.findall(r"inputs\.artifacts\['([^']+)'\]", condition):
@@ -170,7 +182,7 @@ def test_every_condition_reads_only_artifacts_its_task_receives(compiled, region
 
 @pytest.mark.parametrize("region", REGIONS)
 def test_the_canary_is_judged_before_the_gate_and_every_run_is_recorded(compiled, region):
-    tasks = read_spec(compiled[region].read_text())[0]["root"]["dag"]["tasks"]
+    tasks = _tasks(read_spec(compiled[region].read_text())[0])
     assert "canary_judge" in tasks["span_gate"]["dependentTasks"]
     for recorder in ("run_recorder", "run_recorder_retrain"):
         assert {"span_gate", "canary_judge", "example_gen"} <= set(tasks[recorder]["dependentTasks"])
@@ -191,7 +203,11 @@ def test_alert_secrets_reach_the_recorders_through_the_platform_section_only(com
     json_format.ParseDict(platform, parsed)  # the form the backend unmarshals
     executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
     cfg = load_region_config(region)
-    assert set(executors) == {"run_recorder_executor", "run_recorder_retrain_executor"}
+    assert set(executors) == {
+        "run_recorder_executor",
+        "run_recorder_retrain_executor",
+        "run_finalizer_executor",
+    }
     for label, conf in executors.items():
         assert conf == {
             "secretAsVolume": [
@@ -199,8 +215,82 @@ def test_alert_secrets_reach_the_recorders_through_the_platform_section_only(com
             ]
         }
         env = {e["name"]: e["value"] for e in spec["deploymentSpec"]["executors"][label]["container"]["env"]}
-        assert env == {f"{name}_FILE": f"{SECRET_MOUNT}/{key}" for name, key in SECRET_KEYS.items()}
+        secrets = {k: v for k, v in env.items() if k.endswith("_FILE") and k != "DRIFTGATE_LEASE_FILE"}
+        assert secrets == {f"{name}_FILE": f"{SECRET_MOUNT}/{key}" for name, key in SECRET_KEYS.items()}
     assert "hooks.slack.com" not in text and "routing_key" not in text
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_the_recorders_write_what_the_kubeflow_ui_draws(compiled, region):
+    spec = read_spec(compiled[region].read_text())[0]
+
+    def titles(component):
+        outputs = spec["components"][component]["outputDefinitions"]["artifacts"]
+        return {
+            k: re.search(r"title: (\S+)", o["artifactType"]["instanceSchema"]).group(1)
+            for k, o in outputs.items()
+        }
+
+    ui = {"html": "system.HTML", "summary": "system.Markdown", "metrics": "system.Metrics"}
+    assert titles("run_recorder") == dict(ui, record="components.RunRecord")
+    assert titles("run_recorder_retrain") == dict(
+        ui, record="components.RunRecord", quality="system.ClassificationMetrics"
+    )
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_run_parameters_have_truthy_defaults_and_reach_their_tasks(compiled, region):
+    spec = read_spec(compiled[region].read_text())[0]
+    declared = spec["root"]["inputDefinitions"]["parameters"]
+    assert {k: v["defaultValue"] for k, v in declared.items()} == RUN_PARAMETERS
+    assert all(
+        v["defaultValue"] and v["parameterType"] == "STRING" and v["description"] for v in declared.values()
+    )
+    tasks = _tasks(spec)
+    reads = {
+        (name, p["componentInputParameter"])
+        for name, t in tasks.items()
+        for p in t.get("inputs", {}).get("parameters", {}).values()
+        if "componentInputParameter" in p
+    }
+    assert reads == {
+        ("example_gen", "span"),
+        ("span_gate", "retrain"),
+        ("run_recorder", "note"),
+        ("run_recorder_retrain", "note"),
+    }
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_the_exit_task_runs_after_everything_and_the_sub_dag_gets_the_parameters(compiled, region):
+    """TFX's exit handler moves every task into ``tfx-dag`` and drops the root
+    parameters on the way (``pipelines.kubeflow_runner.repair_exit_dag``)."""
+    text = compiled[region].read_text()
+    spec = read_spec(text)[0]
+    root = spec["root"]["dag"]["tasks"]
+    assert set(root) == {"tfx-dag", "run_finalizer"}
+    finalizer = root["run_finalizer"]
+    assert finalizer["triggerPolicy"] == {"strategy": "ALL_UPSTREAM_TASKS_COMPLETED"}
+    assert finalizer["dependentTasks"] == ["tfx-dag"]
+    assert not finalizer.get("inputs", {}).get("artifacts") and "cachingOptions" not in finalizer
+    assert "taskFinalStatus" not in text  # refused by open-source backends before 2.14
+    params = set(spec["root"]["inputDefinitions"]["parameters"])
+    assert set(spec["components"]["tfx-dag"]["inputDefinitions"]["parameters"]) == params
+    assert root["tfx-dag"]["inputs"]["parameters"] == {p: {"componentInputParameter": p} for p in params}
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_every_task_knows_its_region_lease_for_the_heartbeat(compiled, region):
+    from driftgate.core import vocabulary as ids
+
+    cfg = load_region_config(region)
+    spec = read_spec(compiled[region].read_text())[0]
+    for name, ex in spec["deploymentSpec"]["executors"].items():
+        if "container" not in ex:
+            continue
+        env = {e["name"]: e["value"] for e in ex["container"]["env"]}
+        assert env[ids.ENV_LEASE_FILE] == f"{cfg.kubeflow.root}/{region}/run.lease", name
+        assert env[ids.ENV_PIPELINE_ROOT] == f"{cfg.kubeflow.root}/{region}/pipeline", name
 
 
 @pytest.mark.parametrize("region", REGIONS)
@@ -279,9 +369,16 @@ def test_schedule_creates_recurring_run_from_config(server, compiled):
     }
     # the backend ignores the spec's defaultPipelineRoot: every schedule carries the root
     assert body["runtime_config"]["pipeline_root"] == "gs://driftgate-demo/runs/JFK/pipeline"
+    # the defaults, sent explicitly so every scheduled run's page lists them
+    assert body["runtime_config"]["parameters"] == dict(RUN_PARAMETERS, note="scheduled")
+    digest = hashlib.sha256(Path(cfg.source_file).read_bytes()).hexdigest()[:12]
+    assert "'0 0 6 * * *'" in body["description"] and f"JFK.yaml sha256:{digest}" in body["description"]
+    assert f"jfk-v1 ({up.version_id})" in body["description"]
+    assert "start_time" not in body["trigger"]["cron_schedule"]
+    assert "end_time" not in body["trigger"]["cron_schedule"]
     (exp,) = server.experiments.values()
     assert body["experiment_id"] == exp["experiment_id"] and exp["display_name"] == "driftgate"
-    assert s.replaced == []
+    assert s.replaced == [] and s.version_name == "jfk-v1"
 
 
 def test_schedule_replaces_without_touching_runs_in_flight(server, compiled):
@@ -370,6 +467,7 @@ def test_run_starts_the_newest_version_with_the_pipeline_root_and_waits(server, 
     assert body["display_name"] == "driftgate-ewr-20261124-060000"
     assert body["pipeline_version_reference"]["pipeline_version_id"] == up2.version_id
     assert body["runtime_config"]["pipeline_root"] == "gs://driftgate-demo/runs/EWR/pipeline"
+    assert body["runtime_config"]["parameters"] == {"span": "next", "retrain": "auto", "note": "-"}
     (exp,) = server.experiments.values()
     assert body["experiment_id"] == exp["experiment_id"]
     assert started.state == "SUCCEEDED" and started.pipeline_root.endswith("/EWR/pipeline")
@@ -436,6 +534,8 @@ def test_status_lists_runs_per_region(server, compiled):
                 "pipeline_id": up.pipeline_id,
                 "pipeline_version_id": up.version_id,
             },
+            "runtime_config": {"parameters": dict(RUN_PARAMETERS, note="scheduled")},
+            "recurring_run_id": "rr-1",
         }
     )
     rows = kfp_client.status(client, [cfg, load_region_config("JFK")])
@@ -444,5 +544,156 @@ def test_status_lists_runs_per_region(server, compiled):
         and rows[0]["state"] == "SUCCEEDED"
         and rows[0]["run"] == "driftgate-ewr-schedule-1"
     )
-    assert rows[1] == {"region": "JFK", "run": "-", "state": "no runs", "created": "", "finished": ""}
+    assert (
+        rows[0]["span"] == "next" and rows[0]["retrain"] == "auto" and rows[0]["recurring_run_id"] == "rr-1"
+    )
+    assert rows[1] == {
+        "region": "JFK",
+        "run": "-",
+        "state": "no runs",
+        "span": "",
+        "retrain": "",
+        "note": "",
+        "recurring_run_id": "",
+        "created": "",
+        "finished": "",
+    }
     json.dumps(rows)
+
+
+# --- run parameters, schedule window and concurrency, status (no compile needed) ---
+
+
+def _stub_upload(server, region, tmp_path):
+    """Uploads a stand-in spec (the fake server only records it) and returns (config, client)."""
+    from pipelines import kfp_client
+
+    cfg = load_region_config(region)
+    spec = tmp_path / f"{region}.yaml"
+    spec.write_text(f"pipelineInfo:\n  name: driftgate-{region.lower()}\n")
+    client = kfp_client.make_client(kfp_client.KfpSettings(endpoint=server.host))
+    kfp_client.upload(client, cfg, str(spec), name=f"{region.lower()}-v1")
+    return cfg, client
+
+
+def test_run_sends_span_retrain_and_note_as_run_parameters(server, tmp_path):
+    import datetime as dt
+
+    from pipelines import kfp_client
+
+    cfg, client = _stub_upload(server, "EWR", tmp_path)
+    params = kfp_client.run_parameters(span=7, force_retrain=True, note="backfill after outage")
+    when = dt.datetime(2026, 11, 24, 6, 0, 0, tzinfo=dt.timezone.utc)
+    started = kfp_client.run_now(client, cfg, params=params, now=when)
+    (req,) = server.calls("POST", "/apis/v2beta1/runs")
+    body = req["json"]
+    assert body["runtime_config"]["parameters"] == {
+        "span": "7",
+        "retrain": "force",
+        "note": "backfill after outage",
+    }
+    assert body["display_name"] == started.run_name == "driftgate-ewr-span7-force-20261124-060000"
+    assert (
+        kfp_client.run_parameters() == RUN_PARAMETERS
+        and kfp_client.run_parameters(note=" ") == RUN_PARAMETERS
+    )
+    with pytest.raises(kfp_client.KfpError, match="positive"):
+        kfp_client.run_parameters(span=0)
+
+
+def test_kfp_run_cli_passes_the_flags_as_run_parameters(server, tmp_path, capsys):
+    from driftgate.cli import main
+
+    _stub_upload(server, "LGA", tmp_path)
+    argv = ["kfp", "run", "--region", "LGA", "--span", "12", "--note", "re-ingest", "--endpoint", server.host]
+    assert main(argv) == 0
+    (req,) = server.calls("POST", "/apis/v2beta1/runs")
+    assert req["json"]["runtime_config"]["parameters"] == {
+        "span": "12",
+        "retrain": "auto",
+        "note": "re-ingest",
+    }
+    assert "span=12 retrain=auto note=re-ingest" in capsys.readouterr().out
+    assert main(argv + ["--force-retrain", "--output", "json"]) == 0
+    out = capsys.readouterr()
+    (shown,) = json.loads(out.out)  # kfp.Client's "Run details: <link>" goes to stderr
+    assert shown["parameters"] == {"span": "12", "retrain": "force", "note": "re-ingest"}
+    assert "Run details: " in out.err and shown["run_name"].startswith("driftgate-lga-span12-force-")
+
+
+@pytest.mark.parametrize("bad", ["x", "0", "-3", "7.5", ""])
+def test_kfp_run_span_must_be_a_positive_integer(server, bad, capsys):
+    from driftgate.cli import main
+
+    code = main(["kfp", "run", "--region", "EWR", "--span", bad, "--endpoint", server.host])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and "--span" in err[0] and "positive whole number" in err[0], err
+    assert not server.requests  # refused before contacting the server
+
+
+def test_schedule_with_catchup_and_a_window(server, tmp_path):
+    import dataclasses
+
+    from pipelines import kfp_client
+
+    cfg, client = _stub_upload(server, "EWR", tmp_path)
+    sched = dataclasses.replace(
+        cfg.kubeflow.schedule, catchup=True, start="2026-01-01T00:00:00Z", end="2026-03-31T23:59:59+02:00"
+    )
+    cfg = dataclasses.replace(cfg, kubeflow=dataclasses.replace(cfg.kubeflow, schedule=sched))
+    s = kfp_client.schedule(client, cfg)
+    (req,) = server.calls("POST", "/apis/v2beta1/recurringruns")
+    body = req["json"]
+    assert body["no_catchup"] is False and int(body["max_concurrency"]) == 1
+    assert body["trigger"]["cron_schedule"] == {
+        "cron": cfg.kubeflow.schedule.cron,
+        "start_time": "2026-01-01T00:00:00Z",
+        "end_time": "2026-03-31T23:59:59+02:00",
+    }
+    assert body["runtime_config"] == {
+        "parameters": {"span": "next", "retrain": "auto", "note": "scheduled"},
+        "pipeline_root": "gs://driftgate-demo/runs/EWR/pipeline",
+    }
+    assert "catchup" in body["description"] and s.catchup and s.start == "2026-01-01T00:00:00Z"
+
+
+def test_schedule_refuses_a_hand_built_config_with_more_than_one_concurrent_run(server, tmp_path):
+    import dataclasses
+
+    from pipelines import kfp_client
+
+    cfg, client = _stub_upload(server, "JFK", tmp_path)
+    sched = dataclasses.replace(cfg.kubeflow.schedule, max_concurrency=3)
+    cfg = dataclasses.replace(cfg, kubeflow=dataclasses.replace(cfg.kubeflow, schedule=sched))
+    with pytest.raises(kfp_client.KfpError, match="kubeflow.schedule.max_concurrency must be 1"):
+        kfp_client.schedule(client, cfg)
+    assert not [r for r in server.requests if "recurringruns" in r["path"]]  # nothing disabled either
+
+
+def test_kfp_status_shows_parameters_and_the_schedule(server, tmp_path, capsys):
+    from driftgate.cli import main
+
+    _stub_upload(server, "EWR", tmp_path)
+    pid = next(iter(server.pipelines))
+    ref = {"pipeline_id": pid, "pipeline_version_id": server.versions[pid][-1]["pipeline_version_id"]}
+    for run_id, params, recurring in [
+        ("r2", {"span": "7", "retrain": "force", "note": "backfill"}, None),
+        ("r1", dict(RUN_PARAMETERS, note="scheduled"), "rr-1"),
+    ]:
+        run = {"run_id": run_id, "display_name": f"run-{run_id}", "state": "SUCCEEDED"}
+        run.update(pipeline_version_reference=ref, runtime_config={"parameters": params})
+        if recurring:
+            run["recurring_run_id"] = recurring
+        server.runs.append(run)
+    assert main(["kfp", "status", "--region", "EWR", "--endpoint", server.host, "--output", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["run"], r["span"], r["retrain"], r["note"], r["recurring_run_id"]) for r in rows] == [
+        ("run-r2", "7", "force", "backfill", ""),
+        ("run-r1", "next", "auto", "scheduled", "rr-1"),
+    ]
+    assert main(["kfp", "status", "--region", "EWR", "--endpoint", server.host]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert "scheduled" in table[0] and "span" in table[0] and "retrain" in table[0]
+    assert re.search(r"run-r2\s+SUCCEEDED\s+7\s+force\s+no", "\n".join(table))
+    assert re.search(r"run-r1\s+SUCCEEDED\s+next\s+auto\s+yes", "\n".join(table))

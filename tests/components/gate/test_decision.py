@@ -301,3 +301,11 @@ def test_a_serving_model_not_judged_does_not_lead_the_skip_sentence():
     report = decision.decide(7, {"all": 9000}, [], policy=dataclasses.replace(SERVING, quality=q))
     assert report.decision == decision.SKIP and report.summary.startswith("skip: no drift")
     assert report.reasons[1] == q["sentence"]
+
+
+def test_retrain_run_parameter():
+    assert decision.parse_retrain_parameter("auto") is False
+    assert decision.parse_retrain_parameter("") is False
+    assert decision.parse_retrain_parameter("force") is True
+    with pytest.raises(ValueError, match='retrain="yes": expected "auto"'):
+        decision.parse_retrain_parameter("yes")

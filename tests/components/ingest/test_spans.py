@@ -47,3 +47,16 @@ def test_a_missing_requested_span_names_what_is_there():
         spans.choose_span([1, 2], [], requested=9)
     with pytest.raises(spans.SpanError, match="no span present"):
         spans.choose_span([], [])
+
+
+@pytest.mark.parametrize("value, expected", [("next", None), ("", None), (None, None), ("7", 7), (" 12 ", 12)])
+def test_span_run_parameter(value, expected):
+    assert spans.parse_span_parameter(value) == expected
+
+
+@pytest.mark.parametrize("value", ["x", "0", "-3", "7.5", "span-7"])
+def test_a_bad_span_run_parameter_is_one_line_saying_what_to_give(value):
+    with pytest.raises(spans.SpanError) as err:
+        spans.parse_span_parameter(value)
+    message = str(err.value)
+    assert f'span="{value.strip()}"' in message and '"next"' in message and "\n" not in message

@@ -196,3 +196,49 @@ def test_a_runs_last_task_releases_what_its_first_task_took_from_another_pod(tmp
     assert lease.release_run(str(path), "kfp-run-8") is False  # never someone else's
     with lease.held(str(path), "kfp-run-8"):
         pass
+
+
+def test_a_pipeline_lease_is_not_freed_by_its_task_process_ending(tmp_path):
+    """On Kubeflow a run's tasks are pods, one after another: the lease its
+    ingest task took must outlive that task's process (no pid check)."""
+    path = str(tmp_path / "EWR" / "run.lease")
+    code = textwrap.dedent(
+        f"""
+        from driftgate.core import lease
+        lease.Lease({path!r}, "kfp-run-1", 900, lease.NO_PID).acquire()
+        """
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert lease.holds(path, "kfp-run-1")
+    with pytest.raises(lease.LeaseHeld, match="kfp-run-1 .pipeline task on"):
+        lease.Lease(path, "kfp-run-2").acquire()
+
+
+def test_renew_run_extends_only_the_runs_own_lease_and_keeps_its_holder(tmp_path):
+    path = str(tmp_path / "EWR" / "run.lease")
+    assert lease.renew_run(path, "r1", 60) is False  # never takes a free lease
+    assert not storage.exists(path)
+    lease.Lease(path, "r1", 1.0, lease.NO_PID).acquire()
+    holder = json.loads(storage.read_text(path))["holder"]
+    assert lease.renew_run(path, "r1", 60) is True
+    doc = json.loads(storage.read_text(path))
+    assert doc["holder"] == holder and doc["expires"] > time.time() + 50
+    assert lease.renew_run(path, "r2", 60) is False  # another run's lease is left alone
+    assert json.loads(storage.read_text(path)) == doc
+    lease.release_run(path, "r1")
+    assert lease.renew_run(path, "r1", 60) is False  # given back: not revived
+
+
+def test_the_ingest_task_keeps_the_runners_holder_for_the_same_run(tmp_path):
+    """Under ``driftgate run`` the runner holds the lease; the ingest task of the
+    same run must not replace the runner's pid (a killed run frees at once)."""
+    path = str(tmp_path / "EWR" / "run.lease")
+    with lease.held(path, "local-1"):
+        lease.Lease(path, "local-1", 900, lease.NO_PID).acquire()
+        assert json.loads(storage.read_text(path))["holder"]["pid"] == os.getpid()
+
+
+def test_pipeline_ttl_comes_from_the_environment():
+    assert lease.pipeline_ttl({}) == lease.PIPELINE_TTL_S <= 30 * 60
+    assert lease.pipeline_ttl({lease.TTL_ENV: "2.5"}) == 2.5
+    assert lease.pipeline_ttl({lease.TTL_ENV: "x"}) == lease.PIPELINE_TTL_S
