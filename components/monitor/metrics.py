@@ -195,11 +195,10 @@ def export(result, layout, pushgateway: Optional[str] = None) -> str:
     return path
 
 
-def push_run_failed(region: str, run_id: str, pushgateway: str) -> None:
-    """Adds ``driftgate_run_failed{region} 1`` to the region's Pushgateway group
-    (``pushadd``: the run's other metrics stay). The next recorded run replaces
-    the group and with it this gauge (``export``)."""
-    from prometheus_client import CollectorRegistry, Gauge, pushadd_to_gateway
+def run_failed_registry(region: str, run_id: str):
+    """``driftgate_run_failed{region,run_id} 1`` and when: what a Kubeflow run's
+    exit task pushes for a run that ended without a run record."""
+    from prometheus_client import CollectorRegistry, Gauge
 
     reg = CollectorRegistry()
     Gauge(
@@ -214,4 +213,14 @@ def push_run_failed(region: str, run_id: str, pushgateway: str) -> None:
         ["region"],
         registry=reg,
     ).labels(region).set_to_current_time()
+    return reg
+
+
+def push_run_failed(region: str, run_id: str, pushgateway: str) -> None:
+    """Adds the failure to the region's Pushgateway group (``pushadd``: the last
+    recorded run's metrics stay). The next recorded run replaces the group
+    (``export``) and with it these gauges, which clears the alert."""
+    from prometheus_client import pushadd_to_gateway
+
+    reg = run_failed_registry(region, run_id)
     pushadd_to_gateway(pushgateway, job="driftgate", grouping_key={"region": region}, registry=reg)

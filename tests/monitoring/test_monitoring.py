@@ -54,6 +54,8 @@ tests:
         values: '1x10'
       - series: 'driftgate_prediction_drift_severity{{region="LGA",version="5"}}'
         values: '2x10'
+      - series: 'driftgate_run_failed{{region="JFK",run_id="run-7"}}'
+        values: '1x10'
     alert_rule_test:
       - eval_time: 5m
         alertname: DriftgateDriftCritical
@@ -128,6 +130,14 @@ tests:
               description: "Predictions moved beyond quality.prediction_psi.critical; check the newest span's inputs and the serving model's AUC on it."
               runbook_url: "https://github.com/driftgate/driftgate/blob/main/kubeflow/monitoring/RUNBOOK.md#driftgatepredictiondriftcritical"
       - eval_time: 5m
+        alertname: DriftgateRunFailed
+        exp_alerts:
+          - exp_labels: {{severity: critical, region: JFK, run_id: run-7}}
+            exp_annotations:
+              summary: "JFK: Kubeflow run run-7 ended without a run record"
+              description: "A task of the run failed or was stopped; its exit task freed the region and marked the run failed. The span it took stays unprocessed and the next run takes it again. Clears when the next run of the region is recorded."
+              runbook_url: "https://github.com/driftgate/driftgate/blob/main/kubeflow/monitoring/RUNBOOK.md#driftgaterunfailed"
+      - eval_time: 5m
         alertname: DriftgateNoSuccessfulRun
         exp_alerts: []
 """
@@ -139,7 +149,7 @@ def test_alert_rules_pass_promtool_check():
         [PROMTOOL, "check", "rules", str(MON / "alerts.yml")], capture_output=True, text=True
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "10 rules found" in out.stdout + out.stderr
+    assert "11 rules found" in out.stdout + out.stderr
 
 
 @need_promtool
@@ -215,6 +225,9 @@ def _exported_names():
     result = _result()
     result.canary = {"verdict": "none", "quality": QUALITY}
     text = generate_latest(metrics.build_registry(result, history, state)).decode()
+    text += generate_latest(
+        metrics.run_failed_registry("EWR", "run-1")
+    ).decode()  # a Kubeflow run's exit task
     return set(re.findall(r"^(driftgate_[a-z_]+)", text, re.M))
 
 

@@ -1,11 +1,20 @@
 """pipelines.kubeflow_entrypoint: input artifacts as the open-source KFP backend
-hands them (empty type schema) become what TFX's entrypoint can parse."""
+hands them (empty type schema) become what TFX's entrypoint can parse; the
+runner registers the KFP UI titles, renews its run's lease while the executor
+works, and as a task process imports only what its executor needs."""
 
 import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
 
 import pytest
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
+from tfx.dsl.components.base import base_executor
 
 GATE_SCHEMA = "title: components.GateReport\ntype: object\n"
 
@@ -59,3 +68,232 @@ def test_repaired_invocation_round_trips_the_json_the_launcher_passes():
     )
     got = json.loads(text)["inputs"]["artifacts"]["report"]["artifacts"][0]
     assert got["type"] == {"instanceSchema": GATE_SCHEMA} and got["name"] == "42"
+
+
+# --- the runner: TFX's _run_executor, imports trimmed, titles, lease ----------
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = "tests.pipelines.test_kubeflow_entrypoint"
+PIPELINE = "driftgate-ewr"
+
+
+class HtmlWriter(base_executor.BaseExecutor):
+    """Writes its ``report`` output (titled system.HTML) as the recorders do."""
+
+    def Do(self, input_dict, output_dict, exec_properties):
+        from tfx.dsl.io import fileio
+
+        report = output_dict["report"][0]
+        fileio.makedirs(os.path.dirname(report.uri))
+        report.value = "<!DOCTYPE html><p>EWR</p>"
+
+
+class Sleeper(base_executor.BaseExecutor):
+    def Do(self, input_dict, output_dict, exec_properties):
+        time.sleep(float(exec_properties.get("sleep_s", 0)))
+
+
+# modules the entrypoint defers (loaded = their own code ran), then plain ones
+DEFERRED = ("tfx.components", "tfx.v1", "tfx.types.standard_component_specs")
+HEAVY = DEFERRED + ("kfp.client", "kfp.dsl", "tensorflow_model_analysis", "tensorflow_data_validation")
+
+
+def _ran(name: str) -> bool:
+    module = sys.modules.get(name)
+    return module is not None and not (name in DEFERRED and "__getattr__" in vars(module))
+
+
+class ImportProbe(base_executor.BaseExecutor):
+    """Records on its output what the task process had imported when Do started."""
+
+    def Do(self, input_dict, output_dict, exec_properties):
+        out = output_dict["out"][0]
+        out.set_string_custom_property("loaded", json.dumps([m for m in HEAVY if _ran(m)]))
+        out.set_string_custom_property("kfp_runtime", os.environ.get("_KFP_RUNTIME", "unset"))
+
+
+def __getattr__(name: str):
+    # Built when the entrypoint imports it, so importing this module stays light.
+    if name == "BlessingWriter":
+        from components.evaluator.executor import Executor
+
+        def Do(self, input_dict, output_dict, exec_properties):
+            blessing = output_dict["blessing"][0]
+            blessing.set_int_custom_property("current_model_id", input_dict["model"][0].id)
+            blessing.set_int_custom_property("blessed", 1)
+
+        return type(name, (Executor,), {"Do": Do, "__module__": __name__})
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _invocation(tmp_path, outputs, inputs=None, run="run-7", root=None, **params) -> str:
+    """``{{$}}`` of a task of run ``run``: outputs under ``<root>/<pipeline>/<run>/task``."""
+    root = root or str(tmp_path / "root")
+    ei = pipeline_spec_pb2.ExecutorInput()
+    for key, (title, name) in (inputs or {}).items():
+        artifact = ei.inputs.artifacts[key].artifacts.add(name=name, uri=str(tmp_path / "in" / key))
+        artifact.type.instance_schema = f"title: {title}\ntype: object\n"
+    for n, (key, title) in enumerate(outputs.items()):
+        artifact = ei.outputs.artifacts[key].artifacts.add(
+            name=f"{run}-out-{n}", uri=f"{root}/{PIPELINE}/{run}/task/{key}"
+        )
+        artifact.type.instance_schema = f"title: {title}\ntype: object\n"
+    for key, value in params.items():
+        ei.inputs.parameters[key].double_value = value
+    ei.outputs.output_file = str(tmp_path / "pod" / "executor_output.json")
+    return json_format.MessageToJson(ei)
+
+
+def _run(tmp_path, executor: str, invocation: str) -> dict:
+    from pipelines import kubeflow_entrypoint
+
+    argv = ["prog", "--executor_class_path", f"{HERE}.{executor}"]
+    argv += ["--json_serialized_invocation_args", invocation]
+    kubeflow_entrypoint.run_executor(*kubeflow_entrypoint._parse_flags(argv))
+    return json.loads((tmp_path / "pod" / "executor_output.json").read_text())
+
+
+def test_a_system_html_output_runs_only_with_the_title_registration(tmp_path, monkeypatch):
+    from tfx.orchestration.kubeflow.v2 import compiler_utils
+
+    from pipelines import kubeflow_entrypoint
+
+    invocation = _invocation(tmp_path, {"report": "system.HTML"})
+    with monkeypatch.context() as m:
+        for title in kubeflow_entrypoint.SYSTEM_TITLES:
+            m.delitem(compiler_utils.TITLE_TO_CLASS_PATH, title, raising=False)
+        m.setattr(kubeflow_entrypoint, "SYSTEM_TITLES", {})
+        with pytest.raises(ImportError, match="Could not import system.HTML"):
+            _run(tmp_path, "HtmlWriter", invocation)
+
+    out = _run(tmp_path, "HtmlWriter", invocation)
+    (report,) = out["artifacts"]["report"]["artifacts"]
+    assert report["uri"].endswith(f"/{PIPELINE}/run-7/task/report") and report["name"] == "run-7-out-0"
+    assert report["metadata"]["__is_null__"] == 0 and "tfx_version" in report["metadata"]
+    assert Path(report["uri"]).read_text() == "<!DOCTYPE html><p>EWR</p>"
+
+
+def _lease_env(monkeypatch, tmp_path, lease_file=None) -> str:
+    from driftgate.core import lease
+    from driftgate.core import vocabulary as ids
+
+    path = lease_file or str(tmp_path / "EWR" / "run.lease")
+    monkeypatch.setenv(ids.ENV_LEASE_FILE, path)
+    monkeypatch.setenv(ids.ENV_PIPELINE_ROOT, str(tmp_path / "root"))
+    monkeypatch.setenv(lease.TTL_ENV, "1.5")
+    return path
+
+
+def _heartbeats() -> list:
+    return [t for t in threading.enumerate() if t.name == "driftgate-lease-heartbeat"]
+
+
+def test_the_task_keeps_its_runs_lease_alive_while_the_executor_works(tmp_path, monkeypatch):
+    from driftgate.core import lease
+
+    path = _lease_env(monkeypatch, tmp_path)
+    lease.Lease(path, "run-7", ttl=1.5, pid=lease.NO_PID).acquire()
+    _run(tmp_path, "Sleeper", _invocation(tmp_path, {"out": "tfx.Examples"}, sleep_s=4.0))
+    assert lease.holds(path, "run-7")  # 4 s of work, a 1.5 s TTL: renewed
+    assert _heartbeats() == []  # stopped when the executor returned
+
+
+def test_the_task_leaves_another_runs_lease_and_a_free_region_alone(tmp_path, monkeypatch):
+    from driftgate.core import lease
+
+    path = _lease_env(monkeypatch, tmp_path)
+    lease.Lease(path, "run-6", ttl=1.5, pid=lease.NO_PID).acquire()
+    before = Path(path).read_text()
+    _run(tmp_path, "Sleeper", _invocation(tmp_path, {"out": "tfx.Examples"}, sleep_s=1.0))
+    assert Path(path).read_text() == before and not lease.holds(path, "run-7")
+
+    free = str(tmp_path / "JFK" / "run.lease")
+    _lease_env(monkeypatch, tmp_path, free)
+    _run(tmp_path, "Sleeper", _invocation(tmp_path, {"out": "tfx.Examples"}, sleep_s=0.2))
+    assert lease.document(free) is None  # never taken: the ingest task takes it
+
+
+def test_a_failed_renewal_is_a_warning_not_a_task_failure(tmp_path, monkeypatch, capsys):
+    (tmp_path / "a-file").write_text("")
+    _lease_env(monkeypatch, tmp_path, str(tmp_path / "a-file" / "run.lease"))  # cannot be written
+    out = _run(tmp_path, "Sleeper", _invocation(tmp_path, {"out": "tfx.Examples"}, sleep_s=0.2))
+    assert out["artifacts"]["out"]["artifacts"][0]["name"] == "run-7-out-0"
+    err = capsys.readouterr().err
+    assert "warning: lease" in err and "of run run-7 not renewed: FileExistsError" in err
+
+
+def test_no_lease_env_no_heartbeat():
+    from pipelines.kubeflow_entrypoint import lease_heartbeat
+
+    assert lease_heartbeat(["/r/p/run-7/task/out"], environ={}) is None
+    env = {"DRIFTGATE_LEASE_FILE": "/x/run.lease", "DRIFTGATE_PIPELINE_ROOT": "/elsewhere"}
+    assert lease_heartbeat(["/r/p/run-7/task/out"], environ=env) is None  # no run id in the URI
+
+
+def test_a_deferred_package_runs_its_init_only_for_a_name_that_is_not_a_submodule(tmp_path, monkeypatch):
+    from pipelines.kubeflow_entrypoint import _deferred_module
+
+    (tmp_path / "dg_lazy_log.py").write_text("runs = []\n")
+    pkg = tmp_path / "dg_lazy_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(
+        "import dg_lazy_log\ndg_lazy_log.runs.append('pkg')\nfrom dg_lazy_pkg.sub import VALUE as X\n__all__ = ['X']\n"
+    )
+    (pkg / "sub.py").write_text("VALUE = 42\n")
+    (tmp_path / "dg_lazy_mod.py").write_text(
+        "import dg_lazy_log\ndg_lazy_log.runs.append('mod')\nKEY = 'k'\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    names = ("dg_lazy_log", "dg_lazy_pkg", "dg_lazy_pkg.sub", "dg_lazy_mod")
+    try:
+        import dg_lazy_log
+
+        package, module = _deferred_module("dg_lazy_pkg"), _deferred_module("dg_lazy_mod")
+        assert sys.modules["dg_lazy_pkg"] is package and _deferred_module("dg_lazy_pkg") is None
+        import dg_lazy_pkg.sub  # noqa: F401
+        from dg_lazy_pkg import sub
+
+        assert sub.VALUE == 42 and dg_lazy_log.runs == []
+        from dg_lazy_pkg import X
+
+        assert X == 42 and package.__all__ == ["X"] and dg_lazy_log.runs == ["pkg"]
+        assert "__getattr__" not in vars(package)
+        assert module.KEY == "k" and dg_lazy_log.runs == ["pkg", "mod"]
+        with pytest.raises(ImportError):
+            from dg_lazy_pkg import missing  # noqa: F401
+    finally:
+        for name in names:
+            sys.modules.pop(name, None)
+
+
+def _entrypoint_process(tmp_path, executor: str, invocation: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DRIFTGATE_LEASE", "DRIFTGATE_PIPELINE"))}
+    env.update(TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="3", PYTHONHASHSEED="0")
+    cmd = [
+        sys.executable,
+        "-m",
+        "pipelines.kubeflow_entrypoint",
+        "--executor_class_path",
+        f"{HERE}.{executor}",
+    ]
+    cmd += ["--json_serialized_invocation_args", invocation, "--direct_num_workers=1"]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads((tmp_path / "pod" / "executor_output.json").read_text())
+
+
+def test_the_task_process_imports_only_what_its_executor_needs(tmp_path):
+    out = _entrypoint_process(tmp_path, "ImportProbe", _invocation(tmp_path, {"out": "tfx.Examples"}))
+    metadata = out["artifacts"]["out"]["artifacts"][0]["metadata"]
+    assert json.loads(metadata["loaded"]) == []
+    assert metadata["kfp_runtime"] == "unset"  # the executor sees the environment it was given
+
+
+def test_an_evaluator_task_names_the_blessed_models_by_their_runtime_names(tmp_path):
+    model = "projects/p/locations/l/metadataStores/default/artifacts/model-9"
+    invocation = _invocation(
+        tmp_path, {"blessing": "tfx.ModelBlessing"}, inputs={"model": ("tfx.Model", model)}
+    )
+    out = _entrypoint_process(tmp_path, "BlessingWriter", invocation)
+    metadata = out["artifacts"]["blessing"]["artifacts"][0]["metadata"]
+    assert metadata["current_model_id"] == model and metadata["blessed"] == 1

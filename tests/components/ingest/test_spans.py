@@ -49,7 +49,9 @@ def test_a_missing_requested_span_names_what_is_there():
         spans.choose_span([], [])
 
 
-@pytest.mark.parametrize("value, expected", [("next", None), ("", None), (None, None), ("7", 7), (" 12 ", 12)])
+@pytest.mark.parametrize(
+    "value, expected", [("next", None), ("", None), (None, None), ("7", 7), (" 12 ", 12)]
+)
 def test_span_run_parameter(value, expected):
     assert spans.parse_span_parameter(value) == expected
 

@@ -122,3 +122,28 @@ def test_the_task_fails_in_one_line(layout):
     lease.Lease(layout.lease_file, "run-8", 900, lease.NO_PID).acquire()
     out = _finalize(layout, "run-8")
     assert out.failed and "\n" not in out.summary
+
+
+def test_a_failure_reaches_a_real_pushgateway_beside_the_last_runs_metrics(layout, pushgateway):
+    import urllib.request
+
+    from prometheus_client import CollectorRegistry, Gauge, push_to_gateway
+    from prometheus_client.parser import text_string_to_metric_families
+
+    last = CollectorRegistry()  # what the last recorded run pushed for the region
+    Gauge("driftgate_span_number", "span", ["region"], registry=last).labels("EWR").set(3)
+    push_to_gateway(pushgateway, job="driftgate", grouping_key={"region": "EWR"}, registry=last)
+    lease.Lease(layout.lease_file, "run-9", 900, lease.NO_PID).acquire()
+    out = finalizer.finalize(
+        layout, _uri(layout, "run-9"), alerts_cfg=_alerts(False), pushgateway=pushgateway, environ={}
+    )
+    assert out.failed and not out.warnings
+    text = urllib.request.urlopen(f"http://{pushgateway}/metrics", timeout=5).read().decode()
+    samples = {
+        (s.name, s.labels.get("run_id")): s.value
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+        if s.labels.get("region") == "EWR"
+    }
+    assert samples[("driftgate_run_failed", "run-9")] == 1
+    assert samples[("driftgate_span_number", None)] == 3  # pushadd: the run's other metrics stay

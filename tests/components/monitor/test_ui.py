@@ -15,7 +15,11 @@ def _run(**kw) -> RunResult:
         span=12,
         decision="retrain",
         rows={"train": 800, "eval": 200},
-        drift={"training": Comparison(baseline="training", span=1, severity="critical", drifted=("temp", "dewp"), features={})},
+        drift={
+            "training": Comparison(
+                baseline="training", span=1, severity="critical", drifted=("temp", "dewp"), features={}
+            )
+        },
         ingest={"reason": "requested"},
     )
     base = dict(
