@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_components.py
 	$(PY) benchmarks/bench_drift.py
 	$(PY) benchmarks/bench_kubeflow.py
+	$(PY) benchmarks/bench_task_startup.py
 	@test -d $(DEMO_DIR)/data || $(VENV)/bin/driftgate data flights --out $(DEMO_DIR)/data
 	$(PY) benchmarks/bench_false_alarms.py
 	$(PY) benchmarks/bench_backtest.py --data $(DEMO_DIR)/data
