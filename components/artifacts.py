@@ -49,30 +49,28 @@ class RunRecord(Artifact):
 # MLMD artifacts of those type names.
 
 
-class RunReportHtml(ValueArtifact):
+class _TextFile(ValueArtifact):
+    """A UTF-8 text file at the artifact URI (no type of its own)."""
+
+    def encode(self, value: str) -> bytes:
+        return value.encode("utf-8")
+
+    def decode(self, serialized_value: bytes) -> str:
+        return serialized_value.decode("utf-8")
+
+
+class RunReportHtml(_TextFile):
     """The run's HTML report, one self-contained file *at* the artifact URI
     (the UI reads the URI as one file and shows it in a sandboxed iframe)."""
 
     TYPE_NAME = "system.HTML"
 
-    def encode(self, value: str) -> bytes:
-        return value.encode("utf-8")
 
-    def decode(self, serialized_value: bytes) -> str:
-        return serialized_value.decode("utf-8")
-
-
-class RunSummaryMarkdown(ValueArtifact):
+class RunSummaryMarkdown(_TextFile):
     """A short Markdown summary of the run (decision sentence, span, drift per
     baseline, canary verdict, version and label, warnings), a file at the URI."""
 
     TYPE_NAME = "system.Markdown"
-
-    def encode(self, value: str) -> bytes:
-        return value.encode("utf-8")
-
-    def decode(self, serialized_value: bytes) -> str:
-        return serialized_value.decode("utf-8")
 
 
 class RunMetrics(Artifact):

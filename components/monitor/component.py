@@ -68,19 +68,7 @@ def RunRecorder(
     note: Param[str] = ids.NO_NOTE,
 ):
     """Records and publishes a run that did not train (never fails on a side channel)."""
-    run = _record(
-        dict(examples=examples, report=report, canary=canary),
-        record,
-        root=root,
-        region=region,
-        model_name=model_name,
-        features=features,
-        alerts_config=alerts_config,
-        pushgateway=pushgateway,
-        driftgate_version=driftgate_version,
-        run_id=run_id,
-        note=note,
-    )
+    run = _record(dict(examples=examples, report=report, canary=canary), record, **_parameters(locals()))
     _write_ui(run, note, html, summary, metrics)
 
 
@@ -121,19 +109,7 @@ def RunRecorderRetrain(
         pushed_model=pushed_model,
         release=release,
     )
-    run = _record(
-        given,
-        record,
-        root=root,
-        region=region,
-        model_name=model_name,
-        features=features,
-        alerts_config=alerts_config,
-        pushgateway=pushgateway,
-        driftgate_version=driftgate_version,
-        run_id=run_id,
-        note=note,
-    )
+    run = _record(given, record, **_parameters(locals()))
     _write_ui(run, note, html, summary, metrics)
     quality.set_string_custom_property(
         ui.DISPLAY_NAME, f"{ui.display_name(run)}: candidate on the eval split"
@@ -171,6 +147,24 @@ def RunFinalizer(
     outcome.set_string_custom_property(ui.DISPLAY_NAME, f"{region} run {done.run_id}: {done.state}")
     if done.failed:
         raise finalizer.RunFailed(done.summary + (f" ({'; '.join(done.warnings)})" if done.warnings else ""))
+
+
+# the recorders' parameters, the same on both (a function component takes no **kwargs)
+PARAMETERS = (
+    "root",
+    "region",
+    "model_name",
+    "features",
+    "alerts_config",
+    "pushgateway",
+    "driftgate_version",
+    "run_id",
+    "note",
+)
+
+
+def _parameters(scope: dict) -> dict:
+    return {k: scope[k] for k in PARAMETERS}
 
 
 def _record(

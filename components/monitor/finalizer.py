@@ -110,16 +110,9 @@ def report(outcome: Outcome, layout, *, alerts_cfg, pushgateway: Optional[str], 
     except Exception as exc:  # noqa: BLE001
         outcome.warnings.append(f"record: {type(exc).__name__}: {exc}")
     if alerts_cfg.enabled:
-        run = RunResult(
-            region=outcome.region,
-            span=None,
-            rows=0,
-            anomalies=[],
-            blocked=False,
-            blessed=None,
-            pushed_version=None,
-            serving_dir=layout.model_base_path,
-            metrics={},
+        run = RunResult.empty(
+            outcome.region,
+            layout.model_base_path,
             decision=ids.RUN_FAILED,
             summary=outcome.summary,
             run_id=outcome.run_id,

@@ -62,6 +62,14 @@ class RunResult:
         if isinstance(self.drift, dict):  # read back from JSON
             self.drift = SpanReport.from_json_dict(self.drift) if self.drift else None
 
+    @classmethod
+    def empty(cls, region: str, serving_dir: str, **fields) -> "RunResult":
+        """A result with nothing recorded yet (``fields`` set the rest)."""
+        base = dict(
+            span=None, rows=0, anomalies=[], blocked=False, blessed=None, pushed_version=None, metrics={}
+        )
+        return cls(region=region, serving_dir=serving_dir, **dict(base, **fields))
+
     def comparison(self, baseline: str):
         """The drift comparison against ``baseline`` (a Comparison), or None."""
         return self.drift.drift.get(baseline) if self.drift is not None else None
@@ -172,17 +180,7 @@ SOURCES = {
 def build(region: str, model_base_path: str, artifacts: Dict[str, object]) -> RunResult:
     """The RunResult of a run from its artifacts (TFX Artifacts or MLMD
     protos, keyed as in ``SOURCES``; absent keys are steps that did not run)."""
-    result = RunResult(
-        region=region,
-        span=None,
-        rows=0,
-        anomalies=[],
-        blocked=False,
-        blessed=None,
-        pushed_version=None,
-        serving_dir=model_base_path,
-        metrics={},
-    )
+    result = RunResult.empty(region, model_base_path)
     examples = artifacts.get("examples")
     if examples is not None:
         span = _prop(examples, "span")  # a custom property under the IR-based runners

@@ -233,7 +233,7 @@ def test_no_lease_env_no_heartbeat():
 
 
 def test_a_deferred_package_runs_its_init_only_for_a_name_that_is_not_a_submodule(tmp_path, monkeypatch):
-    from pipelines.kubeflow_entrypoint import _deferred_module
+    from pipelines.task_imports import _deferred_module
 
     (tmp_path / "dg_lazy_log.py").write_text("runs = []\n")
     pkg = tmp_path / "dg_lazy_pkg"
