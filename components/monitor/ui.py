@@ -17,6 +17,7 @@ says what goes in. ``classification_metrics`` reads the Evaluator's plots.
 
 from __future__ import annotations
 
+import math
 from typing import Dict, List, Optional, Tuple
 
 from driftgate.core import vocabulary as ids
@@ -113,7 +114,9 @@ def scalar_metrics(run) -> Dict[str, float]:
             out[f"candidate {key}"] = float(run.metrics[key])
     if run.pushed_version is not None:
         out["pushed version"] = float(run.pushed_version)
-    return out
+    # ML Metadata refuses NaN (TFMA's precision on a span where the model predicts
+    # no positive is 0/0), and the UI could not show it: a missing row instead
+    return {k: v for k, v in out.items() if math.isfinite(v)}
 
 
 def _downsample(points: List[dict], n: int) -> List[dict]:
@@ -148,7 +151,8 @@ def roc_and_confusion(
             "falsePositiveRate": float(m.false_positive_rate),
         }
         for m in matrices
-    ]
+        if all(math.isfinite(float(x)) for x in (m.threshold, m.recall, m.false_positive_rate))
+    ]  # no NaN point (a span without positives or negatives): ML Metadata and the UI refuse them
     return confusion, _downsample(roc, max_points)
 
 

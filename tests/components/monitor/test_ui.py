@@ -104,3 +104,18 @@ def test_the_ui_validators_refuse_what_the_frontend_refuses():
 def test_fallback_page_is_self_contained_html():
     page = ui.fallback_html(_run(warnings=["report: OSError: disk full"]))
     assert page.startswith("<!DOCTYPE html>") and "disk full" in page and "<script" not in page
+
+
+def test_non_finite_numbers_never_reach_ml_metadata():
+    """TFMA's precision is NaN when the model predicts no positive (a small
+    span): ML Metadata's store refuses a NaN property and would fail the run."""
+    metrics = ui.scalar_metrics(_run(metrics={"auc": 0.6, "precision": float("nan"), "recall": 0.0}))
+    assert "candidate precision" not in metrics and metrics["candidate recall"] == 0.0
+    nan = float("nan")
+    matrices = [
+        _matrix(0.1, 5, 5, 5, 5),
+        SimpleNamespace(**dict(vars(_matrix(0.9, 0, 0, 10, 10)), recall=nan)),
+    ]
+    matrices[1].false_positive_rate = nan
+    _, roc = ui.roc_and_confusion(matrices)
+    assert [p["confidenceThreshold"] for p in roc] == [0.1]
