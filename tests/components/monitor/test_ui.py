@@ -23,14 +23,10 @@ def _run(**kw) -> RunResult:
         ingest={"reason": "requested"},
     )
     base = dict(
-        region="EWR",
         span=12,
         rows=1000,
-        anomalies=[],
-        blocked=False,
         blessed=True,
         pushed_version=4,
-        serving_dir="/x",
         metrics={"auc": 0.81, "binary_accuracy": 0.77},
         decision="retrain",
         summary="retrain: drift critical vs training baseline (span 1) on dewp, temp",
@@ -40,7 +36,7 @@ def _run(**kw) -> RunResult:
         canary={"verdict": "promote", "canary_version": 3, "stable_version": 2},
     )
     base.update(kw)
-    return RunResult(**base)
+    return RunResult.empty("EWR", "/x", **base)
 
 
 def test_display_name_names_region_span_and_decision():
