@@ -16,6 +16,7 @@ schemaVersion 2.1.0, which Kubeflow Pipelines 2.x servers accept, and:
   the field keeps the spec self-describing for the UI and Vertex AI.
 """
 
+import json
 import os
 import posixpath
 import re
@@ -172,14 +173,8 @@ def repair_exit_dag(spec: dict) -> None:
     }
     task = spec["root"]["dag"]["tasks"][TFX_DAG]
     task.setdefault("inputs", {})["parameters"] = {name: {"componentInputParameter": name} for name in params}
-    if "taskFinalStatus" in json_dumps(spec):
+    if "taskFinalStatus" in json.dumps(spec):
         raise ValueError("the spec asks for a task final status, which open-source KFP before 2.14 refuses")
-
-
-def json_dumps(value) -> str:
-    import json
-
-    return json.dumps(value, sort_keys=True)
 
 
 def add_lease_env(spec: dict, layout: RegionLayout) -> None:
@@ -228,7 +223,6 @@ def add_alert_secrets(spec: dict, secret: str) -> dict:
 
 def compile_region(config: RegionConfig, out_dir: str, image: Optional[str] = None) -> str:
     """Writes ``<out_dir>/<REGION>.yaml`` and returns its path."""
-    import json
     from dataclasses import asdict
 
     import yaml

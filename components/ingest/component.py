@@ -16,7 +16,7 @@ from tfx.types import standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 
 from components.ingest.executor import SPAN_KEY, STATE_DIR_KEY, Executor
-from components.ingest.spans import SPAN_NEXT
+from driftgate.core.vocabulary import SPAN_NEXT
 
 
 class SpanExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):

@@ -33,7 +33,7 @@ from driftgate.core import lease, storage, vocabulary
 from driftgate.core.layout import LEASE, PIPELINE
 
 STATE_DIR_KEY = "state_dir"
-SPAN_KEY = "span"  # the run parameter: "next" or a span number
+SPAN_KEY = vocabulary.PARAM_SPAN  # the run parameter: "next" or a span number
 # Examples artifact custom properties besides TFX's span/version/input_fingerprint
 INGEST_REASON = vocabulary.PROP_INGEST_REASON  # the gate report carries the same key
 PENDING_SPANS = "pending_spans"
@@ -125,10 +125,9 @@ class Executor(csv_executor.Executor):
             logging.warning("no pipeline run id for %s: the region's lease is not taken", examples.uri)
             return
         # held across pods (no pid to check): renewed by every task, given back by the last or the exit task
-        taken = lease.Lease(
+        lease.Lease(
             storage.join(region_root, LEASE), run, lease.pipeline_ttl(os.environ), lease.NO_PID
-        )
-        taken.acquire()
+        ).acquire()
 
 
 def artifact_span(examples) -> int:

@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, List, Optional, Tuple
 
+from driftgate.core.vocabulary import SPAN_NEXT  # the span parameter meaning "no span asked for"
+
 SPAN_TOKEN = "{SPAN}"
 
 # why a span was chosen: recorded on the Examples artifact and in the gate report
@@ -80,9 +82,6 @@ def span_numbers(relative_paths: Iterable[str], pattern: str) -> List[int]:
         if m:
             found.add(int(m.group(1)))
     return sorted(found)
-
-
-SPAN_NEXT = "next"  # the span parameter meaning "no span asked for" (driftgate.core.vocabulary)
 
 
 def parse_span_parameter(value) -> Optional[int]:

@@ -69,7 +69,7 @@ def RunRecorder(
 ):
     """Records and publishes a run that did not train (never fails on a side channel)."""
     run = _record(dict(examples=examples, report=report, canary=canary), record, **_parameters(locals()))
-    _write_ui(run, note, html, summary, metrics)
+    _write_ui(run, html, summary, metrics)
 
 
 @tfx.dsl.components.component
@@ -110,7 +110,7 @@ def RunRecorderRetrain(
         release=release,
     )
     run = _record(given, record, **_parameters(locals()))
-    _write_ui(run, note, html, summary, metrics)
+    _write_ui(run, html, summary, metrics)
     quality.set_string_custom_property(
         ui.DISPLAY_NAME, f"{ui.display_name(run)}: candidate on the eval split"
     )
@@ -219,14 +219,14 @@ def _record(
     return run
 
 
-def _write_ui(run, note, html, summary, metrics) -> None:
+def _write_ui(run, html, summary, metrics) -> None:
     """The run as the Kubeflow UI draws it: each file *at* its artifact's URI."""
     name = ui.display_name(run)
     report = run.files.get("report")
     page = storage.read_text(report) if report and storage.exists(report) else ui.fallback_html(run)
     for artifact, text, kind in (
         (html, page, "report"),
-        (summary, ui.summary_markdown(run, note), "summary"),
+        (summary, ui.summary_markdown(run), "summary"),
     ):
         storage.write_atomic(artifact.uri, text)
         artifact.set_string_custom_property(ui.DISPLAY_NAME, f"{name} ({kind})")

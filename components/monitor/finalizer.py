@@ -75,9 +75,7 @@ def judge(layout, run_id: str) -> Outcome:
         return Outcome(layout.region, "?", NOT_HELD, "no run id in the task's output URI: nothing touched")
     if _completed(layout, run_id, doc):
         return Outcome(layout.region, run_id, COMPLETED, "the run recorder recorded the run; nothing to do")
-    holder = (doc or {}).get("holder", {}).get("run")
-    if holder == run_id and not doc.get("released"):
-        lease.release_run(layout.lease_file, run_id)
+    if lease.release_run(layout.lease_file, run_id):  # only when this run still holds it (CAS)
         return Outcome(
             layout.region,
             run_id,
@@ -85,7 +83,7 @@ def judge(layout, run_id: str) -> Outcome:
             f"{layout.region} run {run_id} ended without a run record (a task failed or was stopped); "
             "region freed at once; its span stays unprocessed and the next run takes it again",
         )
-    now = lease.holder_of(doc, time.time())
+    now = lease.holder_of(lease.document(layout.lease_file), time.time())
     return Outcome(
         layout.region,
         run_id,

@@ -38,11 +38,7 @@ def display_name(run) -> str:
     return f"{run.region} span {span}: {run.decision or 'no decision'}"
 
 
-def _note_line(note: str) -> List[str]:
-    return [f"- **note**: {note}"] if note and note != ids.NO_NOTE else []
-
-
-def summary_markdown(run, note: str = "") -> str:
+def summary_markdown(run) -> str:
     """About fifteen lines: the decision sentence, span, drift per baseline,
     canary verdict, version and label, warnings."""
     lines = [f"### {display_name(run)}", "", run.summary or run.decision or "", ""]
@@ -69,7 +65,8 @@ def summary_markdown(run, note: str = "") -> str:
         lines.append(
             f"- **candidate**: AUC {run.metrics['auc']:.3f}, accuracy {run.metrics.get('binary_accuracy', 0):.3f}"
         )
-    lines += _note_line(note)
+    if run.note:  # the run parameter, "-" already read as none (RunResult.note)
+        lines.append(f"- **note**: {run.note}")
     lines.append(f"- **warnings**: {'; '.join(run.warnings) if run.warnings else 'none'}")
     return "\n".join(lines) + "\n"
 

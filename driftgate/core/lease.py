@@ -128,10 +128,8 @@ class Lease:
             current = holder_of(_parse(data), time.time())
             if current is not None and current.run != self.me.run:
                 return current
-            if current is not None:
-                self.me = (
-                    current  # our run holds it already (the runner, then its ingest task): keep its holder
-                )
+            if current is not None:  # our run holds it already (the runner, then its ingest task)
+                self.me = current  # keep its holder
             try:
                 storage.write_if_unchanged(self.path, self._doc(), token)
                 return None
@@ -258,8 +256,7 @@ def document(path: str) -> Optional[dict]:
 
 def holds(path: str, run: str) -> bool:
     """True when ``run`` holds the lease at ``path`` now (not released, not expired)."""
-    data, _ = storage.read_versioned(path)
-    holder = holder_of(_parse(data), time.time())
+    holder = holder_of(document(path), time.time())
     return holder is not None and holder.run == run
 
 

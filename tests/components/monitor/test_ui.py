@@ -44,13 +44,13 @@ def test_display_name_names_region_span_and_decision():
 
 
 def test_summary_has_the_decision_drift_canary_version_and_note():
-    text = ui.summary_markdown(_run(warnings=["alerts: pagerduty: HTTP 500"]), note="backfill after outage")
+    text = ui.summary_markdown(_run(warnings=["alerts: pagerduty: HTTP 500"], note="backfill after outage"))
     assert "retrain: drift critical" in text
     assert "drift vs training** (span 1): critical; features: dewp, temp" in text
     assert "canary** v3 vs stable v2: promote" in text
     assert "pushed** version 4, label canary" in text
     assert "note**: backfill after outage" in text and "pagerduty" in text
-    assert "note" not in ui.summary_markdown(_run(), note="-")  # the default: no note
+    assert "note" not in ui.summary_markdown(_run())  # the default: no note
 
 
 def test_scalar_metrics_are_numbers_only():
