@@ -11,17 +11,19 @@ is marked ``has_model=0`` and the Evaluator judges by value thresholds alone.
 
 import os
 
-from tfx import v1 as tfx
+from tfx.dsl.io import fileio
+from tfx.types import standard_artifacts as std
 
+from components.node import Out, Param, component
 from serving import layout
 
 SERVING_SUBDIR = "Format-Serving"  # where TFX looks for a Model artifact's SavedModel
 
 
-@tfx.dsl.components.component
+@component
 def ServingBaseline(
-    model: tfx.dsl.components.OutputArtifact[tfx.types.standard_artifacts.Model],
-    model_base_path: tfx.dsl.components.Parameter[str],
+    model: Out[std.Model],
+    model_base_path: Param[str],
 ):
     """Copies ``<model_base_path>/<serving version>`` into ``model`` (or marks it empty)."""
     version = layout.serving_version(model_base_path)
@@ -32,4 +34,4 @@ def ServingBaseline(
     if version is not None:
         layout.copy_tree(os.path.join(model_base_path, str(version)), target)
     else:
-        tfx.dsl.io.fileio.makedirs(target)
+        fileio.makedirs(target)

@@ -22,15 +22,16 @@ import os
 
 import numpy as np
 from absl import logging
-from tfx import v1 as tfx
+from tfx.types import standard_artifacts as std
 from tfx.utils import io_utils
 
 from components.artifacts import CanaryVerdict
 from components.gate.decision import classify
 from components.gate.executor import read_anomalies
 from components.ingest import spans
-from components.ingest.executor import artifact_span, ingest_choice
+from components.ingest.recorded import artifact_span, ingest_choice
 from components.ingest.records import label_values, labelled
+from components.node import In, Out, Param, component
 from components.state import RegionState
 from driftgate.core import vocabulary as ids
 from driftgate.core.config import canary_config_from_dict
@@ -104,24 +105,24 @@ def serving_quality(layout, model_name: str, span: int, rows, cfg, not_judged: "
     return quality.judge(version, span, labels, predictions, ref, cfg["config"], seed=span).to_json()
 
 
-@tfx.dsl.components.component
+@component
 def CanaryJudge(
-    examples: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Examples],
-    anomalies: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ExampleAnomalies],
-    schema: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Schema],
-    verdict: tfx.dsl.components.OutputArtifact[CanaryVerdict],
-    root: tfx.dsl.components.Parameter[str],
-    region: tfx.dsl.components.Parameter[str],
-    model_name: tfx.dsl.components.Parameter[str],
-    label: tfx.dsl.components.Parameter[str],
-    canary_config: tfx.dsl.components.Parameter[str],
-    warn_only_types: tfx.dsl.components.Parameter[str] = "[]",
-    warn_only_features: tfx.dsl.components.Parameter[str] = "[]",
-    quality_config: tfx.dsl.components.Parameter[str] = "{}",
-    labels_delay_spans: tfx.dsl.components.Parameter[int] = 0,
-    data_dir: tfx.dsl.components.Parameter[str] = "",
-    span_pattern: tfx.dsl.components.Parameter[str] = "",
-    served_base_path: tfx.dsl.components.Parameter[str] = "",
+    examples: In[std.Examples],
+    anomalies: In[std.ExampleAnomalies],
+    schema: In[std.Schema],
+    verdict: Out[CanaryVerdict],
+    root: Param[str],
+    region: Param[str],
+    model_name: Param[str],
+    label: Param[str],
+    canary_config: Param[str],
+    warn_only_types: Param[str] = "[]",
+    warn_only_features: Param[str] = "[]",
+    quality_config: Param[str] = "{}",
+    labels_delay_spans: Param[int] = 0,
+    data_dir: Param[str] = "",
+    span_pattern: Param[str] = "",
+    served_base_path: Param[str] = "",
 ):
     """Promotes, rolls back or keeps pending the region's canary (``none``
     without one), then judges the serving model's quality."""

@@ -13,35 +13,36 @@ import json
 import os
 from dataclasses import asdict
 
-from tfx import v1 as tfx
+from tfx.types import standard_artifacts as std
 from tfx.utils import io_utils
 
 from components.artifacts import CanaryVerdict, GateReport
 from components.gate import decision as logic
 from components.gate.executor import run_gate
+from components.node import In, Out, Param, component
 from driftgate.core import vocabulary as vocab
 from driftgate.core.config import drift_config_from_dict
 
 
-@tfx.dsl.components.component
+@component
 def SpanGate(
-    examples: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Examples],
-    statistics: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ExampleStatistics],
-    anomalies: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ExampleAnomalies],
-    schema: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Schema],
-    canary: tfx.dsl.components.InputArtifact[CanaryVerdict],
-    report: tfx.dsl.components.OutputArtifact[GateReport],
-    drift_config: tfx.dsl.components.Parameter[str],
-    features: tfx.dsl.components.Parameter[str],
-    state_dir: tfx.dsl.components.Parameter[str],
-    model_base_path: tfx.dsl.components.Parameter[str],
-    data_dir: tfx.dsl.components.Parameter[str],
-    schema_version: tfx.dsl.components.Parameter[str] = "",
-    schema_commit: tfx.dsl.components.Parameter[str] = "",
-    retrain: tfx.dsl.components.Parameter[str] = vocab.RETRAIN_AUTO,
-    warn_only_types: tfx.dsl.components.Parameter[str] = "[]",
-    warn_only_features: tfx.dsl.components.Parameter[str] = "[]",
-    retrain_on_prediction_drift: tfx.dsl.components.Parameter[str] = "never",
+    examples: In[std.Examples],
+    statistics: In[std.ExampleStatistics],
+    anomalies: In[std.ExampleAnomalies],
+    schema: In[std.Schema],
+    canary: In[CanaryVerdict],
+    report: Out[GateReport],
+    drift_config: Param[str],
+    features: Param[str],
+    state_dir: Param[str],
+    model_base_path: Param[str],
+    data_dir: Param[str],
+    schema_version: Param[str] = "",
+    schema_commit: Param[str] = "",
+    retrain: Param[str] = vocab.RETRAIN_AUTO,
+    warn_only_types: Param[str] = "[]",
+    warn_only_features: Param[str] = "[]",
+    retrain_on_prediction_drift: Param[str] = "never",
 ):
     """Decides ``skip``, ``retrain`` or ``block`` for the span (components.gate.decision).
     ``canary`` is the canary judge's verdict: it carries the serving model's

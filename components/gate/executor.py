@@ -13,7 +13,7 @@ from tfx.utils import io_utils
 
 from components.drift.summaries import summarize
 from components.gate import decision as logic
-from components.ingest.executor import ingest_choice
+from components.ingest.recorded import ingest_choice
 from components.state import RegionState
 from driftgate.core import faults
 from serving import layout

@@ -13,7 +13,6 @@ artifact as the driver would: both runners and every downstream task see them.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Dict, List, Tuple
 
@@ -27,7 +26,7 @@ from tfx.proto import example_gen_pb2, range_config_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components.ingest import spans
+from components.ingest import recorded, spans
 from components.state import RegionState
 from driftgate.core import lease, storage, vocabulary
 from driftgate.core.layout import LEASE, PIPELINE
@@ -35,8 +34,6 @@ from driftgate.core.layout import LEASE, PIPELINE
 STATE_DIR_KEY = "state_dir"
 SPAN_KEY = vocabulary.PARAM_SPAN  # the run parameter: "next" or a span number
 # Examples artifact custom properties besides TFX's span/version/input_fingerprint
-INGEST_REASON = vocabulary.PROP_INGEST_REASON  # the gate report carries the same key
-PENDING_SPANS = "pending_spans"
 
 
 def available_spans(input_base: str, pattern: str) -> List[int]:
@@ -107,8 +104,7 @@ class Executor(csv_executor.Executor):
         examples.span = props[example_gen_utils.SPAN_PROPERTY_NAME]
         if props[example_gen_utils.VERSION_PROPERTY_NAME] is not None:
             examples.version = props[example_gen_utils.VERSION_PROPERTY_NAME]
-        examples.set_string_custom_property(INGEST_REASON, choice.reason)
-        examples.set_string_custom_property(PENDING_SPANS, json.dumps(list(choice.pending)))
+        recorded.record_choice(examples, choice)
 
     def _take_region_lease(self, output_dict, exec_properties) -> None:
         """One run of the region at a time, whatever started it: the first
@@ -128,19 +124,3 @@ class Executor(csv_executor.Executor):
         lease.Lease(
             storage.join(region_root, LEASE), run, lease.pipeline_ttl(os.environ), lease.NO_PID
         ).acquire()
-
-
-def artifact_span(examples) -> int:
-    """The span of an Examples artifact (TFX's ``span`` custom property, which
-    both runners carry, else the ``span`` property)."""
-    if examples.has_custom_property(example_gen_utils.SPAN_PROPERTY_NAME):
-        return int(examples.get_int_custom_property(example_gen_utils.SPAN_PROPERTY_NAME))
-    return int(examples.span or 0)
-
-
-def ingest_choice(examples) -> spans.SpanChoice:
-    """The span choice recorded on an Examples artifact written by this executor."""
-    span = artifact_span(examples)
-    reason = examples.get_string_custom_property(INGEST_REASON) or spans.REQUESTED
-    pending = json.loads(examples.get_string_custom_property(PENDING_SPANS) or "[]")
-    return spans.SpanChoice(span, reason, tuple(int(p) for p in pending))

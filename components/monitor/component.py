@@ -22,7 +22,7 @@ candidate's ROC curve and confusion matrix as ``system.ClassificationMetrics``.
 import json
 import os
 
-from tfx import v1 as tfx
+from tfx.types import standard_artifacts as std
 from tfx.utils import io_utils
 
 from components.artifacts import (
@@ -36,19 +36,15 @@ from components.artifacts import (
     RunSummaryMarkdown,
 )
 from components.monitor import finalizer, publish, result, ui
+from components.node import In, Out, Param, component
 from components.state import RegionState
 from driftgate.core import lease, storage
 from driftgate.core import vocabulary as ids
 from driftgate.core.config import alerts_config_from_dict
 from driftgate.core.layout import RegionLayout
 
-std = tfx.types.standard_artifacts
-In = tfx.dsl.components.InputArtifact
-Out = tfx.dsl.components.OutputArtifact
-Param = tfx.dsl.components.Parameter
 
-
-@tfx.dsl.components.component
+@component
 def RunRecorder(
     examples: In[std.Examples],
     report: In[GateReport],
@@ -72,7 +68,7 @@ def RunRecorder(
     _write_ui(run, html, summary, metrics)
 
 
-@tfx.dsl.components.component
+@component
 def RunRecorderRetrain(
     examples: In[std.Examples],
     report: In[GateReport],
@@ -125,7 +121,7 @@ def RunRecorderRetrain(
         quality.set_json_value_custom_property(ui.CONFIDENCE_METRICS, confidence)
 
 
-@tfx.orchestration.experimental.exit_handler
+@component
 def RunFinalizer(
     outcome: Out[RunSummaryMarkdown],
     root: Param[str],

@@ -13,11 +13,12 @@ which span it was trained on.
 """
 
 from absl import logging
-from tfx import v1 as tfx
+from tfx.types import standard_artifacts as std
 
 from components.artifacts import ReleaseRecord
-from components.ingest.executor import artifact_span
+from components.ingest.recorded import artifact_span
 from components.ingest.records import labelled, serialized_examples
+from components.node import In, Out, Param, component
 from components.state import RegionState
 
 SAMPLE = 64
@@ -29,16 +30,16 @@ def _record(release, label: str, version: int, reason: str) -> None:
     release.set_string_custom_property("reason", reason)
 
 
-@tfx.dsl.components.component
+@component
 def ReleaseRecorder(
-    pushed_model: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.PushedModel],
-    examples: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.Examples],
-    release: tfx.dsl.components.OutputArtifact[ReleaseRecord],
-    state_dir: tfx.dsl.components.Parameter[str],
-    serving_dir: tfx.dsl.components.Parameter[str],
-    model_name: tfx.dsl.components.Parameter[str],
-    label: tfx.dsl.components.Parameter[str] = "",
-    served_base_path: tfx.dsl.components.Parameter[str] = "",
+    pushed_model: In[std.PushedModel],
+    examples: In[std.Examples],
+    release: Out[ReleaseRecord],
+    state_dir: Param[str],
+    serving_dir: Param[str],
+    model_name: Param[str],
+    label: Param[str] = "",
+    served_base_path: Param[str] = "",
 ):
     """Labels a pushed version (stable or canary) and records its training span."""
     if not pushed_model.get_int_custom_property("pushed"):

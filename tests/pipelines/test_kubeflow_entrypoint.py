@@ -5,6 +5,7 @@ works, and as a task process imports only what its executor needs."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -95,7 +96,13 @@ class Sleeper(base_executor.BaseExecutor):
 
 # modules the entrypoint defers (loaded = their own code ran), then plain ones
 DEFERRED = ("tfx.components", "tfx.v1", "tfx.types.standard_component_specs")
-HEAVY = DEFERRED + ("kfp.client", "kfp.dsl", "tensorflow_model_analysis", "tensorflow_data_validation")
+HEAVY = DEFERRED + (
+    "kfp.client",
+    "kfp.dsl",
+    "tensorflow_model_analysis",
+    "tensorflow_data_validation",
+    "apache_beam",
+)
 
 
 def _ran(name: str) -> bool:
@@ -106,15 +113,17 @@ def _ran(name: str) -> bool:
 def __getattr__(name: str):
     # Built when the entrypoint imports them, so importing this module stays light.
     if name == "ImportProbe_Executor":  # a Python function component, as most driftgate tasks are
-        from tfx import v1 as tfx
+        from tfx.types import standard_artifacts
 
-        def ImportProbe(out: tfx.dsl.components.OutputArtifact[tfx.types.standard_artifacts.Examples]):
+        from components.node import Out, component
+
+        def ImportProbe(out: Out[standard_artifacts.Examples]):
             """Records on its output what the task process had imported when Do started."""
             out.set_string_custom_property("loaded", json.dumps([m for m in HEAVY if _ran(m)]))
             out.set_string_custom_property("kfp_runtime", os.environ.get("_KFP_RUNTIME", "unset"))
 
-        ImportProbe.__qualname__ = "ImportProbe"  # made a module-level function, as the decorator wants
-        globals()["ImportProbe"] = tfx.dsl.components.component(ImportProbe)  # sets ImportProbe_Executor
+        ImportProbe.__qualname__ = "ImportProbe"  # made a module-level function, as the shell wants
+        globals()["ImportProbe"] = component(ImportProbe)  # sets ImportProbe_Executor
         return vars(sys.modules[__name__])[name]
     if name == "BlessingWriter":
         from components.evaluator.executor import Executor
@@ -301,3 +310,25 @@ def test_an_evaluator_task_names_the_blessed_models_by_their_runtime_names(tmp_p
     out = _entrypoint_process(tmp_path, "BlessingWriter", invocation)
     metadata = out["artifacts"]["blessing"]["artifacts"][0]["metadata"]
     assert metadata["current_model_id"] == model and metadata["blessed"] == 1
+
+
+def test_every_driftgate_node_task_imports_its_executor_without_beam_tfdv_or_tfma():
+    # The executor classes the committed specs name for driftgate's own nodes
+    # (components.node shells), imported in a fresh process after the
+    # entrypoint's import preparation: what a task loads before its Do.
+    spec = (ROOT / "kubeflow" / "pipelines" / "EWR.yaml").read_text()
+    paths = sorted(set(re.findall(r"- (components\.\w+\.component\.\w+_Executor)\n", spec)))
+    assert len(paths) >= 7, paths  # gate, canary, release, baseline, both recorders, finalizer
+    code = (
+        "import json, sys; from pipelines import task_imports; task_imports.prepare_imports()\n"
+        "from tfx.utils import import_utils\n"
+        f"for p in {paths!r}: import_utils.import_class_by_path(p)\n"
+        "print(json.dumps([m for m in ('apache_beam', 'tensorflow_data_validation',"
+        " 'tensorflow_model_analysis', 'kfp.client') if m in sys.modules]))"
+    )
+    env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == []

@@ -74,7 +74,8 @@ def test_a_static_range_pins_the_span(data, tmp_path):
 def test_executor_writes_examples_carrying_span_version_and_choice(data, tmp_path):
     from tfx.types import standard_artifacts
 
-    from components.ingest.executor import Executor, artifact_span, ingest_choice
+    from components.ingest.executor import Executor
+    from components.ingest.recorded import artifact_span, ingest_choice
 
     examples = standard_artifacts.Examples()
     examples.uri = str(tmp_path / "out")
