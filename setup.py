@@ -37,7 +37,9 @@ setup(
             "kubernetes-validate",
             "cel-python",
             "gcp-storage-emulator",
+            "mkdocs",
+            "pre-commit",
         ]
     },
-    entry_points={"console_scripts": ["driftgate=driftgate.cli:main"]},
+    entry_points={"console_scripts": ["driftgate=driftgate.cli.main:main"]},
 )

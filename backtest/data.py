@@ -10,10 +10,11 @@ from typing import List
 
 import numpy as np
 
+from driftgate.core.errors import DriftgateError
 from pipelines import preflight
 
 
-class BacktestError(RuntimeError):
+class BacktestError(DriftgateError, RuntimeError):
     """A backtest cannot go on; the message names the region and span."""
 
 

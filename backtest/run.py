@@ -142,7 +142,7 @@ def backtest_region(
 ) -> RegionResult:
     from driftgate.core.config import schema_file
     from pipelines import preflight
-    from pipelines.schemas import load
+    from pipelines.schema_store import load
 
     available = preflight.available_spans(data_dir, cfg.data.span_pattern)
     wanted = sorted(spans) if spans else available

@@ -1,6 +1,6 @@
 """Each span's gate report, for each model that could be serving, from the
 production gate: TFDV statistics summarised as the gate summarises them and
-judged by ``components.gate.decision.assess`` with the region's ``drift:``
+judged by ``components.gate.assess.assess`` with the region's ``drift:``
 config (thresholds calibrated on the region's own span-to-span history,
 model-age cap, gradual drift), and the serving model's quality on the span
 judged by ``serving.quality.verdict`` from what the matrix measured. No
@@ -12,6 +12,7 @@ from typing import Callable, Dict, List
 
 from components.drift import evaluate
 from components.drift.summaries import summarize
+from components.gate import assess as judge
 from components.gate import decision
 from serving import quality
 
@@ -25,7 +26,7 @@ def history(cfg, spans: List[int], summ: Dict[int, dict]) -> List[dict]:
     span-to-span scores, numeric moments), oldest first."""
     out = []
     for t, span in enumerate(spans):
-        record = {"span": span, "numeric": decision.numeric_moments(summ[span]), "scores": {}}
+        record = {"span": span, "numeric": judge.numeric_moments(summ[span]), "scores": {}}
         if t > 0:
             comp = evaluate.compare(summ[spans[t - 1]], summ[span], cfg.drift, "previous", spans[t - 1])
             record["scores"]["previous"] = {f: e.scores() for f, e in comp.features.items()}
@@ -64,7 +65,7 @@ def reports(
                 quality=q or None,
                 retrain_on_prediction_drift=cfg.quality.retrain_on_prediction_drift,
             )
-            cache[(m, t)] = decision.assess(
+            cache[(m, t)] = judge.assess(
                 spans[t],
                 {"all": rows[spans[t]]},
                 [],
@@ -72,8 +73,8 @@ def reports(
                 cfg.drift,
                 features,
                 policy=policy,
-                previous=decision.Baseline(spans[t - 1], summ[spans[t - 1]]) if t > 0 else None,
-                training=decision.Baseline(spans[m], summ[spans[m]]),
+                previous=judge.Baseline(spans[t - 1], summ[spans[t - 1]]) if t > 0 else None,
+                training=judge.Baseline(spans[m], summ[spans[m]]),
                 moments_since_training=records[m:t],
                 history=records[:t],
             )

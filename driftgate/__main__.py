@@ -2,6 +2,6 @@
 
 import sys
 
-from driftgate.cli import main
+from driftgate.cli.main import main
 
 sys.exit(main())

@@ -232,8 +232,7 @@ def compile_region(config: RegionConfig, out_dir: str, image: Optional[str] = No
     from driftgate.core.version import driftgate_version
     from pipelines.kubeflow_entrypoint import COMMAND
     from pipelines.pipeline import create_pipeline
-    from pipelines.schema_releases import git_commit_of
-    from pipelines.schemas import version_path
+    from pipelines.schema_store import git_commit_of, version_path
 
     source = config.source_file or config.region
     check_location(config.kubeflow.root, "kubeflow.root", source)

@@ -182,7 +182,7 @@ def _run_held(config, root, data, span, force_retrain, schemas_dir, pushgateway,
     from components.monitor.result import collect
     from driftgate.core.version import driftgate_version
     from pipelines.pipeline import create_pipeline
-    from pipelines.schema_releases import git_commit_of
+    from pipelines.schema_store import git_commit_of
 
     os.makedirs(os.path.dirname(metadata_path), exist_ok=True)
     pipeline = create_pipeline(

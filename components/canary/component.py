@@ -36,7 +36,7 @@ from components.state import RegionState
 from driftgate.core import vocabulary as ids
 from driftgate.core.config import canary_config_from_dict
 from driftgate.core.layout import RegionLayout
-from serving import canary, release
+from serving import canary, release, repair
 
 
 def hold_reason(span: int, ingest_reason: str, canary_span, findings) -> "str | None":
@@ -130,13 +130,9 @@ def CanaryJudge(
 
     layout = RegionLayout(root, region, model_name)
     span = artifact_span(examples)
-    moved_from = release.relocate(layout.serving_dir, model_name, served_base_path)
-    if moved_from:  # a root copied, restored or mounted elsewhere: configs now name where it is
-        logging.warning(
-            "%s: serving configs named %s; rewritten for where the root is now", region, moved_from
-        )
-    repaired = release.reconcile(layout.serving_dir, model_name, served_base_path)
-    for line in repaired:  # what an earlier run stopped mid-way left
+    # what an earlier run stopped mid-way, or a moved root, left: repaired before anything relies on it
+    repaired = repair.repair(layout.serving_dir, model_name, served_base_path)
+    for line in repaired.lines():
         logging.warning("%s: %s", region, line)
     state = release.load_state(layout.serving_dir, model_name, served_base_path)
     findings = classify(
@@ -175,10 +171,10 @@ def CanaryJudge(
             layout.serving_dir, model_name, records, labels, None, span, hold=why, served=served_base_path
         )
     result["region"] = region
-    if moved_from:
-        result["relocated_from"] = moved_from
-    if repaired:
-        result["repaired"] = repaired
+    if repaired.relocated_from:
+        result["relocated_from"] = repaired.relocated_from
+    if repaired.reconciled:
+        result["repaired"] = repaired.reconciled
     logging.info("canary verdict for %s span %d: %s", region, span, result["verdict"])
     qcfg = quality_config_from_dict(json.loads(quality_config))
     if qcfg.enabled:

@@ -12,6 +12,7 @@ from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
 from components.drift.summaries import summarize
+from components.gate import assess as judge
 from components.gate import decision as logic
 from components.ingest.recorded import ingest_choice
 from components.state import RegionState
@@ -148,7 +149,7 @@ def run_gate(
         quality=quality or None,
         retrain_on_prediction_drift=retrain_on_prediction_drift,
     )
-    report = logic.assess(
+    report = judge.assess(
         span,
         rows,
         findings,
@@ -156,8 +157,8 @@ def run_gate(
         cfg,
         features,
         policy=policy,
-        previous=logic.Baseline(previous_span, summarize(previous.datasets, features)) if previous else None,
-        training=logic.Baseline(training_span, summarize(training.datasets, features)) if training else None,
+        previous=judge.Baseline(previous_span, summarize(previous.datasets, features)) if previous else None,
+        training=judge.Baseline(training_span, summarize(training.datasets, features)) if training else None,
         serving_logs=summarize(serving_stats.datasets, features) if serving_stats is not None else None,
         moments_since_training=[
             h for h in history if training_span is not None and training_span <= h["span"] < span
@@ -179,7 +180,7 @@ def run_gate(
             "severity": {k: v.severity for k, v in drift.items()},
             "drifted": {k: list(v.drifted) for k, v in drift.items()},
             "scores": {k: {f: e.scores() for f, e in v.features.items()} for k, v in drift.items()},
-            "numeric": logic.numeric_moments(cur),
+            "numeric": judge.numeric_moments(cur),
             "gradual": [g["feature"] for g in found_gradual],
             "serving_version": serving_version,
             "completed": False,  # until the run recorder, the run's last node, marks it

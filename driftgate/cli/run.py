@@ -18,6 +18,7 @@ from driftgate.cli.options import (
     schemas_option,
 )
 from driftgate.cli.output import fmt
+from driftgate.core.errors import ExitCode
 from driftgate.core.vocabulary import REJECTED
 
 wait_option = click.option(
@@ -178,7 +179,6 @@ def run_cmd(
     region, span, data, root, force_retrain, wait, pushgateway, config_dir, schemas, output_format, as_json
 ):
     """Run one region's pipeline locally (LocalDagRunner)."""
-    from driftgate.cli.main import EXIT_BLOCKED, EXIT_OK, EXIT_REJECTED
     from pipelines.preflight import DataBlocked
 
     as_json = as_json or output_format == output.JSON
@@ -206,14 +206,14 @@ def run_cmd(
             }
             output.emit_json(out)
         output.error(msg)
-        return EXIT_BLOCKED
+        return ExitCode.BLOCKED
     if as_json:
         output.emit_json(result.to_json_dict())
     else:
         output.lines(summary_lines(result))
     if result.release_label == REJECTED:
-        return EXIT_REJECTED
-    return EXIT_BLOCKED if result.blocked else EXIT_OK
+        return ExitCode.REJECTED
+    return ExitCode.BLOCKED if result.blocked else ExitCode.OK
 
 
 @click.command("demo")
@@ -229,7 +229,6 @@ def run_cmd(
 @output.output_option
 def demo_cmd(data, root, spans, regions, pushgateway, config_dir, schemas, output_format):
     """Run every region over several spans; print a table."""
-    from driftgate.cli.main import EXIT_ERROR, EXIT_OK
     from driftgate.core.config import available_regions
 
     out = output
@@ -276,7 +275,7 @@ def demo_cmd(data, root, spans, regions, pushgateway, config_dir, schemas, outpu
             f"{len(results)} runs in {time.time() - t0:.0f}s; per-run JSON in {root}/<REGION>/results/, "
             f"served models in {root}/serving/"
         )
-    return EXIT_ERROR if failed else EXIT_OK
+    return ExitCode.ERROR if failed else ExitCode.OK
 
 
 COMMANDS = [run_cmd, demo_cmd]

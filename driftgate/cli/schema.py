@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from driftgate.cli.options import config_dir_option, data_option, load, region_option, schemas_option
+from driftgate.core.errors import ExitCode
 
 
 def _version(text, default: int) -> int:
@@ -31,13 +32,14 @@ def schema_group():
 @_common
 def show_cmd(version, region, config_dir, schemas):
     """Summary of a version (default: the pinned one)."""
-    from pipelines import schemas as sch
+    from driftgate.app import schema_workflow
+    from pipelines import schema_store
 
     config = load(region, config_dir)
     v = _version(version, config.schema.version)
-    path = sch.version_path(region, v, schemas)
+    path = schema_store.version_path(region, v, schemas)
     click.echo(f"{region} schema v{v} ({path}){' - pinned' if v == config.schema.version else ''}")
-    click.echo(sch.summary(sch.load(path)))
+    click.echo(schema_workflow.summary(schema_store.load(path)))
     return 0
 
 
@@ -46,11 +48,12 @@ def show_cmd(version, region, config_dir, schemas):
 @_common
 def validate_cmd(file_, region, config_dir, schemas):
     """Check the pinned version, or an edited file."""
-    from pipelines import schemas as sch
+    from driftgate.app import schema_workflow
+    from pipelines import schema_store
 
     config = load(region, config_dir)
-    path = file_ or sch.version_path(region, config.schema.version, schemas)
-    sch.validate_file(path, config)
+    path = file_ or schema_store.version_path(region, config.schema.version, schemas)
+    schema_workflow.validate_file(path, config)
     click.echo(f"{path}: valid for region {region}")
     return 0
 
@@ -61,12 +64,14 @@ def validate_cmd(file_, region, config_dir, schemas):
 @_common
 def diff_cmd(version_a, version_b, region, config_dir, schemas):
     """Semantic diff of two versions."""
-    from pipelines import schemas as sch
+    from driftgate.app import schema_workflow
+    from pipelines import schema_store
 
     pinned = load(region, config_dir).schema.version
     va, vb = _version(version_a, pinned), _version(version_b, pinned)
-    lines = sch.diff(
-        sch.load(sch.version_path(region, va, schemas)), sch.load(sch.version_path(region, vb, schemas))
+    lines = schema_workflow.diff(
+        schema_store.load(schema_store.version_path(region, va, schemas)),
+        schema_store.load(schema_store.version_path(region, vb, schemas)),
     )
     click.echo(f"{region} v{va} -> v{vb}: " + (f"{len(lines)} change(s)" if lines else "no semantic change"))
     if lines:
@@ -82,7 +87,6 @@ def diff_cmd(version_a, version_b, region, config_dir, schemas):
 def check_span_cmd(span, version, data, region, config_dir, schemas):
     """Would a span pass under a version? (exit 3 when it would not)"""
     from driftgate.app.schema_drafts import check_span
-    from driftgate.cli.main import EXIT_BLOCKED
 
     config = load(region, config_dir)
     v = _version(version, config.schema.version)
@@ -93,7 +97,7 @@ def check_span_cmd(span, version, data, region, config_dir, schemas):
     click.echo(f"{region} span {span} fails schema v{v}: {len(findings)} anomaly(ies)")
     for f in findings:
         click.echo(f"  {f.feature}: {', '.join(f.types)}: {f.description}")
-    return EXIT_BLOCKED
+    return ExitCode.BLOCKED
 
 
 def _draft(mode, span, data, region, config_dir, schemas):
@@ -137,13 +141,13 @@ _draft_command("propose", "Next version with the smallest changes accepting a sp
 @_common
 def release_cmd(version, region, config_dir, schemas):
     """Record a version as released (its content may never change)."""
-    from pipelines import schema_releases
-    from pipelines import schemas as sch
+    from driftgate.app import schema_workflow
+    from pipelines import schema_store
 
     config = load(region, config_dir)
     v = _version(version, config.schema.version)
-    sch.validate_file(sch.version_path(region, v, schemas), config)
-    key, sha = schema_releases.release(region, v, schemas)
+    schema_workflow.validate_file(schema_store.version_path(region, v, schemas), config)
+    key, sha = schema_workflow.release(region, v, schemas)
     click.echo(f"{key} released ({sha[:12]}): it may no longer be edited")
     return 0
 

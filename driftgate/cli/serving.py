@@ -106,7 +106,7 @@ def canary_group():
 @output.output_option
 def evaluate_cmd(region, span, data, root, dry_run, config_dir, output_format):
     """Score canary vs stable on a labelled span; promote or roll back."""
-    from pipelines import canary_evaluation
+    from driftgate.app import canary_evaluation
 
     config = load(region, config_dir)
     r = canary_evaluation.evaluate_and_apply(config, span, root, data, dry_run=dry_run)

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from typing import Callable, Iterator, Optional
 
 from driftgate.core import storage
+from driftgate.core.errors import DriftgateError, ExitCode
 
 DEFAULT_TTL_S = 300.0
 # A run's tasks on Kubeflow run in separate pods: its first task takes the lease,
@@ -43,8 +44,10 @@ NO_PID = 0
 POLL_S = 2.0
 
 
-class LeaseHeld(RuntimeError):
+class LeaseHeld(DriftgateError, RuntimeError):
     """The region is being run by someone else (the message names them)."""
+
+    exit_code = ExitCode.BUSY
 
 
 @dataclass(frozen=True)

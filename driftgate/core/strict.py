@@ -19,8 +19,10 @@ from typing import Any, Dict, Mapping, Tuple
 
 import yaml
 
+from driftgate.core.errors import DriftgateError
 
-class ConfigError(ValueError):
+
+class ConfigError(DriftgateError, ValueError):
     """A region configuration is unusable; the message names file and key."""
 
 

@@ -49,8 +49,9 @@ def make_dataset(base: Path, shifted: bool, spans: int = 5, rows: int = 2500, se
 def _write_schema(config: Path, schemas: Path, csv: Path) -> None:
     import tensorflow_data_validation as tfdv
 
+    from driftgate.app.schema_workflow import infer
     from driftgate.core.config import load_region_config
-    from pipelines.schemas import dumps, infer
+    from pipelines.schema_store import dumps
 
     cfg = load_region_config(REGION, config)
     schema = infer(tfdv.generate_statistics_from_csv(str(csv)), cfg)

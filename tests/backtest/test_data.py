@@ -12,7 +12,7 @@ from tests.backtest.conftest import REGION
 SCRIPT = """
 import hashlib, sys
 from driftgate.core.config import load_region_config, schema_file
-from pipelines.schemas import load
+from pipelines.schema_store import load
 from backtest.data import load_span
 cfg = load_region_config("{region}", "{config}")
 sd = load_span(cfg, "{data}", 1, load(schema_file(cfg, "{schemas}")))

@@ -26,7 +26,7 @@ RUN = {"tfx-dag", "run_finalizer"}  # the root DAG: TFX's sub-DAG and the exit t
 
 
 def write_month(frame, origin: str, month: int, dst: Path) -> None:
-    from pipelines import datasets
+    from driftgate.app import datasets
 
     rows = frame[(frame.origin == origin) & (frame.month == month)]
     dst.parent.mkdir(parents=True, exist_ok=True)

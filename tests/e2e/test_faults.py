@@ -53,7 +53,7 @@ def recovered(scenario: str) -> None:
 def base(tmp_path_factory, flights_frame):
     """Data (EWR spans 1-3, 400 rows each), a small-model config folder, and a
     root where span 1 ran (version 1 stable)."""
-    from pipelines import datasets
+    from driftgate.app import datasets
 
     top = tmp_path_factory.mktemp("faults")
     sample = (
@@ -187,7 +187,7 @@ def test_chain_of_faults_each_recovered_by_the_next_run(base, tmp_path):
     the last run has none and must succeed. Between the kill after the push and
     the kill during the label write, the root is moved to another path (the old
     one deleted): from there on every step runs on the moved root."""
-    from serving import release
+    from serving import repair
 
     root = copy_root(base, tmp_path, "first")
     history_before = (root / REGION / "state" / "history.json").read_bytes()
@@ -260,7 +260,7 @@ def test_chain_of_faults_each_recovered_by_the_next_run(base, tmp_path):
     assert old_base not in (serving / "models.config").read_text()
     assert_nothing_lost(moved)
     reasons = {e["version"]: e["reason"] for e in release_state(moved).history if e["action"] == "rejected"}
-    assert reasons == {2: release.UNLABELLED}
+    assert reasons == {2: repair.UNLABELLED}
     releases = json.loads((moved / REGION / "state" / "releases.json").read_text())
     assert not releases["3"]["model_uri"].startswith("/")  # relative to the region's root
     assert (moved / REGION / releases["3"]["model_uri"]).is_dir()

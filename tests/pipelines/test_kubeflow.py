@@ -318,12 +318,12 @@ def server():
 
 
 def test_upload_creates_pipeline_then_adds_named_versions(server, compiled):
-    from pipelines import kfp_client
+    from driftgate.app import kfp_connection, kfp_runs
 
     cfg = load_region_config("EWR")
-    client = kfp_client.make_client(kfp_client.KfpSettings(endpoint=server.host))
-    first = kfp_client.upload(client, cfg, str(compiled["EWR"]), name="ewr-abc12345-20261123-100000")
-    second = kfp_client.upload(client, cfg, str(compiled["EWR"]), name="ewr-abc12345-20261123-110000")
+    client = kfp_connection.make_client(kfp_connection.KfpSettings(endpoint=server.host))
+    first = kfp_runs.upload(client, cfg, str(compiled["EWR"]), name="ewr-abc12345-20261123-100000")
+    second = kfp_runs.upload(client, cfg, str(compiled["EWR"]), name="ewr-abc12345-20261123-110000")
     assert first.created_pipeline and not second.created_pipeline
     assert first.pipeline_id == second.pipeline_id
     created = server.calls("POST", "/apis/v2beta1/pipelines/upload")
@@ -342,7 +342,7 @@ def test_upload_creates_pipeline_then_adds_named_versions(server, compiled):
 def test_version_name_has_region_commit_and_time():
     import datetime as dt
 
-    from pipelines.kfp_client import version_name
+    from driftgate.app.kfp_runs import version_name
 
     when = dt.datetime(2026, 11, 23, 9, 5, 7, tzinfo=dt.timezone.utc)
     assert version_name("EWR", when, commit="1a2b3c4d") == "ewr-1a2b3c4d-20261123-090507"
@@ -350,12 +350,12 @@ def test_version_name_has_region_commit_and_time():
 
 
 def test_schedule_creates_recurring_run_from_config(server, compiled):
-    from pipelines import kfp_client
+    from driftgate.app import kfp_connection, kfp_runs
 
     cfg = load_region_config("JFK")
-    client = kfp_client.make_client(kfp_client.KfpSettings(endpoint=server.host))
-    up = kfp_client.upload(client, cfg, str(compiled["JFK"]), name="jfk-v1")
-    s = kfp_client.schedule(client, cfg)
+    client = kfp_connection.make_client(kfp_connection.KfpSettings(endpoint=server.host))
+    up = kfp_runs.upload(client, cfg, str(compiled["JFK"]), name="jfk-v1")
+    s = kfp_runs.schedule(client, cfg)
     (req,) = server.calls("POST", "/apis/v2beta1/recurringruns")
     body = req["json"]
     assert body["display_name"] == "driftgate-jfk-schedule"
@@ -382,14 +382,14 @@ def test_schedule_creates_recurring_run_from_config(server, compiled):
 
 
 def test_schedule_replaces_without_touching_runs_in_flight(server, compiled):
-    from pipelines import kfp_client
+    from driftgate.app import kfp_connection, kfp_runs
 
     cfg = load_region_config("LGA")
-    client = kfp_client.make_client(kfp_client.KfpSettings(endpoint=server.host))
-    kfp_client.upload(client, cfg, str(compiled["LGA"]), name="lga-v1")
-    old = kfp_client.schedule(client, cfg)
-    up2 = kfp_client.upload(client, cfg, str(compiled["LGA"]), name="lga-v2")
-    new = kfp_client.schedule(client, cfg)
+    client = kfp_connection.make_client(kfp_connection.KfpSettings(endpoint=server.host))
+    kfp_runs.upload(client, cfg, str(compiled["LGA"]), name="lga-v1")
+    old = kfp_runs.schedule(client, cfg)
+    up2 = kfp_runs.upload(client, cfg, str(compiled["LGA"]), name="lga-v2")
+    new = kfp_runs.schedule(client, cfg)
     assert new.replaced == [old.recurring_run_id]
     assert list(server.recurring) == [new.recurring_run_id]
     assert (
@@ -415,12 +415,12 @@ def test_schedule_replaces_without_touching_runs_in_flight(server, compiled):
 
 
 def test_credentials_come_from_the_environment(server, compiled):
-    from pipelines import kfp_client
+    from driftgate.app import kfp_connection
 
     env = {"KFP_TOKEN": "s3cret-token", "KF_PIPELINES_ENDPOINT": server.host}
-    settings = kfp_client.settings_from_env(None, env)
+    settings = kfp_connection.settings_from_env(None, env)
     assert settings.endpoint == server.host
-    client = kfp_client.make_client(settings)
+    client = kfp_connection.make_client(settings)
     client.get_pipeline_id("driftgate-ewr")
     headers = {k.lower(): v for k, v in server.requests[-1]["headers"].items()}
     assert headers.get("authorization") == "Bearer s3cret-token"
@@ -430,38 +430,38 @@ def test_credentials_come_from_the_environment(server, compiled):
 
 
 def test_in_cluster_service_account_token_is_used_without_a_token(server, tmp_path):
-    from pipelines import kfp_client
+    from driftgate.app import kfp_connection
 
     token = tmp_path / "token"
     token.write_text("projected-sa-token")
-    settings = kfp_client.settings_from_env(server.host, {"KF_PIPELINES_SA_TOKEN_PATH": str(token)})
+    settings = kfp_connection.settings_from_env(server.host, {"KF_PIPELINES_SA_TOKEN_PATH": str(token)})
     assert settings.sa_token_path == str(token) and settings.token is None
-    kfp_client.make_client(settings).get_pipeline_id("driftgate-ewr")
+    kfp_connection.make_client(settings).get_pipeline_id("driftgate-ewr")
     headers = {k.lower(): v for k, v in server.requests[-1]["headers"].items()}
     assert headers.get("authorization") == "Bearer projected-sa-token"
 
 
 def test_profile_namespace_does_not_come_from_the_kfp_cli_variable(server):
-    from pipelines import kfp_client
+    from driftgate.app import kfp_connection
 
-    s = kfp_client.settings_from_env(server.host, {"KFP_NAMESPACE": "kubeflow"})
+    s = kfp_connection.settings_from_env(server.host, {"KFP_NAMESPACE": "kubeflow"})
     assert s.profile_namespace is None
-    s = kfp_client.settings_from_env(server.host, {"DRIFTGATE_PROFILE_NAMESPACE": "team-a"})
+    s = kfp_connection.settings_from_env(server.host, {"DRIFTGATE_PROFILE_NAMESPACE": "team-a"})
     assert s.profile_namespace == "team-a"
 
 
 def test_run_starts_the_newest_version_with_the_pipeline_root_and_waits(server, compiled):
     import datetime as dt
 
-    from pipelines import kfp_client
+    from driftgate.app import kfp_connection, kfp_runs
 
     cfg = load_region_config("EWR")
-    client = kfp_client.make_client(kfp_client.KfpSettings(endpoint=server.host))
-    kfp_client.upload(client, cfg, str(compiled["EWR"]), name="ewr-v1")
-    up2 = kfp_client.upload(client, cfg, str(compiled["EWR"]), name="ewr-v2")
+    client = kfp_connection.make_client(kfp_connection.KfpSettings(endpoint=server.host))
+    kfp_runs.upload(client, cfg, str(compiled["EWR"]), name="ewr-v1")
+    up2 = kfp_runs.upload(client, cfg, str(compiled["EWR"]), name="ewr-v2")
     server.finish_runs_as = "SUCCEEDED"
     when = dt.datetime(2026, 11, 24, 6, 0, 0, tzinfo=dt.timezone.utc)
-    started = kfp_client.run_now(client, cfg, wait_s=30, now=when)
+    started = kfp_runs.run_now(client, cfg, wait_s=30, now=when)
     (req,) = server.calls("POST", "/apis/v2beta1/runs")
     body = req["json"]
     assert body["display_name"] == "driftgate-ewr-20261124-060000"
@@ -475,20 +475,20 @@ def test_run_starts_the_newest_version_with_the_pipeline_root_and_waits(server, 
 
 
 def test_run_before_upload_says_what_to_do(server):
-    from pipelines import kfp_client
+    from driftgate.app import kfp_connection, kfp_runs
 
-    client = kfp_client.make_client(kfp_client.KfpSettings(endpoint=server.host))
+    client = kfp_connection.make_client(kfp_connection.KfpSettings(endpoint=server.host))
     with pytest.raises(
-        kfp_client.KfpError, match="no pipeline 'driftgate-lga' on the server: run `driftgate kfp upload`"
+        kfp_connection.KfpError, match="no pipeline 'driftgate-lga' on the server: run `driftgate kfp upload`"
     ):
-        kfp_client.run_now(client, load_region_config("LGA"))
+        kfp_runs.run_now(client, load_region_config("LGA"))
 
 
 def test_unreachable_server_is_one_line_within_ten_seconds(capsys):
     import socket
     import time
 
-    from driftgate.cli import main
+    from driftgate.cli.main import main
 
     closed = socket.socket()
     closed.bind(("127.0.0.1", 0))
@@ -510,7 +510,7 @@ def test_unreachable_server_is_one_line_within_ten_seconds(capsys):
 
 
 def test_endpoint_is_required_from_flag_or_environment(capsys, monkeypatch):
-    from driftgate.cli import main
+    from driftgate.cli.main import main
 
     monkeypatch.delenv("KF_PIPELINES_ENDPOINT", raising=False)
     assert main(["kfp", "status"]) == 1
@@ -518,11 +518,11 @@ def test_endpoint_is_required_from_flag_or_environment(capsys, monkeypatch):
 
 
 def test_status_lists_runs_per_region(server, compiled):
-    from pipelines import kfp_client
+    from driftgate.app import kfp_connection, kfp_runs
 
     cfg = load_region_config("EWR")
-    client = kfp_client.make_client(kfp_client.KfpSettings(endpoint=server.host))
-    up = kfp_client.upload(client, cfg, str(compiled["EWR"]), name="ewr-v1")
+    client = kfp_connection.make_client(kfp_connection.KfpSettings(endpoint=server.host))
+    up = kfp_runs.upload(client, cfg, str(compiled["EWR"]), name="ewr-v1")
     server.runs.append(
         {
             "run_id": "r1",
@@ -538,7 +538,7 @@ def test_status_lists_runs_per_region(server, compiled):
             "recurring_run_id": "rr-1",
         }
     )
-    rows = kfp_client.status(client, [cfg, load_region_config("JFK")])
+    rows = kfp_runs.status(client, [cfg, load_region_config("JFK")])
     assert (
         rows[0]["region"] == "EWR"
         and rows[0]["state"] == "SUCCEEDED"
@@ -566,25 +566,25 @@ def test_status_lists_runs_per_region(server, compiled):
 
 def _stub_upload(server, region, tmp_path):
     """Uploads a stand-in spec (the fake server only records it) and returns (config, client)."""
-    from pipelines import kfp_client
+    from driftgate.app import kfp_connection, kfp_runs
 
     cfg = load_region_config(region)
     spec = tmp_path / f"{region}.yaml"
     spec.write_text(f"pipelineInfo:\n  name: driftgate-{region.lower()}\n")
-    client = kfp_client.make_client(kfp_client.KfpSettings(endpoint=server.host))
-    kfp_client.upload(client, cfg, str(spec), name=f"{region.lower()}-v1")
+    client = kfp_connection.make_client(kfp_connection.KfpSettings(endpoint=server.host))
+    kfp_runs.upload(client, cfg, str(spec), name=f"{region.lower()}-v1")
     return cfg, client
 
 
 def test_run_sends_span_retrain_and_note_as_run_parameters(server, tmp_path):
     import datetime as dt
 
-    from pipelines import kfp_client
+    from driftgate.app import kfp_connection, kfp_runs
 
     cfg, client = _stub_upload(server, "EWR", tmp_path)
-    params = kfp_client.run_parameters(span=7, force_retrain=True, note="backfill after outage")
+    params = kfp_runs.run_parameters(span=7, force_retrain=True, note="backfill after outage")
     when = dt.datetime(2026, 11, 24, 6, 0, 0, tzinfo=dt.timezone.utc)
-    started = kfp_client.run_now(client, cfg, params=params, now=when)
+    started = kfp_runs.run_now(client, cfg, params=params, now=when)
     (req,) = server.calls("POST", "/apis/v2beta1/runs")
     body = req["json"]
     assert body["runtime_config"]["parameters"] == {
@@ -593,16 +593,13 @@ def test_run_sends_span_retrain_and_note_as_run_parameters(server, tmp_path):
         "note": "backfill after outage",
     }
     assert body["display_name"] == started.run_name == "driftgate-ewr-span7-force-20261124-060000"
-    assert (
-        kfp_client.run_parameters() == RUN_PARAMETERS
-        and kfp_client.run_parameters(note=" ") == RUN_PARAMETERS
-    )
-    with pytest.raises(kfp_client.KfpError, match="positive"):
-        kfp_client.run_parameters(span=0)
+    assert kfp_runs.run_parameters() == RUN_PARAMETERS and kfp_runs.run_parameters(note=" ") == RUN_PARAMETERS
+    with pytest.raises(kfp_connection.KfpError, match="positive"):
+        kfp_runs.run_parameters(span=0)
 
 
 def test_kfp_run_cli_passes_the_flags_as_run_parameters(server, tmp_path, capsys):
-    from driftgate.cli import main
+    from driftgate.cli.main import main
 
     _stub_upload(server, "LGA", tmp_path)
     argv = ["kfp", "run", "--region", "LGA", "--span", "12", "--note", "re-ingest", "--endpoint", server.host]
@@ -623,7 +620,7 @@ def test_kfp_run_cli_passes_the_flags_as_run_parameters(server, tmp_path, capsys
 
 @pytest.mark.parametrize("bad", ["x", "0", "-3", "7.5", ""])
 def test_kfp_run_span_must_be_a_positive_integer(server, bad, capsys):
-    from driftgate.cli import main
+    from driftgate.cli.main import main
 
     code = main(["kfp", "run", "--region", "EWR", "--span", bad, "--endpoint", server.host])
     err = capsys.readouterr().err.strip().splitlines()
@@ -635,14 +632,14 @@ def test_kfp_run_span_must_be_a_positive_integer(server, bad, capsys):
 def test_schedule_with_catchup_and_a_window(server, tmp_path):
     import dataclasses
 
-    from pipelines import kfp_client
+    from driftgate.app import kfp_runs
 
     cfg, client = _stub_upload(server, "EWR", tmp_path)
     sched = dataclasses.replace(
         cfg.kubeflow.schedule, catchup=True, start="2026-01-01T00:00:00Z", end="2026-03-31T23:59:59+02:00"
     )
     cfg = dataclasses.replace(cfg, kubeflow=dataclasses.replace(cfg.kubeflow, schedule=sched))
-    s = kfp_client.schedule(client, cfg)
+    s = kfp_runs.schedule(client, cfg)
     (req,) = server.calls("POST", "/apis/v2beta1/recurringruns")
     body = req["json"]
     assert body["no_catchup"] is False and int(body["max_concurrency"]) == 1
@@ -661,18 +658,18 @@ def test_schedule_with_catchup_and_a_window(server, tmp_path):
 def test_schedule_refuses_a_hand_built_config_with_more_than_one_concurrent_run(server, tmp_path):
     import dataclasses
 
-    from pipelines import kfp_client
+    from driftgate.app import kfp_connection, kfp_runs
 
     cfg, client = _stub_upload(server, "JFK", tmp_path)
     sched = dataclasses.replace(cfg.kubeflow.schedule, max_concurrency=3)
     cfg = dataclasses.replace(cfg, kubeflow=dataclasses.replace(cfg.kubeflow, schedule=sched))
-    with pytest.raises(kfp_client.KfpError, match="kubeflow.schedule.max_concurrency must be 1"):
-        kfp_client.schedule(client, cfg)
+    with pytest.raises(kfp_connection.KfpError, match="kubeflow.schedule.max_concurrency must be 1"):
+        kfp_runs.schedule(client, cfg)
     assert not [r for r in server.requests if "recurringruns" in r["path"]]  # nothing disabled either
 
 
 def test_kfp_status_shows_parameters_and_the_schedule(server, tmp_path, capsys):
-    from driftgate.cli import main
+    from driftgate.cli.main import main
 
     _stub_upload(server, "EWR", tmp_path)
     pid = next(iter(server.pipelines))

@@ -29,7 +29,7 @@ def _evaluate(region, small_spans, dry_run=False):
     relaxed = dataclasses.replace(cfg.serving.canary, max_latency_ratio=1000.0)
     cfg = dataclasses.replace(cfg, serving=dataclasses.replace(cfg.serving, canary=relaxed))
     root = region.parent.parent
-    from pipelines.canary_evaluation import evaluate_and_apply
+    from driftgate.app.canary_evaluation import evaluate_and_apply
 
     return evaluate_and_apply(cfg, 2, str(root), data=str(small_spans), dry_run=dry_run)
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from driftgate import cli
+from driftgate.cli import main as cli
 from driftgate.cli.run import demo_table, summary_lines
 
 
@@ -26,7 +26,7 @@ def test_help_is_fast_and_imports_no_tensorflow():
         [
             sys.executable,
             "-c",
-            "import sys; from driftgate import cli\n"
+            "import sys; from driftgate.cli import main as cli\n"
             "try:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
             "print('TF=' + str('tensorflow' in sys.modules))",
         ],

@@ -1,69 +1,36 @@
-"""The versioned-schema workflow: ``schemas/<REGION>/v<N>/schema.pbtxt``.
-
-ML engineers own each region's TFDV schema. This module gives them the
-operations behind ``driftgate schema``: parse and validate a file with errors
-that name the file, line and feature; summarise; diff two versions
-semantically; infer a draft; propose the smallest edit that accepts a span;
-check a span against any version. A released version (pinned in a region
-config at any point in history, listed in ``schemas/released.json``) is never
-edited: a change is a new version. TFDV is imported only where statistics are
-needed.
+"""The versioned-schema workflow ML engineers use: the operations behind
+``driftgate schema`` on the store (``pipelines.schema_store``). Validate a
+file with errors that name the file, line and feature; summarise; diff two
+versions semantically; infer a draft; propose the smallest edit that accepts
+a span; check a span against any version; release a version and keep its
+changelog. A released version (pinned in a region config at any point in
+history, listed in ``schemas/released.json``) is never edited: a change is a
+new version. TFDV is imported only where statistics are needed. Docs:
+``docs/schemas.md``.
 """
 
-import re
+from __future__ import annotations
+
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
-from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from driftgate.core.config import RegionConfig, project_root
+from driftgate.core import storage
+from driftgate.core.config import RegionConfig
+from pipelines.schema_store import (
+    RELEASED_FILE,
+    SchemaError,
+    digest,
+    load,
+    released,
+    schemas_root,
+    version_path,
+)
 
 TRAINING, SERVING = "TRAINING", "SERVING"
-TYPE_NAMES = ("INT", "FLOAT", "BYTES", "STRUCT")
-
-
-class SchemaError(ValueError):
-    """A schema file is unusable; the message names file, line or feature."""
-
-
-def schemas_root(schemas_dir: Optional[Path] = None) -> Path:
-    return Path(schemas_dir) if schemas_dir else project_root() / "schemas"
-
-
-def version_path(region: str, version: int, schemas_dir: Optional[Path] = None) -> Path:
-    return schemas_root(schemas_dir) / region / f"v{version}" / "schema.pbtxt"
-
-
-def versions(region: str, schemas_dir: Optional[Path] = None) -> List[int]:
-    """Versions present for ``region``, ascending."""
-    folder = schemas_root(schemas_dir) / region
-    if not folder.is_dir():
-        return []
-    return sorted(int(p.name[1:]) for p in folder.iterdir() if re.fullmatch(r"v\d+", p.name))
-
-
-def parse(text: str, source: str) -> schema_pb2.Schema:
-    """Parses a Schema text proto; errors name the file, line and column."""
-    try:
-        return text_format.Parse(text, schema_pb2.Schema())
-    except text_format.ParseError as exc:
-        msg = str(exc)
-        m = re.search(r'Enum type "tensorflow.metadata.v0.FeatureType" has no value named (\w+)', msg)
-        if m:
-            msg += f" (feature types are {', '.join(TYPE_NAMES)})"
-        raise SchemaError(f"{source}:{msg}") from exc
-
-
-def load(path: Path) -> schema_pb2.Schema:
-    if not Path(path).is_file():
-        raise SchemaError(f"{path}: no such schema file")
-    return parse(Path(path).read_text(), str(path))
-
-
-def dumps(schema: schema_pb2.Schema, header: str = "") -> str:
-    return header + text_format.MessageToString(schema)
 
 
 # --- validation ------------------------------------------------------------------
@@ -384,3 +351,36 @@ def propose(stats, schema: schema_pb2.Schema) -> Proposal:
 
 
 # --- released versions ---------------------------------------------------------------
+
+
+# --- releases ------------------------------------------------------------------
+
+
+def release(region: str, version: int, schemas_dir: Optional[Path] = None) -> Tuple[str, str]:
+    """Records ``region``/``version`` as released (its content hash); refuses to
+    change the hash of a version already released."""
+    key = f"{region}/v{version}"
+    path = version_path(region, version, schemas_dir)
+    sha = digest(path)
+    table = released(schemas_dir)
+    if key in table and table[key] != sha:
+        raise SchemaError(
+            f"{path}: version {version} of {region} was released and has been edited since; "
+            f"restore it and put the change in a new version"
+        )
+    table[key] = sha
+    out = schemas_root(schemas_dir) / RELEASED_FILE
+    storage.write_atomic(str(out), json.dumps(dict(sorted(table.items())), indent=1) + "\n")
+    return key, sha
+
+
+def append_changelog(region: str, version: int, lines: List[str], schemas_dir: Optional[Path] = None) -> Path:
+    import datetime as dt
+
+    path = schemas_root(schemas_dir) / region / "CHANGELOG.md"
+    text = path.read_text() if path.is_file() else f"# {region} schema changelog\n"
+    entry = f"\n## v{version} ({dt.date.today().isoformat()}, draft: review before pinning)\n\n" + "".join(
+        f"- {line}\n" for line in lines
+    )
+    storage.write_atomic(str(path), text.rstrip("\n") + "\n" + entry)
+    return path

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from pipelines import datasets
+from driftgate.app import datasets
 
 
 def test_flights_frame_has_label_and_no_leaking_columns(flights_frame):

@@ -13,7 +13,7 @@ from driftgate.core import storage
 from driftgate.core.config import region_data_dir, schema_file
 from driftgate.core.layout import RegionLayout
 from pipelines import preflight
-from pipelines.schemas import load
+from pipelines.schema_store import load
 from serving import canary, release
 
 

@@ -8,29 +8,30 @@ from pathlib import Path
 import pytest
 import yaml
 
+from driftgate.app import schema_workflow
 from driftgate.core.config import available_regions, load_region_config
-from pipelines import schema_releases, schemas
+from pipelines import schema_store
 
-ROOT = Path(__file__).resolve().parents[2]
-EWR_V1 = schemas.version_path("EWR", 1)
+ROOT = Path(__file__).resolve().parents[3]
+EWR_V1 = schema_store.version_path("EWR", 1)
 
 
 @pytest.mark.parametrize("region", available_regions())
 def test_every_committed_version_validates(region):
     cfg = load_region_config(region)
-    assert schemas.versions(region), f"no schema for {region}"
-    for v in schemas.versions(region):
-        schemas.validate_file(schemas.version_path(region, v), cfg)
-    assert (schemas.schemas_root() / region / "CHANGELOG.md").is_file()
+    assert schema_store.versions(region), f"no schema for {region}"
+    for v in schema_store.versions(region):
+        schema_workflow.validate_file(schema_store.version_path(region, v), cfg)
+    assert (schema_store.schemas_root() / region / "CHANGELOG.md").is_file()
 
 
 def test_released_versions_are_unchanged_and_pinned_ones_released():
-    table = schema_releases.released()
+    table = schema_store.released()
     for key, sha in table.items():
         region, v = key.split("/v")
-        path = schemas.version_path(region, int(v))
+        path = schema_store.version_path(region, int(v))
         assert (
-            schema_releases.digest(path) == sha
+            schema_store.digest(path) == sha
         ), f"{path} was released and then edited: restore it and make the change a new version"
     for region in available_regions():
         assert f"{region}/v{load_region_config(region).schema.version}" in table
@@ -42,7 +43,7 @@ def _git(*args):
 
 @pytest.mark.skipif(_git("rev-parse", "--git-dir").returncode != 0, reason="not a git checkout")
 def test_every_version_pinned_in_git_history_is_released():
-    table = schema_releases.released()
+    table = schema_store.released()
     commits = _git("log", "--format=%H", "--", "pipelines/regions").stdout.split()
     assert commits, "no history for pipelines/regions"
     checked = 0
@@ -64,11 +65,11 @@ def test_every_version_pinned_in_git_history_is_released():
 
 def test_editing_a_released_version_is_refused(tmp_path):
     sdir = tmp_path / "schemas"
-    shutil.copytree(schemas.schemas_root(), sdir)
-    path = schemas.version_path("EWR", 1, sdir)
+    shutil.copytree(schema_store.schemas_root(), sdir)
+    path = schema_store.version_path("EWR", 1, sdir)
     path.write_text(path.read_text().replace("min_domain_mass: 0.98", "min_domain_mass: 0.9"))
-    with pytest.raises(schemas.SchemaError, match="was released and has been edited"):
-        schema_releases.release("EWR", 1, sdir)
+    with pytest.raises(schema_store.SchemaError, match="was released and has been edited"):
+        schema_workflow.release("EWR", 1, sdir)
 
 
 @pytest.mark.parametrize(
@@ -101,29 +102,29 @@ def test_bad_edits_give_clear_errors(tmp_path, edit, message):
     changed = edit(text)
     assert changed != text
     bad.write_text(changed)
-    with pytest.raises(schemas.SchemaError, match=message) as err:
-        schemas.validate_file(bad, load_region_config("EWR"))
+    with pytest.raises(schema_store.SchemaError, match=message) as err:
+        schema_workflow.validate_file(bad, load_region_config("EWR"))
     assert str(bad) in str(err.value)
 
 
 def test_semantic_diff_names_what_changed():
-    a = schemas.load(EWR_V1)
-    b = schemas.parse(EWR_V1.read_text(), "b")
+    a = schema_store.load(EWR_V1)
+    b = schema_store.parse(EWR_V1.read_text(), "b")
     temp = next(f for f in b.feature if f.name == "temp")
     temp.float_domain.max = 140
     carrier = next(f for f in b.feature if f.name == "carrier")
     b.feature.remove(next(f for f in b.feature if f.name == "visib"))
     dom = next(d for d in b.string_domain if d.name == carrier.domain)
     dom.value.append("ZZ")
-    out = schemas.diff(a, b)
+    out = schema_workflow.diff(a, b)
     assert "- feature visib" in out
     assert "~ carrier: domain values added: ZZ" in out
     assert any(line.startswith("~ temp: range [-40.0, 130.0] -> [-40.0, 140.0]") for line in out)
-    assert schemas.diff(a, a) == []
+    assert schema_workflow.diff(a, a) == []
 
 
 def test_summary_lists_every_feature_with_environment():
-    text = schemas.summary(schemas.load(EWR_V1))
+    text = schema_workflow.summary(schema_store.load(EWR_V1))
     assert "late" in text and "TRAINING" in text
     late = next(line for line in text.splitlines() if line.startswith("late"))
     assert "SERVING" not in late
@@ -147,19 +148,21 @@ def odd_span(tmp_path_factory, small_spans):
 
 
 def test_propose_accepts_the_span_and_still_rejects_a_corrupted_one(odd_span):
-    base = schemas.load(EWR_V1)
-    stats = schemas.span_csv_statistics([str(odd_span / "good.csv")], base)
-    before = schemas.check(stats, base)
+    base = schema_store.load(EWR_V1)
+    stats = schema_workflow.span_csv_statistics([str(odd_span / "good.csv")], base)
+    before = schema_workflow.check(stats, base)
     assert {f.feature for f in before} == {"dest", "temp"}
-    proposal = schemas.propose(stats, base)
+    proposal = schema_workflow.propose(stats, base)
     assert proposal.not_fixed == []
     assert any("dest: add domain values XNA2" in c for c in proposal.changes)
     assert any(c.startswith("temp: max 130.0 -> 135.5") for c in proposal.changes)
-    assert schemas.check(stats, proposal.schema) == []
-    assert schemas.problems(proposal.schema, load_region_config("EWR")) == []
-    corrupt = schemas.span_csv_statistics([str(odd_span / "corrupt.csv")], proposal.schema)
-    assert "distance" in {f.feature for f in schemas.check(corrupt, proposal.schema)}
-    assert [line for line in schemas.diff(base, proposal.schema) if "range" in line or "added" in line]
+    assert schema_workflow.check(stats, proposal.schema) == []
+    assert schema_workflow.problems(proposal.schema, load_region_config("EWR")) == []
+    corrupt = schema_workflow.span_csv_statistics([str(odd_span / "corrupt.csv")], proposal.schema)
+    assert "distance" in {f.feature for f in schema_workflow.check(corrupt, proposal.schema)}
+    assert [
+        line for line in schema_workflow.diff(base, proposal.schema) if "range" in line or "added" in line
+    ]
 
 
 def test_cli_propose_writes_next_version_and_changelog(tmp_path, small_spans):
@@ -167,7 +170,7 @@ def test_cli_propose_writes_next_version_and_changelog(tmp_path, small_spans):
     import sys
 
     sdir = tmp_path / "schemas"
-    shutil.copytree(schemas.schemas_root(), sdir)
+    shutil.copytree(schema_store.schemas_root(), sdir)
     data = tmp_path / "data"
     shutil.copytree(small_spans, data)
     csv = data / "EWR" / "span-2" / "data.csv"

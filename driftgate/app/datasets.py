@@ -18,6 +18,8 @@ from typing import Dict, Iterable, Optional, Sequence, Tuple
 
 import pandas as pd
 
+from driftgate.core.errors import DriftgateError
+
 FLIGHTS_REGIONS = ("EWR", "JFK", "LGA")
 # What a dispatcher knows before departure: the schedule and the weather.
 # Actual departure/arrival times and delays are left out: they leak the label.
@@ -42,7 +44,7 @@ SPAN_FILE = "data.csv"
 SPAN_TIME_FORMATS = {"month": "%m", "week": "%V", "day": "%j", "year": "%Y"}
 
 
-class DataError(ValueError):
+class DataError(DriftgateError, ValueError):
     """Input data cannot be turned into spans; the message names file and column."""
 
 

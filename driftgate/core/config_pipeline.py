@@ -1,0 +1,218 @@
+"""The pipeline's sections of a region's config (``driftgate.core.config``):
+data, features, schema, anomalies, trainer, evaluation, canary, serving,
+Kubeflow and its schedule, alerts. Strict frozen dataclasses; the loader and
+the cross-section checks are in ``driftgate.core.config``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Optional, Tuple
+
+from driftgate.core.strict import rng
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where a region's spans live and how they are named."""
+
+    # Folder holding the region's spans. ``{region}`` is replaced by the region
+    # name; a relative path is taken from the project root (the folder holding
+    # ``pipelines/``), never from the working directory.
+    location: str
+    # Glob of one span's files below ``location``; ``{SPAN}`` marks the span number
+    # (TFX ExampleGen syntax).
+    span_pattern: str
+    # Train/eval split of each span, by hash of the row (ExampleGen buckets).
+    train_buckets: int = field(metadata=rng(1, 100))
+    eval_buckets: int = field(metadata=rng(1, 100))
+
+
+@dataclass(frozen=True)
+class FeaturesConfig:
+    """Which CSV columns the model reads, and the label."""
+
+    label: str
+    categorical: Tuple[str, ...]
+    numeric: Tuple[str, ...]
+
+    @property
+    def all(self) -> Tuple[str, ...]:
+        return tuple(self.categorical) + tuple(self.numeric)
+
+
+@dataclass(frozen=True)
+class SchemaConfig:
+    """The pinned schema version: ``schemas/<REGION>/v<version>/schema.pbtxt``."""
+
+    version: int = field(metadata=rng(1))
+
+
+@dataclass(frozen=True)
+class AnomalyConfig:
+    """Which ExampleValidator anomalies stop a run."""
+
+    # Anomaly types (TFDV short names, e.g. ENUM_TYPE_UNEXPECTED_STRING_VALUES)
+    # reported as warnings instead of blocking the span.
+    warn_only_types: Tuple[str, ...]
+    # Features whose anomalies never block (still reported).
+    warn_only_features: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    """Model hyper-parameters (see ``trainer/model.py``)."""
+
+    train_steps: int = field(metadata=rng(1, 1_000_000))
+    eval_steps: int = field(metadata=rng(1, 1_000_000))
+    batch_size: int = field(metadata=rng(1, 65536))
+    learning_rate: float = field(metadata=rng(0.0, 1.0, lo_open=True))
+    hidden_units: Tuple[int, ...]
+    max_vocab: int = field(metadata=rng(1, 100_000))
+    hash_buckets: int = field(metadata=rng(1, 1_000_000))
+    seed: int = field(metadata=rng(0))
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """Blessing thresholds for the Evaluator.
+
+    A candidate is blessed when its AUC is at least ``min_auc`` and its
+    accuracy at least ``min_accuracy`` (value thresholds), and, when a model
+    already serves in the region, its AUC beats the serving model's on the same
+    eval data by more than ``min_auc_improvement`` (change threshold; may be
+    negative to tolerate a small loss).
+    """
+
+    min_auc: float = field(metadata=rng(0.0, 1.0))
+    min_accuracy: float = field(metadata=rng(0.0, 1.0))
+    min_auc_improvement: float = field(metadata=rng(-1.0, 1.0))
+
+
+@dataclass(frozen=True)
+class CanaryConfig:
+    """When a canary is promoted (all must hold) or rolled back (any fails)."""
+
+    auc_margin: float = field(metadata=rng(0.0, 1.0))  # canary AUC >= stable AUC - margin
+    accuracy_margin: float = field(metadata=rng(0.0, 1.0))
+    max_prediction_ks: float = field(metadata=rng(0.0, 1.0))  # shift between the two models' predictions
+    max_latency_ratio: float = field(metadata=rng(1.0))  # canary p99 / stable p99, 1000-example batch
+    min_rows: int = field(metadata=rng(1))  # fewer labelled rows: the canary stays pending
+    confidence: float = field(metadata=rng(0.5, 0.999))  # of the paired bootstrap intervals
+
+
+@dataclass(frozen=True)
+class ServingConfig:
+    """TF Serving model name; versions land in ``<root>/serving/<REGION>/<model_name>/``."""
+
+    model_name: str
+    canary_share: int = field(metadata=rng(0, 100))  # % of requests the mesh sends to the canary
+    canary: CanaryConfig
+    namespace: str  # Kubernetes namespace of the TF Serving Deployments (driftgate serving manifests)
+    tfserving_image: str  # TF Serving image of those Deployments
+    # The model base path as TF Serving sees it, written into models.config
+    # ({region} and {model_name} are filled in); empty: the root's own
+    # <root>/serving/<REGION>/<model_name> (the server reads the root directly).
+    base_path: Optional[str] = None
+
+    def problem(self) -> Optional[str]:
+        try:
+            self.served_base_path("R")
+        except (KeyError, IndexError, ValueError) as exc:
+            return (
+                f"base_path {self.base_path!r}: only {{region}} and {{model_name}} can be filled in ({exc!r})"
+            )
+        return None
+
+    def served_base_path(self, region: str) -> str:
+        """``base_path`` for ``region`` ("" when not configured: the root's own path)."""
+        return self.base_path.format(region=region, model_name=self.model_name) if self.base_path else ""
+
+
+# an RFC3339 time as the KFP API parses it (Go time.RFC3339): date, "T", time, and "Z" or an offset
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
+
+
+def _rfc3339(text: str):
+    """``text`` as an aware datetime, or None when it is not an RFC3339 time."""
+    import datetime as dt
+
+    if not _RFC3339.match(text):
+        return None
+    text = text.replace("Z", "+00:00")
+    # Python 3.10's fromisoformat takes 3 or 6 fractional digits only: use 6
+    text = re.sub(r"\.(\d+)", lambda m: "." + m.group(1)[:6].ljust(6, "0"), text)
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """The region's recurring run in Kubeflow Pipelines.
+
+    ``max_concurrency`` is fixed at 1 (the key stays for compatibility): a
+    second concurrent run of a region could only fail on the region's lease.
+    ``catchup: true`` is the backfill path: after an outage or a pause the
+    scheduler starts one run per missed tick, one after another, each taking
+    the next unprocessed span. ``start`` / ``end`` (optional, quoted RFC3339
+    times, e.g. "2026-01-01T00:00:00Z") bound the window the schedule fires in.
+    """
+
+    # KFP cron has six fields, seconds first: "0 0 6 * * *" = every day 06:00 UTC.
+    cron: str
+    max_concurrency: int = field(metadata=rng(1))  # only 1 is accepted (_check_semantics)
+    catchup: bool = False
+    enabled: bool = True
+    start: Optional[str] = None
+    end: Optional[str] = None
+
+    def problem(self) -> Optional[str]:
+        if len(self.cron.split()) != 6:
+            return f"cron '{self.cron}' needs six fields (seconds minutes hours day month weekday)"
+        times = {}
+        for key in ("start", "end"):
+            text = getattr(self, key)
+            if text is not None:
+                times[key] = _rfc3339(text)
+                if times[key] is None:
+                    return (
+                        f"{key} '{text}' is not an RFC3339 time: write it quoted, with a time zone, "
+                        f'e.g. "2026-01-01T00:00:00Z"'
+                    )
+        if len(times) == 2 and times["end"] <= times["start"]:
+            return f"end '{self.end}' must be later than start '{self.start}'"
+        return None
+
+
+@dataclass(frozen=True)
+class KubeflowConfig:
+    """Where the compiled pipeline runs: image, bucket locations, schedule."""
+
+    image: str  # pipeline image built from kubeflow/Dockerfile
+    root: str  # state root in the cluster (bucket URI): <root>/<REGION>/..., <root>/serving/...
+    data_root: str  # spans: <data_root>/<REGION>/span-<N>/...
+    project_dir: str  # where the image holds this project (schemas/ is read from there)
+    schedule: ScheduleConfig
+    pushgateway: Optional[str] = None  # Pushgateway the run recorder pushes to (host:port or URL); null: none
+    # Kubernetes Secret whose keys reach the run recorder as the alert secrets'
+    # environment variables (compiled into the spec's kubernetes platform section)
+    alerts_secret: str = "driftgate-alerts"
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    """Direct notifications (for teams without Alertmanager). Secrets never live
+    here: the Slack webhook URL and the PagerDuty routing key come from the
+    environment (``DRIFTGATE_SLACK_WEBHOOK_URL`` / ``DRIFTGATE_PAGERDUTY_ROUTING_KEY``)
+    or from a file named by the same variable with a ``_FILE`` suffix."""
+
+    enabled: bool
+    warning: str = field(metadata={"choices": ("slack", "pagerduty", "none")})
+    critical: str = field(metadata={"choices": ("slack", "pagerduty", "none")})
+    cooldown_minutes: int = field(metadata=rng(0))
+    escalate_after_spans: int = field(metadata=rng(1))
+    retries: int = field(metadata=rng(0, 10))
+    backoff_seconds: float = field(metadata=rng(0.0, 60.0))
