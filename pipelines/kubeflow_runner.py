@@ -25,7 +25,6 @@ from typing import Optional
 from driftgate.core import vocabulary as ids
 from driftgate.core.config import ConfigError, RegionConfig
 from driftgate.core.layout import RegionLayout
-from pipelines.paths import PipelinePaths
 
 # Filesystems TFX (tf.io.gfile) can write in the pipeline image. Checked here
 # against the schemes the installed TensorFlow registers; the image installs the
@@ -35,22 +34,16 @@ _LOCAL = ""
 
 def cluster_layout(config: RegionConfig) -> RegionLayout:
     """The region's locations under ``kubeflow.root``, as the pipeline's containers see them."""
-    return RegionLayout(config.kubeflow.root.rstrip("/"), config.region, config.serving.model_name)
-
-
-def cluster_paths(config: RegionConfig) -> PipelinePaths:
-    """Locations as the pipeline's containers see them."""
     kf = config.kubeflow
-    layout = cluster_layout(config)
-    return PipelinePaths(
+    return RegionLayout(
+        kf.root.rstrip("/"),
+        config.region,
+        config.serving.model_name,
         data_dir=posixpath.join(kf.data_root.rstrip("/"), config.region),
-        pipeline_root=layout.pipeline_root,
-        model_base_path=layout.model_base_path,
         schema_file=posixpath.join(
             kf.project_dir, "schemas", config.region, f"v{config.schema.version}", "schema.pbtxt"
         ),
-        state_dir=layout.state_dir,
-        root=layout.root,
+        served_base_path=config.serving.served_base_path(config.region),
     )
 
 
@@ -240,17 +233,14 @@ def compile_region(config: RegionConfig, out_dir: str, image: Optional[str] = No
     commit = git_commit_of(version_path(config.region, config.schema.version))
     pipeline = create_pipeline(
         config,
-        cluster_paths(config),
+        cluster_layout(config),
         schema_commit=commit,
         pushgateway=config.kubeflow.pushgateway or "",
         driftgate_version=driftgate_version(),
         run_parameters=True,
     )
-    layout = cluster_layout(config)
     finalizer = RunFinalizer(
-        root=layout.root,
-        region=config.region,
-        model_name=config.serving.model_name,
+        layout=cluster_layout(config).to_json(),
         alerts_config=json.dumps(asdict(config.alerts)),
         pushgateway=config.kubeflow.pushgateway or "",
     ).with_id(ids.RUN_FINALIZER)
@@ -279,7 +269,7 @@ def compile_region(config: RegionConfig, out_dir: str, image: Optional[str] = No
     restore_run_parameters(spec)
     repair_exit_dag(spec)
     repair_conditions(spec)
-    add_lease_env(spec, layout)
+    add_lease_env(spec, cluster_layout(config))
     platform = add_alert_secrets(spec, config.kubeflow.alerts_secret)
     with open(path, "w") as fh:
         fh.write(header + yaml.safe_dump(spec, sort_keys=True))

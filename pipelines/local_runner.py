@@ -25,7 +25,6 @@ from driftgate.core import lease, storage
 from driftgate.core.config import RegionConfig, region_data_dir, schema_file
 from driftgate.core.layout import RegionLayout
 from pipelines import preflight
-from pipelines.paths import PipelinePaths
 
 Progress = Callable[[str], None]
 
@@ -52,22 +51,18 @@ def _runner(run_id: str):
     return Runner()
 
 
-def region_paths(config: RegionConfig, root: str, data: Optional[str] = None, schemas_dir=None):
-    """PipelinePaths plus the metadata path for ``config`` under ``root``."""
-    layout = region_layout(config, root)
-    paths = PipelinePaths(
+def region_layout(
+    config: RegionConfig, root: str, data: Optional[str] = None, schemas_dir=None
+) -> RegionLayout:
+    """Every location of ``config``'s region for a local run under ``root``."""
+    return RegionLayout(
+        storage.absolute(root),
+        config.region,
+        config.serving.model_name,
         data_dir=region_data_dir(config, data),
-        pipeline_root=layout.pipeline_root,
-        model_base_path=layout.model_base_path,
         schema_file=str(schema_file(config, schemas_dir)),
-        state_dir=layout.state_dir,
-        root=layout.root,
+        served_base_path=config.serving.served_base_path(config.region),
     )
-    return paths, layout.metadata_path
-
-
-def region_layout(config: RegionConfig, root: str) -> RegionLayout:
-    return RegionLayout(storage.absolute(root), config.region, config.serving.model_name)
 
 
 class _ComponentProgress(logging.Handler):
@@ -122,17 +117,17 @@ def _quiet_tfx(handler: logging.Handler):
         absl_logger.setLevel(old_level)
 
 
-def choose_span_or_fail(paths, config: RegionConfig, span: Optional[int]):
+def choose_span_or_fail(layout: RegionLayout, config: RegionConfig, span: Optional[int]):
     """The span a run of the region ingests now (``components.ingest.spans``)."""
-    processed = RegionState(paths.state_dir).processed_spans()
-    available = preflight.available_spans(paths.data_dir, config.data.span_pattern)
+    processed = RegionState(layout.state_dir).processed_spans()
+    available = preflight.available_spans(layout.data_dir, config.data.span_pattern)
     if not available:
-        preflight.span_files(paths.data_dir, config.data.span_pattern, span)  # raises the usual error
+        preflight.span_files(layout.data_dir, config.data.span_pattern, span)  # raises the usual error
     try:
         return spans.choose_span(available, processed, span)
     except spans.SpanError as exc:
         raise preflight.PreflightError(
-            f"{paths.data_dir}: {exc} (pattern '{config.data.span_pattern}')"
+            f"{layout.data_dir}: {exc} (pattern '{config.data.span_pattern}')"
         ) from None
 
 
@@ -165,15 +160,16 @@ def run_region(
 
 
 def _run_held(config, root, data, span, force_retrain, schemas_dir, pushgateway, progress, run_id):
-    paths, metadata_path = region_paths(config, root, data, schemas_dir)
+    layout = region_layout(config, root, data, schemas_dir)
+    metadata_path = layout.metadata_path
     required = list(config.features.all) + [config.features.label]
-    preflight.check_schema_file(paths.schema_file, required)
+    preflight.check_schema_file(layout.schema_file, required)
     # the span example_gen will take (same rule, components.ingest.spans), checked first
-    choice = choose_span_or_fail(paths, config, span)
-    sf = preflight.span_files(paths.data_dir, config.data.span_pattern, choice.span)
+    choice = choose_span_or_fail(layout, config, span)
+    sf = preflight.span_files(layout.data_dir, config.data.span_pattern, choice.span)
     sf = preflight.check_csv_span(sf, required)
     progress(
-        f"{config.region} {choice.describe()}: {sf.rows:,} rows in {paths.data_dir}; "
+        f"{config.region} {choice.describe()}: {sf.rows:,} rows in {layout.data_dir}; "
         f"schema v{config.schema.version}"
     )
 
@@ -187,10 +183,10 @@ def _run_held(config, root, data, span, force_retrain, schemas_dir, pushgateway,
     os.makedirs(os.path.dirname(metadata_path), exist_ok=True)
     pipeline = create_pipeline(
         config,
-        paths,
+        layout,
         span=span,  # None: example_gen chooses by the same rule when it runs
         force_retrain=force_retrain,
-        schema_commit=git_commit_of(paths.schema_file),
+        schema_commit=git_commit_of(layout.schema_file),
         pushgateway=pushgateway or "",
         driftgate_version=driftgate_version(),
         run_id=run_id,
@@ -202,7 +198,7 @@ def _run_held(config, root, data, span, force_retrain, schemas_dir, pushgateway,
     t0 = time.time()
     with _quiet_tfx(handler):
         _runner(run_id).run(pipeline)
-    result = collect(config, metadata_path, paths, run_id)
+    result = collect(config, layout, run_id)
     result.duration_s = round(time.time() - t0, 1)
     result.component_seconds = {k: round(v, 2) for k, v in handler.seconds.items()}
     return result

@@ -27,7 +27,6 @@ serving in the region is found by ``serving_baseline`` from the serving path.
 from __future__ import annotations
 
 import json
-import posixpath
 from dataclasses import asdict
 from typing import List, Optional
 
@@ -46,7 +45,7 @@ from components.pusher.component import Pusher
 from components.release.component import ReleaseRecorder
 from driftgate.core import vocabulary as ids
 from driftgate.core.config import RegionConfig
-from pipelines.paths import PipelinePaths
+from driftgate.core.layout import RegionLayout
 
 TRAINER_RUN_FN = "trainer.task.run_fn"
 PREDICTION_KEY = "probabilities"
@@ -121,7 +120,7 @@ def example_gen_input(config: RegionConfig) -> tfx.proto.Input:
 
 def create_pipeline(
     config: RegionConfig,
-    paths: PipelinePaths,
+    layout: RegionLayout,
     *,
     span: Optional[int] = None,
     force_retrain: bool = False,
@@ -158,8 +157,8 @@ def create_pipeline(
             ids.PARAM_NOTE: note,
         }
     example_gen = SpanExampleGen(
-        input_base=paths.data_dir,
-        state_dir=paths.state_dir,
+        input_base=layout.data_dir,
+        layout=layout.to_json(),
         input_config=example_gen_input(config),
         output_config=tfx.proto.Output(
             split_config=tfx.proto.SplitConfig(
@@ -171,7 +170,7 @@ def create_pipeline(
         ),
         span=values[ids.PARAM_SPAN],
     ).with_id(ids.EXAMPLE_GEN)
-    schema_importer = tfx.components.ImportSchemaGen(schema_file=paths.schema_file).with_id(
+    schema_importer = tfx.components.ImportSchemaGen(schema_file=layout.schema_file).with_id(
         ids.SCHEMA_IMPORTER
     )
     # The schema marks integer categoricals, so they get value counts; a fine
@@ -192,16 +191,12 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         anomalies=example_validator.outputs["anomalies"],
         schema=schema_importer.outputs["schema"],
-        root=paths.root,
-        region=config.region,
-        model_name=config.serving.model_name,
+        layout=layout.to_json(),
         label=config.features.label,
         canary_config=json.dumps(asdict(config.serving.canary)),
         quality_config=json.dumps(asdict(config.quality)),
         labels_delay_spans=config.labels.delay_spans,
-        data_dir=paths.data_dir,
         span_pattern=config.data.span_pattern,
-        served_base_path=config.serving.served_base_path(config.region),
         **warn_only,
     ).with_id(ids.CANARY_JUDGE)
     gate = SpanGate(
@@ -212,9 +207,7 @@ def create_pipeline(
         canary=canary_judge.outputs["verdict"],
         drift_config=drift_config_json(config.drift),
         features=json.dumps(list(config.features.all)),
-        state_dir=paths.state_dir,
-        model_base_path=paths.model_base_path,
-        data_dir=paths.data_dir,
+        layout=layout.to_json(),
         retrain=values[ids.PARAM_RETRAIN],
         schema_version=f"v{config.schema.version}",
         schema_commit=schema_commit or "",
@@ -226,9 +219,7 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         report=gate.outputs["report"],
         canary=canary_judge.outputs["verdict"],
-        root=paths.root,
-        region=config.region,
-        model_name=config.serving.model_name,
+        layout=layout.to_json(),
         features=json.dumps(list(config.features.all)),
         alerts_config=json.dumps(asdict(config.alerts)),
         pushgateway=pushgateway,
@@ -241,7 +232,7 @@ def create_pipeline(
     with tfx.dsl.Cond(decision != ids.RETRAIN):
         nodes.append(RunRecorder(**recorder_args).with_id(ids.RUN_RECORDER))
     with tfx.dsl.Cond(decision == ids.RETRAIN):
-        baseline = ServingBaseline(model_base_path=paths.model_base_path).with_id(ids.SERVING_BASELINE)
+        baseline = ServingBaseline(layout=layout.to_json()).with_id(ids.SERVING_BASELINE)
         trainer = tfx.components.Trainer(
             run_fn=TRAINER_RUN_FN,
             examples=example_gen.outputs["examples"],
@@ -260,17 +251,14 @@ def create_pipeline(
             model=trainer.outputs["model"],
             model_blessing=evaluator.outputs["blessing"],
             push_destination=tfx.proto.PushDestination(
-                filesystem=tfx.proto.PushDestination.Filesystem(base_directory=paths.model_base_path)
+                filesystem=tfx.proto.PushDestination.Filesystem(base_directory=layout.model_base_path)
             ),
         ).with_id(ids.PUSHER)
         release = ReleaseRecorder(
             pushed_model=pusher.outputs["pushed_model"],
             examples=example_gen.outputs["examples"],
             label=config.features.label,
-            state_dir=paths.state_dir,
-            serving_dir=posixpath.dirname(paths.model_base_path),
-            model_name=config.serving.model_name,
-            served_base_path=config.serving.served_base_path(config.region),
+            layout=layout.to_json(),
         ).with_id(ids.RELEASE_RECORDER)
         recorder = RunRecorderRetrain(
             **recorder_args,
@@ -284,7 +272,7 @@ def create_pipeline(
 
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
-        pipeline_root=paths.pipeline_root,
+        pipeline_root=layout.pipeline_root,
         components=nodes,
         enable_cache=False,
         metadata_connection_config=metadata_connection_config,

@@ -15,7 +15,8 @@ from tfx.dsl.io import fileio
 from tfx.types import standard_artifacts as std
 
 from components.node import Out, Param, component
-from serving import layout
+from driftgate.core.layout import RegionLayout
+from serving import layout as versions
 
 SERVING_SUBDIR = "Format-Serving"  # where TFX looks for a Model artifact's SavedModel
 
@@ -23,15 +24,16 @@ SERVING_SUBDIR = "Format-Serving"  # where TFX looks for a Model artifact's Save
 @component
 def ServingBaseline(
     model: Out[std.Model],
-    model_base_path: Param[str],
+    layout: Param[str],
 ):
     """Copies ``<model_base_path>/<serving version>`` into ``model`` (or marks it empty)."""
-    version = layout.serving_version(model_base_path)
+    model_base_path = RegionLayout.from_json(layout).model_base_path
+    version = versions.serving_version(model_base_path)
     model.set_int_custom_property("has_model", 0 if version is None else 1)
     model.set_int_custom_property("serving_version", version or 0)
     model.set_string_custom_property("model_base_path", model_base_path)
     target = os.path.join(model.uri, SERVING_SUBDIR)
     if version is not None:
-        layout.copy_tree(os.path.join(model_base_path, str(version)), target)
+        versions.copy_tree(os.path.join(model_base_path, str(version)), target)
     else:
         fileio.makedirs(target)

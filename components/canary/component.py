@@ -111,30 +111,27 @@ def CanaryJudge(
     anomalies: In[std.ExampleAnomalies],
     schema: In[std.Schema],
     verdict: Out[CanaryVerdict],
-    root: Param[str],
-    region: Param[str],
-    model_name: Param[str],
+    layout: Param[str],
     label: Param[str],
     canary_config: Param[str],
     warn_only_types: Param[str] = "[]",
     warn_only_features: Param[str] = "[]",
     quality_config: Param[str] = "{}",
     labels_delay_spans: Param[int] = 0,
-    data_dir: Param[str] = "",
     span_pattern: Param[str] = "",
-    served_base_path: Param[str] = "",
 ):
     """Promotes, rolls back or keeps pending the region's canary (``none``
     without one), then judges the serving model's quality."""
     from driftgate.core.config import quality_config_from_dict
 
-    layout = RegionLayout(root, region, model_name)
+    where = RegionLayout.from_json(layout)
+    region, model_name, served_base_path = where.region, where.model_name, where.served_base_path
     span = artifact_span(examples)
     # what an earlier run stopped mid-way, or a moved root, left: repaired before anything relies on it
-    repaired = repair.repair(layout.serving_dir, model_name, served_base_path)
+    repaired = repair.repair(where.serving_dir, model_name, served_base_path)
     for line in repaired.lines():
         logging.warning("%s: %s", region, line)
-    state = release.load_state(layout.serving_dir, model_name, served_base_path)
+    state = release.load_state(where.serving_dir, model_name, served_base_path)
     findings = classify(
         read_anomalies(anomalies), json.loads(warn_only_types), json.loads(warn_only_features)
     )
@@ -148,19 +145,19 @@ def CanaryJudge(
         return current["rows"]
 
     if state.canary is not None:
-        canary_span = RegionState(layout.state_dir).training_span(state.canary)
+        canary_span = RegionState(where.state_dir).training_span(state.canary)
         hold = hold_reason(span, ingest_reason, canary_span, findings)
         if hold is None:
             records, labels = span_rows()
     try:
         result = canary.judge_and_apply(
-            layout.serving_dir,
+            where.serving_dir,
             model_name,
             records,
             labels,
             canary_config_from_dict(json.loads(canary_config)),
             span,
-            record_path=layout.canary_record,
+            record_path=where.canary_record,
             hold=hold,
             served=served_base_path,
         )
@@ -168,7 +165,7 @@ def CanaryJudge(
         logging.exception("canary judgement failed")
         why = f"could not judge on span {span}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
         result = canary.judge_and_apply(
-            layout.serving_dir, model_name, records, labels, None, span, hold=why, served=served_base_path
+            where.serving_dir, model_name, records, labels, None, span, hold=why, served=served_base_path
         )
     result["region"] = region
     if repaired.relocated_from:
@@ -181,11 +178,11 @@ def CanaryJudge(
         judged = span - int(labels_delay_spans)
         rows = span_rows
         if labels_delay_spans:
-            rows = lambda: delayed_span_rows(data_dir, span_pattern, judged, schema.uri, label)  # noqa: E731
+            rows = lambda: delayed_span_rows(where.data_dir, span_pattern, judged, schema.uri, label)  # noqa: E731
         why = hold_reason(span, ingest_reason, None, findings)
         try:
             result["quality"] = serving_quality(
-                layout, model_name, judged, rows, {"config": qcfg, "delay": labels_delay_spans}, why
+                where, model_name, judged, rows, {"config": qcfg, "delay": labels_delay_spans}, why
             )
         except Exception as exc:  # a side judgement: the gate decides without it
             logging.exception("serving quality failed")

@@ -22,6 +22,7 @@ from components.gate.executor import run_gate
 from components.node import In, Out, Param, component
 from driftgate.core import vocabulary as vocab
 from driftgate.core.config import drift_config_from_dict
+from driftgate.core.layout import RegionLayout
 
 
 @component
@@ -34,9 +35,7 @@ def SpanGate(
     report: Out[GateReport],
     drift_config: Param[str],
     features: Param[str],
-    state_dir: Param[str],
-    model_base_path: Param[str],
-    data_dir: Param[str],
+    layout: Param[str],
     schema_version: Param[str] = "",
     schema_commit: Param[str] = "",
     retrain: Param[str] = vocab.RETRAIN_AUTO,
@@ -48,6 +47,7 @@ def SpanGate(
     ``canary`` is the canary judge's verdict: it carries the serving model's
     quality on the newest labelled span (``serving.quality``). ``retrain`` is
     the run parameter: "auto" (the gate decides) or "force"."""
+    where = RegionLayout.from_json(layout)
     force_retrain = logic.parse_retrain_parameter(retrain)
     verdict = json.loads(io_utils.read_string_file(os.path.join(canary.uri, vocab.CANARY_VERDICT_FILE)))
     result = run_gate(
@@ -57,9 +57,9 @@ def SpanGate(
         schema.uri,
         features=json.loads(features),
         cfg=drift_config_from_dict(json.loads(drift_config)),
-        state_dir=state_dir,
-        model_base_path=model_base_path,
-        data_dir=data_dir,
+        state_dir=where.state_dir,
+        model_base_path=where.model_base_path,
+        data_dir=where.data_dir,
         force_retrain=force_retrain,
         warn_only_types=json.loads(warn_only_types),
         warn_only_features=json.loads(warn_only_features),

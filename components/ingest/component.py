@@ -15,17 +15,17 @@ from tfx.proto import example_gen_pb2, range_config_pb2
 from tfx.types import standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 
-from components.ingest.executor import SPAN_KEY, STATE_DIR_KEY, Executor
+from components.ingest.executor import LAYOUT_KEY, SPAN_KEY, Executor
 from driftgate.core.vocabulary import SPAN_NEXT
 
 
 class SpanExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):
-    """FileBasedExampleGen's spec plus the region state folder (processed spans)
-    and the ``span`` run parameter ("next" or a number; a RuntimeParameter on Kubeflow)."""
+    """FileBasedExampleGen's spec plus the region's layout (its state folder:
+    processed spans; its lease) and the ``span`` run parameter ("next" or a number; a RuntimeParameter on Kubeflow)."""
 
     PARAMETERS = {
         **standard_component_specs.FileBasedExampleGenSpec.PARAMETERS,
-        STATE_DIR_KEY: ExecutionParameter(type=str),
+        LAYOUT_KEY: ExecutionParameter(type=str),
         SPAN_KEY: ExecutionParameter(type=str, optional=True),
     }
 
@@ -40,7 +40,7 @@ class SpanExampleGen(base_component.BaseComponent):
         self,
         *,
         input_base: str,
-        state_dir: str,
+        layout: str,
         input_config: example_gen_pb2.Input,
         output_config: example_gen_pb2.Output,
         range_config: Optional[range_config_pb2.RangeConfig] = None,
@@ -57,7 +57,7 @@ class SpanExampleGen(base_component.BaseComponent):
             range_config=range_config,
             output_data_format=example_gen_pb2.FORMAT_TF_EXAMPLE,
             output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,
-            state_dir=state_dir,
+            layout=layout,
             span=span,
             examples=types.Channel(type=standard_artifacts.Examples),
         )

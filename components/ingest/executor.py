@@ -28,10 +28,10 @@ from tfx.utils import proto_utils
 
 from components.ingest import recorded, spans
 from components.state import RegionState
-from driftgate.core import lease, storage, vocabulary
-from driftgate.core.layout import LEASE, PIPELINE
+from driftgate.core import lease, vocabulary
+from driftgate.core.layout import RegionLayout
 
-STATE_DIR_KEY = "state_dir"
+LAYOUT_KEY = "layout"  # the region's RegionLayout (driftgate.core.layout), as JSON
 SPAN_KEY = vocabulary.PARAM_SPAN  # the run parameter: "next" or a span number
 # Examples artifact custom properties besides TFX's span/version/input_fingerprint
 
@@ -66,7 +66,7 @@ def resolve(exec_properties: Dict[str, Any]) -> Tuple[Dict[str, Any], spans.Span
     found = available_spans(input_base, pattern)
     if not found:
         raise spans.SpanError(f"{input_base}: no files match '{pattern}'")
-    processed = RegionState(exec_properties[STATE_DIR_KEY]).processed_spans()
+    processed = RegionState(RegionLayout.from_json(exec_properties[LAYOUT_KEY]).state_dir).processed_spans()
     try:
         choice = spans.choose_span(found, processed, _requested_span(exec_properties))
     except spans.SpanError as exc:
@@ -112,15 +112,13 @@ class Executor(csv_executor.Executor):
         recorder, the last, gives it back). Under ``driftgate run`` the
         runner holds it already for the same run; on Kubeflow a second run
         of the region fails here with one line naming the run in the way."""
-        region_root = storage.dirname(exec_properties[STATE_DIR_KEY].rstrip("/"))
+        layout = RegionLayout.from_json(exec_properties[LAYOUT_KEY])
         examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])
         run = getattr(self._context, "pipeline_run_id", None) or lease.run_id_from_uri(
-            examples.uri, storage.join(region_root, PIPELINE)
+            examples.uri, layout.pipeline_root
         )
         if not run:
             logging.warning("no pipeline run id for %s: the region's lease is not taken", examples.uri)
             return
         # held across pods (no pid to check): renewed by every task, given back by the last or the exit task
-        lease.Lease(
-            storage.join(region_root, LEASE), run, lease.pipeline_ttl(os.environ), lease.NO_PID
-        ).acquire()
+        lease.Lease(layout.lease_file, run, lease.pipeline_ttl(os.environ), lease.NO_PID).acquire()

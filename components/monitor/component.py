@@ -53,9 +53,7 @@ def RunRecorder(
     html: Out[RunReportHtml],
     summary: Out[RunSummaryMarkdown],
     metrics: Out[RunMetrics],
-    root: Param[str],
-    region: Param[str],
-    model_name: Param[str],
+    layout: Param[str],
     features: Param[str],
     alerts_config: Param[str],
     pushgateway: Param[str] = "",
@@ -83,9 +81,7 @@ def RunRecorderRetrain(
     summary: Out[RunSummaryMarkdown],
     metrics: Out[RunMetrics],
     quality: Out[ModelQuality],
-    root: Param[str],
-    region: Param[str],
-    model_name: Param[str],
+    layout: Param[str],
     features: Param[str],
     alerts_config: Param[str],
     pushgateway: Param[str] = "",
@@ -124,32 +120,28 @@ def RunRecorderRetrain(
 @component
 def RunFinalizer(
     outcome: Out[RunSummaryMarkdown],
-    root: Param[str],
-    region: Param[str],
-    model_name: Param[str],
+    layout: Param[str],
     alerts_config: Param[str],
     pushgateway: Param[str] = "",
 ):
     """The Kubeflow run's exit task (``components.monitor.finalizer``): frees the
     region of a run that ended without a run record, and then fails (exit 1)."""
-    layout = RegionLayout(root, region, model_name)
+    where = RegionLayout.from_json(layout)
     done = finalizer.finalize(
-        layout,
+        where,
         outcome.uri,
         alerts_cfg=alerts_config_from_dict(json.loads(alerts_config)),
         pushgateway=pushgateway or None,
         environ=os.environ,
     )
-    outcome.set_string_custom_property(ui.DISPLAY_NAME, f"{region} run {done.run_id}: {done.state}")
+    outcome.set_string_custom_property(ui.DISPLAY_NAME, f"{where.region} run {done.run_id}: {done.state}")
     if done.failed:
         raise finalizer.RunFailed(done.summary + (f" ({'; '.join(done.warnings)})" if done.warnings else ""))
 
 
 # the recorders' parameters, the same on both (a function component takes no **kwargs)
 PARAMETERS = (
-    "root",
-    "region",
-    "model_name",
+    "layout",
     "features",
     "alerts_config",
     "pushgateway",
@@ -167,9 +159,7 @@ def _record(
     artifacts,
     record,
     *,
-    root,
-    region,
-    model_name,
+    layout,
     features,
     alerts_config,
     pushgateway,
@@ -177,8 +167,8 @@ def _record(
     run_id,
     note,
 ):
-    layout = RegionLayout(root, region, model_name)
-    run = result.build(region, layout.model_base_path, artifacts)
+    layout = RegionLayout.from_json(layout)
+    run = result.build(layout.region, layout.model_base_path, artifacts)
     run.driftgate_version = driftgate_version or None
     run.note = "" if note in ("", ids.NO_NOTE) else note
     # the runner's id for the run, else (Kubeflow: one spec, many runs) where KFP put this output

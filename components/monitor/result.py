@@ -246,11 +246,12 @@ def build(region: str, model_base_path: str, artifacts: Dict[str, object]) -> Ru
     return result
 
 
-def collect(config, metadata_path: str, paths, run_id: str) -> RunResult:
-    """The RunResult of pipeline run ``run_id`` in ``metadata_path``: the run
-    record its recorder node wrote, else built from the run's outputs."""
+def collect(config, layout, run_id: str) -> RunResult:
+    """The RunResult of pipeline run ``run_id`` in the region's ML Metadata
+    (``layout.metadata_path``): the run record its recorder node wrote, else
+    built from the run's outputs."""
     conn = metadata_store_pb2.ConnectionConfig()
-    conn.sqlite.filename_uri = metadata_path
+    conn.sqlite.filename_uri = layout.metadata_path
     conn.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
     store = metadata_store.MetadataStore(conn)
     outputs, run_id = _node_outputs(store, run_id)
@@ -262,7 +263,7 @@ def collect(config, metadata_path: str, paths, run_id: str) -> RunResult:
     else:
         artifacts = {name: outputs.get(node, {}).get(key) for name, (node, key) in SOURCES.items()}
         result = build(
-            config.region, paths.model_base_path, {k: v for k, v in artifacts.items() if v is not None}
+            config.region, layout.model_base_path, {k: v for k, v in artifacts.items() if v is not None}
         )
     result.run_id = run_id
     return result

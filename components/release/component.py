@@ -20,6 +20,7 @@ from components.ingest.recorded import artifact_span
 from components.ingest.records import labelled, serialized_examples
 from components.node import In, Out, Param, component
 from components.state import RegionState
+from driftgate.core.layout import RegionLayout
 
 SAMPLE = 64
 
@@ -35,13 +36,12 @@ def ReleaseRecorder(
     pushed_model: In[std.PushedModel],
     examples: In[std.Examples],
     release: Out[ReleaseRecord],
-    state_dir: Param[str],
-    serving_dir: Param[str],
-    model_name: Param[str],
+    layout: Param[str],
     label: Param[str] = "",
-    served_base_path: Param[str] = "",
 ):
     """Labels a pushed version (stable or canary) and records its training span."""
+    where = RegionLayout.from_json(layout)
+    serving_dir, model_name = where.serving_dir, where.model_name
     if not pushed_model.get_int_custom_property("pushed"):
         _record(release, "", 0, "not pushed (the Evaluator did not bless the model)")
         return
@@ -61,7 +61,7 @@ def ReleaseRecorder(
             reference = quality.reference(version, span, eval_labels, p[: len(eval_records)], p).to_json()
         except Exception:  # noqa: BLE001
             logging.exception("reference quality of version %d not measured", version)
-    region_state = RegionState(state_dir)
+    region_state = RegionState(where.state_dir)
     region_state.record_release(
         version, span, model_uri=region_state.relative(pushed_model.uri), reference=reference
     )
@@ -72,7 +72,7 @@ def ReleaseRecorder(
             model_name,
             version,
             serialized_examples(examples, ("eval",), SAMPLE),
-            served=served_base_path,
+            served=where.served_base_path,
         )
     except releases.ReleaseError as exc:  # recorded as rejected in release.json; stable keeps serving
         logging.error("version %d rejected: %s", version, exc)

@@ -13,13 +13,23 @@ Every location is named here once; the rest of driftgate asks a
     <root>/metrics/driftgate_<region>.prom
     <root>/serving/<REGION>/             TF Serving config and release state
     <root>/serving/<REGION>/<model>/<N>/ TF Serving base path, one folder per version
+
+and, beside the root, the region's inputs: its span folder (``data_dir``), its
+pinned schema file (``schema_file``) and the model base path as TF Serving
+sees it (``served_base_path``, when the serving pods mount the root elsewhere).
+
+The pipeline factory hands every driftgate node the same object as one
+parameter (``layout``: :meth:`RegionLayout.to_json`), and the node reads it
+(:meth:`RegionLayout.from_json`): no node rebuilds a location from parts.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass, fields
 
 from driftgate.core import storage
+from driftgate.core.errors import DriftgateError
 
 STATE = "state"
 PIPELINE = "pipeline"
@@ -47,6 +57,25 @@ class RegionLayout:
     root: str
     region: str
     model_name: str
+    data_dir: str = ""  # the folder holding the region's spans
+    schema_file: str = ""  # the pinned schema.pbtxt
+    served_base_path: str = ""  # the model base path as TF Serving sees it ("": model_base_path)
+
+    def to_json(self) -> str:
+        """The layout as a node parameter (one JSON string, keys sorted)."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "RegionLayout":
+        """The layout a node was given (:meth:`to_json`)."""
+        try:
+            data = json.loads(text)
+            known = {f.name for f in fields(cls)}
+            if not isinstance(data, dict) or set(data) - known:
+                raise ValueError(f"keys must be among {sorted(known)}")
+            return cls(**data)
+        except (ValueError, TypeError) as exc:
+            raise DriftgateError(f"layout parameter {text[:200]!r} is not a region layout: {exc}") from None
 
     @property
     def region_root(self) -> str:

@@ -9,6 +9,14 @@ from components.ingest import spans
 from components.state import RegionState
 
 
+def _layout(state):
+    """A layout whose state folder is ``state`` (``<root>/EWR/state``)."""
+    from driftgate.core.layout import RegionLayout
+
+    assert state.name == "state"
+    return RegionLayout(str(state.parent.parent), state.parent.name, "flights_late")
+
+
 def _props(data, state, range_config=None):
     from tfx.proto import example_gen_pb2
     from tfx.utils import proto_utils
@@ -30,7 +38,7 @@ def _props(data, state, range_config=None):
         "output_config": proto_utils.proto_to_json(out),
         "output_data_format": example_gen_pb2.FORMAT_TF_EXAMPLE,
         "output_file_format": example_gen_pb2.FORMAT_TFRECORDS_GZIP,
-        "state_dir": str(state),
+        "layout": _layout(state).to_json(),
     }
     if range_config is not None:
         props["range_config"] = proto_utils.proto_to_json(range_config)
@@ -50,7 +58,7 @@ def data(tmp_path):
 def test_resolve_takes_the_oldest_unprocessed_span_and_sets_driver_properties(data, tmp_path):
     from components.ingest.executor import resolve
 
-    state = tmp_path / "state"
+    state = tmp_path / "EWR" / "state"
     RegionState(str(state)).record_span({"span": 1, "decision": "retrain"})
     props, choice = resolve(_props(data, state))
     assert (choice.span, choice.reason, choice.pending) == (2, spans.NEXT, (3,))
@@ -67,7 +75,7 @@ def test_a_static_range_pins_the_span(data, tmp_path):
     rc = range_config_pb2.RangeConfig(
         static_range=range_config_pb2.StaticRange(start_span_number=1, end_span_number=1)
     )
-    props, choice = resolve(_props(data, tmp_path / "state", rc))
+    props, choice = resolve(_props(data, tmp_path / "EWR" / "state", rc))
     assert (props["span"], choice.reason) == (1, spans.REQUESTED)
 
 
@@ -79,7 +87,7 @@ def test_executor_writes_examples_carrying_span_version_and_choice(data, tmp_pat
 
     examples = standard_artifacts.Examples()
     examples.uri = str(tmp_path / "out")
-    Executor().Do({}, {"examples": [examples]}, _props(data, tmp_path / "state"))
+    Executor().Do({}, {"examples": [examples]}, _props(data, tmp_path / "EWR" / "state"))
     assert examples.span == 3 and artifact_span(examples) == 3
     assert examples.get_int_custom_property("span") == 3
     assert ingest_choice(examples) == spans.SpanChoice(3, spans.FIRST)
@@ -92,4 +100,4 @@ def test_no_files_for_the_pattern_names_the_folder(tmp_path):
 
     (tmp_path / "empty").mkdir()
     with pytest.raises(spans.SpanError, match="empty: no files match 'span-\\{SPAN\\}/\\*.csv'"):
-        resolve(_props(tmp_path / "empty", tmp_path / "state"))
+        resolve(_props(tmp_path / "empty", tmp_path / "EWR" / "state"))

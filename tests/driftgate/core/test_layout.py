@@ -22,3 +22,18 @@ def test_a_bucket_root_gives_uris():
     lay = RegionLayout("gs://b/runs", "JFK", "m")
     assert lay.state_dir == "gs://b/runs/JFK/state"
     assert lay.model_base_path == "gs://b/runs/serving/JFK/m"
+
+
+def test_the_layout_a_node_is_given_reads_back_whole_and_a_bad_one_is_named():
+    import pytest
+
+    from driftgate.core.errors import DriftgateError
+
+    lay = RegionLayout("gs://b/runs", "JFK", "m", data_dir="gs://d/JFK", served_base_path="/models/JFK/m")
+    assert RegionLayout.from_json(lay.to_json()) == lay
+    with pytest.raises(
+        DriftgateError, match="layout parameter .* is not a region layout: keys must be among"
+    ):
+        RegionLayout.from_json('{"root": "/r", "region": "EWR", "model_name": "m", "colour": "red"}')
+    with pytest.raises(DriftgateError, match="is not a region layout"):
+        RegionLayout.from_json("/r/EWR/state")  # the old state_dir parameter
