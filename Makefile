@@ -2,6 +2,7 @@
 #   make demo   prepare the flights data, run EWR/JFK/LGA over spans 1-6, print a table
 #   make test   create .venv if needed, then run the whole test suite
 #   make test-fast  unit tests only (no TFX pipeline runs)
+#   make docs   build the docs site into build/site (strict: broken links fail)
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 # pip lists every local mirror it skips; keep the output readable
@@ -13,7 +14,7 @@ DEMO_DIR ?= demo
 export TF_USE_LEGACY_KERAS := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: venv demo test test-fast lint bench clean
+.PHONY: venv demo test test-fast lint docs bench clean
 
 venv: $(STAMP)
 
@@ -36,6 +37,9 @@ test: $(STAMP) lint
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not e2e" tests

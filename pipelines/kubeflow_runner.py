@@ -14,6 +14,8 @@ schemaVersion 2.1.0, which Kubeflow Pipelines 2.x servers accept, and:
   ``pipeline_root``, else its ``kfp-launcher`` ConfigMap, else ``minio://``),
   so ``driftgate kfp run`` / ``schedule`` pass the same root with every run;
   the field keeps the spec self-describing for the UI and Vertex AI.
+
+Docs: ``docs/kubeflow.md``.
 """
 
 import json

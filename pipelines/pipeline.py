@@ -22,6 +22,8 @@ alerts, from inside the pipeline, under either runner.
 
 There is no Resolver node (open-source Kubeflow cannot run one): the model
 serving in the region is found by ``serving_baseline`` from the serving path.
+
+Docs: ``docs/pipeline.md``.
 """
 
 from __future__ import annotations

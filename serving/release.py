@@ -31,6 +31,8 @@ is the folder as TF Serving sees it (``served``: the configured
 ``serving.base_path``, by default the root's own folder), recomputed at every
 write. A root copied or restored elsewhere is noticed by ``relocate``, which
 rewrites the configs for where the root is now and records that it did.
+
+Docs: ``docs/canary.md``.
 """
 
 import contextlib

@@ -6,6 +6,8 @@ put right before the next run relies on it.
 first, on every span, before it promotes, rolls back or judges anything. Every
 change goes through ``serving.release``'s compare-and-swap and is recorded as
 an event in ``release.json``; each returns one line saying what it repaired.
+
+Docs: ``docs/operations.md``.
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ from the region's data files): AUC with a bootstrap interval, accuracy and
 prediction drift against the reference recorded at its push
 (``serving.quality``). The verdict's ``quality`` block is what the gate
 retrains on when the model degraded.
+
+Docs: ``docs/canary.md``.
 """
 
 import json

@@ -2,6 +2,8 @@
 
 No TFX here: functions take ``Anomalies`` protos (tensorflow_metadata) and
 plain values, so tests call them directly with small protos.
+
+Docs: ``docs/drift-and-gate.md``.
 """
 
 from __future__ import annotations

@@ -17,6 +17,8 @@ For the Kubeflow Pipelines UI each also writes the run as the UI draws it
 (``components.monitor.ui``): the report as ``system.HTML``, a Markdown summary,
 the run's numbers as ``system.Metrics`` and, in the retrain branch, the
 candidate's ROC curve and confusion matrix as ``system.ClassificationMetrics``.
+
+Docs: ``docs/monitoring.md``.
 """
 
 import json

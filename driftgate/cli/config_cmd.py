@@ -51,6 +51,16 @@ def show_cmd(region, config_dir, output_format):
     return 0
 
 
+@config_group.command("reference")
+@config_dir_option
+def reference_cmd(config_dir):
+    """Every config key with its type, range, default and meaning (Markdown:
+    docs/configuration-reference.md is this output)."""
+    from driftgate.app.config_reference import reference
+
+    click.echo(reference(regions_dir(config_dir)), nl=False)
+
+
 @config_group.command("validate")
 @config_dir_option
 @output.output_option

@@ -1,5 +1,6 @@
 """``driftgate schema``: the region's versioned schemas (show, validate, diff,
-check-span, infer, propose, release). Errors name the file, line and feature."""
+check-span, infer, propose, release; check-files and check-released for the
+pre-commit hooks). Errors name the file, line and feature."""
 
 from __future__ import annotations
 
@@ -150,6 +151,36 @@ def release_cmd(version, region, config_dir, schemas):
     key, sha = schema_workflow.release(region, v, schemas)
     click.echo(f"{key} released ({sha[:12]}): it may no longer be edited")
     return 0
+
+
+@schema_group.command("check-files")
+@click.argument("files", nargs=-1)
+@config_dir_option
+def check_files_cmd(files, config_dir):
+    """Validate each schemas/<REGION>/v<N>/schema.pbtxt given against its
+    region's config (the pre-commit hook; other files are ignored)."""
+    from driftgate.app.schema_review import check_files
+    from driftgate.cli.options import regions_dir
+
+    checks = check_files(files, regions_dir(config_dir))
+    for c in checks:
+        click.echo(f"{c.path}: valid for region {c.region}" if c.ok else c.problem, err=not c.ok)
+    return ExitCode.ERROR if any(not c.ok for c in checks) else ExitCode.OK
+
+
+@schema_group.command("check-released")
+@config_dir_option
+@schemas_option
+def check_released_cmd(config_dir, schemas):
+    """Refuse an edited released version, or a pinned version not released
+    (the pre-commit hook)."""
+    from driftgate.app.schema_review import check_released
+    from driftgate.cli.options import regions_dir
+
+    problems = check_released(regions_dir(config_dir), schemas)
+    for line in problems:
+        click.echo(line, err=True)
+    return ExitCode.ERROR if problems else ExitCode.OK
 
 
 COMMANDS = [schema_group]

@@ -9,6 +9,8 @@ dotted key, and saying what to do. Nothing here imports TensorFlow.
 This module holds the whole-region dataclass, the loader and the checks that
 span sections; the sections are in ``config_pipeline`` (data to alerts) and
 ``config_drift`` (drift, gate, quality), and importable from here.
+
+Docs: ``docs/configuration-reference.md``.
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ at once for the next run on the same machine). The holder renews it from a
 background thread every ``ttl / 3`` seconds while it works. A run that finds
 it held waits up to ``wait_s`` seconds, then raises :class:`LeaseHeld` with
 one line naming the holder.
+
+Docs: ``docs/operations.md``.
 """
 
 from __future__ import annotations

@@ -10,17 +10,9 @@ import pytest
 from google.protobuf import text_format
 
 from serving import release
+from tests.serving.configs import config_of, labels_of
 
 MODEL = "flights_late"
-
-
-def _config(serving_dir, name=release.CONFIG_FILE):
-    return release.parse_config((serving_dir / name).read_text())
-
-
-def _labels(serving_dir, name=release.CONFIG_FILE):
-    (model,) = _config(serving_dir, name).model_config_list.config
-    return dict(model.version_labels), list(model.model_version_policy.specific.versions)
 
 
 def test_config_proto_round_trips_through_text():
@@ -36,13 +28,13 @@ def test_config_proto_round_trips_through_text():
 def test_first_push_is_stable_then_canary(region, saved_models):
     st = release.push(str(region), MODEL, 1, saved_models["sample"])
     assert (st.stable, st.canary) == (1, None)
-    assert _labels(region) == ({"stable": 1}, [1])
+    assert labels_of(region) == ({"stable": 1}, [1])
     st = release.push(str(region), MODEL, 2, saved_models["sample"])
     assert (st.stable, st.canary) == (1, 2)
-    assert _labels(region) == ({"stable": 1, "canary": 2}, [1, 2])
-    assert _labels(region, "stable.config") == ({"stable": 1}, [1])
-    assert _labels(region, "canary.config") == ({"canary": 2}, [2])
-    (model,) = _config(region).model_config_list.config
+    assert labels_of(region) == ({"stable": 1, "canary": 2}, [1, 2])
+    assert labels_of(region, "stable.config") == ({"stable": 1}, [1])
+    assert labels_of(region, "canary.config") == ({"canary": 2}, [2])
+    (model,) = config_of(region).model_config_list.config
     assert model.base_path == str(region / MODEL)
 
 
@@ -64,7 +56,7 @@ def test_promote_keeps_old_stable_and_rollback_returns_in_one_step(region, saved
         release.push(str(region), MODEL, v, saved_models["sample"])
     st = release.promote(str(region), MODEL)
     assert (st.stable, st.canary, st.previous_stables) == (2, None, [1])
-    assert _labels(region) == ({"stable": 2}, [2])
+    assert labels_of(region) == ({"stable": 2}, [2])
     st = release.rollback(str(region), MODEL)
     assert (st.stable, st.canary) == (1, None) and 2 in st.rejected
     assert (region / MODEL / "2" / "saved_model.pb").exists()  # kept on disk
@@ -85,7 +77,7 @@ def test_crash_between_write_and_rename_leaves_a_valid_config(region, saved_mode
         release.promote(str(region), MODEL)
     monkeypatch.undo()
     assert (region / release.CONFIG_FILE).read_text() == before
-    assert _labels(region) == ({"stable": 1, "canary": 2}, [1, 2])
+    assert labels_of(region) == ({"stable": 1, "canary": 2}, [1, 2])
     assert not [p for p in os.listdir(region) if ".tmp-" in p]
 
 
@@ -115,7 +107,7 @@ def test_concurrent_commands_leave_a_valid_config(region, saved_models, tmp_path
     ]
     assert [p.wait(timeout=300) for p in procs] == [0, 0]
     st = release.load_state(str(region), MODEL)
-    labels, versions = _labels(region)
+    labels, versions = labels_of(region)
     assert labels.get("stable") == st.stable and labels.get("canary") == st.canary
     assert st.stable in range(10, 16)
     pushes = [e for e in st.history if e["action"] in ("canary", "stable")]
@@ -169,5 +161,5 @@ def test_a_hand_promote_keeps_the_configured_serving_base_path(region, saved_mod
         main(["serving", "promote", "--region", "EWR", "--root", str(root), "--config-dir", str(regions)])
         == 0
     )
-    (model,) = _config(region).model_config_list.config
+    (model,) = config_of(region).model_config_list.config
     assert model.base_path == served and dict(model.version_labels) == {"stable": 2}

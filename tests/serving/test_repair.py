@@ -6,17 +6,9 @@ import pytest
 from google.protobuf import text_format
 
 from serving import release, repair
+from tests.serving.configs import config_of, labels_of
 
 MODEL = "flights_late"
-
-
-def _config(serving_dir, name=release.CONFIG_FILE):
-    return release.parse_config((serving_dir / name).read_text())
-
-
-def _labels(serving_dir, name=release.CONFIG_FILE):
-    (model,) = _config(serving_dir, name).model_config_list.config
-    return dict(model.version_labels), list(model.model_version_policy.specific.versions)
 
 
 def test_reconcile_records_an_unlabelled_version_as_rejected_with_why(region, saved_models):
@@ -42,7 +34,7 @@ def test_reconcile_rewrites_configs_behind_release_json_but_not_after_a_rejectio
     assert repair.reconcile(str(region), MODEL) == [
         f"TF Serving configs were behind release.json (revision {revision}): rewritten"
     ]
-    assert _labels(region) == ({"stable": 1, "canary": 2}, [1, 2])
+    assert labels_of(region) == ({"stable": 1, "canary": 2}, [1, 2])
     # a rejected push leaves the configs' revision behind on purpose (same labels): no repair
     bad = region / MODEL / "4"
     bad.mkdir()
@@ -60,7 +52,7 @@ def test_moved_root_is_relocated_and_keeps_labelling(region, saved_models, tmp_p
     shutil.copytree(region, moved)
     shutil.rmtree(region)
     assert repair.relocate(str(moved), MODEL) == str(region / MODEL)
-    (model,) = _config(moved).model_config_list.config
+    (model,) = config_of(moved).model_config_list.config
     assert model.base_path == str(moved / MODEL)
     st = release.push(str(moved), MODEL, 2, saved_models["sample"])  # smoke test reads the new place
     assert (st.stable, st.canary) == (1, 2)
@@ -73,7 +65,7 @@ def test_served_base_path_goes_into_the_configs_while_models_are_read_from_the_r
     release.push(str(region), MODEL, 1, saved_models["sample"], served=served)
     release.push(str(region), MODEL, 2, saved_models["sample"], served=served)
     for name in (release.CONFIG_FILE, "stable.config", "canary.config"):
-        (model,) = _config(region, name).model_config_list.config
+        (model,) = config_of(region, name).model_config_list.config
         assert model.base_path == served
     assert json.loads((region / release.STATE_FILE).read_text())["base_path"] == served
     assert repair.relocate(str(region), MODEL, served) is None

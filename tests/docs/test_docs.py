@@ -1,0 +1,143 @@
+"""The docs site: built strictly with mkdocs (a broken link or a page left out
+of the nav fails), each page rendered in headless Chromium, the README short
+and its links alive, module docstrings pointing at pages that exist."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+MKDOCS = [sys.executable, "-m", "mkdocs", "build", "--strict"]  # not --quiet: it hides the warnings strict counts
+
+
+def _build(config: Path, site: Path):
+    return subprocess.run(
+        MKDOCS + ["--config-file", str(config), "--site-dir", str(site)],
+        cwd=config.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    out = tmp_path_factory.mktemp("site")
+    proc = _build(ROOT / "mkdocs.yml", out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
+def test_the_site_builds_strictly_with_every_page(site):
+    pages = sorted(p.stem for p in DOCS.glob("*.md"))
+    built = sorted(p.parent.name if p.parent != site else "index" for p in site.rglob("index.html"))
+    assert [p for p in pages if p not in built and p != "index"] == []
+    assert (site / "configuration-reference" / "index.html").is_file()
+
+
+def test_a_broken_link_fails_the_build(tmp_path):
+    shutil.copytree(DOCS, tmp_path / "docs")
+    shutil.copy(ROOT / "mkdocs.yml", tmp_path)
+    page = tmp_path / "docs" / "canary.md"
+    page.write_text(page.read_text() + "\nSee [the missing page](no-such-page.md).\n")
+    proc = _build(tmp_path / "mkdocs.yml", tmp_path / "site")
+    assert proc.returncode != 0 and "no-such-page.md" in proc.stdout + proc.stderr
+
+
+def test_the_readme_is_a_door_and_its_links_resolve():
+    text = (ROOT / "README.md").read_text()
+    assert len(text.splitlines()) <= 250
+    assert "make demo" in text and "make test" in text
+    links = [m for m in re.findall(r"\]\(([^)#]+)\)", text) if not m.startswith("http")]
+    assert links and [m for m in links if not (ROOT / m).exists()] == []
+    assert {f"docs/{p.name}" for p in DOCS.glob("*.md")} - {"docs/index.md"} <= set(links)
+
+
+# modules a newcomer opens first, each pointing at its page
+POINTERS = {
+    "pipelines/pipeline.py": "docs/pipeline.md",
+    "components/gate/decision.py": "docs/drift-and-gate.md",
+    "components/canary/component.py": "docs/canary.md",
+    "serving/release.py": "docs/canary.md",
+    "serving/repair.py": "docs/operations.md",
+    "pipelines/kubeflow_runner.py": "docs/kubeflow.md",
+    "components/monitor/component.py": "docs/monitoring.md",
+    "backtest/__init__.py": "docs/backtest.md",
+    "driftgate/core/config.py": "docs/configuration-reference.md",
+    "driftgate/core/lease.py": "docs/operations.md",
+    "pipelines/schema_store.py": "docs/schemas.md",
+}
+
+
+def test_module_docstrings_point_at_pages_that_exist():
+    import ast
+
+    for module, page in POINTERS.items():
+        doc = ast.get_docstring(ast.parse((ROOT / module).read_text())) or ""
+        assert page in doc, f"{module}: its docstring should point at {page}"
+    named = set()
+    for top in ("driftgate", "trainer", "serving", "components", "pipelines", "backtest"):
+        for path in (ROOT / top).rglob("*.py"):
+            named |= set(re.findall(r"docs/[a-z-]+\.md", path.read_text()))
+    assert sorted(p for p in named if not (ROOT / p).is_file()) == []
+
+
+def _chromium(url: str, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            *extra,
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="headless Chromium not installed (scripts/ensure_debian_packages.sh)"
+)
+def test_every_page_renders_in_headless_chromium(site, tmp_path):
+    for html in sorted(site.rglob("index.html")):
+        if html.parent.name in ("search", "404"):
+            continue
+        source = DOCS / ("index.md" if html.parent == site else f"{html.parent.name}.md")
+        if not source.is_file():
+            continue
+        title = re.search(r"^# (.+)$", source.read_text(), re.M).group(1)
+        dom = _chromium(html.as_uri(), tmp_path, "--dump-dom").stdout
+        heading = re.search(r"<h1[^>]*>(.*?)</h1>", dom, re.S)
+        assert heading and re.sub(r"<[^>]+>", "", heading.group(1)).strip() == title, html
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="headless Chromium not installed (scripts/ensure_debian_packages.sh)"
+)
+def test_the_readme_and_a_page_render_to_a_screenshot(site, tmp_path):
+    import markdown
+    from PIL import Image, ImageStat
+
+    readme = tmp_path / "README.html"
+    body = markdown.markdown((ROOT / "README.md").read_text(), extensions=["tables", "fenced_code"])
+    readme.write_text(f"<!doctype html><meta charset=utf-8><title>driftgate</title>{body}")
+    for name, url in (("readme", readme.as_uri()), ("kubeflow", (site / "kubeflow" / "index.html").as_uri())):
+        shot = tmp_path / f"{name}.png"
+        proc = _chromium(url, tmp_path, "--window-size=1200,1400", f"--screenshot={shot}")
+        assert shot.is_file(), proc.stderr[-2000:]
+        stat = ImageStat.Stat(Image.open(shot).convert("L"))
+        assert stat.stddev[0] > 10, name  # not a blank page
