@@ -58,7 +58,7 @@ def load_span(cfg, data_dir: str, span: int, schema) -> SpanData:
     from tfx.components.example_gen.base_example_gen_executor import _PartitionFn
     from tfx.proto import example_gen_pb2
 
-    from serving.canary import examples_from_frame
+    from components.canary.analysis import examples_from_frame
 
     label = cfg.features.label
     required = list(cfg.features.all) + [label]

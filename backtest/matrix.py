@@ -7,7 +7,7 @@ evaluated on its eval split, as the pipeline does. Each model is scored through
 its ``serving_default`` signature (as TF Serving calls it) on all rows of each
 later span (what users would get) and on each span's eval split (what the
 Evaluator compares). Each later-span score also keeps what the pipeline's
-serving-quality step measures (``serving.quality.measure``: the AUC's
+serving-quality step measures (``components.canary.quality.measure``: the AUC's
 bootstrap interval and the prediction histogram), and each model the
 reference its push would record (its own eval split). ``<out>/<REGION>/matrix.json`` is rewritten after every
 model, atomically, so an interrupted backtest resumes where it stopped;
@@ -154,7 +154,7 @@ def _scores(labels, p) -> tuple:
     """(AUC, accuracy) of predictions ``p`` against ``labels``, rounded for the matrix file."""
     import numpy as np
 
-    from serving.canary_judge import accuracy, auc
+    from components.canary.judgement import accuracy, auc
 
     labels = np.asarray(labels)
     return round(float(auc(labels, p)), 6), round(float(accuracy(labels, p)), 6)
@@ -169,8 +169,8 @@ def build(
     progress: Callable[[str], None] = lambda line: None,
 ) -> Matrix:
     """The region's matrix (trained and scored where not on disk yet)."""
-    from serving import quality
-    from serving.canary import predict
+    from components.canary import quality
+    from components.canary.analysis import predict
 
     spans = sorted(data)
     path = os.path.join(region_dir, MATRIX_FILE)
@@ -220,7 +220,7 @@ def build_window(
 ) -> Dict[int, float]:
     """``{t: AUC on span t+1}`` of models trained on the newest ``k`` spans
     (train splits of spans t-k+1..t together), kept in ``window-<k>.json``."""
-    from serving.canary import predict
+    from components.canary.analysis import predict
 
     spans = sorted(data)
     path = os.path.join(region_dir, f"window-{k}.json")

@@ -30,9 +30,9 @@ class Matrix:
     spans: List[int]
     served: Dict[int, Dict[int, float]]
     evals: Dict[int, Dict[int, tuple]]
-    # measured[i][j]: serving.quality.Measured of model i on span j (j > i), as JSON
+    # measured[i][j]: components.canary.quality.Measured of model i on span j (j > i), as JSON
     measured: Dict[int, Dict[int, dict]] = field(default_factory=dict)
-    # references[i]: serving.quality.Reference of model i (its push), as JSON
+    # references[i]: components.canary.quality.Reference of model i (its push), as JSON
     references: Dict[int, dict] = field(default_factory=dict)
 
     @property

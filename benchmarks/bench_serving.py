@@ -29,9 +29,10 @@ def main():
     import pandas as pd
     import tensorflow as tf
 
+    from components.canary import analysis
     from driftgate.core.config import load_region_config, schema_file
     from pipelines.schema_store import load
-    from serving import canary, release
+    from serving import release
 
     cfg = load_region_config(args.region)
     from driftgate.core import storage
@@ -45,7 +46,7 @@ def main():
     versions = {"stable": state.stable, "canary" if state.canary else "previous stable": other}
     frame = pd.read_csv(os.path.join(args.data, cfg.region, f"span-{args.span}", "data.csv"))
     frame = frame.drop(columns=[cfg.features.label])
-    examples = canary.examples_from_frame(frame.head(1000), load(schema_file(cfg)))
+    examples = analysis.examples_from_frame(frame.head(1000), load(schema_file(cfg)))
     results = {}
     print(
         f"{cfg.region}: serving_default latency on span {args.span} rows, {args.repeats} calls each (warm)\n"
@@ -55,8 +56,8 @@ def main():
         if v is None:
             continue
         serve = tf.saved_model.load(os.path.join(state.base_path, str(v))).signatures["serving_default"]
-        one = canary.latency_ms(serve, examples, 1, repeats=args.repeats)
-        big = canary.latency_ms(serve, examples, 1000, repeats=max(20, args.repeats // 10))
+        one = analysis.latency_ms(serve, examples, 1, repeats=args.repeats)
+        big = analysis.latency_ms(serve, examples, 1000, repeats=max(20, args.repeats // 10))
         results[label] = {"version": v, "latency_ms_1": one, "latency_ms_1000": big}
         print(
             f"{label:<18}{v:>8}{one['p50']:>9.2f}ms{one['p99']:>9.2f}ms{big['p50']:>9.2f}ms{big['p99']:>9.2f}ms"

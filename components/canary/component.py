@@ -2,7 +2,7 @@
 
 When the region has a canary (``serving/release.py`` state), both models score
 every labelled row of the span through their serving signature, and
-``serving.canary.judge_and_apply`` promotes it, rolls it back or leaves it
+``components.canary.analysis.judge_and_apply`` promotes it, rolls it back or leaves it
 pending (too few rows, or an inconclusive interval), records the verdict
 beside the TF Serving config and returns it. The verdict is this node's
 output artifact, so ML Metadata holds it and the run record reads it. Runs in
@@ -13,7 +13,7 @@ After the judgement the node also judges the serving (stable) model on the
 newest labelled span (``labels.delay_spans`` back; a delayed span is read
 from the region's data files): AUC with a bootstrap interval, accuracy and
 prediction drift against the reference recorded at its push
-(``serving.quality``). The verdict's ``quality`` block is what the gate
+(``components.canary.quality``). The verdict's ``quality`` block is what the gate
 retrains on when the model degraded.
 
 Docs: ``docs/canary.md``.
@@ -28,6 +28,7 @@ from tfx.types import standard_artifacts as std
 from tfx.utils import io_utils
 
 from components.artifacts import CanaryVerdict
+from components.canary import analysis
 from components.gate.decision import classify
 from components.gate.executor import read_anomalies
 from components.ingest import spans
@@ -38,7 +39,7 @@ from components.state import RegionState
 from driftgate.core import vocabulary as ids
 from driftgate.core.config import canary_config_from_dict
 from driftgate.core.layout import RegionLayout
-from serving import canary, release, repair
+from serving import release, repair
 
 
 def hold_reason(span: int, ingest_reason: str, canary_span, findings) -> "str | None":
@@ -61,7 +62,7 @@ def delayed_span_rows(data_dir: str, span_pattern: str, span: int, schema_uri: s
     import pandas as pd
     import tensorflow as tf
 
-    from serving.canary import examples_from_frame
+    from components.canary.analysis import examples_from_frame
 
     files = sorted(tf.io.gfile.glob(f"{data_dir}/{span_pattern.replace('{SPAN}', str(span))}"))
     if not files:
@@ -80,7 +81,7 @@ def delayed_span_rows(data_dir: str, span_pattern: str, span: int, schema_uri: s
 def serving_quality(layout, model_name: str, span: int, rows, cfg, not_judged: "str | None") -> dict:
     """The serving model's quality on labelled span ``span`` (``rows``: a
     callable returning its (records, labels)), or why it was not judged."""
-    from serving import quality
+    from components.canary import quality
 
     state = release.load_state(layout.serving_dir, model_name)
     if state.stable is None:
@@ -103,7 +104,7 @@ def serving_quality(layout, model_name: str, span: int, rows, cfg, not_judged: "
     recorded = region_state.releases().get(version, {}).get("reference")
     ref = quality.Reference.from_json(recorded) if recorded else None
     base = release.model_dir(layout.serving_dir, model_name)
-    predictions = canary.predict_version(base, version, records) if len(records) else np.zeros(0)
+    predictions = analysis.predict_version(base, version, records) if len(records) else np.zeros(0)
     return quality.judge(version, span, labels, predictions, ref, cfg["config"], seed=span).to_json()
 
 
@@ -152,7 +153,7 @@ def CanaryJudge(
         if hold is None:
             records, labels = span_rows()
     try:
-        result = canary.judge_and_apply(
+        result = analysis.judge_and_apply(
             where.serving_dir,
             model_name,
             records,
@@ -166,7 +167,7 @@ def CanaryJudge(
     except Exception as exc:  # cannot judge now: the labels stay, the next span judges it
         logging.exception("canary judgement failed")
         why = f"could not judge on span {span}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-        result = canary.judge_and_apply(
+        result = analysis.judge_and_apply(
             where.serving_dir, model_name, records, labels, None, span, hold=why, served=served_base_path
         )
     result["region"] = region

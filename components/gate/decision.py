@@ -61,7 +61,7 @@ class Policy:
     calibration_history: int = 0  # span-to-span comparisons available
     calibration_min_history: int = 0
     min_features: int = 1  # calibrated drift: features that must reach retrain_on
-    quality: Optional[dict] = None  # serving.quality.Quality.to_json() of the serving model
+    quality: Optional[dict] = None  # components.canary.quality.Quality.to_json() of the serving model
     retrain_on_prediction_drift: str = "never"
     gradual_retrains: bool = True  # drift.gradual.retrain
 

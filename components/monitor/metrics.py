@@ -135,7 +135,7 @@ def build_registry(result, history=(), release_state=None):
 
 
 def quality_metrics(reg, region: str, q: dict) -> None:
-    """The serving model on the newest labelled span (``serving.quality``):
+    """The serving model on the newest labelled span (``components.canary.quality``):
     AUC with its interval, the push-time reference, the verdict, and how far
     its predictions moved from its training span. Nothing when not judged."""
     from prometheus_client import Gauge

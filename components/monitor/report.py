@@ -128,7 +128,7 @@ def _feature_table(comp: Comparison) -> str:
 
 
 def _quality_section(q: dict) -> str:
-    """The serving model judged on the newest labelled span (``serving.quality``)."""
+    """The serving model judged on the newest labelled span (``components.canary.quality``)."""
     if not q:
         return ""
     rows = [("verdict", q.get("verdict"))]

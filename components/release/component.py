@@ -7,7 +7,7 @@ which span it was trained on.
   fails gets no label and is marked rejected; the stable one keeps serving.
 - The region state records ``{version: span}``: the next spans' training
   baseline, and what the model-age policy counts from; and the version's
-  reference quality (``serving.quality.reference``: AUC, accuracy and
+  reference quality (``components.canary.quality.reference``: AUC, accuracy and
   prediction histogram on this span's eval split), which later spans judge
   the serving model against.
 """
@@ -52,12 +52,12 @@ def ReleaseRecorder(
     reference = None
     if label:  # what later spans judge this model against; measuring it never fails the push
         try:
-            from serving import canary, quality
+            from components.canary import analysis, quality
 
             eval_records, eval_labels = labelled(examples, label, ("eval",))
             train_records, _ = labelled(examples, label, ("train",))
             base = releases.model_dir(serving_dir, model_name)
-            p = canary.predict_version(base, version, eval_records + train_records)
+            p = analysis.predict_version(base, version, eval_records + train_records)
             reference = quality.reference(version, span, eval_labels, p[: len(eval_records)], p).to_json()
         except Exception:  # noqa: BLE001
             logging.exception("reference quality of version %d not measured", version)

@@ -1,7 +1,7 @@
 """``driftgate canary evaluate``: judge the region's canary on a labelled span,
 then promote or roll it back and record the verdict.
 
-The use case around the pure analysis in ``serving/canary.py``: it reads the
+The use case around the pure analysis in ``components/canary/analysis.py``: it reads the
 span's CSV files and the region's schema (which ``serving`` must not know
 about), calls the analysis, applies the verdict through ``serving/release.py``
 and records it beside the TF Serving config and in ML Metadata.
@@ -9,12 +9,13 @@ and records it beside the TF Serving config and in ML Metadata.
 
 import pandas as pd
 
+from components.canary import analysis
 from driftgate.core import storage
 from driftgate.core.config import region_data_dir, schema_file
 from driftgate.core.layout import RegionLayout
 from pipelines import preflight
 from pipelines.schema_store import load
-from serving import canary, release
+from serving import release
 
 
 def evaluate_and_apply(
@@ -30,8 +31,8 @@ def evaluate_and_apply(
     sf = preflight.span_files(region_data_dir(config, data), config.data.span_pattern, span)
     frame = pd.concat([pd.read_csv(f) for f in sf.files], ignore_index=True)
     labels = frame.pop(config.features.label).to_numpy()
-    examples = canary.examples_from_frame(frame, load(schema_file(config, schemas_dir)))
-    result = canary.judge_and_apply(
+    examples = analysis.examples_from_frame(frame, load(schema_file(config, schemas_dir)))
+    result = analysis.judge_and_apply(
         lay.serving_dir,
         config.serving.model_name,
         examples,
@@ -46,5 +47,5 @@ def evaluate_and_apply(
     if dry_run:
         result["report"], result["mlmd_execution_id"] = None, None
         return result
-    result["mlmd_execution_id"] = canary.record_in_mlmd(lay.metadata_path, config.region, result)
+    result["mlmd_execution_id"] = analysis.record_in_mlmd(lay.metadata_path, config.region, result)
     return result

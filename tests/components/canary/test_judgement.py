@@ -5,7 +5,7 @@ fault-injection run over real SavedModels."""
 import numpy as np
 import pytest
 
-from serving import canary_judge as cj
+from components.canary import judgement as cj
 
 KW = dict(auc_margin=0.01, accuracy_margin=0.01, min_rows=200)
 
@@ -98,7 +98,7 @@ def test_a_span_with_one_class_cannot_be_judged():
 
 
 def test_a_large_prediction_shift_fails_unless_the_canary_is_shown_better():
-    from serving.canary import prediction_shift_check
+    from components.canary.analysis import prediction_shift_check
 
     assert prediction_shift_check(0.1, 0.25, -0.02) == (True, "prediction shift KS 0.100 (max 0.25)")
     assert prediction_shift_check(0.46, 0.25, -0.01) == (False, "prediction shift KS 0.460 (max 0.25)")

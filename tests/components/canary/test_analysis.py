@@ -5,8 +5,9 @@ import json
 import numpy as np
 import pytest
 
+from components.canary import judgement
 from driftgate.core.config import load_region_config
-from serving import canary, release
+from serving import release
 
 MODEL = "flights_late"
 
@@ -17,7 +18,7 @@ def test_auc_matches_the_pairwise_definition():
     s = rng.random(300) + 0.3 * y
     pos, neg = s[y == 1], s[y == 0]
     pairwise = np.mean([(p > n) + 0.5 * (p == n) for p in pos for n in neg])
-    assert canary.auc(y, s) == pytest.approx(pairwise)
+    assert judgement.auc(y, s) == pytest.approx(pairwise)
 
 
 def _evaluate(region, small_spans, dry_run=False):

@@ -19,7 +19,7 @@ from typing import List, Optional
 
 import numpy as np
 
-from serving.canary_judge import accuracy, auc
+from components.canary.judgement import accuracy, auc
 
 BINS = 20  # prediction histogram: equal-width bins over [0, 1]
 DEGRADED, OK, INSUFFICIENT, NO_REFERENCE = "degraded", "ok", "insufficient_data", "no_reference"

@@ -1,5 +1,5 @@
 """The statistical canary judge: is the canary at least as good as stable on
-the same rows? Pure numpy; ``serving/canary.py`` feeds it both models'
+the same rows? Pure numpy; ``components/canary/analysis.py`` feeds it both models'
 predictions on a labelled span.
 
 Like Kayenta's judge, it compares the two on the same traffic and asks for

@@ -15,8 +15,8 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from components.canary.judgement import ROLLBACK, auc, judge
 from driftgate.core import vocabulary as ids
-from serving.canary_judge import ROLLBACK, auc, judge
 
 
 def examples_from_frame(frame, schema) -> List[bytes]:
