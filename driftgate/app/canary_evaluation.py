@@ -7,6 +7,9 @@ about), calls the analysis, applies the verdict through ``serving/release.py``
 and records it beside the TF Serving config and in ML Metadata.
 """
 
+from dataclasses import dataclass, field
+from typing import List, Optional
+
 import pandas as pd
 
 from components.canary import analysis
@@ -18,12 +21,36 @@ from pipelines.schema_store import load
 from serving import release
 
 
+@dataclass(frozen=True)
+class CanaryEvaluation:
+    """What ``driftgate canary evaluate`` shows: the verdict and its evidence."""
+
+    region: str
+    span: int
+    verdict: str  # promote | rollback | pending
+    canary_version: int
+    stable_version: int
+    rows: int
+    metrics: dict  # per model ("stable", "canary"): auc, accuracy, failure_rate, latencies; prediction_ks
+    reasons: List[str]
+    dry_run: bool
+    report: Optional[str] = None  # the JSON record beside the TF Serving config (None on a dry run)
+    mlmd_execution_id: Optional[int] = None
+    detail: dict = field(default_factory=dict, repr=False)  # the analysis as recorded
+
+    def to_json_dict(self) -> dict:
+        """The analysis as recorded, with the region and where it was recorded."""
+        return dict(
+            self.detail, region=self.region, report=self.report, mlmd_execution_id=self.mlmd_execution_id
+        )
+
+
 def evaluate_and_apply(
     config, span: int, root: str, data=None, schemas_dir=None, dry_run: bool = False
-) -> dict:
+) -> CanaryEvaluation:
     """``driftgate canary evaluate``: analyse, promote or roll back, record
-    (JSON beside the config + ML Metadata). Returns the result. ``dry_run``
-    analyses only: labels, records and ML Metadata stay as they are."""
+    (JSON beside the config + ML Metadata). ``dry_run`` analyses only:
+    labels, records and ML Metadata stay as they are."""
     lay = RegionLayout(storage.absolute(root), config.region, config.serving.model_name)
     state = release.load_state(lay.serving_dir, config.serving.model_name)
     if state.canary is None:
@@ -44,8 +71,18 @@ def evaluate_and_apply(
         served=config.serving.served_base_path(config.region),
     )
     result["region"] = config.region
-    if dry_run:
-        result["report"], result["mlmd_execution_id"] = None, None
-        return result
-    result["mlmd_execution_id"] = analysis.record_in_mlmd(lay.metadata_path, config.region, result)
-    return result
+    execution = None if dry_run else analysis.record_in_mlmd(lay.metadata_path, config.region, result)
+    return CanaryEvaluation(
+        region=config.region,
+        span=span,
+        verdict=result["verdict"],
+        canary_version=result["canary_version"],
+        stable_version=result["stable_version"],
+        rows=result["rows"],
+        metrics=result["metrics"],
+        reasons=list(result["reasons"]),
+        dry_run=dry_run,
+        report=None if dry_run else result.get("report"),
+        mlmd_execution_id=execution,
+        detail=result,
+    )

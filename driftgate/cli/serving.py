@@ -111,16 +111,15 @@ def evaluate_cmd(region, span, data, root, dry_run, config_dir, output_format):
     config = load(region, config_dir)
     r = canary_evaluation.evaluate_and_apply(config, span, root, data, dry_run=dry_run)
     if output_format == output.JSON:
-        output.emit_json(r)
+        output.emit_json(r.to_json_dict())
         return 0
     click.echo(
-        f"{config.region} span {span}: canary v{r['canary_version']} vs stable v{r['stable_version']} "
-        f"on {r['rows']:,} rows -> {r['verdict'].upper()}"
-        + (" (dry run: nothing changed)" if dry_run else "")
+        f"{config.region} span {span}: canary v{r.canary_version} vs stable v{r.stable_version} "
+        f"on {r.rows:,} rows -> {r.verdict.upper()}" + (" (dry run: nothing changed)" if dry_run else "")
     )
     rows = []
     for name in ("stable", "canary"):
-        m = r["metrics"][name]
+        m = r.metrics[name]
         rows.append(
             [
                 name,
@@ -134,10 +133,10 @@ def evaluate_cmd(region, span, data, root, dry_run, config_dir, output_format):
             ]
         )
     click.echo(output.table(rows, ["", "auc", "accuracy", "fail", "p50 1", "p99 1", "p50 1000", "p99 1000"]))
-    for reason in r["reasons"]:
+    for reason in r.reasons:
         click.echo(f"  {reason}")
     if not dry_run:
-        click.echo(f"  recorded: {r['report']} and ML Metadata execution {r['mlmd_execution_id']}")
+        click.echo(f"  recorded: {r.report} and ML Metadata execution {r.mlmd_execution_id}")
     return 0
 
 

@@ -147,3 +147,18 @@ def test_the_readme_and_a_page_render_to_a_screenshot(site, tmp_path):
         assert shot.is_file(), proc.stderr[-2000:]
         stat = ImageStat.Stat(Image.open(shot).convert("L"))
         assert stat.stddev[0] > 10, name  # not a blank page
+
+
+def test_the_readme_folder_table_lists_every_top_level_folder():
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    if tracked.returncode != 0:
+        pytest.skip("not a git checkout: the folders cannot be listed as a clone has them")
+    folders = {line.split("/", 1)[0] for line in tracked.stdout.splitlines() if "/" in line}
+    folders -= {".ci", ".github"}  # CI's own, not the user's
+    text = (ROOT / "README.md").read_text()
+    table = text[text.index("## Folder layout") : text.index("## Read on")]
+    first_cells = [row.split("|")[1] for row in table.splitlines() if row.startswith("| `")]
+    named = {name for cell in first_cells for name in re.findall(r"`([a-z_]+)/`", cell)}
+    assert (
+        named == folders
+    ), f"README's folder table: add {sorted(folders - named)}, drop {sorted(named - folders)}"

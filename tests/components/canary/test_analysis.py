@@ -39,24 +39,24 @@ def test_worse_canary_is_rolled_back_automatically(region, saved_models, small_s
     release.push(str(region), MODEL, 1, saved_models["sample"])
     release.push(str(region), MODEL, 3, saved_models["sample"])  # the shuffled-label model
     r = _evaluate(region, small_spans)
-    assert r["verdict"] == "rollback"
-    assert any(x.startswith("FAILED: AUC") for x in r["reasons"])
-    assert r["metrics"]["canary"]["auc"] < r["metrics"]["stable"]["auc"]
+    assert r.verdict == "rollback"
+    assert any(x.startswith("FAILED: AUC") for x in r.reasons)
+    assert r.metrics["canary"]["auc"] < r.metrics["stable"]["auc"]
     st = release.load_state(str(region), MODEL)
     assert (st.stable, st.canary) == (1, None) and 3 in st.rejected
     saved = json.loads((region / "canary-v3-span-2.json").read_text())
     assert saved["verdict"] == "rollback" and saved["rows"] == 400
-    assert r["mlmd_execution_id"] > 0
+    assert r.mlmd_execution_id > 0
 
 
 def test_equally_good_canary_is_promoted(region, saved_models, small_spans):
     release.push(str(region), MODEL, 1, saved_models["sample"])
     release.push(str(region), MODEL, 2, saved_models["sample"])  # same weights as stable
     r = _evaluate(region, small_spans)
-    assert r["verdict"] == "promote", r["reasons"]
-    assert r["metrics"]["prediction_ks"] == pytest.approx(0.0, abs=1e-9)
+    assert r.verdict == "promote", r.reasons
+    assert r.metrics["prediction_ks"] == pytest.approx(0.0, abs=1e-9)
     for name in ("stable", "canary"):
-        m = r["metrics"][name]
+        m = r.metrics[name]
         assert 0 <= m["failure_rate"] < 1 and m["latency_ms_1"]["p50"] > 0
         assert m["latency_ms_1000"]["p99"] >= m["latency_ms_1000"]["p50"]
     st = release.load_state(str(region), MODEL)
@@ -74,7 +74,7 @@ def test_dry_run_judges_without_changing_anything(region, saved_models, small_sp
     release.push(str(region), MODEL, 3, saved_models["sample"])  # the shuffled-label model
     before = {p.name: p.read_bytes() for p in region.iterdir() if p.is_file() and not p.name.startswith(".")}
     r = _evaluate(region, small_spans, dry_run=True)
-    assert r["verdict"] == "rollback" and r["dry_run"] is True and r["report"] is None
+    assert r.verdict == "rollback" and r.dry_run is True and r.report is None
     after = {p.name: p.read_bytes() for p in region.iterdir() if p.is_file() and not p.name.startswith(".")}
     assert after == before
     assert (release.load_state(str(region), MODEL).canary) == 3
