@@ -164,6 +164,29 @@ def classify(
     return out
 
 
+def certain_shift(span: int, quality: Mapping) -> Optional[str]:
+    """The reason to retrain before the drift thresholds calibrate, or None.
+
+    A young region holds on fixed-threshold drift (``until_calibrated:
+    hold``), but not on a shift that is certain and large: the serving
+    model's predictions drift critically from its training span *and* its
+    AUC on this span's labelled rows lies wholly below the AUC it had when
+    pushed (the whole interval, not just the point). Either alone holds; an
+    identical span shows neither."""
+    if not quality or quality.get("prediction_severity") != CRITICAL:
+        return None
+    high, ref = quality.get("auc_high"), quality.get("reference_auc")
+    if high is None or ref is None or not high < ref:
+        return None
+    psi = quality.get("prediction_drift", {}).get("psi", float("nan"))
+    return (
+        f"certain shift before calibration: serving v{quality['version']}'s predictions drift critically "
+        f"(PSI {psi:.3f} vs span {quality.get('reference_span')}) and its AUC {quality['auc']:.3f} "
+        f"[{quality['auc_low']:.3f}, {high:.3f}] on span {quality.get('span', span)} lies wholly below its "
+        f"reference {ref:.3f}"
+    )
+
+
 def nothing_new(span: int, rows: Mapping[str, int], serving_version: Optional[int]) -> SpanReport:
     """The report of a run that found no span newer than the last processed one:
     ``skip``, and nothing about the region changes."""
@@ -232,6 +255,9 @@ def decide(
             f"prediction drift {quality['prediction_severity']}: serving v{quality['version']}'s predictions "
             f"on span {quality['span']} vs its training span, PSI {psi:.3f}"
         )
+    certain = certain_shift(span, quality) if policy.calibration == "hold" else None
+    if certain and not at_least(quality.get("prediction_severity", NONE), policy.retrain_on_prediction_drift):
+        retrain.append(certain)  # no blind start: see certain_shift
     training = drift.get("training")
     if training and at_least(training.severity, policy.retrain_on):
         hit = sorted(n for n, f in training.features.items() if at_least(f.severity, policy.retrain_on))

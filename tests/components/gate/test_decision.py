@@ -309,3 +309,71 @@ def test_retrain_run_parameter():
     assert decision.parse_retrain_parameter("force") is True
     with pytest.raises(ValueError, match='retrain="yes": expected "auto"'):
         decision.parse_retrain_parameter("yes")
+
+
+# the January -> July case of a young EWR: the serving model's numbers on span 3 (July)
+QUALITY_JULY = {
+    "version": 1,
+    "span": 3,
+    "rows": 2800,
+    "verdict": "ok",
+    "auc": 0.675,
+    "auc_low": 0.665,
+    "auc_high": 0.685,
+    "reference_auc": 0.739,
+    "reference_span": 1,
+    "prediction_severity": "critical",
+    "prediction_drift": {"psi": 3.12, "ks": 0.5},
+    "sentence": "serving v1 scores AUC 0.675 [0.665, 0.685] (95%) on span 3; reference 0.739 (span 1), "
+    "within margin 0.15; prediction PSI 3.120 vs span 1",
+}
+
+
+def test_a_young_region_retrains_on_a_certain_large_shift_and_names_the_evidence():
+    import dataclasses
+
+    hold = dataclasses.replace(
+        SERVING, calibration="hold", calibration_history=1, calibration_min_history=3, quality=QUALITY_JULY
+    )
+    report = decision.decide(
+        3, {"all": 9000}, [], drift={"training": _features(temp="critical", dewp="critical")}, policy=hold
+    )
+    assert report.decision == decision.RETRAIN
+    assert report.summary.startswith(
+        "retrain: certain shift before calibration: serving v1's predictions drift critically "
+        "(PSI 3.120 vs span 1) and its AUC 0.675 [0.665, 0.685] on span 3 lies wholly below its reference 0.739"
+    )
+    calibrated = dataclasses.replace(hold, calibration="calibrated", min_features=3)
+    assert "certain shift" not in " ".join(
+        decision.decide(
+            3, {"all": 9000}, [], drift={"training": _features(temp="none")}, policy=calibrated
+        ).reasons
+    )  # once calibrated, the calibrated thresholds judge
+
+
+@pytest.mark.parametrize(
+    "change, why",
+    [
+        ({"prediction_severity": "warning"}, "predictions drift only a little"),
+        ({"auc_high": 0.745}, "the interval reaches the reference"),
+        (
+            {"prediction_severity": "none", "auc": 0.74, "auc_low": 0.73, "auc_high": 0.75},
+            "the same span again",
+        ),
+    ],
+)
+def test_a_young_region_still_holds_on_anything_less_than_a_certain_shift(change, why):
+    import dataclasses
+
+    hold = dataclasses.replace(
+        SERVING,
+        calibration="hold",
+        calibration_history=1,
+        calibration_min_history=3,
+        quality=dict(QUALITY_JULY, **change),
+    )
+    report = decision.decide(
+        3, {"all": 9000}, [], drift={"training": _features(temp="critical")}, policy=hold
+    )
+    assert report.decision == decision.SKIP, why
+    assert "thresholds calibrate after 3" in " ".join(report.reasons)
