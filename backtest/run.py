@@ -28,7 +28,7 @@ def policy_names() -> List[str]:
         + ["age-cap"]
         + [f"drift-{t}" for t in DRIFT_TESTS]
         + list(SIGNALS)
-        + ["driftgate-fixed", "driftgate"]
+        + ["driftgate-fixed", "driftgate-certain", "driftgate"]
     )
 
 
@@ -118,13 +118,23 @@ def fixed_thresholds(cfg):
     return dataclasses.replace(cfg, drift=dataclasses.replace(cfg.drift, calibration=cal))
 
 
-def deciders(cfg, spans: List[int], report, fixed_report) -> Dict[str, p.Decide]:
+def certain_first(cfg):
+    """The region's config with ``until_calibrated: certain``: before calibration,
+    a certain and large shift retrains (``components.gate.decision.certain_shift``)."""
+    import dataclasses
+
+    cal = dataclasses.replace(cfg.drift.calibration, until_calibrated="certain")
+    return dataclasses.replace(cfg, drift=dataclasses.replace(cfg.drift, calibration=cal))
+
+
+def deciders(cfg, spans: List[int], report, fixed_report, certain_report=None) -> Dict[str, p.Decide]:
     out = {"never": p.never(), "always": p.always()}
     out.update({f"every-{k}": p.every(k) for k in CALENDAR})
     out["age-cap"] = p.age_cap(spans, cfg.drift.max_model_age_spans)
     out.update({f"drift-{t}": p.from_reports(fixed_report, t, cfg.drift.retrain_on) for t in DRIFT_TESTS})
     out.update({name: p.from_signal(report, *sigs) for name, sigs in SIGNALS.items()})
     out["driftgate-fixed"] = p.from_reports(fixed_report, None, cfg.drift.retrain_on)
+    out["driftgate-certain"] = p.from_reports(certain_report or report, None, cfg.drift.retrain_on)
     out["driftgate"] = p.from_reports(report, None, cfg.drift.retrain_on)
     return out
 
@@ -173,10 +183,11 @@ def backtest_region(
     summ = signals.summaries(stats, list(cfg.features.all))
     report = signals.reports(cfg, wanted, summ, rows, m)
     fixed_report = signals.reports(fixed_thresholds(cfg), wanted, summ, rows, m)
+    certain_report = signals.reports(certain_first(cfg), wanted, summ, rows, m)
     bless = p.Bless(rule=tfma_rule(cfg))
     # gain is measured against never and always: they always run, first
     chosen = ["never", "always"] + [c for c in (policies or policy_names()) if c not in ("never", "always")]
-    every = deciders(cfg, wanted, report, fixed_report)
+    every = deciders(cfg, wanted, report, fixed_report, certain_report)
     unknown = [c for c in chosen if c not in every]
     if unknown:
         raise BacktestError(f"unknown policy '{unknown[0]}'; choose from {', '.join(every)}")

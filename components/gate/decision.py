@@ -55,8 +55,9 @@ class Policy:
     block_on_skew: str = "critical"
     min_count: int = 0  # drift.min_count: fewer values on either side give no drift verdict
     # how drift vs the training baseline was judged: off (fixed thresholds),
-    # calibrated (this region's history), hold / fixed (history still short:
-    # fixed thresholds, and hold = that drift does not retrain on its own)
+    # calibrated (this region's history), hold / certain / fixed (history still
+    # short: fixed thresholds; hold = that drift does not retrain on its own,
+    # certain = nor does it, but a certain shift does: certain_shift)
     calibration: str = "off"
     calibration_history: int = 0  # span-to-span comparisons available
     calibration_min_history: int = 0
@@ -165,10 +166,11 @@ def classify(
 
 
 def certain_shift(span: int, quality: Mapping) -> Optional[str]:
-    """The reason to retrain before the drift thresholds calibrate, or None.
+    """The reason to retrain before the drift thresholds calibrate, or None
+    (``drift.calibration.until_calibrated: certain``).
 
-    A young region holds on fixed-threshold drift (``until_calibrated:
-    hold``), but not on a shift that is certain and large: the serving
+    A young region holds on fixed-threshold drift, but not on a shift that is
+    certain and large: the serving
     model's predictions drift critically from its training span *and* its
     AUC on this span's labelled rows lies wholly below the AUC it had when
     pushed (the whole interval, not just the point). Either alone holds; an
@@ -255,7 +257,7 @@ def decide(
             f"prediction drift {quality['prediction_severity']}: serving v{quality['version']}'s predictions "
             f"on span {quality['span']} vs its training span, PSI {psi:.3f}"
         )
-    certain = certain_shift(span, quality) if policy.calibration == "hold" else None
+    certain = certain_shift(span, quality) if policy.calibration == "certain" else None
     if certain and not at_least(quality.get("prediction_severity", NONE), policy.retrain_on_prediction_drift):
         retrain.append(certain)  # no blind start: see certain_shift
     training = drift.get("training")
@@ -263,11 +265,11 @@ def decide(
         hit = sorted(n for n, f in training.features.items() if at_least(f.severity, policy.retrain_on))
         hit = hit or list(training.drifted)
         base = f"vs training baseline (span {training.span})"
-        if policy.calibration == "hold":
+        if policy.calibration in ("hold", "certain"):
             notes.append(
                 f"drift {training.severity} {base} on {', '.join(hit)} at fixed thresholds, not retraining on it: "
                 f"thresholds calibrate after {policy.calibration_min_history} span-to-span comparisons "
-                f"({policy.calibration_history} so far; drift.calibration.until_calibrated: hold)"
+                f"({policy.calibration_history} so far; drift.calibration.until_calibrated: {policy.calibration})"
             )
         elif (
             policy.calibration == "calibrated"

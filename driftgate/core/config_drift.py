@@ -92,7 +92,11 @@ class CalibrationConfig:
     warning, above ``mean + critical_k * std`` critical. Until ``min_history``
     span-to-span comparisons exist, the fixed ``thresholds`` judge; with
     ``until_calibrated: hold`` that drift is reported but does not retrain on
-    its own (the model-age cap and the serving model's quality still do).
+    its own (the model-age cap and the serving model's quality still do);
+    ``certain`` holds too, except on a certain and large shift (critical
+    prediction drift with the serving model's AUC interval wholly below its
+    reference: ``components.gate.decision.certain_shift``); ``fixed`` retrains
+    on it.
     Calibrated drift retrains when at least ``min_features`` features reach
     ``retrain_on``, or one feature is critical (a break, not a season). Defaults chosen with ``driftgate backtest`` (README)."""
 
@@ -104,7 +108,7 @@ class CalibrationConfig:
     floor: float = field(
         default=0.25, metadata=rng(0.0, 1.0)
     )  # x the fixed threshold: the lowest calibrated one
-    until_calibrated: str = field(default="hold", metadata={"choices": ("hold", "fixed")})
+    until_calibrated: str = field(default="hold", metadata={"choices": ("hold", "certain", "fixed")})
 
     def problem(self) -> Optional[str]:
         if self.k > self.critical_k:

@@ -333,7 +333,7 @@ def test_a_young_region_retrains_on_a_certain_large_shift_and_names_the_evidence
     import dataclasses
 
     hold = dataclasses.replace(
-        SERVING, calibration="hold", calibration_history=1, calibration_min_history=3, quality=QUALITY_JULY
+        SERVING, calibration="certain", calibration_history=1, calibration_min_history=3, quality=QUALITY_JULY
     )
     report = decision.decide(
         3, {"all": 9000}, [], drift={"training": _features(temp="critical", dewp="critical")}, policy=hold
@@ -367,7 +367,7 @@ def test_a_young_region_still_holds_on_anything_less_than_a_certain_shift(change
 
     hold = dataclasses.replace(
         SERVING,
-        calibration="hold",
+        calibration="certain",
         calibration_history=1,
         calibration_min_history=3,
         quality=dict(QUALITY_JULY, **change),
