@@ -233,16 +233,17 @@ def compile_region(config: RegionConfig, out_dir: str, image: Optional[str] = No
     check_location(config.kubeflow.root, "kubeflow.root", source)
     check_location(config.kubeflow.data_root, "kubeflow.data_root", source)
     commit = git_commit_of(version_path(config.region, config.schema.version))
+    layout = cluster_layout(config)
     pipeline = create_pipeline(
         config,
-        cluster_layout(config),
+        layout,
         schema_commit=commit,
         pushgateway=config.kubeflow.pushgateway or "",
         driftgate_version=driftgate_version(),
         run_parameters=True,
     )
     finalizer = RunFinalizer(
-        layout=cluster_layout(config).to_json(),
+        layout=layout.to_json(),
         alerts_config=json.dumps(asdict(config.alerts)),
         pushgateway=config.kubeflow.pushgateway or "",
     ).with_id(ids.RUN_FINALIZER)
@@ -271,7 +272,7 @@ def compile_region(config: RegionConfig, out_dir: str, image: Optional[str] = No
     restore_run_parameters(spec)
     repair_exit_dag(spec)
     repair_conditions(spec)
-    add_lease_env(spec, cluster_layout(config))
+    add_lease_env(spec, layout)
     platform = add_alert_secrets(spec, config.kubeflow.alerts_secret)
     with open(path, "w") as fh:
         fh.write(header + yaml.safe_dump(spec, sort_keys=True))

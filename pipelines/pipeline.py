@@ -158,9 +158,10 @@ def create_pipeline(
             ids.PARAM_RETRAIN: ids.RETRAIN_FORCE if force_retrain else ids.RETRAIN_AUTO,
             ids.PARAM_NOTE: note,
         }
+    where = layout.to_json()  # every driftgate node reads the same layout (RegionLayout.from_json)
     example_gen = SpanExampleGen(
         input_base=layout.data_dir,
-        layout=layout.to_json(),
+        layout=where,
         input_config=example_gen_input(config),
         output_config=tfx.proto.Output(
             split_config=tfx.proto.SplitConfig(
@@ -193,7 +194,7 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         anomalies=example_validator.outputs["anomalies"],
         schema=schema_importer.outputs["schema"],
-        layout=layout.to_json(),
+        layout=where,
         label=config.features.label,
         canary_config=json.dumps(asdict(config.serving.canary)),
         quality_config=json.dumps(asdict(config.quality)),
@@ -209,7 +210,7 @@ def create_pipeline(
         canary=canary_judge.outputs["verdict"],
         drift_config=drift_config_json(config.drift),
         features=json.dumps(list(config.features.all)),
-        layout=layout.to_json(),
+        layout=where,
         retrain=values[ids.PARAM_RETRAIN],
         schema_version=f"v{config.schema.version}",
         schema_commit=schema_commit or "",
@@ -221,7 +222,7 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         report=gate.outputs["report"],
         canary=canary_judge.outputs["verdict"],
-        layout=layout.to_json(),
+        layout=where,
         features=json.dumps(list(config.features.all)),
         alerts_config=json.dumps(asdict(config.alerts)),
         pushgateway=pushgateway,
@@ -234,7 +235,7 @@ def create_pipeline(
     with tfx.dsl.Cond(decision != ids.RETRAIN):
         nodes.append(RunRecorder(**recorder_args).with_id(ids.RUN_RECORDER))
     with tfx.dsl.Cond(decision == ids.RETRAIN):
-        baseline = ServingBaseline(layout=layout.to_json()).with_id(ids.SERVING_BASELINE)
+        baseline = ServingBaseline(layout=where).with_id(ids.SERVING_BASELINE)
         trainer = tfx.components.Trainer(
             run_fn=TRAINER_RUN_FN,
             examples=example_gen.outputs["examples"],
@@ -260,7 +261,7 @@ def create_pipeline(
             pushed_model=pusher.outputs["pushed_model"],
             examples=example_gen.outputs["examples"],
             label=config.features.label,
-            layout=layout.to_json(),
+            layout=where,
         ).with_id(ids.RELEASE_RECORDER)
         recorder = RunRecorderRetrain(
             **recorder_args,

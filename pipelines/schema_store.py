@@ -72,10 +72,31 @@ def digest(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def release_key(region: str, version: int) -> str:
+    """A version's key in ``released.json``: ``<REGION>/v<N>``."""
+    return f"{region}/v{version}"
+
+
 def released(schemas_dir: Optional[Path] = None) -> Dict[str, str]:
     """``{"<REGION>/v<N>": sha256}`` of every released version."""
     path = schemas_root(schemas_dir) / RELEASED_FILE
     return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def release_problem(
+    region: str, version: int, recorded: str, schemas_dir: Optional[Path] = None
+) -> Optional[str]:
+    """What is wrong with released ``region``/``version`` (recorded hash
+    ``recorded``): its file gone or edited since, in one line; None when intact."""
+    path = version_path(region, version, schemas_dir)
+    if not path.is_file():
+        return f"{path}: version {version} of {region} was released and is gone; restore it"
+    if digest(path) != recorded:
+        return (
+            f"{path}: version {version} of {region} was released and has been edited since; "
+            "restore it and put the change in a new version"
+        )
+    return None
 
 
 def git_commit_of(path: Path) -> Optional[str]:

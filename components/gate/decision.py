@@ -170,11 +170,10 @@ def certain_shift(span: int, quality: Mapping) -> Optional[str]:
     (``drift.calibration.until_calibrated: certain``).
 
     A young region holds on fixed-threshold drift, but not on a shift that is
-    certain and large: the serving
-    model's predictions drift critically from its training span *and* its
-    AUC on this span's labelled rows lies wholly below the AUC it had when
-    pushed (the whole interval, not just the point). Either alone holds; an
-    identical span shows neither."""
+    certain and large: the serving model's predictions drift critically from
+    its training span *and* its AUC on this span's labelled rows lies wholly
+    below the AUC it had when pushed (the whole interval, not just the
+    point). Either alone holds; an identical span shows neither."""
     if not quality or quality.get("prediction_severity") != CRITICAL:
         return None
     high, ref = quality.get("auc_high"), quality.get("reference_auc")

@@ -19,7 +19,7 @@ from typing import Iterable, List, Optional
 from driftgate.app.schema_workflow import validate_file
 from driftgate.core.config import ConfigError, available_regions, load_region_config
 from driftgate.core.errors import DriftgateError
-from pipelines.schema_store import digest, released, schemas_root, version_path
+from pipelines.schema_store import RELEASED_FILE, release_key, release_problem, released, schemas_root
 
 SCHEMA_FILE = re.compile(r"(?:^|/)(?P<region>[A-Za-z][A-Za-z0-9_-]*)/v(?P<version>\d+)/schema\.pbtxt$")
 
@@ -60,23 +60,17 @@ def check_released(regions_dir: Path, schemas_dir: Optional[Path] = None) -> Lis
     problems = []
     for key, sha in sorted(table.items()):
         region, v = key.split("/v")
-        path = version_path(region, int(v), schemas_dir)
-        if not path.is_file():
-            problems.append(f"{path}: version {v} of {region} was released and is gone; restore it")
-        elif digest(path) != sha:
-            problems.append(
-                f"{path}: version {v} of {region} was released and has been edited since; "
-                "restore it and put the change in a new version"
-            )
+        problem = release_problem(region, int(v), sha, schemas_dir)
+        if problem:
+            problems.append(problem)
     for region in available_regions(regions_dir):
         try:
             pinned = load_region_config(region, regions_dir).schema.version
         except ConfigError:
             continue  # the config hook names it
-        if f"{region}/v{pinned}" not in table:
-            root = schemas_root(schemas_dir)
+        if release_key(region, pinned) not in table:
             problems.append(
                 f"{regions_dir / (region + '.yaml')}: pins schema v{pinned} of {region}, which is not in "
-                f"{root / 'released.json'}: run `driftgate schema release --region {region} {pinned}`"
+                f"{schemas_root(schemas_dir) / RELEASED_FILE}: run `driftgate schema release --region {region} {pinned}`"
             )
     return problems

@@ -25,6 +25,8 @@ from pipelines.schema_store import (
     SchemaError,
     digest,
     load,
+    release_key,
+    release_problem,
     released,
     schemas_root,
     version_path,
@@ -359,15 +361,12 @@ def propose(stats, schema: schema_pb2.Schema) -> Proposal:
 def release(region: str, version: int, schemas_dir: Optional[Path] = None) -> Tuple[str, str]:
     """Records ``region``/``version`` as released (its content hash); refuses to
     change the hash of a version already released."""
-    key = f"{region}/v{version}"
-    path = version_path(region, version, schemas_dir)
-    sha = digest(path)
+    key = release_key(region, version)
+    sha = digest(version_path(region, version, schemas_dir))
     table = released(schemas_dir)
-    if key in table and table[key] != sha:
-        raise SchemaError(
-            f"{path}: version {version} of {region} was released and has been edited since; "
-            f"restore it and put the change in a new version"
-        )
+    problem = release_problem(region, version, table[key], schemas_dir) if key in table else None
+    if problem:
+        raise SchemaError(problem)
     table[key] = sha
     out = schemas_root(schemas_dir) / RELEASED_FILE
     storage.write_atomic(str(out), json.dumps(dict(sorted(table.items())), indent=1) + "\n")

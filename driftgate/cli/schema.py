@@ -6,7 +6,14 @@ from __future__ import annotations
 
 import click
 
-from driftgate.cli.options import config_dir_option, data_option, load, region_option, schemas_option
+from driftgate.cli.options import (
+    config_dir_option,
+    data_option,
+    load,
+    region_option,
+    regions_dir,
+    schemas_option,
+)
 from driftgate.core.errors import ExitCode
 
 
@@ -160,7 +167,6 @@ def check_files_cmd(files, config_dir):
     """Validate each schemas/<REGION>/v<N>/schema.pbtxt given against its
     region's config (the pre-commit hook; other files are ignored)."""
     from driftgate.app.schema_review import check_files
-    from driftgate.cli.options import regions_dir
 
     checks = check_files(files, regions_dir(config_dir))
     for c in checks:
@@ -175,7 +181,6 @@ def check_released_cmd(config_dir, schemas):
     """Refuse an edited released version, or a pinned version not released
     (the pre-commit hook)."""
     from driftgate.app.schema_review import check_released
-    from driftgate.cli.options import regions_dir
 
     problems = check_released(regions_dir(config_dir), schemas)
     for line in problems:

@@ -39,6 +39,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "kubeflow" / "Dockerfile"
+SPECS = sorted((ROOT / "kubeflow" / "pipelines").glob("*.yaml"))  # the committed specs
 BLOCK_ENV = "DRIFTGATE_IMAGE_BLOCKED_ROOT"  # the checkout the sitecustomize hides
 
 SITECUSTOMIZE = '''"""Written by tests/pipelines/image.py: hides the checkout named by
@@ -249,3 +250,42 @@ def build_image_install(
     if proc.returncode != 0:
         raise subprocess.CalledProcessError(proc.returncode, cmd, proc.stdout, proc.stderr)
     return ImageInstall(project, site, shim, wd, round(time.time() - t0, 1))
+
+
+def _walk(obj):
+    if isinstance(obj, dict):
+        yield obj
+        for v in obj.values():
+            yield from _walk(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _walk(v)
+
+
+def spec_entries() -> dict:
+    """What the committed specs make a task import: ``{"command": {module},
+    "classes": {executor class path}, "functions": {run_fn-like path}}``."""
+    from pipelines.kubeflow_runner import read_spec
+
+    out = {"command": set(), "classes": set(), "functions": set()}
+    assert SPECS, "no committed specs"
+    for path in SPECS:
+        pipeline, _ = read_spec(path.read_text())
+        for name, executor in pipeline["deploymentSpec"]["executors"].items():
+            container = executor.get("container")
+            if container is None:
+                continue  # an importer
+            command = container["command"]
+            assert command[:2] == ["python", "-m"], (path.name, name, command)
+            out["command"].add(command[2])
+            args = container["args"]
+            for i, arg in enumerate(args):
+                key, eq, value = arg.partition("=")
+                if key.endswith("class_path"):
+                    out["classes"].add(value if eq else args[i + 1])
+        for node in _walk(pipeline):
+            for key, value in node.items():
+                constant = value.get("runtimeValue", {}).get("constant") if isinstance(value, dict) else None
+                if key.endswith("_fn") and isinstance(constant, str):
+                    out["functions"].add(constant)
+    return out

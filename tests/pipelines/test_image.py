@@ -44,11 +44,11 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from pipelines.kubeflow_runner import read_spec
 from tests.pipelines import image
 
 ROOT = image.ROOT
-SPECS = sorted((ROOT / "kubeflow" / "pipelines").glob("*.yaml"))
+SPECS = image.SPECS
+spec_entries = image.spec_entries
 
 
 def _setup_top_level_packages() -> set:
@@ -67,43 +67,6 @@ def _setup_top_level_packages() -> set:
 
 
 PROJECT = _setup_top_level_packages()
-
-
-def _walk(obj):
-    if isinstance(obj, dict):
-        yield obj
-        for v in obj.values():
-            yield from _walk(v)
-    elif isinstance(obj, list):
-        for v in obj:
-            yield from _walk(v)
-
-
-def spec_entries() -> dict:
-    """What the committed specs make a task import: ``{"command": {module},
-    "classes": {executor class path}, "functions": {run_fn-like path}}``."""
-    out = {"command": set(), "classes": set(), "functions": set()}
-    assert SPECS, "no committed specs"
-    for path in SPECS:
-        pipeline, _ = read_spec(path.read_text())
-        for name, executor in pipeline["deploymentSpec"]["executors"].items():
-            container = executor.get("container")
-            if container is None:
-                continue  # an importer
-            command = container["command"]
-            assert command[:2] == ["python", "-m"], (path.name, name, command)
-            out["command"].add(command[2])
-            args = container["args"]
-            for i, arg in enumerate(args):
-                key, eq, value = arg.partition("=")
-                if key.endswith("class_path"):
-                    out["classes"].add(value if eq else args[i + 1])
-        for node in _walk(pipeline):
-            for key, value in node.items():
-                constant = value.get("runtimeValue", {}).get("constant") if isinstance(value, dict) else None
-                if key.endswith("_fn") and isinstance(constant, str):
-                    out["functions"].add(constant)
-    return out
 
 
 def _spec_modules() -> set:

@@ -316,8 +316,11 @@ def test_every_driftgate_node_task_imports_its_executor_without_beam_tfdv_or_tfm
     # The executor classes the committed specs name for driftgate's own nodes
     # (components.node shells), imported in a fresh process after the
     # entrypoint's import preparation: what a task loads before its Do.
-    spec = (ROOT / "kubeflow" / "pipelines" / "EWR.yaml").read_text()
-    paths = sorted(set(re.findall(r"- (components\.\w+\.component\.\w+_Executor)\n", spec)))
+    from tests.pipelines.image import spec_entries
+
+    paths = sorted(
+        p for p in spec_entries()["classes"] if re.fullmatch(r"components\.\w+\.component\.\w+_Executor", p)
+    )
     assert len(paths) >= 7, paths  # gate, canary, release, baseline, both recorders, finalizer
     code = (
         "import json, sys; from pipelines import task_imports; task_imports.prepare_imports()\n"
