@@ -26,6 +26,8 @@ from typing import Callable, Dict, List
 
 from backtest.data import BacktestError, SpanData
 from backtest.policies import Matrix
+from components.canary.judgement import auc
+from components.ingest.records import columns
 from driftgate.core import storage
 
 MATRIX_FILE = "matrix.json"
@@ -44,13 +46,17 @@ def inputs_key(cfg, fingerprints: Dict[int, list]) -> dict:
     }
 
 
-SCORING_FORMAT = 3  # what a matrix cell holds; a change re-scores the models on disk
+SCORING_FORMAT = 4  # what a matrix cell holds; a change re-scores the models on disk (4: staleness)
 
 
 def scoring_key(cfg) -> dict:
     """How models are scored: a change re-scores, it does not retrain."""
     q = cfg.quality
-    return {"format": SCORING_FORMAT, "confidence": q.confidence, "samples": q.bootstrap_samples}
+    return {
+        "format": SCORING_FORMAT,
+        "confidence": q.confidence,
+        "samples": q.bootstrap_samples,
+    }
 
 
 def _read(path: str, spans: List[int], key: dict) -> "dict | None":
@@ -70,7 +76,8 @@ def _load(d: dict, spans: List[int], scoring: dict) -> "Matrix | None":
     evals = {int(i): {int(j): tuple(v) for j, v in row.items()} for i, row in d["evals"].items()}
     measured = {int(i): {int(j): v for j, v in row.items()} for i, row in d["measured"].items()}
     references = {int(i): v for i, v in d["references"].items()}
-    return Matrix(spans, served, evals, measured, references)
+    stale = {int(i): {int(j): v for j, v in row.items()} for i, row in d.get("stale", {}).items()}
+    return Matrix(spans, served, evals, measured, references, stale)
 
 
 def _save(path: str, m: Matrix, key: dict, scoring: dict) -> None:
@@ -82,6 +89,7 @@ def _save(path: str, m: Matrix, key: dict, scoring: dict) -> None:
         "evals": m.evals,
         "measured": m.measured,
         "references": m.references,
+        "stale": m.stale,
     }
     storage.write_atomic(path, json.dumps(doc, indent=1))
 
@@ -93,6 +101,7 @@ def _complete(m: Matrix, i: int) -> bool:
         and len(m.evals[i]) == n - i
         and len(m.served.get(i, {})) == n - i - 1
         and len(m.measured.get(i, {})) == n - i - 1
+        and len(m.stale.get(i, {})) == n - i - 1
         and i in m.references
     )
 
@@ -169,10 +178,23 @@ def build(
     progress: Callable[[str], None] = lambda line: None,
 ) -> Matrix:
     """The region's matrix (trained and scored where not on disk yet)."""
-    from components.canary import quality
+    from components.canary import challenger, quality
     from components.canary.analysis import predict
 
     spans = sorted(data)
+    features = challenger.Features(tuple(cfg.features.numeric), tuple(cfg.features.categorical))
+    cols: Dict[int, dict] = {}
+
+    def span_columns(sd: SpanData) -> dict:  # parsed once per span
+        if sd.span not in cols:
+            cols[sd.span] = columns(sd.all, features.names)
+        return cols[sd.span]
+
+    def is_eval(sd: SpanData):
+        import numpy as np
+
+        return np.r_[np.zeros(len(sd.train), bool), np.ones(len(sd.eval), bool)]
+
     path = os.path.join(region_dir, MATRIX_FILE)
     key, scoring = inputs_key(cfg, fingerprints), scoring_key(cfg)
     d = _read(path, spans, key)
@@ -187,15 +209,33 @@ def build(
         progress(f"  {cfg.region} span {span}: model {i + 1} of {n} ({data[span].rows:,} rows)")
         train(cfg, data[span], schema, model_dir)
         serve = _serve(model_dir)
-        served, evals, measured = {}, {}, {}
+        served, evals, measured, stale = {}, {}, {}, {}
         for j in range(i, n):
             sd = data[spans[j]]
             p_all = predict(serve, sd.all)  # train rows first, then eval rows
             p_eval = p_all[len(sd.train) :]
             evals[j] = _scores(sd.eval_labels, p_eval)
             if j == i:  # what the push records (components/release)
-                m.references[i] = quality.reference(i + 1, span, sd.eval_labels, p_eval, p_all).to_json()
+                # always measured: quality.challenger decides whether it counts
+                own = challenger.fit(features, columns(sd.train, features.names), sd.labels[: len(sd.train)])
+                chal = float(auc(sd.eval_labels, own.predict(columns(sd.eval, features.names))))
+                ref = quality.reference(i + 1, span, sd.eval_labels, p_eval, p_all, challenger_auc=chal)
+                m.references[i] = ref.to_json()
             else:  # what the serving-quality step measures on span j
+                found = challenger.judge_span(  # the pipeline's staleness check, on the same rows
+                    spans[j],
+                    features,
+                    span_columns(sd),
+                    sd.labels,
+                    is_eval(sd),
+                    p_all,
+                    ref.advantage,
+                    confidence=cfg.quality.confidence,
+                    samples=cfg.quality.bootstrap_samples,
+                    min_rows=cfg.quality.min_rows,
+                    seed=spans[j],
+                )
+                stale[j] = found.to_json() if found else None
                 served[j] = _scores(sd.labels, p_all)[0]
                 measured[j] = quality.measure(
                     sd.labels,
@@ -204,7 +244,7 @@ def build(
                     samples=cfg.quality.bootstrap_samples,
                     seed=spans[j],
                 ).to_json()
-        m.served[i], m.evals[i], m.measured[i] = served, evals, measured
+        m.served[i], m.evals[i], m.measured[i], m.stale[i] = served, evals, measured, stale
         _save(path, m, key, scoring)
     return m
 

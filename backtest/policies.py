@@ -34,6 +34,9 @@ class Matrix:
     measured: Dict[int, Dict[int, dict]] = field(default_factory=dict)
     # references[i]: components.canary.quality.Reference of model i (its push), as JSON
     references: Dict[int, dict] = field(default_factory=dict)
+    # stale[i][j]: components.canary.challenger.Staleness of model i on span j (j > i), as JSON
+    # (None: too few rows to fit the challenger)
+    stale: Dict[int, Dict[int, Optional[dict]]] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -162,6 +165,13 @@ def calibrated_drift(r) -> bool:
 def degraded(r) -> bool:
     """The serving model's quality verdict on the span is ``degraded``."""
     return (r.policy.get("quality") or {}).get("verdict") == "degraded"
+
+
+def stale(r) -> bool:
+    """The serving model lost its advantage over a challenger fitted on the
+    span beyond ``quality.challenger.margin`` (whether or not the gate
+    retrains on it: ``quality.challenger.retrain``)."""
+    return bool((r.policy.get("quality") or {}).get("stale"))
 
 
 def prediction_drift(r) -> bool:

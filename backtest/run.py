@@ -39,6 +39,8 @@ SIGNALS = {
     "prediction-drift": (p.prediction_drift,),
     "quality+calibrated": (p.degraded, p.calibrated_drift),
     "prediction+calibrated": (p.prediction_drift, p.calibrated_drift),
+    "challenger": (p.stale,),
+    "challenger+calibrated": (p.stale, p.calibrated_drift),
 }
 
 

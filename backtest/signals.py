@@ -40,7 +40,8 @@ def serving_quality(cfg, matrix, m: int, t: int) -> dict:
         return {}
     measured = quality.Measured(**matrix.measured[m][t])
     ref = quality.Reference.from_json(matrix.references[m])
-    return quality.verdict(m + 1, matrix.spans[t], measured, ref, cfg.quality).to_json()
+    stale = matrix.stale.get(m, {}).get(t)
+    return quality.verdict(m + 1, matrix.spans[t], measured, ref, cfg.quality, stale).to_json()
 
 
 def reports(

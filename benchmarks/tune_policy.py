@@ -1,15 +1,17 @@
 """How the default gate policy was chosen, and how well the choice carries
 to a region it was not chosen on (leave one region out).
 
-Over a grid of ``drift.calibration`` settings (k, min_features, min_history),
-the backtest's ``driftgate`` policy (the production gate, ``assess``) is
+Over a grid of ``drift.calibration`` settings (k, min_features, min_history;
+``--grid calibration``) or of the same-span challenger's margin
+(``quality.challenger.margin``, "off" = disabled; ``--grid challenger``, the
+calibration at its defaults), the backtest's ``driftgate`` policy (the production gate, ``assess``) is
 walked over each region's cached score matrix (run ``driftgate backtest``
 first: this script trains nothing). A setting qualifies when it changes the
 serving model at most 5 times in each region; among those, the one with the
 highest worst-region gain wins. Then, per region, the setting is chosen on
 the other two regions and its gain on the held-out one is reported.
 
-    .venv/bin/python benchmarks/tune_policy.py --out runs/backtest --data demo/data [-o json]
+    .venv/bin/python benchmarks/tune_policy.py --out runs/backtest --data demo/data [--grid challenger] [-o json]
 """
 
 import argparse
@@ -22,8 +24,25 @@ import sys
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-GRID = {"k": (1.0, 1.5, 2.0, 2.5), "min_features": (2, 3, 4), "min_history": (2, 3)}
+GRIDS = {
+    "calibration": {"k": (1.0, 1.5, 2.0, 2.5), "min_features": (2, 3, 4), "min_history": (2, 3)},
+    "challenger": {"margin": ("off", 0.0, 0.02, 0.04, 0.06, 0.08, 0.10, 0.12, 0.15)},
+}
 MAX_CHANGES = 5
+
+
+def configured(cfg, setting: dict):
+    """The region's config with one grid setting applied."""
+    cal_keys = {k: v for k, v in setting.items() if k in ("k", "min_features", "min_history")}
+    if cal_keys:
+        cal = dataclasses.replace(cfg.drift.calibration, **cal_keys)
+        cfg = dataclasses.replace(cfg, drift=dataclasses.replace(cfg.drift, calibration=cal))
+    if "margin" in setting:
+        off = setting["margin"] == "off"  # measured and reported, not retrained on
+        margin = cfg.quality.challenger.margin if off else setting["margin"]
+        ch = dataclasses.replace(cfg.quality.challenger, retrain=not off, margin=margin)
+        cfg = dataclasses.replace(cfg, quality=dataclasses.replace(cfg.quality, challenger=ch))
+    return cfg
 
 
 def main(argv=None) -> int:
@@ -31,6 +50,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="runs/backtest", help="the backtest's --out (matrices cached there)")
     ap.add_argument("--data", default="demo/data")
     ap.add_argument("--regions", default="EWR,JFK,LGA")
+    ap.add_argument("--grid", choices=sorted(GRIDS), default="calibration")
     ap.add_argument("-o", dest="fmt", choices=["table", "json"], default="table")
     args = ap.parse_args(argv)
 
@@ -39,13 +59,12 @@ def main(argv=None) -> int:
 
     regions = args.regions.split(",")
     rows = []
-    for k, mf, mh in itertools.product(*GRID.values()):
-        setting = {"k": k, "min_features": mf, "min_history": mh}
+    grid = GRIDS[args.grid]
+    for values in itertools.product(*grid.values()):
+        setting = dict(zip(grid, values, strict=True))
         per = {}
         for r in regions:
-            cfg = load_region_config(r)
-            cal = dataclasses.replace(cfg.drift.calibration, **setting)
-            cfg = dataclasses.replace(cfg, drift=dataclasses.replace(cfg.drift, calibration=cal))
+            cfg = configured(load_region_config(r), setting)
             res = backtest_region(cfg, os.path.join(args.data, r), args.out, policies=["driftgate"])
             row = next(x for x in res.rows if x.policy == "driftgate")
             per[r] = {"gain": round(row.gain, 3), "changes": row.changes}

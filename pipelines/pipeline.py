@@ -120,6 +120,17 @@ def example_gen_input(config: RegionConfig) -> tfx.proto.Input:
     )
 
 
+def challenger_spec(config: RegionConfig) -> str:
+    """What the challenger is fitted on (``components.canary.challenger``):
+    the model's inputs and the split's hash buckets; "{}" when it is off."""
+    if not (config.quality.enabled and config.quality.challenger.enabled):
+        return "{}"
+    f = config.features
+    spec = {"numeric": list(f.numeric), "categorical": list(f.categorical)}
+    spec.update(train_buckets=config.data.train_buckets, eval_buckets=config.data.eval_buckets)
+    return json.dumps(spec)
+
+
 def create_pipeline(
     config: RegionConfig,
     layout: RegionLayout,
@@ -200,6 +211,7 @@ def create_pipeline(
         quality_config=json.dumps(asdict(config.quality)),
         labels_delay_spans=config.labels.delay_spans,
         span_pattern=config.data.span_pattern,
+        challenger=challenger_spec(config),
         **warn_only,
     ).with_id(ids.CANARY_JUDGE)
     gate = SpanGate(
@@ -262,6 +274,7 @@ def create_pipeline(
             examples=example_gen.outputs["examples"],
             label=config.features.label,
             layout=where,
+            challenger=challenger_spec(config),
         ).with_id(ids.RELEASE_RECORDER)
         recorder = RunRecorderRetrain(
             **recorder_args,

@@ -33,7 +33,7 @@ from components.gate.decision import classify
 from components.gate.executor import read_anomalies
 from components.ingest import spans
 from components.ingest.recorded import artifact_span, ingest_choice
-from components.ingest.records import label_values, labelled
+from components.ingest.records import columns, eval_mask, label_values, labelled
 from components.node import In, Out, Param, component
 from components.state import RegionState
 from driftgate.core import vocabulary as ids
@@ -56,9 +56,12 @@ def hold_reason(span: int, ingest_reason: str, canary_span, findings) -> "str | 
     return None
 
 
-def delayed_span_rows(data_dir: str, span_pattern: str, span: int, schema_uri: str, label: str) -> tuple:
-    """(serialized examples, labels) of span ``span`` read from the region's
-    data files (the span whose labels have arrived by now)."""
+def delayed_span_rows(
+    data_dir: str, span_pattern: str, span: int, schema_uri: str, label: str, buckets=(3, 1)
+) -> tuple:
+    """(serialized examples, labels, eval mask) of span ``span`` read from the
+    region's data files (the span whose labels have arrived by now), split as
+    ExampleGen splits it (``buckets``: train and eval hash buckets)."""
     import pandas as pd
     import tensorflow as tf
 
@@ -66,7 +69,7 @@ def delayed_span_rows(data_dir: str, span_pattern: str, span: int, schema_uri: s
 
     files = sorted(tf.io.gfile.glob(f"{data_dir}/{span_pattern.replace('{SPAN}', str(span))}"))
     if not files:
-        return [], np.zeros(0)
+        return [], np.zeros(0), np.zeros(0, dtype=bool)
     frames = []
     for f in files:
         with tf.io.gfile.GFile(f) as fh:
@@ -75,13 +78,17 @@ def delayed_span_rows(data_dir: str, span_pattern: str, span: int, schema_uri: s
     frame = frame[frame[label].notna()] if label in frame else frame.iloc[0:0]
     schema = io_utils.SchemaReader().read(io_utils.get_only_uri_in_dir(schema_uri))
     records = examples_from_frame(frame, schema)
-    return records, label_values(records, label)
+    return records, label_values(records, label), eval_mask(records, *buckets)
 
 
-def serving_quality(layout, model_name: str, span: int, rows, cfg, not_judged: "str | None") -> dict:
+def serving_quality(
+    layout, model_name: str, span: int, rows, cfg, not_judged: "str | None", spec: "dict | None" = None
+) -> dict:
     """The serving model's quality on labelled span ``span`` (``rows``: a
-    callable returning its (records, labels)), or why it was not judged."""
-    from components.canary import quality
+    callable returning its (records, labels, eval mask)), or why it was not
+    judged; with ``spec`` (the challenger's features) also its staleness
+    against a challenger fitted on the span (``components.canary.challenger``)."""
+    from components.canary import challenger, quality
 
     state = release.load_state(layout.serving_dir, model_name)
     if state.stable is None:
@@ -100,12 +107,29 @@ def serving_quality(layout, model_name: str, span: int, rows, cfg, not_judged: "
             "verdict": "not_judged",
             "sentence": f"quality not judged: {not_judged}",
         }
-    records, labels = rows()
+    records, labels, is_eval = rows()
     recorded = region_state.releases().get(version, {}).get("reference")
     ref = quality.Reference.from_json(recorded) if recorded else None
     base = release.model_dir(layout.serving_dir, model_name)
     predictions = analysis.predict_version(base, version, records) if len(records) else np.zeros(0)
-    return quality.judge(version, span, labels, predictions, ref, cfg["config"], seed=span).to_json()
+    qcfg, stale = cfg["config"], None
+    if spec and qcfg.challenger.enabled and len(records):
+        features = challenger.Features.from_json(spec)
+        found = challenger.judge_span(
+            span,
+            features,
+            columns(records, features.names),
+            labels,
+            is_eval,
+            predictions,
+            ref.advantage if ref else None,
+            confidence=qcfg.confidence,
+            samples=qcfg.bootstrap_samples,
+            min_rows=qcfg.min_rows,
+            seed=span,
+        )
+        stale = found.to_json() if found else None
+    return quality.judge(version, span, labels, predictions, ref, qcfg, seed=span, staleness=stale).to_json()
 
 
 @component
@@ -122,6 +146,7 @@ def CanaryJudge(
     quality_config: Param[str] = "{}",
     labels_delay_spans: Param[int] = 0,
     span_pattern: Param[str] = "",
+    challenger: Param[str] = "{}",
 ):
     """Promotes, rolls back or keeps pending the region's canary (``none``
     without one), then judges the serving model's quality."""
@@ -142,10 +167,15 @@ def CanaryJudge(
     records, labels, hold = [], np.zeros(0), None
     current: dict = {}
 
-    def span_rows():  # the span's labelled rows, read once
+    def split_rows():  # the span's labelled rows (train, then eval) and which are eval, read once
         if not current:
-            current["rows"] = labelled(examples, label)
+            train, evals = labelled(examples, label, ("train",)), labelled(examples, label, ("eval",))
+            is_eval = np.r_[np.zeros(len(train[0]), bool), np.ones(len(evals[0]), bool)]
+            current["rows"] = (train[0] + evals[0], np.r_[train[1], evals[1]], is_eval)
         return current["rows"]
+
+    def span_rows():
+        return split_rows()[:2]
 
     if state.canary is not None:
         canary_span = RegionState(where.state_dir).training_span(state.canary)
@@ -179,14 +209,17 @@ def CanaryJudge(
     qcfg = quality_config_from_dict(json.loads(quality_config))
     if qcfg.enabled:
         judged = span - int(labels_delay_spans)
-        rows = span_rows
+        spec = json.loads(challenger)
+        rows = split_rows
         if labels_delay_spans:
-            rows = lambda: delayed_span_rows(where.data_dir, span_pattern, judged, schema.uri, label)  # noqa: E731
+            buckets = (spec.get("train_buckets", 3), spec.get("eval_buckets", 1))
+            rows = lambda: delayed_span_rows(  # noqa: E731
+                where.data_dir, span_pattern, judged, schema.uri, label, buckets
+            )
         why = hold_reason(span, ingest_reason, None, findings)
         try:
-            result["quality"] = serving_quality(
-                where, model_name, judged, rows, {"config": qcfg, "delay": labels_delay_spans}, why
-            )
+            cfg = {"config": qcfg, "delay": labels_delay_spans}
+            result["quality"] = serving_quality(where, model_name, judged, rows, cfg, why, spec)
         except Exception as exc:  # a side judgement: the gate decides without it
             logging.exception("serving quality failed")
             result["quality"] = {

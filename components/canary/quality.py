@@ -74,16 +74,27 @@ class Reference:
     auc: float
     accuracy: float
     histogram: List[int]
+    # a challenger fitted on the span's train split, on the same eval rows
+    # (components.canary.challenger); None: not measured (an older push)
+    challenger_auc: Optional[float] = None
+
+    @property
+    def advantage(self) -> Optional[float]:
+        """The model's AUC minus the challenger's on its own span's eval rows."""
+        return None if self.challenger_auc is None else round(self.auc - self.challenger_auc, 6)
 
     def to_json(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_json(cls, d) -> "Reference":
-        return cls(**{k: d[k] for k in ("version", "span", "rows", "auc", "accuracy", "histogram")})
+        keys = ("version", "span", "rows", "auc", "accuracy", "histogram")
+        return cls(**{k: d[k] for k in keys}, challenger_auc=d.get("challenger_auc"))
 
 
-def reference(version: int, span: int, labels, predictions, span_predictions=None) -> Reference:
+def reference(
+    version: int, span: int, labels, predictions, span_predictions=None, challenger_auc=None
+) -> Reference:
     """The reference of a model pushed from span ``span``: AUC and accuracy on
     the span's held-out eval rows (``labels``, ``predictions``), and the
     histogram of its predictions on all the span's rows (``span_predictions``;
@@ -96,6 +107,7 @@ def reference(version: int, span: int, labels, predictions, span_predictions=Non
         round(auc(labels, predictions), 6),
         round(accuracy(labels, predictions), 6),
         histogram(predictions if span_predictions is None else span_predictions),
+        None if challenger_auc is None else round(float(challenger_auc), 6),
     )
 
 
@@ -118,6 +130,10 @@ class Quality:
     prediction_drift: dict = field(default_factory=dict)  # psi, ks vs the training span
     prediction_severity: str = "none"
     sentence: str = ""
+    # vs a challenger fitted on the judged span (components.canary.challenger.Staleness)
+    staleness: dict = field(default_factory=dict)
+    stale: str = ""  # the reason when the model lost its advantage beyond the margin (else "")
+    stale_retrains: bool = False  # quality.challenger.retrain: the gate retrains on ``stale``
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -155,9 +171,16 @@ def measure(labels, predictions, *, confidence: float, samples: int, seed: int =
     )
 
 
-def verdict(version: int, span: int, m: Measured, ref: Optional[Reference], cfg) -> Quality:
+def verdict(
+    version: int, span: int, m: Measured, ref: Optional[Reference], cfg, staleness: Optional[dict] = None
+) -> Quality:
     """The verdict from measured numbers (``cfg``: ``QualityConfig``): what
-    the pipeline and the backtest both apply."""
+    the pipeline and the backtest both apply. ``staleness``: the serving
+    model against a challenger fitted on the span
+    (``components.canary.challenger.Staleness``), judged at
+    ``cfg.challenger.margin``."""
+    from components.canary import challenger
+
     if m.rows < cfg.min_rows:
         return Quality(
             version,
@@ -187,6 +210,10 @@ def verdict(version: int, span: int, m: Measured, ref: Optional[Reference], cfg)
             sentence=f"{measured}; no reference recorded at its push",
         )
     drift = prediction_drift(ref.histogram, m.histogram)
+    stale, versus = "", ""
+    if staleness and cfg.challenger.enabled:
+        stale = challenger.stale_reason(staleness, cfg.challenger.margin, version) or ""
+        versus = "; " + challenger.describe(staleness)
     if m.auc_high < ref.auc - cfg.auc_margin:
         status = DEGRADED
         sentence = (
@@ -205,16 +232,27 @@ def verdict(version: int, span: int, m: Measured, ref: Optional[Reference], cfg)
         reference_span=ref.span,
         prediction_drift=drift,
         prediction_severity=cfg.prediction_psi.severity(drift["psi"]),
-        sentence=sentence + f"; prediction PSI {drift['psi']:.3f} vs span {ref.span}",
+        sentence=sentence + f"; prediction PSI {drift['psi']:.3f} vs span {ref.span}" + versus,
+        staleness=dict(staleness or {}),
+        stale=stale,
+        stale_retrains=bool(stale) and cfg.challenger.retrain,
     )
 
 
 def judge(
-    version: int, span: int, labels, predictions, ref: Optional[Reference], cfg, seed: int = 0
+    version: int,
+    span: int,
+    labels,
+    predictions,
+    ref: Optional[Reference],
+    cfg,
+    seed: int = 0,
+    staleness: Optional[dict] = None,
 ) -> Quality:
-    """The serving model's quality verdict on a labelled span."""
+    """The serving model's quality verdict on a labelled span (``staleness``:
+    beside a challenger fitted on it, ``components.canary.challenger``)."""
     n = len(np.asarray(labels).ravel())
     if n < cfg.min_rows:  # too few rows: no interval is computed
         return verdict(version, span, Measured(n, math.nan, math.nan, math.nan, math.nan, []), ref, cfg)
     m = measure(labels, predictions, confidence=cfg.confidence, samples=cfg.bootstrap_samples, seed=seed)
-    return verdict(version, span, m, ref, cfg)
+    return verdict(version, span, m, ref, cfg, staleness)

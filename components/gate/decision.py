@@ -250,6 +250,11 @@ def decide(
         )
     if quality.get("verdict") == "degraded":
         retrain.append(quality["sentence"])
+    elif quality.get("stale") and quality.get("stale_retrains"):  # lost its advantage to a fresh model
+        retrain.append(quality["stale"])
+    reported = []  # findings that do not decide anything
+    if quality.get("stale") and not quality.get("stale_retrains"):
+        reported.append(quality["stale"] + "; reported only (quality.challenger.retrain: false)")
     if quality and at_least(quality.get("prediction_severity", NONE), policy.retrain_on_prediction_drift):
         psi = quality.get("prediction_drift", {}).get("psi")
         retrain.append(
@@ -290,7 +295,6 @@ def decide(
     for f in findings:
         if f.split == SCHEMA_COMPARATORS:
             retrain.append(f"schema comparator on {f.feature}: {f.description}")
-    reported = []  # findings that do not decide anything
     for g in gradual:
         text = (
             f"gradual drift: {g['feature']} crept {g['direction']} by {abs(g['total_shift_std']):.2f} std "

@@ -46,3 +46,37 @@ def labelled(examples, label: str, splits: Sequence[str] = SPLITS) -> tuple:
     labels = label_values(records, label)
     keep = ~np.isnan(labels)
     return [r for r, k in zip(records, keep, strict=True) if k], labels[keep]
+
+
+def columns(records: Sequence[bytes], names: Sequence[str]) -> dict:
+    """``{name: values}`` of serialized tf.Examples, one value a row: a float
+    for numeric features (NaN where missing), a string for bytes features and
+    the first value otherwise (None where missing)."""
+    import tensorflow as tf
+
+    out = {n: [None] * len(records) for n in names}
+    for i, raw in enumerate(records):
+        feats = tf.train.Example.FromString(raw).features.feature
+        for n in names:
+            f = feats.get(n)
+            if f is None:
+                continue
+            kind = f.WhichOneof("kind")
+            vals = getattr(f, kind).value if kind else []
+            if not len(vals):
+                continue
+            v = vals[0]
+            out[n][i] = v.decode("utf-8", "replace") if isinstance(v, bytes) else v
+    return out
+
+
+def eval_mask(records: Sequence[bytes], train_buckets: int, eval_buckets: int) -> np.ndarray:
+    """True for the rows ExampleGen puts in the eval split: the SHA-256 of the
+    serialized example modulo the buckets, as TFX's ``_PartitionFn`` does
+    without a partition feature (for a span read back from its files)."""
+    import hashlib
+
+    total = train_buckets + eval_buckets
+    return np.array(
+        [int(hashlib.sha256(r).hexdigest(), 16) % total >= train_buckets for r in records], dtype=bool
+    )

@@ -159,6 +159,18 @@ def quality_metrics(reg, region: str, q: dict) -> None:
         labels,
         registry=reg,
     ).labels(region, v).set(1 if q.get("verdict") == "degraded" else 0)
+    st = q.get("staleness") or {}
+    if st.get("lost") is not None:  # components.canary.challenger
+        for name, key, doc in (
+            (
+                "driftgate_serving_model_advantage_lost",
+                "lost",
+                "AUC advantage over a challenger fitted on the span that the serving model lost since push",
+            ),
+            ("driftgate_serving_model_advantage_lost_lower", "lost_low", "Lower end of that loss's interval"),
+            ("driftgate_challenger_auc", "challenger_auc", "AUC of the challenger fitted on the span"),
+        ):
+            Gauge(name, doc, labels, registry=reg).labels(region, v).set(st[key])
     psi = (q.get("prediction_drift") or {}).get("psi")
     if psi is not None:
         Gauge(

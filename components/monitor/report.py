@@ -153,6 +153,13 @@ def _quality_section(q: dict) -> str:
                 f"KS {q['prediction_drift'].get('ks', float('nan')):.3f} ({q.get('prediction_severity')})",
             ),
         ]
+    st = q.get("staleness") or {}
+    if st:
+        from components.canary.challenger import describe
+
+        rows.append(
+            ("vs a challenger fitted on the span", describe(st) + (" — stale" if q.get("stale") else ""))
+        )
     return (
         "<h2 id='quality'>Serving model on the newest labelled span</h2><table>"
         + "".join(f"<tr><th class='l'>{_e(k)}</th><td class='l'>{_e(v)}</td></tr>" for k, v in rows)

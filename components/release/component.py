@@ -12,6 +12,8 @@ which span it was trained on.
   the serving model against.
 """
 
+import json
+
 from absl import logging
 from tfx.types import standard_artifacts as std
 
@@ -31,6 +33,27 @@ def _record(release, label: str, version: int, reason: str) -> None:
     release.set_string_custom_property("reason", reason)
 
 
+def reference_challenger(spec_json: str, examples, label: str, train_records, eval_records):
+    """The AUC on the span's eval rows of a challenger fitted on its train rows
+    (None without a challenger spec or when it cannot be fitted)."""
+    import numpy as np
+
+    from components.canary import challenger
+    from components.canary.judgement import auc
+    from components.ingest.records import columns, label_values
+
+    spec = json.loads(spec_json or "{}")
+    if not spec:
+        return None
+    features = challenger.Features.from_json(spec)
+    y_train, y_eval = label_values(train_records, label), label_values(eval_records, label)
+    if len(np.unique(y_train)) < 2 or len(np.unique(y_eval)) < 2:
+        return None
+    model = challenger.fit(features, columns(train_records, features.names), y_train)
+    value = auc(y_eval, model.predict(columns(eval_records, features.names)))
+    return value if np.isfinite(value) else None
+
+
 @component
 def ReleaseRecorder(
     pushed_model: In[std.PushedModel],
@@ -38,8 +61,11 @@ def ReleaseRecorder(
     release: Out[ReleaseRecord],
     layout: Param[str],
     label: Param[str] = "",
+    challenger: Param[str] = "{}",
 ):
-    """Labels a pushed version (stable or canary) and records its training span."""
+    """Labels a pushed version (stable or canary) and records its training span
+    and reference quality (with ``challenger``'s features, also the AUC of a
+    challenger fitted on the span: ``components.canary.challenger``)."""
     where = RegionLayout.from_json(layout)
     serving_dir, model_name = where.serving_dir, where.model_name
     if not pushed_model.get_int_custom_property("pushed"):
@@ -58,7 +84,14 @@ def ReleaseRecorder(
             train_records, _ = labelled(examples, label, ("train",))
             base = releases.model_dir(serving_dir, model_name)
             p = analysis.predict_version(base, version, eval_records + train_records)
-            reference = quality.reference(version, span, eval_labels, p[: len(eval_records)], p).to_json()
+            reference = quality.reference(
+                version,
+                span,
+                eval_labels,
+                p[: len(eval_records)],
+                p,
+                challenger_auc=reference_challenger(challenger, examples, label, train_records, eval_records),
+            ).to_json()
         except Exception:  # noqa: BLE001
             logging.exception("reference quality of version %d not measured", version)
     region_state = RegionState(where.state_dir)

@@ -51,6 +51,27 @@ def csv_cmd(input_file, region_column, time_column, freq, out):
     return _show(summary, out, t0)
 
 
+@data_group.command("concepts")
+@click.option("--out", required=True, help="output folder")
+@click.option("--rows", default=2400, show_default=True, help="rows per span")
+@click.option("--seed", default=7, show_default=True)
+def concepts_cmd(out, rows, seed):
+    """A generated region with known answers (harmless drift every span, concept
+    changes at spans 4 and 6) -> OUT/data, OUT/regions, OUT/schemas, OUT/answers.json"""
+    import os
+
+    from driftgate.app import concepts
+
+    t0 = time.time()
+    written = concepts.write(out, rows_per_span=rows, seed=seed)
+    _show(written["summary"], os.path.join(out, "data"), t0)
+    output.progress(
+        f"concept changes at spans {written['answers']['concept_changes']}; backtest it with:\n"
+        f"  driftgate backtest --data {out}/data --config-dir {out}/regions --schemas {out}/schemas"
+    )
+    return 0
+
+
 def _show(summary, out, t0) -> int:
     regions = sorted({r for r, _ in summary.rows})
     spans = sorted({s for _, s in summary.rows})

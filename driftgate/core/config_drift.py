@@ -149,6 +149,23 @@ class LabelsConfig:
 
 
 @dataclass(frozen=True)
+class ChallengerConfig:
+    """Staleness on the same rows: a challenger fitted on the judged span's
+    train split is scored beside the serving model on its eval split
+    (``components.canary.challenger``). The serving model's advantage over
+    it (AUC difference) is measured at push and again on each labelled span;
+    the model is *stale* when the whole paired-bootstrap interval of the
+    advantage lost since push lies above ``margin``. Measured and reported
+    (decision sentence, report, metrics) when ``enabled``; it retrains only
+    with ``retrain: true`` (default false: on the flights backtest every
+    margin that fires costs LGA more than it gains: README)."""
+
+    enabled: bool = True
+    retrain: bool = False
+    margin: float = field(default=0.10, metadata=rng(-1.0, 1.0))
+
+
+@dataclass(frozen=True)
 class QualityConfig:
     """The serving model judged on the newest labelled span, against the
     reference it set when it was pushed (its AUC on its own span's eval split).
@@ -169,3 +186,4 @@ class QualityConfig:
     retrain_on_prediction_drift: str = field(
         default="never", metadata={"choices": ("warning", "critical", "never")}
     )
+    challenger: ChallengerConfig = field(default_factory=ChallengerConfig)

@@ -44,9 +44,17 @@ def test_a_delayed_span_is_read_from_the_data_files_with_its_labels(tmp_path, fl
     schema_dir = tmp_path / "schema"
     schema_dir.mkdir()
     shutil.copy(schema_file(cfg), schema_dir / "schema.pbtxt")
-    records, labels = delayed_span_rows(str(tmp_path), cfg.data.span_pattern, 4, str(schema_dir), "late")
-    assert len(records) == len(labels) == 290 and set(np.unique(labels)) <= {0.0, 1.0}
+    records, labels, is_eval = delayed_span_rows(
+        str(tmp_path), cfg.data.span_pattern, 4, str(schema_dir), "late", (3, 1)
+    )
+    assert len(records) == len(labels) == len(is_eval) == 290 and set(np.unique(labels)) <= {0.0, 1.0}
+    # split as TFX's ExampleGen splits it: its own partition function decides
+    from tfx.components.example_gen.base_example_gen_executor import _PartitionFn
+    from tfx.proto import example_gen_pb2
+
+    tfx_split = [_PartitionFn(r, 2, [3, 4], example_gen_pb2.SplitConfig()) for r in records]
+    assert list(is_eval) == [p == 1 for p in tfx_split] and 0 < is_eval.sum() < 290
     first = tf.train.Example.FromString(records[0]).features.feature
     assert first["carrier"].bytes_list.value and first["distance"].WhichOneof("kind")
     missing = delayed_span_rows(str(tmp_path), cfg.data.span_pattern, 9, str(schema_dir), "late")
-    assert missing[0] == [] and len(missing[1]) == 0
+    assert missing[0] == [] and len(missing[1]) == 0 and len(missing[2]) == 0
