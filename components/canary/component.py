@@ -115,20 +115,23 @@ def serving_quality(
     qcfg, stale = cfg["config"], None
     if spec and qcfg.challenger.enabled and len(records):
         features = challenger.Features.from_json(spec)
-        found = challenger.judge_span(
-            span,
-            features,
-            columns(records, features.names),
-            labels,
-            is_eval,
-            predictions,
-            ref.advantage if ref else None,
-            confidence=qcfg.confidence,
-            samples=qcfg.bootstrap_samples,
-            min_rows=qcfg.min_rows,
-            seed=span,
-        )
-        stale = found.to_json() if found else None
+        try:  # a side measurement: the quality verdict stands without it
+            found = challenger.judge_span(
+                span,
+                features,
+                columns(records, features.names),
+                labels,
+                is_eval,
+                predictions,
+                ref.advantage if ref else None,
+                confidence=qcfg.confidence,
+                samples=qcfg.bootstrap_samples,
+                min_rows=qcfg.min_rows,
+                seed=span,
+            )
+            stale = found.to_json() if found else None
+        except Exception:  # noqa: BLE001
+            logging.exception("challenger of span %d not measured", span)
     return quality.judge(version, span, labels, predictions, ref, qcfg, seed=span, staleness=stale).to_json()
 
 
