@@ -191,3 +191,21 @@ def test_a_span_where_the_model_was_not_judged_exports_no_quality():
     r.canary = {"verdict": "none", "quality": {"verdict": "not_judged", "sentence": "quality not judged: x"}}
     text = generate_latest(metrics.build_registry(r)).decode()
     assert "driftgate_serving_model_auc" not in text and "driftgate_prediction_drift_psi" not in text
+
+
+def test_staleness_against_the_challenger_is_exported_when_measured():
+    from prometheus_client import generate_latest
+
+    from tests.monitoring.test_monitoring import QUALITY
+
+    staleness = {"span": 7, "rows": 2000, "challenger_auc": 0.79, "lost": 0.098, "lost_low": 0.08}
+    r = _result()
+    r.canary = {"verdict": "none", "quality": dict(QUALITY, staleness=staleness)}
+    fams = _families(generate_latest(metrics.build_registry(r)).decode())
+    labels = {"region": "EWR", "version": "2"}
+    assert _sample(fams["driftgate_serving_model_advantage_lost"], **labels) == 0.098
+    assert _sample(fams["driftgate_serving_model_advantage_lost_lower"], **labels) == 0.08
+    assert _sample(fams["driftgate_challenger_auc"], **labels) == 0.79
+    # no push-time advantage recorded: nothing lost can be said, nothing exported
+    r.canary = {"verdict": "none", "quality": dict(QUALITY, staleness=dict(staleness, lost=None))}
+    assert "driftgate_serving_model_advantage_lost" not in generate_latest(metrics.build_registry(r)).decode()
