@@ -26,7 +26,6 @@ from typing import Callable, Dict, List
 
 from backtest.data import BacktestError, SpanData
 from backtest.policies import Matrix
-from components.canary.judgement import auc
 from components.ingest.records import columns
 from driftgate.core import storage
 
@@ -52,11 +51,7 @@ SCORING_FORMAT = 4  # what a matrix cell holds; a change re-scores the models on
 def scoring_key(cfg) -> dict:
     """How models are scored: a change re-scores, it does not retrain."""
     q = cfg.quality
-    return {
-        "format": SCORING_FORMAT,
-        "confidence": q.confidence,
-        "samples": q.bootstrap_samples,
-    }
+    return {"format": SCORING_FORMAT, "confidence": q.confidence, "samples": q.bootstrap_samples}
 
 
 def _read(path: str, spans: List[int], key: dict) -> "dict | None":
@@ -217,8 +212,7 @@ def build(
             evals[j] = _scores(sd.eval_labels, p_eval)
             if j == i:  # what the push records (components/release)
                 # always measured: quality.challenger decides whether it counts
-                own = challenger.fit(features, columns(sd.train, features.names), sd.labels[: len(sd.train)])
-                chal = float(auc(sd.eval_labels, own.predict(columns(sd.eval, features.names))))
+                chal = challenger.own_span_auc(features, span_columns(sd), sd.labels, is_eval(sd))
                 ref = quality.reference(i + 1, span, sd.eval_labels, p_eval, p_all, challenger_auc=chal)
                 m.references[i] = ref.to_json()
             else:  # what the serving-quality step measures on span j

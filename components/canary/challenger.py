@@ -250,18 +250,39 @@ def judge_span(
     """Fits the challenger on the span's train rows and judges the serving
     model beside it on the eval rows (``is_eval``); None when either split
     has fewer than ``min_rows`` rows or a single class."""
+    split = _split(columns, labels, is_eval, min_rows)
+    if split is None:
+        return None
+    train, y_train, evals, y_eval, ev = split
+    _, p, _ = challenger_auc(features, train, y_train, evals, y_eval)
+    s = np.asarray(serving_predictions, dtype=float)[ev]
+    return staleness(
+        span, y_eval, s, p, reference_advantage, confidence=confidence, samples=samples, seed=seed
+    )
+
+
+def own_span_auc(features: Features, columns: Mapping[str, Sequence], labels, is_eval) -> Optional[float]:
+    """The challenger's AUC on a span's eval rows, fitted on its train rows:
+    what a push records (``Reference.challenger_auc``); None with a single
+    class in either split."""
+    split = _split(columns, labels, is_eval, 1)
+    if split is None:
+        return None
+    train, y_train, evals, y_eval, _ = split
+    value = challenger_auc(features, train, y_train, evals, y_eval)[2]
+    return float(value) if np.isfinite(value) else None
+
+
+def _split(columns: Mapping[str, Sequence], labels, is_eval, min_rows: int):
+    """(train columns, train labels, eval columns, eval labels, eval mask), or
+    None when either split has fewer than ``min_rows`` rows or one class."""
     y = np.asarray(labels, dtype=float)
     ev = np.asarray(is_eval, dtype=bool)
-    tr = ~ev
-    for mask in (tr, ev):
+    for mask in (~ev, ev):
         if mask.sum() < min_rows or len(np.unique(y[mask])) < 2:
             return None
 
     def pick(mask):
         return {k: np.asarray(v, dtype=object)[mask] for k, v in columns.items()}
 
-    _, p, _ = challenger_auc(features, pick(tr), y[tr], pick(ev), y[ev])
-    s = np.asarray(serving_predictions, dtype=float)[ev]
-    return staleness(
-        span, y[ev], s, p, reference_advantage, confidence=confidence, samples=samples, seed=seed
-    )
+    return pick(~ev), y[~ev], pick(ev), y[ev], ev

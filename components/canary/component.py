@@ -57,7 +57,7 @@ def hold_reason(span: int, ingest_reason: str, canary_span, findings) -> "str | 
 
 
 def delayed_span_rows(
-    data_dir: str, span_pattern: str, span: int, schema_uri: str, label: str, buckets=(3, 1)
+    data_dir: str, span_pattern: str, span: int, schema_uri: str, label: str, buckets
 ) -> tuple:
     """(serialized examples, labels, eval mask) of span ``span`` read from the
     region's data files (the span whose labels have arrived by now), split as

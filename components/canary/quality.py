@@ -19,6 +19,7 @@ from typing import List, Optional
 
 import numpy as np
 
+from components.canary import challenger
 from components.canary.judgement import accuracy, auc
 
 BINS = 20  # prediction histogram: equal-width bins over [0, 1]
@@ -179,7 +180,6 @@ def verdict(
     model against a challenger fitted on the span
     (``components.canary.challenger.Staleness``), judged at
     ``cfg.challenger.margin``."""
-    from components.canary import challenger
 
     if m.rows < cfg.min_rows:
         return Quality(

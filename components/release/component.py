@@ -33,29 +33,22 @@ def _record(release, label: str, version: int, reason: str) -> None:
     release.set_string_custom_property("reason", reason)
 
 
-def reference_challenger(spec_json: str, examples, label: str, train_records, eval_records):
+def reference_challenger(spec_json: str, records, labels, is_eval):
     """The AUC on the span's eval rows of a challenger fitted on its train rows
-    (None without a challenger spec or when it cannot be fitted)."""
-    import numpy as np
-
+    (``components.canary.challenger.own_span_auc``); None without a challenger
+    spec or when it cannot be fitted."""
     from components.canary import challenger
-    from components.canary.judgement import auc
-    from components.ingest.records import columns, label_values
+    from components.ingest.records import columns
 
     spec = json.loads(spec_json or "{}")
     if not spec:
         return None
     features = challenger.Features.from_json(spec)
-    y_train, y_eval = label_values(train_records, label), label_values(eval_records, label)
-    if len(np.unique(y_train)) < 2 or len(np.unique(y_eval)) < 2:
-        return None
     try:  # the reference stands without it: staleness is then not judged for this version
-        model = challenger.fit(features, columns(train_records, features.names), y_train)
-        value = auc(y_eval, model.predict(columns(eval_records, features.names)))
+        return challenger.own_span_auc(features, columns(records, features.names), labels, is_eval)
     except Exception:  # noqa: BLE001
         logging.exception("challenger of the pushed span not measured")
         return None
-    return value if np.isfinite(value) else None
 
 
 @component
@@ -85,16 +78,14 @@ def ReleaseRecorder(
             from components.canary import analysis, quality
 
             eval_records, eval_labels = labelled(examples, label, ("eval",))
-            train_records, _ = labelled(examples, label, ("train",))
+            train_records, train_labels = labelled(examples, label, ("train",))
             base = releases.model_dir(serving_dir, model_name)
-            p = analysis.predict_version(base, version, eval_records + train_records)
+            records = eval_records + train_records
+            p = analysis.predict_version(base, version, records)
+            is_eval = [True] * len(eval_records) + [False] * len(train_records)
+            chal = reference_challenger(challenger, records, [*eval_labels, *train_labels], is_eval)
             reference = quality.reference(
-                version,
-                span,
-                eval_labels,
-                p[: len(eval_records)],
-                p,
-                challenger_auc=reference_challenger(challenger, examples, label, train_records, eval_records),
+                version, span, eval_labels, p[: len(eval_records)], p, challenger_auc=chal
             ).to_json()
         except Exception:  # noqa: BLE001
             logging.exception("reference quality of version %d not measured", version)

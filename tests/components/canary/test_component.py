@@ -56,5 +56,5 @@ def test_a_delayed_span_is_read_from_the_data_files_with_its_labels(tmp_path, fl
     assert list(is_eval) == [p == 1 for p in tfx_split] and 0 < is_eval.sum() < 290
     first = tf.train.Example.FromString(records[0]).features.feature
     assert first["carrier"].bytes_list.value and first["distance"].WhichOneof("kind")
-    missing = delayed_span_rows(str(tmp_path), cfg.data.span_pattern, 9, str(schema_dir), "late")
+    missing = delayed_span_rows(str(tmp_path), cfg.data.span_pattern, 9, str(schema_dir), "late", (3, 1))
     assert missing[0] == [] and len(missing[1]) == 0 and len(missing[2]) == 0
