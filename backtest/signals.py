@@ -30,6 +30,7 @@ def history(cfg, spans: List[int], summ: Dict[int, dict]) -> List[dict]:
         if t > 0:
             comp = evaluate.compare(summ[spans[t - 1]], summ[span], cfg.drift, "previous", spans[t - 1])
             record["scores"]["previous"] = {f: e.scores() for f, e in comp.features.items()}
+            record["noise"] = {"previous": {f: e.noise() for f, e in comp.features.items()}}
         out.append(record)
     return out
 

@@ -9,6 +9,7 @@ from typing import Dict, List, Mapping, Optional
 
 import numpy as np
 
+from components.drift import noise
 from components.drift.results import Comparison
 from components.drift.stat_tests import Score, run_tests
 from components.drift.summaries import NumericSummary
@@ -61,14 +62,15 @@ def compare(
     cfg,
     baseline: str,
     baseline_span: Optional[int] = None,
-    tiers: Optional[Mapping[str, Mapping[str, object]]] = None,
+    calibration=None,
 ) -> Comparison:
     """Compares per-feature summaries of the current span with a baseline's:
-    per feature its kind, counts, each test's score, p-value, thresholds and
-    verdict, and its own severity (the worst of its tests). ``tiers``
-    (feature -> test -> Tier, from ``calibration``) replace the configured
-    thresholds where given."""
-    tiers = tiers or {}
+    per feature its kind, counts, each test's score, p-value, sampling noise,
+    thresholds and verdict, and its own severity (the worst of its tests).
+    ``calibration`` (``components.drift.calibration.Calibration``) replaces the
+    configured thresholds where it has a tier; with ``cfg.noise`` on, every
+    threshold is lifted out of the test's sampling noise at the two sides'
+    row counts (``components.drift.noise``)."""
     features: Dict[str, dict] = {}
     pending_p: List[tuple] = []
     for name in sorted(set(base) | set(cur)):
@@ -91,8 +93,13 @@ def compare(
             entry["note"] = "type changed between baseline and current span"
             continue
         scores: Dict[str, Score] = run_tests(b, c)
+        sampled = noise.of(name, b, b.count, c.count, cfg.noise.draws) if cfg.noise.enabled else {}
         for test, score in scores.items():
-            tier = tiers.get(name, {}).get(test) or thresholds_for(cfg, name, test)
+            fixed = thresholds_for(cfg, name, test)
+            now = sampled.get(test)
+            tier = (calibration.tier(name, test, fixed, now) if calibration is not None else None) or fixed
+            if now is not None:
+                tier = now.lift(tier, cfg.noise.z)
             entry["tests"][test] = {
                 "score": round(score.value, 6),
                 "p_value": score.p_value,
@@ -100,6 +107,8 @@ def compare(
                 "critical": round(tier.critical, 6),
                 "verdict": tier.severity(score.value),
             }
+            if now is not None:
+                entry["tests"][test]["noise"] = now.to_json()
             if score.p_value is not None:
                 pending_p.append((name, test, score.p_value))
     adjusted = benjamini_hochberg([p for _, _, p in pending_p])

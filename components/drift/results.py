@@ -18,6 +18,7 @@ class TestResult:
     critical: float
     p_value: Optional[float] = None
     p_adjusted: Optional[float] = None  # Benjamini-Hochberg across the comparison's features
+    noise: Optional[Tuple[float, float]] = None  # the score's mean and std with nothing shifted
 
     def to_json(self) -> dict:
         d = {
@@ -29,6 +30,8 @@ class TestResult:
         }
         if self.p_adjusted is not None:
             d["p_adjusted"] = self.p_adjusted
+        if self.noise is not None:
+            d["noise"] = list(self.noise)
         return d
 
     @classmethod
@@ -40,6 +43,7 @@ class TestResult:
             critical=float(d["critical"]),
             p_value=d.get("p_value"),
             p_adjusted=d.get("p_adjusted"),
+            noise=tuple(d["noise"]) if d.get("noise") is not None else None,
         )
 
 
@@ -54,6 +58,10 @@ class FeatureDrift:
 
     def scores(self) -> Dict[str, float]:
         return {name: t.score for name, t in self.tests.items()}
+
+    def noise(self) -> Dict[str, list]:
+        """``{test: [mean, std]}`` of the tests whose sampling noise was measured."""
+        return {name: list(t.noise) for name, t in self.tests.items() if t.noise is not None}
 
     def to_json(self) -> dict:
         d = {

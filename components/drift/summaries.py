@@ -28,33 +28,38 @@ class NumericSummary:
     levels: np.ndarray
 
     def cdf(self, x, left: bool = False) -> np.ndarray:
-        """F(x) (right-continuous), or F(x-) with ``left=True``.
-
-        A boundary value repeated in the sketch is a point mass: F jumps there
-        from the level of its first occurrence to the level of its last.
-        Between two distinct boundaries F rises linearly.
-        """
-        x = np.atleast_1d(np.asarray(x, dtype=float))
-        u, first = np.unique(self.values, return_index=True)
-        last = len(self.values) - 1 - np.unique(self.values[::-1], return_index=True)[1]
-        lo_level, hi_level = self.levels[first], self.levels[last]
-        i = np.searchsorted(u, x, side="right") - 1
-        out = np.zeros_like(x)
-        inside = (i >= 0) & (i < len(u) - 1)
-        j = np.clip(i, 0, len(u) - 1)
-        k = np.clip(i + 1, 0, len(u) - 1)
-        width = np.where(u[k] > u[j], u[k] - u[j], 1.0)
-        ramp = hi_level[j] + (lo_level[k] - hi_level[j]) * (x - u[j]) / width
-        exact = (i >= 0) & (x == u[j])
-        at_knot = lo_level[j] if left else hi_level[j]
-        out = np.where(inside, ramp, out)
-        out = np.where(i >= len(u) - 1, 1.0, out)
-        out = np.where(exact, at_knot, out)
-        return out
+        """F(x) (right-continuous), or F(x-) with ``left=True`` (:func:`sketch_cdf`)."""
+        return sketch_cdf(self.values, self.levels, x, left)
 
     def quantile(self, p) -> np.ndarray:
         """Q(p), the inverse of the interpolated CDF."""
         return np.interp(np.asarray(p, dtype=float), self.levels, self.values)
+
+
+def sketch_cdf(values: np.ndarray, levels: np.ndarray, x, left: bool = False) -> np.ndarray:
+    """F(x) of a quantile sketch (``values`` at cumulative ``levels``),
+    right-continuous, or F(x-) with ``left=True``. ``levels`` may carry leading
+    axes: several samples sketched on the same boundaries, one CDF each.
+
+    A boundary value repeated in the sketch is a point mass: F jumps there
+    from the level of its first occurrence to the level of its last.
+    Between two distinct boundaries F rises linearly.
+    """
+    x = np.atleast_1d(np.asarray(x, dtype=float))
+    u, first = np.unique(values, return_index=True)
+    last = len(values) - 1 - np.unique(values[::-1], return_index=True)[1]
+    lo_level, hi_level = levels[..., first], levels[..., last]
+    i = np.searchsorted(u, x, side="right") - 1
+    inside = (i >= 0) & (i < len(u) - 1)
+    j = np.clip(i, 0, len(u) - 1)
+    k = np.clip(i + 1, 0, len(u) - 1)
+    width = np.where(u[k] > u[j], u[k] - u[j], 1.0)
+    ramp = hi_level[..., j] + (lo_level[..., k] - hi_level[..., j]) * (x - u[j]) / width
+    exact = (i >= 0) & (x == u[j])
+    at_knot = lo_level[..., j] if left else hi_level[..., j]
+    out = np.where(inside, ramp, 0.0)
+    out = np.where(i >= len(u) - 1, 1.0, out)
+    return np.where(exact, at_knot, out)
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ def assess(
         drift["previous"] = evaluate.compare(previous.summaries, current, cfg, "previous", previous.span)
     if training is not None:
         drift["training"] = evaluate.compare(
-            training.summaries, current, cfg, "training", training.span, tiers=cal.tiers
+            training.summaries, current, cfg, "training", training.span, calibration=cal
         )
         drift["training"] = drift["training"].with_model_version(policy.serving_version)
     if serving_logs is not None:  # skew: what serving sees this span vs what this span would train on

@@ -180,6 +180,7 @@ def run_gate(
             "severity": {k: v.severity for k, v in drift.items()},
             "drifted": {k: list(v.drifted) for k, v in drift.items()},
             "scores": {k: {f: e.scores() for f, e in v.features.items()} for k, v in drift.items()},
+            "noise": {k: {f: e.noise() for f, e in v.features.items()} for k, v in drift.items()},
             "numeric": judge.numeric_moments(cur),
             "gradual": [g["feature"] for g in found_gradual],
             "serving_version": serving_version,

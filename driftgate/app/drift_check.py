@@ -76,11 +76,11 @@ def compare_span(
     features = list(config.features.all)
     cur = summarize(span_statistics(config, span, state, data_dir, schemas_dir).datasets, features)
     base = summarize(span_statistics(config, base_span, state, data_dir, schemas_dir).datasets, features)
-    tiers = None
+    cal = None
     if baseline == "training":
         earlier = [h for h in state.history() if h["span"] < span and h.get("decision") != "block"]
-        tiers = calibrate(earlier, config.drift).tiers
-    return compare(base, cur, config.drift, baseline, base_span, tiers=tiers)
+        cal = calibrate(earlier, config.drift)
+    return compare(base, cur, config.drift, baseline, base_span, calibration=cal)
 
 
 def recorded_summary(config: RegionConfig, span: int, root: str) -> Optional[str]:

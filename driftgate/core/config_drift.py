@@ -83,6 +83,21 @@ class GradualConfig:
 
 
 @dataclass(frozen=True)
+class NoiseConfig:
+    """Sample size in the thresholds (``components.drift.noise``): each test's
+    score between two samples of the baseline's own distribution at the
+    comparison's row counts, by a parametric bootstrap of ``draws`` pairs. No
+    threshold, fixed or calibrated, lies within ``z`` standard deviations of
+    that noise (a small span does not alarm on chance); calibrated thresholds
+    carry the noise at the span's size, not at the history's (a large span
+    does not hide a break behind the noise of smaller ones)."""
+
+    enabled: bool = True
+    z: float = field(default=3.0, metadata=rng(0.0))
+    draws: int = field(default=100, metadata=rng(20, 10000))
+
+
+@dataclass(frozen=True)
 class CalibrationConfig:
     """History-calibrated drift thresholds: what is normal for this region.
 
@@ -137,6 +152,7 @@ class DriftConfig:
     # Serving logs for skew, below the region's data folder ({SPAN} = span).
     serving_logs_pattern: str
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
 
 
 @dataclass(frozen=True)

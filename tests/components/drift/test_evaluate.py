@@ -102,7 +102,8 @@ def test_p_value_gate_needs_significance_after_correction(cfg, summary_of):
     rng = np.random.default_rng(3)
     a = summary_of(pd.DataFrame({"x": rng.normal(size=200)}))
     b = summary_of(pd.DataFrame({"x": rng.normal(0.25, 1, 200)}))
-    small = dataclasses.replace(cfg, min_count=10)
+    # noise off: at 200 rows the noise floor alone would lift KS above this shift
+    small = dataclasses.replace(cfg, min_count=10, noise=dataclasses.replace(cfg.noise, enabled=False))
     plain = evaluate.compare(a, b, small, "previous").to_json()["features"]["x"]["tests"]["ks"]
     gated_cfg = dataclasses.replace(
         small, p_values=dataclasses.replace(cfg.p_values, enabled=True, alpha=1e-6)
@@ -117,3 +118,48 @@ def test_benjamini_hochberg_matches_the_textbook_example():
     # sorted: 0.005, 0.01, 0.03, 0.04 -> *4/rank: 0.02, 0.02, 0.04, 0.04
     assert evaluate.benjamini_hochberg(p) == pytest.approx([0.02, 0.04, 0.04, 0.02])
     assert evaluate.benjamini_hochberg([]) == []
+
+
+def test_small_samples_of_one_month_do_not_alarm_once_the_noise_is_in_the_thresholds(
+    cfg, schema, summary_of, ewr_march
+):
+    # two 1,000-row samples of the same month: PSI and JS on ~100 destinations
+    # exceed their fixed thresholds on sampling noise alone
+    rng = np.random.default_rng(7)
+    a, b = (
+        summary_of(
+            ewr_march.iloc[rng.integers(0, len(ewr_march), 1000)].reset_index(drop=True), schema=schema
+        )
+        for _ in range(2)
+    )
+    off = dataclasses.replace(cfg, noise=dataclasses.replace(cfg.noise, enabled=False))
+    dest_off = evaluate.compare(a, b, off, "training", 1).features["dest"]
+    assert dest_off.tests["psi"].verdict != "none"  # the problem
+    out = evaluate.compare(a, b, cfg, "training", 1)
+    assert out.severity == "none", out.drifted
+    psi = out.features["dest"].tests["psi"]
+    mean, std = psi.noise
+    assert psi.warning == pytest.approx(mean + cfg.noise.z * std, abs=1e-6)
+    assert psi.warning > cfg.thresholds.psi.warning
+    assert psi.critical - psi.warning == pytest.approx(
+        cfg.thresholds.psi.critical - cfg.thresholds.psi.warning, abs=1e-6
+    )
+
+
+def test_a_real_shift_in_a_small_span_is_still_found(cfg, schema, summary_of, ewr_march):
+    rng = np.random.default_rng(8)
+    a = ewr_march.iloc[rng.integers(0, len(ewr_march), 1000)].reset_index(drop=True)
+    b = ewr_march.iloc[rng.integers(0, len(ewr_march), 1000)].reset_index(drop=True)
+    b["temp"] = b["temp"] + 15.0  # a broken sensor: +15 F
+    out = evaluate.compare(summary_of(a, schema=schema), summary_of(b, schema=schema), cfg, "training", 1)
+    assert out.drifted == ("temp",) and out.features["temp"].severity == "critical"
+
+
+def test_large_spans_keep_the_configured_thresholds(cfg, schema, summary_of, ewr_march):
+    # at a month's size (~10k rows) the noise lies below every fixed threshold
+    s = summary_of(ewr_march, schema=schema)
+    out = evaluate.compare(s, s, cfg, "previous", 2)
+    for name, f in out.features.items():
+        for test, t in f.tests.items():
+            assert t.noise is not None and t.noise[0] + cfg.noise.z * t.noise[1] < t.warning, (name, test)
+            assert t.warning == pytest.approx(evaluate.thresholds_for(cfg, name, test).warning), (name, test)
