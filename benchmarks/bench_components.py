@@ -1,8 +1,10 @@
 """Wall time and peak memory per component for one region-span.
 
 Runs the real pipeline in-process with LocalDagRunner on the full flights span
-(default EWR span 1, about 10k rows), twice: first with nothing serving (no
-baseline), then the next span with the first model as the Evaluator's baseline.
+(default EWR span 1, about 10k rows), then each further span of ``--spans``
+with the models before it serving (``--spans 1,2,5``: a first retrain, a
+skip, a retrain with a baseline). Prints the cost of each skip span as a
+share of the retrain spans of the same run.
 A sampler thread reads this process's RSS every 20 ms and attributes the peak
 to the component running at the time. Also times ``driftgate --help``.
 
@@ -63,7 +65,7 @@ class Sampler:
 
 def time_help() -> float:
     t0 = time.time()
-    subprocess.run([sys.executable, "-m", "pipelines.cli", "--help"], capture_output=True, check=True)
+    subprocess.run([sys.executable, "-m", "driftgate", "--help"], capture_output=True, check=True)
     return time.time() - t0
 
 
@@ -104,6 +106,7 @@ def main():
             runs.append(
                 {
                     "span": span,
+                    "decision": r.decision,
                     "rows": r.rows,
                     "baseline_version": r.baseline_version,
                     "blessed": r.blessed,
@@ -137,9 +140,18 @@ def main():
     print(f"{'runner total':<18}" + "".join(f"{r['runner_s']:>10.1f}{r['peak_rss_mb']:>9}" for r in runs))
     for r in runs:
         print(
-            f"span {r['span']}: {r['rows']:,} rows, baseline version {r['baseline_version']}, "
+            f"span {r['span']}: {r['decision']}, {r['rows']:,} rows, baseline version {r['baseline_version']}, "
             f"blessed {r['blessed']}, pushed {r['pushed_version']}, wall {r['wall_s']}s"
         )
+    retrains = [r["runner_s"] for r in runs if r["decision"] == "retrain"]
+    skip_ratios = {}
+    for r in runs:
+        if r["decision"] == "skip" and retrains:
+            skip_ratios[r["span"]] = round(r["runner_s"] / (sum(retrains) / len(retrains)), 3)
+            print(
+                f"skip span {r['span']} costs {skip_ratios[r['span']]:.0%} of a retrain span "
+                f"(mean of {len(retrains)} in this run)"
+            )
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as fh:
         json.dump(
@@ -149,6 +161,7 @@ def main():
                 "tfx_import_s": round(import_s, 1),
                 "cpus": os.cpu_count(),
                 "runs": runs,
+                "skip_to_retrain": skip_ratios,
             },
             fh,
             indent=1,

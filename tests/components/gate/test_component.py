@@ -121,6 +121,10 @@ def test_same_data_against_its_training_baseline_skips(gate):
     assert report.drift["training"].span == 1 and report.drift["training"].severity == "none"
     assert report.drift["previous"].span == 1
     assert report.decision == decision.SKIP
+    # each span-to-span score is recorded with its sampling noise (what calibration splits off)
+    record = RegionState(str(gate.tmp / "state")).history()[-1]
+    mean, std = record["noise"]["previous"]["temp"]["ks"]
+    assert 0 < mean < record["scores"]["previous"]["temp"]["ks"] + 5 * std and std > 0
 
 
 def _fixed(cfg, until="fixed"):
