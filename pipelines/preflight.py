@@ -18,6 +18,7 @@ from google.protobuf import text_format
 
 from components.ingest import spans
 from driftgate.core.errors import DriftgateError
+from driftgate.core.vocabulary import LANDING_MANIFEST, SEALED_MARKER
 
 
 class PreflightError(DriftgateError):
@@ -36,12 +37,14 @@ class SpanFiles:
 
 
 def available_spans(data_dir: str, span_pattern: str) -> List[int]:
-    """Span numbers with files matching ``span_pattern`` under ``data_dir``
-    (the same matching as the ingestion component: ``components.ingest.spans``)."""
+    """Span numbers arrived under ``data_dir``: with files matching
+    ``span_pattern``, and sealed if landed from Kafka (the same rule as the
+    ingestion component: ``components.ingest.spans.arrived``)."""
     if not os.path.isdir(data_dir):
         return []
-    found = glob.glob(os.path.join(data_dir, spans.span_glob(span_pattern)))
-    return spans.span_numbers([os.path.relpath(p, data_dir) for p in found], span_pattern)
+    globs = [spans.span_glob(span_pattern)] + spans.marker_globs(span_pattern)
+    found = [p for g in globs for p in glob.glob(os.path.join(data_dir, g))]
+    return spans.arrived([os.path.relpath(p, data_dir) for p in found], span_pattern)
 
 
 def span_files(data_dir: str, span_pattern: str, span: Optional[int]) -> SpanFiles:
@@ -57,6 +60,12 @@ def span_files(data_dir: str, span_pattern: str, span: Optional[int]) -> SpanFil
     if span is None:
         span = spans[-1]
     elif span not in spans:
+        folder = os.path.dirname(os.path.join(data_dir, span_pattern.replace("{SPAN}", str(span))))
+        if os.path.exists(os.path.join(folder, LANDING_MANIFEST)):
+            raise PreflightError(
+                f"{folder}: span {span} is still being landed from Kafka (no {SEALED_MARKER} yet); "
+                "it seals once the watermark passes its end (driftgate land)"
+            )
         raise PreflightError(
             f"{data_dir}: span {span} not found (pattern '{span_pattern}'); "
             f"spans present: {', '.join(map(str, spans))}"

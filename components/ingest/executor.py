@@ -37,10 +37,15 @@ SPAN_KEY = vocabulary.PARAM_SPAN  # the run parameter: "next" or a span number
 
 
 def available_spans(input_base: str, pattern: str) -> List[int]:
-    """Span numbers with files under ``input_base`` (local path or bucket URI)."""
+    """Span numbers arrived under ``input_base`` (local path or bucket URI):
+    with files, and sealed if landed from Kafka (``spans.arrived``)."""
     base = input_base.rstrip("/")
-    found = fileio.glob(f"{base}/{spans.span_glob(pattern)}")
-    return spans.span_numbers([p[len(base) + 1 :] for p in found if p.startswith(base + "/")], pattern)
+    found = [
+        p
+        for g in [spans.span_glob(pattern)] + spans.marker_globs(pattern)
+        for p in fileio.glob(f"{base}/{g}")
+    ]
+    return spans.arrived([p[len(base) + 1 :] for p in found if p.startswith(base + "/")], pattern)
 
 
 def _requested_span(exec_properties: Dict[str, Any]):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, List, Optional, Tuple
 
 from driftgate.core.errors import DriftgateError
-from driftgate.core.vocabulary import SPAN_NEXT  # the span parameter meaning "no span asked for"
+from driftgate.core.vocabulary import LANDING_MANIFEST, SEALED_MARKER, SPAN_NEXT
 
 SPAN_TOKEN = "{SPAN}"
 
@@ -83,6 +83,31 @@ def span_numbers(relative_paths: Iterable[str], pattern: str) -> List[int]:
         if m:
             found.add(int(m.group(1)))
     return sorted(found)
+
+
+def marker_globs(pattern: str) -> List[str]:
+    """Globs of the landing markers beside a span's files (``driftgate land``):
+    the manifest a span folder gets before its first file, and ``_SUCCESS``,
+    written last when the span is sealed. None when spans have no folder."""
+    folder = pattern.rsplit("/", 1)[0] if "/" in pattern else ""
+    if SPAN_TOKEN not in folder:
+        return []
+    return [span_glob(f"{folder}/{name}") for name in (LANDING_MANIFEST, SEALED_MARKER)]
+
+
+def arrived(relative_paths: Iterable[str], pattern: str) -> List[int]:
+    """Span numbers that count as arrived: those with files, except a span
+    being landed from Kafka (its folder has a manifest but no ``_SUCCESS``
+    yet): half a span is never ingested. Paths: the files and the markers
+    (``marker_globs``), relative to the data folder."""
+    paths = list(relative_paths)
+    found = span_numbers(paths, pattern)
+    folder = pattern.rsplit("/", 1)[0] if "/" in pattern else ""
+    if SPAN_TOKEN not in folder:
+        return found
+    landing = set(span_numbers(paths, f"{folder}/{LANDING_MANIFEST}"))
+    sealed = set(span_numbers(paths, f"{folder}/{SEALED_MARKER}"))
+    return [s for s in found if s not in landing or s in sealed]
 
 
 def parse_span_parameter(value) -> Optional[int]:

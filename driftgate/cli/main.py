@@ -59,9 +59,9 @@ def cli():
 
 
 def _register() -> None:
-    from driftgate.cli import backtest, config_cmd, data, kubeflow, run, schema, serving
+    from driftgate.cli import backtest, config_cmd, data, kubeflow, land, run, schema, serving
 
-    for module in (run, data, kubeflow, schema, serving, config_cmd, backtest):
+    for module in (run, data, kubeflow, schema, serving, config_cmd, backtest, land):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -27,6 +27,9 @@ class DataConfig:
     # Train/eval split of each span, by hash of the row (ExampleGen buckets).
     train_buckets: int = field(metadata=rng(1, 100))
     eval_buckets: int = field(metadata=rng(1, 100))
+    # files: spans are folders someone lands; kafka: ``driftgate land`` writes
+    # them from the region's topic, and a span counts only once sealed (_SUCCESS)
+    source: str = field(default="files", metadata={"choices": ("files", "kafka")})
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,8 @@ def drift_property(baseline: str) -> str:
 # UI's run form (versions up to 2.4 treat a falsy default as missing) shows them.
 PARAM_SPAN, PARAM_RETRAIN, PARAM_NOTE = "span", "retrain", "note"
 SPAN_NEXT = "next"  # the span parameter's default: the next unprocessed span
+LANDING_MANIFEST = "_MANIFEST.json"  # a span folder being landed from Kafka holds this from its first file
+SEALED_MARKER = "_SUCCESS"  # a Kafka-sourced span is complete once its folder holds this (driftgate land)
 RETRAIN_AUTO, RETRAIN_FORCE = "auto", "force"
 NO_NOTE = "-"  # the note parameter's default: no note
 RUN_PARAMETERS = {PARAM_SPAN: SPAN_NEXT, PARAM_RETRAIN: RETRAIN_AUTO, PARAM_NOTE: NO_NOTE}

@@ -1,0 +1,103 @@
+"""``driftgate land``: runs a region's lander (``streaming.lander``) against
+its Kafka topic until stopped (SIGTERM/SIGINT: a last checkpoint, then exit),
+or until the topic has been quiet for ``exit_when_idle_s`` (every span the
+watermark passed is sealed by then; later ones stay open for the next run). One lander per region: it holds a lease under
+``<data>/<REGION>/_land/``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Dict, Optional
+
+from driftgate.core import lease
+from driftgate.core.config import RegionConfig
+from driftgate.core.errors import DriftgateError
+from streaming import kafka
+from streaming.lander import Lander
+
+
+class LandError(DriftgateError, RuntimeError):
+    """The lander cannot start (wrong source, topic missing, bucket data root)."""
+
+
+@dataclass
+class LandResult:
+    region: str
+    topic: str
+    counts: Dict[str, int]
+    sealed: list
+    next_offsets: Dict[int, int]
+
+
+def land(
+    cfg: RegionConfig,
+    region_dir: str,
+    *,
+    bootstrap: Optional[str] = None,
+    exit_when_idle_s: Optional[float] = None,
+    max_seconds: Optional[float] = None,
+    progress: Callable[[str], None] = lambda line: None,
+    stop: Optional[threading.Event] = None,
+) -> LandResult:
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+
+    if cfg.data.source != "kafka":
+        raise LandError(
+            f"region {cfg.region} ({cfg.source_file}): data.source is {cfg.data.source!r}; "
+            "set data.source: kafka to land it from its topic"
+        )
+    if "://" in region_dir:
+        raise LandError(
+            f"{region_dir}: driftgate land writes to a local folder or volume, not a bucket (yet)"
+        )
+    conf = kafka.settings(cfg, bootstrap)
+    topic = cfg.kafka.topic(cfg.region)
+    consumer = Consumer(
+        {
+            **conf,
+            "group.id": cfg.kafka.group(cfg.region),
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "enable.partition.eof": False,
+        }
+    )
+    producer = Producer({**conf, "acks": "all"})
+    stop = stop or threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(sig, lambda *_: stop.set())
+    os.makedirs(os.path.join(region_dir, "_land"), exist_ok=True)
+    run = f"land-{cfg.region}-{os.getpid()}"
+    with lease.held(os.path.join(region_dir, "_land", "lease.json"), run, progress=progress):
+        lander = Lander(cfg, region_dir, consumer, producer, progress=progress)
+        meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        if meta is None or meta.error is not None or not meta.partitions:
+            raise LandError(f"region {cfg.region}: topic {topic} not found on {kafka.describe(conf)}")
+        starts = lander.start_offsets(sorted(meta.partitions))
+        consumer.assign(
+            [TopicPartition(topic, p, OFFSET_BEGINNING if o is None else o) for p, o in starts.items()]
+        )
+        progress(
+            f"{cfg.region}: landing {topic} ({len(starts)} partitions) from {kafka.describe(conf)} into {region_dir}"
+        )
+        began = last = time.time()
+        while not stop.is_set():
+            msgs = consumer.consume(2000, timeout=0.5)
+            now = time.time()
+            for m in msgs:
+                if m.error() is None:
+                    lander.handle(m, now)
+                    last = now
+            lander.tick(now)
+            if max_seconds is not None and now - began >= max_seconds:
+                break
+            if exit_when_idle_s is not None and now - last >= exit_when_idle_s and not lander.buffered():
+                break  # quiet, and tick() has sealed every span the watermark passed
+        lander.checkpoint(time.time())
+        consumer.close()
+        return LandResult(cfg.region, topic, dict(lander.counts), sorted(lander.sealed), dict(lander.next))

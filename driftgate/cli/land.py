@@ -1,0 +1,65 @@
+"""``driftgate land``: a Kafka-sourced region's topic into sealed spans."""
+
+from __future__ import annotations
+
+import click
+
+from driftgate.cli import output
+from driftgate.cli.options import config_dir_option, data_option, load, region_option
+
+
+@click.command("land")
+@region_option
+@data_option
+@config_dir_option
+@click.option(
+    "--bootstrap", default=None, help="host:port of the Kafka cluster (default: the region's kafka.bootstrap)"
+)
+@click.option(
+    "--exit-when-idle",
+    "idle",
+    type=float,
+    default=None,
+    help="stop after this many quiet seconds (spans the watermark passed are sealed by then)",
+)
+@click.option("--max-seconds", type=float, default=None, help="stop after this long")
+@output.output_option
+def land_cmd(region, data, config_dir, bootstrap, idle, max_seconds, output_format):
+    """Consume the region's topic into <data>/<REGION>/span-<N>/ files, exactly
+    once; seal each span (_SUCCESS) when the event-time watermark passes its end."""
+    from driftgate.app.land import land
+    from driftgate.core.config import region_data_dir
+
+    cfg = load(region, config_dir)
+    res = land(
+        cfg,
+        region_data_dir(cfg, data),
+        bootstrap=bootstrap,
+        exit_when_idle_s=idle,
+        max_seconds=max_seconds,
+        progress=output.progress,
+    )
+    if output_format == output.JSON:
+        output.emit_json(res.__dict__)
+    else:
+        c = res.counts
+        click.echo(
+            output.table(
+                [
+                    [
+                        res.region,
+                        res.topic,
+                        c.get("records", 0),
+                        c.get("files", 0),
+                        c.get("late", 0),
+                        c.get("dead_letters", 0),
+                        ", ".join(map(str, res.sealed)) or "-",
+                    ]
+                ],
+                ["region", "topic", "records", "files", "late", "dead letters", "sealed spans"],
+            )
+        )
+    return 0
+
+
+COMMANDS = [land_cmd]

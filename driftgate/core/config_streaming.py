@@ -1,0 +1,68 @@
+"""The streaming sections of a region's config (``driftgate.core.config``):
+where a Kafka-sourced region's records arrive (``kafka``) and how
+``driftgate land`` turns them into sealed spans (``land``). Strict frozen
+dataclasses; the loader is in ``driftgate.core.config``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from driftgate.core.strict import rng
+
+GRAINS = ("hourly", "daily", "monthly")
+
+
+@dataclass(frozen=True)
+class KafkaConfig:
+    """Where a Kafka-sourced region's records arrive (``data.source: kafka``).
+
+    Records are UTF-8 JSON objects keyed by the region's column names. The
+    event time comes from ``event_time_field`` (ISO-8601, or epoch
+    milliseconds), else from the record's Kafka timestamp; never from the
+    wall clock. Credentials (``security.protocol``, ``sasl.*``, ``ssl.*``)
+    come only from ``settings_file``: a mounted Secret of librdkafka
+    ``key=value`` lines, read at start and never logged; the environment
+    variable ``DRIFTGATE_KAFKA_SETTINGS`` names it when the spec does not."""
+
+    bootstrap: str = "127.0.0.1:9092"
+    topic_template: str = "driftgate.{region}.records"
+    dlq_template: str = "driftgate.{region}.dlq"  # poison records, with their error
+    group_template: str = "driftgate-land-{region}"  # offsets committed for lag dashboards only
+    event_time_field: str = "event_time"
+    schema_header: str = "driftgate-schema-version"  # a record naming another version is refused
+    settings_file: Optional[str] = None
+
+    def topic(self, region: str) -> str:
+        return self.topic_template.format(region=region)
+
+    def dlq(self, region: str) -> str:
+        return self.dlq_template.format(region=region)
+
+    def group(self, region: str) -> str:
+        return self.group_template.format(region=region)
+
+
+@dataclass(frozen=True)
+class LandConfig:
+    """How ``driftgate land`` writes a Kafka-sourced region's spans.
+
+    ``span``: the event-time grain of a span, numbered as TFX's date specs do
+    (``daily``: days since 1970-01-01 UTC, TFX's ``date_to_span_number``;
+    ``hourly``: hours since then; ``monthly``: months since January 1970). A
+    span is sealed (``_SUCCESS``, written last) once the event-time watermark
+    (the slowest active partition's newest event less ``allowed_lateness_s``)
+    passes its end; a partition silent for ``idle_partition_s`` stops holding
+    the watermark back, and when all are silent the watermark moves on with the
+    wall clock, so the last span of a quiet topic seals too. Records of a sealed
+    span are late: ``quarantine`` writes them under ``_late/`` (counted, never
+    into the sealed span), ``drop`` counts them only. Files are written at least
+    every ``checkpoint_s`` seconds or ``checkpoint_records`` records."""
+
+    span: str = field(default="daily", metadata={"choices": GRAINS})
+    allowed_lateness_s: float = field(default=600.0, metadata=rng(0.0))
+    idle_partition_s: float = field(default=60.0, metadata=rng(0.0))
+    checkpoint_s: float = field(default=10.0, metadata=rng(0.0, lo_open=True))
+    checkpoint_records: int = field(default=100_000, metadata=rng(1))
+    late_policy: str = field(default="quarantine", metadata={"choices": ("quarantine", "drop")})

