@@ -31,11 +31,13 @@ class Watermark:
         """The watermark at wall clock ``now`` (epoch ms), None before any event."""
         if not self.newest:
             return self.value
+        for p in self.newest:  # after a restart a partition's silence counts from the first tick
+            self.seen_at.setdefault(p, now)
         active = [p for p in self.newest if now - self.seen_at.get(p, float("-inf")) < self.idle_s]
         if active:
             candidate = min(self.newest[p] for p in active) - self.lateness_ms
         else:
-            quiet_since = max(self.seen_at.values(), default=now)
+            quiet_since = max(self.seen_at.values())
             candidate = max(self.newest.values()) - self.lateness_ms + int((now - quiet_since) * 1000)
         if self.value is None or candidate > self.value:
             self.value = candidate
