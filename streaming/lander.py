@@ -73,6 +73,7 @@ class Lander:
         self.buffers: Dict[Tuple[bool, int, int], Buffer] = {}
         self.dead_letters = 0
         self.last_checkpoint = clock()
+        self.checkpoint_seconds = 0.0
         self.recover()
         self.sealed = {s for s, folder in files.span_folders(region_dir) if files.is_sealed(folder)}
 
@@ -175,6 +176,7 @@ class Lander:
                 self.seal(s, mark)
 
     def checkpoint(self, now: float) -> None:
+        began = time.perf_counter()
         written = 0
         by_folder: Dict[str, List[Tuple[int, Buffer]]] = {}
         for (late, span, p), buf in sorted(self.buffers.items()):
@@ -218,6 +220,7 @@ class Lander:
         self.next = dict(self.consumed)
         self.buffers.clear()
         self.last_checkpoint = now
+        self.checkpoint_seconds = time.perf_counter() - began
         self._commit_to_kafka()
 
     def _manifest(self, folder: str) -> dict:

@@ -41,6 +41,7 @@ def land(
     bootstrap: Optional[str] = None,
     exit_when_idle_s: Optional[float] = None,
     max_seconds: Optional[float] = None,
+    metrics_port: Optional[int] = None,
     progress: Callable[[str], None] = lambda line: None,
     stop: Optional[threading.Event] = None,
 ) -> LandResult:
@@ -75,6 +76,11 @@ def land(
     run = f"land-{cfg.region}-{os.getpid()}"
     with lease.held(os.path.join(region_dir, "_land", "lease.json"), run, progress=progress):
         lander = Lander(cfg, region_dir, consumer, producer, progress=progress)
+        if metrics_port is not None:
+            from streaming import metrics
+
+            metrics.serve(lander, metrics_port)
+            progress(f"{cfg.region}: metrics on :{metrics_port}/metrics")
         meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
         if meta is None or meta.error is not None or not meta.partitions:
             raise LandError(f"region {cfg.region}: topic {topic} not found on {kafka.describe(conf)}")

@@ -23,20 +23,32 @@ from driftgate.cli.options import config_dir_option, data_option, load, region_o
     help="stop after this many quiet seconds (spans the watermark passed are sealed by then)",
 )
 @click.option("--max-seconds", type=float, default=None, help="stop after this long")
+@click.option("--metrics-port", type=int, default=None, help="serve Prometheus /metrics on this port")
+@click.option(
+    "--manifests",
+    "manifests_dir",
+    default=None,
+    help="write the region's Kubernetes manifests (Deployment, Service, ServiceMonitor) here and exit",
+)
 @output.output_option
-def land_cmd(region, data, config_dir, bootstrap, idle, max_seconds, output_format):
+def land_cmd(
+    region, data, config_dir, bootstrap, idle, max_seconds, metrics_port, manifests_dir, output_format
+):
     """Consume the region's topic into <data>/<REGION>/span-<N>/ files, exactly
     once; seal each span (_SUCCESS) when the event-time watermark passes its end."""
     from driftgate.app.land import land
     from driftgate.core.config import region_data_dir
 
     cfg = load(region, config_dir)
+    if manifests_dir:
+        return _write_manifests(cfg, manifests_dir)
     res = land(
         cfg,
         region_data_dir(cfg, data),
         bootstrap=bootstrap,
         exit_when_idle_s=idle,
         max_seconds=max_seconds,
+        metrics_port=metrics_port,
         progress=output.progress,
     )
     if output_format == output.JSON:
@@ -59,6 +71,21 @@ def land_cmd(region, data, config_dir, bootstrap, idle, max_seconds, output_form
                 ["region", "topic", "records", "files", "late", "dead letters", "sealed spans"],
             )
         )
+    return 0
+
+
+def _write_manifests(cfg, out: str) -> int:
+    import os
+
+    import yaml
+
+    from streaming import manifests
+
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, f"land-{cfg.region}.yaml")
+    with open(path, "w") as fh:
+        yaml.safe_dump_all(manifests.region_manifests(cfg), fh, sort_keys=False)
+    click.echo(path)
     return 0
 
 

@@ -214,3 +214,37 @@ def test_a_poison_record_goes_to_the_dead_letter_topic_and_the_rest_lands(broker
     assert json.load(open(tmp_path / "EWR" / files.CHECKPOINT))["next"] == {"0": 23}
     dlq.close()
     consumer.close()
+
+
+def test_the_lander_metrics_are_what_a_scrape_of_its_endpoint_reads(broker, small_spans, tmp_path):
+    import socket
+    import urllib.request
+
+    from streaming import metrics
+
+    cfg = _cfg()
+    topic = cfg.kafka.topic("EWR")
+    kafka.create_topic(broker, topic, 1)
+    rows = replay.span_rows(str(small_spans / "EWR"), 1)[:30]
+    replay.produce(broker, topic, replay.timed(rows, *JAN_2013, "event_time"), 1)
+    lander, consumer = _start(cfg, broker, tmp_path / "EWR", 1, clock=lambda: 0.0)
+    _drive(lander, consumer, topic, 1, lambda: 0.0, lambda: lander.counts["records"] == 30)
+    lander.checkpoint(0.0)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    metrics.serve(lander, port, addr="127.0.0.1")
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    got = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.labels == {"region": "EWR"}
+    }
+    assert got["driftgate_land_records_total"] == 30 and got["driftgate_land_files_total"] == 1
+    assert got["driftgate_land_buffered_records"] == 0 and got["driftgate_land_dead_letters_total"] == 0
+    assert got["driftgate_land_watermark_seconds"] == pytest.approx(lander.watermark.value / 1000)
+    assert got["driftgate_land_checkpoint_duration_seconds"] > 0
+    consumer.close()

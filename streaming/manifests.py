@@ -1,0 +1,93 @@
+"""Kubernetes objects running a Kafka-sourced region's lander:
+a Deployment (one replica, ``Recreate``: one lander per region, it also holds
+a lease), a Service for ``/metrics`` and a Prometheus-operator ServiceMonitor.
+Kafka credentials come from the Secret ``driftgate-kafka-<region>`` (key
+``settings``: librdkafka ``key=value`` lines), mounted read-only and named by
+``DRIFTGATE_KAFKA_SETTINGS``; this module never writes a Secret's values.
+Spans are landed onto the PersistentVolumeClaim ``driftgate-data`` at /data.
+"""
+
+from __future__ import annotations
+
+from typing import List
+
+METRICS_PORT = 9108
+DATA_CLAIM = "driftgate-data"
+SETTINGS_DIR = "/etc/driftgate/kafka"
+
+
+def secret_name(region: str) -> str:
+    return f"driftgate-kafka-{region.lower()}"
+
+
+def region_manifests(config) -> List[dict]:
+    region = config.region
+    name = f"driftgate-land-{region.lower()}"
+    namespace = config.serving.namespace
+    labels = {"app": name, "app.kubernetes.io/part-of": "driftgate", "driftgate/region": region}
+    container = {
+        "name": "land",
+        "image": config.kubeflow.image,
+        "command": [
+            "driftgate",
+            "land",
+            "--region",
+            region,
+            "--data",
+            "/data",
+            "--metrics-port",
+            str(METRICS_PORT),
+        ],
+        "env": [{"name": "DRIFTGATE_KAFKA_SETTINGS", "value": f"{SETTINGS_DIR}/settings"}],
+        "ports": [{"name": "metrics", "containerPort": METRICS_PORT}],
+        "resources": {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}},
+        "readinessProbe": {"httpGet": {"path": "/metrics", "port": METRICS_PORT}, "periodSeconds": 10},
+        "volumeMounts": [
+            {"name": "data", "mountPath": "/data"},
+            {"name": "kafka-settings", "mountPath": SETTINGS_DIR, "readOnly": True},
+        ],
+    }
+    return [
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "spec": {
+                "replicas": 1,
+                "strategy": {"type": "Recreate"},
+                "selector": {"matchLabels": {"app": name}},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "terminationGracePeriodSeconds": 60,  # SIGTERM: a last checkpoint
+                        "containers": [container],
+                        "volumes": [
+                            {"name": "data", "persistentVolumeClaim": {"claimName": DATA_CLAIM}},
+                            {
+                                "name": "kafka-settings",
+                                "secret": {"secretName": secret_name(region), "optional": True},
+                            },
+                        ],
+                    },
+                },
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "spec": {
+                "selector": {"app": name},
+                "ports": [{"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics"}],
+            },
+        },
+        {
+            "apiVersion": "monitoring.coreos.com/v1",
+            "kind": "ServiceMonitor",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "spec": {
+                "selector": {"matchLabels": {"app": name}},
+                "endpoints": [{"port": "metrics", "path": "/metrics", "interval": "15s"}],
+            },
+        },
+    ]

@@ -1,0 +1,73 @@
+"""The lander's Kubernetes objects, validated offline against the API schemas
+(kubernetes-validate) like the serving manifests; the ServiceMonitor (a CRD)
+checked by hand. What it does not prove: that a cluster schedules them."""
+
+import pytest
+import yaml
+
+from driftgate.core.config import load_region_config
+from streaming import manifests
+
+K8S_VERSION = "1.29"
+
+
+def _docs():
+    return manifests.region_manifests(load_region_config("EWR"))
+
+
+def test_deployment_and_service_validate_strictly():
+    import kubernetes_validate
+
+    kinds = []
+    for doc in _docs():
+        if doc["apiVersion"] == "monitoring.coreos.com/v1":
+            continue
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+        kinds.append(doc["kind"])
+    assert kinds == ["Deployment", "Service"]
+
+
+def test_one_lander_runs_the_documented_command_with_its_credentials_from_a_secret():
+    dep = _docs()[0]
+    spec = dep["spec"]["template"]["spec"]
+    c = spec["containers"][0]
+    assert dep["spec"]["replicas"] == 1 and dep["spec"]["strategy"]["type"] == "Recreate"
+    assert c["command"][:4] == ["driftgate", "land", "--region", "EWR"] and "--metrics-port" in c["command"]
+    assert c["resources"]["requests"] and c["resources"]["limits"]["memory"]
+    secret = next(v for v in spec["volumes"] if "secret" in v)["secret"]["secretName"]
+    assert secret == "driftgate-kafka-ewr"
+    env = {e["name"]: e["value"] for e in c["env"]}
+    assert env["DRIFTGATE_KAFKA_SETTINGS"].startswith(manifests.SETTINGS_DIR)
+    text = yaml.safe_dump_all(_docs())
+    assert "sasl.password" not in text and "kind: Secret" not in text  # never values in a spec
+
+
+def test_the_service_monitor_scrapes_the_service_port():
+    _, svc, mon = _docs()
+    assert (
+        mon["kind"] == "ServiceMonitor" and mon["spec"]["selector"]["matchLabels"] == svc["spec"]["selector"]
+    )
+    assert mon["spec"]["endpoints"][0]["port"] == svc["spec"]["ports"][0]["name"] == "metrics"
+
+
+def test_the_command_writes_them(tmp_path):
+    from click.testing import CliRunner
+
+    from driftgate.cli.main import cli
+
+    res = CliRunner().invoke(cli, ["land", "--region", "EWR", "--manifests", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert list(yaml.safe_load_all((tmp_path / "land-EWR.yaml").read_text())) == _docs()
+
+
+@pytest.mark.parametrize("bad", ["replicas", "typo"])
+def test_the_validator_would_catch_a_broken_deployment(bad):
+    import kubernetes_validate
+
+    dep = _docs()[0]
+    if bad == "replicas":
+        dep["spec"]["replicas"] = "one"
+    else:
+        dep["spec"]["template"]["spec"]["containers"][0]["imagePulPolicy"] = "Always"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(dep, K8S_VERSION, strict=True)
