@@ -106,7 +106,9 @@ class Lander:
     # -- consuming ----------------------------------------------------------
 
     def start_offsets(self, partitions: List[int]) -> Dict[int, Optional[int]]:
-        """Where each partition resumes (None: from its beginning)."""
+        """Where each partition resumes (None: from its beginning); from now on
+        the watermark waits for each of them (``Watermark.assign``)."""
+        self.watermark.assign(partitions, self.clock())
         return {p: self.next.get(p) for p in partitions}
 
     def handle(self, msg, now: float) -> None:

@@ -1,9 +1,9 @@
 """The event-time watermark that seals spans (pure; times passed in).
 
 Per partition: its newest event time less the allowed lateness. The region's
-watermark is the lowest over partitions that are active; a partition with no
-record for ``idle_s`` of wall clock no longer holds it back (Flink's
-idleness). When every partition is idle, the watermark moves on with the wall
+watermark is the lowest over partitions that are active; a partition assigned
+but not read yet holds it where it is; a partition with no record for
+``idle_s`` of wall clock no longer holds it back (Flink's idleness). When every partition is idle, the watermark moves on with the wall
 clock from the newest event seen: a quiet topic's last span seals
 ``allowed_lateness + (span end - last event)`` after its last record. The
 watermark never moves back. State is plain JSON, checkpointed with the offsets.
@@ -21,7 +21,14 @@ class Watermark:
         state = state or {}
         self.newest: Dict[int, int] = {int(p): int(t) for p, t in state.get("newest", {}).items()}
         self.seen_at: Dict[int, float] = {}  # wall clock of a partition's last record (not checkpointed)
+        self.assigned_at: Dict[int, float] = {}  # partitions read from, and since when
         self.value: Optional[int] = state.get("value")
+
+    def assign(self, partitions, now: float) -> None:
+        """The partitions being read: one with no record yet holds the watermark
+        back (its events may be the oldest) until it has been silent ``idle_s``."""
+        for p in partitions:
+            self.assigned_at.setdefault(int(p), now)
 
     def observe(self, partition: int, event_ms: int, now: float) -> None:
         self.newest[partition] = max(event_ms, self.newest.get(partition, event_ms))
@@ -32,7 +39,10 @@ class Watermark:
         if not self.newest:
             return self.value
         for p in self.newest:  # after a restart a partition's silence counts from the first tick
-            self.seen_at.setdefault(p, now)
+            self.seen_at.setdefault(p, self.assigned_at.get(p, now))
+        unread = [p for p, t in self.assigned_at.items() if p not in self.newest and now - t < self.idle_s]
+        if unread:
+            return self.value  # a partition not read yet may hold older events
         active = [p for p in self.newest if now - self.seen_at.get(p, float("-inf")) < self.idle_s]
         if active:
             candidate = min(self.newest[p] for p in active) - self.lateness_ms

@@ -38,3 +38,19 @@ def test_the_state_survives_a_restart():
     assert again.value == 60_000 and again.newest == {2: 70_000}
     assert again.advance(100.0) == 60_000
     assert again.advance(120.0) == 80_000  # still quiet: silence counted from the restart's first tick
+
+
+def test_a_partition_not_read_yet_holds_the_watermark_until_it_is_idle():
+    # the bug this prevents: partition 0 read up to February while partitions 1 and 2,
+    # still unread, hold January's records: January must not seal yet
+    w = Watermark(lateness_s=10, idle_s=5)
+    w.assign([0, 1, 2], now=0.0)
+    w.observe(0, 100_000, now=1.0)
+    assert w.advance(1.0) is None
+    w.observe(1, 60_000, now=2.0)
+    w.observe(2, 80_000, now=2.0)
+    assert w.advance(2.0) == 50_000
+    quiet = Watermark(lateness_s=10, idle_s=5)
+    quiet.assign([0, 1], now=0.0)
+    quiet.observe(0, 100_000, now=1.0)
+    assert quiet.advance(4.0) is None and quiet.advance(5.5) == 90_000  # partition 1 never speaks
