@@ -56,6 +56,7 @@ def main(argv=None) -> int:
         def consumer():
             c = Consumer(
                 {
+                    "log_level": 2,
                     "bootstrap.servers": bootstrap,
                     "group.id": f"bench-{time.time()}",
                     "enable.auto.commit": False,
@@ -78,9 +79,7 @@ def main(argv=None) -> int:
             land=dataclasses.replace(cfg.land, checkpoint_s=1.0, checkpoint_records=100_000),
         )
         c = consumer()
-        land = lander.Lander(
-            cfg, os.path.join(work, "landed", "EWR"), c, Producer({"bootstrap.servers": bootstrap})
-        )
+        land = lander.Lander(cfg, os.path.join(work, "landed", "EWR"), c, Producer(kafka.local(bootstrap)))
         commits, seals = [], []
         checkpoint, seal = land.checkpoint, land.seal
 

@@ -61,6 +61,13 @@ def describe(conf: Dict[str, str]) -> str:
     return conf["bootstrap.servers"] + (f" (+ {', '.join(others)})" if others else "")
 
 
+def local(bootstrap: str, **extra) -> Dict[str, object]:
+    """Client settings for the local broker (tests, the demo, benchmarks):
+    librdkafka logs only critical lines, so clients still alive after the
+    broker stops do not fill the output with reconnect failures."""
+    return {"bootstrap.servers": bootstrap, "log_level": 2, **extra}
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -94,7 +101,7 @@ def local_broker(timeout_s: float = 30.0) -> Iterator[str]:
         deadline = time.time() + timeout_s
         while True:
             try:
-                AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=1)
+                AdminClient(local(bootstrap)).list_topics(timeout=1)
                 break
             except Exception:  # noqa: BLE001 - not up yet
                 if proc.poll() is not None or time.time() > deadline:
@@ -112,7 +119,7 @@ def local_broker(timeout_s: float = 30.0) -> Iterator[str]:
 def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})  # kept alive until the futures resolve
+    admin = AdminClient(local(bootstrap))  # kept alive until the futures resolve
     futures = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
     for f in futures.values():
         f.result(15)

@@ -44,13 +44,14 @@ def _clients(cfg, bootstrap):
 
     consumer = Consumer(
         {
+            "log_level": 2,
             "bootstrap.servers": bootstrap,
             "group.id": cfg.kafka.group(cfg.region),
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
         }
     )
-    return consumer, Producer({"bootstrap.servers": bootstrap}), (OFFSET_BEGINNING, TopicPartition)
+    return consumer, Producer(kafka.local(bootstrap)), (OFFSET_BEGINNING, TopicPartition)
 
 
 def _drive(lander, consumer, topic, partitions, clock, until, max_polls=400):
@@ -183,7 +184,7 @@ def test_a_poison_record_goes_to_the_dead_letter_topic_and_the_rest_lands(broker
     kafka.create_topic(broker, topic, 1)
     kafka.create_topic(broker, cfg.kafka.dlq("EWR"), 1)
     rows = replay.span_rows(str(small_spans / "EWR"), 1)[:20]
-    p = Producer({"bootstrap.servers": broker})
+    p = Producer(kafka.local(broker))
     p.produce(topic, b"{not json", partition=0)
     p.produce(topic, json.dumps({"carrier": "UA"}).encode(), partition=0)
     p.produce(
@@ -198,7 +199,7 @@ def test_a_poison_record_goes_to_the_dead_letter_topic_and_the_rest_lands(broker
     _drive(lander, consumer, topic, 1, lambda: 0.0, lambda: lander.counts["records"] == 20)
     lander.checkpoint(0.0)
     assert lander.counts["dead_letters"] == 3
-    dlq = Consumer({"bootstrap.servers": broker, "group.id": "t", "auto.offset.reset": "earliest"})
+    dlq = Consumer(kafka.local(broker, **{"group.id": "t", "auto.offset.reset": "earliest"}))
     from confluent_kafka import TopicPartition
 
     dlq.assign([TopicPartition(cfg.kafka.dlq("EWR"), 0, 0)])
