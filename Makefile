@@ -1,5 +1,6 @@
 # driftgate: every target sets itself up from nothing (a fresh clone).
 #   make demo   prepare the flights data, run EWR/JFK/LGA over spans 1-6, print a table
+#   make demo-kafka  a local broker, EWR months replayed as events, landed, then run
 #   make test   create .venv if needed, then run the whole test suite
 #   make test-fast  unit tests only (no TFX pipeline runs)
 #   make docs   build the docs site into build/site (strict: broken links fail)
@@ -14,7 +15,7 @@ DEMO_DIR ?= demo
 export TF_USE_LEGACY_KERAS := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: venv demo test test-fast lint docs bench clean
+.PHONY: venv demo demo-kafka test test-fast lint docs bench clean
 
 venv: $(STAMP)
 
@@ -29,6 +30,9 @@ $(STAMP): setup.py pyproject.toml constraints.txt scripts/find_python310.sh
 demo: $(STAMP)
 	$(VENV)/bin/driftgate data flights --out $(DEMO_DIR)/data
 	$(VENV)/bin/driftgate demo --data $(DEMO_DIR)/data --root $(DEMO_DIR)/runs --spans 1,2,3,4,5,6
+
+demo-kafka: $(STAMP)
+	$(VENV)/bin/driftgate demo-kafka --region EWR --months 1,2 --out $(DEMO_DIR)/kafka
 
 test: $(STAMP) lint
 	@bash scripts/ensure_debian_packages.sh
