@@ -42,8 +42,7 @@ def available_spans(data_dir: str, span_pattern: str) -> List[int]:
     ingestion component: ``components.ingest.spans.arrived``)."""
     if not os.path.isdir(data_dir):
         return []
-    globs = [spans.span_glob(span_pattern)] + spans.marker_globs(span_pattern)
-    found = [p for g in globs for p in glob.glob(os.path.join(data_dir, g))]
+    found = [p for g in spans.discovery_globs(span_pattern) for p in glob.glob(os.path.join(data_dir, g))]
     return spans.arrived([os.path.relpath(p, data_dir) for p in found], span_pattern)
 
 

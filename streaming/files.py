@@ -1,7 +1,7 @@
 """A landed region's files (local disk): span files, manifests, the seal, the
-lander's checkpoint. Every write is atomic (a hidden ``.<name>.tmp`` in the
-same folder, fsync, rename), so no half-written file ever matches the span
-pattern ``span-{SPAN}/*.csv``.
+lander's checkpoint. Every write is ``storage.write_atomic`` (a hidden
+temporary file in the same folder, fsync, rename), so no half-written file
+ever matches the span pattern ``span-{SPAN}/*.csv``.
 
     <data>/<REGION>/span-<N>/<topic>+<partition>+<first offset, 20 digits>.csv
     <data>/<REGION>/span-<N>/_MANIFEST.json   files, rows, offset ranges, sha256
@@ -25,6 +25,7 @@ import os
 import re
 from typing import Iterable, List, Optional, Sequence, Tuple
 
+from driftgate.core import storage
 from driftgate.core.vocabulary import LANDING_MANIFEST, SEALED_MARKER
 
 MANIFEST = LANDING_MANIFEST  # "_MANIFEST.json"
@@ -49,15 +50,9 @@ def parse_name(name: str) -> Optional[Tuple[str, int, int]]:
     return (m["topic"], int(m["partition"]), int(m["first"])) if m else None
 
 
-def write_atomic(path: str, data: bytes) -> None:
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+def is_temporary(name: str) -> bool:
+    """A write that never finished (``storage.write_atomic``'s temporary file)."""
+    return name.startswith(storage.TMP_PREFIX)
 
 
 def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[str]]) -> bytes:
@@ -88,7 +83,13 @@ def read_json(path: str) -> Optional[dict]:
 
 
 def write_json(path: str, doc: dict) -> None:
-    write_atomic(path, json.dumps(doc, indent=1, sort_keys=True).encode())
+    storage.write_atomic(path, json.dumps(doc, indent=1, sort_keys=True))
+
+
+def write_manifest(folder: str, manifest: dict) -> None:
+    """Writes a span folder's manifest, its ``rows`` the sum of its files'."""
+    manifest["rows"] = sum(f["rows"] for f in manifest["files"].values())
+    write_json(os.path.join(folder, MANIFEST), manifest)
 
 
 def sha256(path: str) -> str:

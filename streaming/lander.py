@@ -15,7 +15,7 @@ so spans seal with no traffic.
 
 Recovery after any crash (``kill -9`` included): files at or past their
 partition's checkpointed offset, and their manifest entries, are deleted;
-hidden ``.tmp`` files too; consumption resumes at the checkpointed offsets.
+unfinished temporary files too; consumption resumes at the checkpointed offsets.
 So every consumed offset lands in exactly one file, and no file is ever half
 written.
 """
@@ -29,6 +29,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
+from driftgate.core import storage
 from streaming import files, records, spans
 from streaming.watermark import Watermark
 
@@ -75,7 +76,9 @@ class Lander:
         self.last_checkpoint = clock()
         self.checkpoint_seconds = 0.0
         self.recover()
-        self.sealed = {s for s, folder in files.span_folders(region_dir) if files.is_sealed(folder)}
+        landed = files.span_folders(region_dir)
+        self.sealed = {s for s, folder in landed if files.is_sealed(folder)}
+        self.open = {s for s, _ in landed} - self.sealed  # spans with files, not sealed yet
 
     # -- recovery -----------------------------------------------------------
 
@@ -87,7 +90,7 @@ class Lander:
                 for name in os.listdir(folder):
                     parsed = files.parse_name(name)
                     orphan = parsed is not None and parsed[2] >= self.next.get(parsed[1], 0)
-                    if orphan or name.endswith(".tmp"):
+                    if orphan or files.is_temporary(name):
                         os.unlink(os.path.join(folder, name))
                         removed += 1
                 path = os.path.join(folder, files.MANIFEST)
@@ -98,8 +101,7 @@ class Lander:
                     }
                     if kept != manifest["files"]:
                         manifest["files"] = kept
-                        manifest["rows"] = sum(f["rows"] for f in kept.values())
-                        files.write_json(path, manifest)
+                        files.write_manifest(folder, manifest)
         if removed:
             self.progress(f"{self.cfg.region}: recovered: removed {removed} uncommitted file(s)")
 
@@ -169,9 +171,8 @@ class Lander:
         mark = self.watermark.advance(now)
         if mark is None:
             return
-        open_spans = {s for (late, s, _) in self.buffers if not late}
-        open_spans |= {s for s, folder in files.span_folders(self.region_dir) if not files.is_sealed(folder)}
-        ready = sorted(s for s in open_spans if spans.bounds(s, self.grain)[1] <= mark)
+        buffered = {s for (late, s, _) in self.buffers if not late}
+        ready = sorted(s for s in self.open | buffered if spans.bounds(s, self.grain)[1] <= mark)
         if ready:
             self.checkpoint(now)
             for s in ready:
@@ -180,16 +181,17 @@ class Lander:
     def checkpoint(self, now: float) -> None:
         began = time.perf_counter()
         written = 0
-        by_folder: Dict[str, List[Tuple[int, Buffer]]] = {}
+        by_span: Dict[Tuple[bool, int], List[Tuple[int, Buffer]]] = {}
         for (late, span, p), buf in sorted(self.buffers.items()):
             if buf.rows:
-                by_folder.setdefault(files.span_dir(self.region_dir, span, late), []).append((p, buf))
-        for folder, parts in by_folder.items():
-            manifest = self._manifest(folder)  # written before the folder's first file: "being landed"
+                by_span.setdefault((late, span), []).append((p, buf))
+        for (late, span), parts in by_span.items():
+            folder = files.span_dir(self.region_dir, span, late)
+            manifest = self._manifest(folder, span)  # written before the folder's first file: "being landed"
             for p, buf in parts:
                 name = files.file_name(self.topic, p, buf.offsets[0])
                 data = files.csv_bytes(self.columns, buf.rows)
-                files.write_atomic(os.path.join(folder, name), data)
+                storage.write_atomic(os.path.join(folder, name), data)
                 manifest["files"][name] = {
                     "partition": p,
                     "first_offset": buf.offsets[0],
@@ -199,8 +201,9 @@ class Lander:
                     "sha256": hashlib.sha256(data).hexdigest(),
                 }
                 written += 1
-            manifest["rows"] = sum(f["rows"] for f in manifest["files"].values())
-            files.write_json(os.path.join(folder, files.MANIFEST), manifest)
+            files.write_manifest(folder, manifest)
+            if not late:
+                self.open.add(span)
         if self.dead_letters:
             left = self.producer.flush(30)
             if left:
@@ -225,12 +228,10 @@ class Lander:
         self.checkpoint_seconds = time.perf_counter() - began
         self._commit_to_kafka()
 
-    def _manifest(self, folder: str) -> dict:
+    def _manifest(self, folder: str, span: int) -> dict:
         """The folder's manifest, created (and written) when it has none."""
-        path = os.path.join(folder, files.MANIFEST)
-        manifest = files.read_json(path)
+        manifest = files.read_json(os.path.join(folder, files.MANIFEST))
         if manifest is None:
-            span = int(os.path.basename(folder).split("-")[1])
             start, end = spans.bounds(span, self.grain)
             manifest = {
                 "region": self.cfg.region,
@@ -240,10 +241,9 @@ class Lander:
                 "start_ms": start,
                 "end_ms": end,
                 "files": {},
-                "rows": 0,
                 "sealed": False,
             }
-            files.write_json(path, manifest)
+            files.write_manifest(folder, manifest)
         return manifest
 
     def _commit_to_kafka(self) -> None:
@@ -267,9 +267,10 @@ class Lander:
                     f"{folder}/{name}: sha256 {actual} differs from the manifest's; not sealing"
                 )
         manifest.update(sealed=True, watermark_ms=mark)
-        files.write_json(path, manifest)
-        files.write_atomic(os.path.join(folder, files.SUCCESS), b"")
+        files.write_manifest(folder, manifest)
+        storage.write_atomic(os.path.join(folder, files.SUCCESS), b"")
         self.sealed.add(span)
+        self.open.discard(span)
         self.counts["sealed"] += 1
         self.progress(
             f"{self.cfg.region}: sealed span {span}: {manifest['rows']:,} rows in {len(manifest['files'])} file(s)"

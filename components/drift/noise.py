@@ -100,10 +100,10 @@ def numeric(base: NumericSummary, n_a: int, n_b: int, draws: int, rng) -> Dict[s
     )
     scale = base.std if base.std > 1e-12 else 1.0
     edges = np.unique(base.quantile(np.linspace(0, 1, PSI_BINS + 1)[1:-1]))
-    ones = np.ones((draws, 1))
+    zeros, ones = np.zeros((draws, 1)), np.ones((draws, 1))
 
     def fractions(levels):
-        cuts = np.concatenate([0 * ones, sketch_cdf(v, levels, edges), ones], axis=-1)
+        cuts = np.concatenate([zeros, sketch_cdf(v, levels, edges), ones], axis=-1)
         return np.clip(np.diff(cuts, axis=-1), 0.0, None)
 
     fa, fb = fractions(la), fractions(lb)

@@ -40,11 +40,7 @@ def available_spans(input_base: str, pattern: str) -> List[int]:
     """Span numbers arrived under ``input_base`` (local path or bucket URI):
     with files, and sealed if landed from Kafka (``spans.arrived``)."""
     base = input_base.rstrip("/")
-    found = [
-        p
-        for g in [spans.span_glob(pattern)] + spans.marker_globs(pattern)
-        for p in fileio.glob(f"{base}/{g}")
-    ]
+    found = [p for g in spans.discovery_globs(pattern) for p in fileio.glob(f"{base}/{g}")]
     return spans.arrived([p[len(base) + 1 :] for p in found if p.startswith(base + "/")], pattern)
 
 

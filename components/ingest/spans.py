@@ -85,25 +85,32 @@ def span_numbers(relative_paths: Iterable[str], pattern: str) -> List[int]:
     return sorted(found)
 
 
-def marker_globs(pattern: str) -> List[str]:
-    """Globs of the landing markers beside a span's files (``driftgate land``):
-    the manifest a span folder gets before its first file, and ``_SUCCESS``,
-    written last when the span is sealed. None when spans have no folder."""
+def _span_folder(pattern: str) -> Optional[str]:
+    """The per-span folder of a pattern (``span-{SPAN}/*.csv`` -> ``span-{SPAN}``),
+    None when spans share a folder."""
     folder = pattern.rsplit("/", 1)[0] if "/" in pattern else ""
-    if SPAN_TOKEN not in folder:
-        return []
-    return [span_glob(f"{folder}/{name}") for name in (LANDING_MANIFEST, SEALED_MARKER)]
+    return folder if SPAN_TOKEN in folder else None
+
+
+def discovery_globs(pattern: str) -> List[str]:
+    """What to list to tell which spans arrived (``arrived``): the span files,
+    and beside them the landing markers of ``driftgate land``: the manifest a
+    span folder gets before its first file, and ``_SUCCESS``, written last
+    when the span is sealed."""
+    folder = _span_folder(pattern)
+    markers = [span_glob(f"{folder}/{name}") for name in (LANDING_MANIFEST, SEALED_MARKER)] if folder else []
+    return [span_glob(pattern)] + markers
 
 
 def arrived(relative_paths: Iterable[str], pattern: str) -> List[int]:
     """Span numbers that count as arrived: those with files, except a span
     being landed from Kafka (its folder has a manifest but no ``_SUCCESS``
-    yet): half a span is never ingested. Paths: the files and the markers
-    (``marker_globs``), relative to the data folder."""
+    yet): half a span is never ingested. Paths: what ``discovery_globs``
+    lists, relative to the data folder."""
     paths = list(relative_paths)
     found = span_numbers(paths, pattern)
-    folder = pattern.rsplit("/", 1)[0] if "/" in pattern else ""
-    if SPAN_TOKEN not in folder:
+    folder = _span_folder(pattern)
+    if folder is None:
         return found
     landing = set(span_numbers(paths, f"{folder}/{LANDING_MANIFEST}"))
     sealed = set(span_numbers(paths, f"{folder}/{SEALED_MARKER}"))

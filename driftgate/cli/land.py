@@ -77,8 +77,6 @@ def land_cmd(
 
 
 def _write_manifests(cfg, out: str) -> int:
-    import os
-
     import yaml
 
     from streaming import manifests

@@ -151,7 +151,9 @@ def write_atomic(path: str, data: Union[bytes, str]) -> None:
     """Writes ``data`` so that readers see the old or the new content, never half.
 
     Local files: a uniquely named temporary file in the same folder (two writers
-    never share it), fsync, rename over the target. Object stores (gs://)
+    never share it; hidden and ending in ``.part``, so no glob for the target's
+    kind of file, e.g. a span pattern's ``*.csv``, ever matches it), fsync,
+    rename over the target. Object stores (gs://)
     publish an object only once fully written, so a direct write is atomic there.
     """
     faults.point("write", path)
@@ -166,7 +168,7 @@ def write_atomic(path: str, data: Union[bytes, str]) -> None:
         with _gfile().GFile(path, "wb") as fh:
             fh.write(data)
         return
-    tmp = os.path.join(os.path.dirname(path), f"{TMP_PREFIX}{uuid.uuid4().hex}-{os.path.basename(path)}")
+    tmp = os.path.join(os.path.dirname(path), f"{TMP_PREFIX}{uuid.uuid4().hex}-{os.path.basename(path)}.part")
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)

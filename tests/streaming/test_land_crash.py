@@ -99,7 +99,7 @@ def test_kill_9_at_random_points_lands_every_offset_exactly_once(broker, small_s
     for late in (False, True):
         for _span, folder in files.span_folders(region, late):
             names = os.listdir(folder)
-            assert not [n for n in names if n.endswith(".tmp")], names
+            assert not [n for n in names if files.is_temporary(n)], names
             manifest = json.load(open(os.path.join(folder, files.MANIFEST)))
             assert sorted(n for n in names if n.endswith(".csv")) == sorted(manifest["files"])
             for name, entry in manifest["files"].items():
