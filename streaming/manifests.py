@@ -1,6 +1,11 @@
-"""Kubernetes objects running a Kafka-sourced region's lander:
-a Deployment (one replica, ``Recreate``: one lander per region, it also holds
-a lease), a Service for ``/metrics`` and a Prometheus-operator ServiceMonitor.
+"""Kubernetes objects running a Kafka-sourced region's lander or stream watcher:
+a Deployment (one replica, ``Recreate``: one per region, it also holds a
+lease), a Service for ``/metrics`` and a Prometheus-operator ServiceMonitor.
+The stream watcher also reads the region state (``--root``: the bucket or
+folder of the batch runs, for the training baseline) and takes its alert
+secrets from the Secret ``driftgate-alerts`` (keys ``slack-webhook-url``,
+``pagerduty-routing-key``), mounted read-only and named by the
+``DRIFTGATE_*_FILE`` variables the notifier reads.
 Kafka credentials come from the Secret ``driftgate-kafka-<region>`` (key
 ``settings``: librdkafka ``key=value`` lines), mounted read-only and named by
 ``DRIFTGATE_KAFKA_SETTINGS``; this module never writes a Secret's values.
@@ -20,32 +25,43 @@ def secret_name(region: str) -> str:
     return f"driftgate-kafka-{region.lower()}"
 
 
-def region_manifests(config) -> List[dict]:
+ALERTS_SECRET = "driftgate-alerts"
+ALERTS_DIR = "/etc/driftgate/alerts"
+
+
+def region_manifests(config, kind: str = "land") -> List[dict]:
+    """``kind``: ``land`` or ``stream``."""
     region = config.region
-    name = f"driftgate-land-{region.lower()}"
+    name = f"driftgate-{kind}-{region.lower()}"
     namespace = config.serving.namespace
     labels = {"app": name, "app.kubernetes.io/part-of": "driftgate", "driftgate/region": region}
+    command = ["driftgate", kind, "--region", region, "--data", "/data", "--metrics-port", str(METRICS_PORT)]
+    env = [{"name": "DRIFTGATE_KAFKA_SETTINGS", "value": f"{SETTINGS_DIR}/settings"}]
+    mounts = [
+        {"name": "data", "mountPath": "/data"},
+        {"name": "kafka-settings", "mountPath": SETTINGS_DIR, "readOnly": True},
+    ]
+    volumes = [
+        {"name": "data", "persistentVolumeClaim": {"claimName": DATA_CLAIM}},
+        {"name": "kafka-settings", "secret": {"secretName": secret_name(region), "optional": True}},
+    ]
+    if kind == "stream":
+        command += ["--root", config.kubeflow.root]
+        env += [
+            {"name": "DRIFTGATE_SLACK_WEBHOOK_URL_FILE", "value": f"{ALERTS_DIR}/slack-webhook-url"},
+            {"name": "DRIFTGATE_PAGERDUTY_ROUTING_KEY_FILE", "value": f"{ALERTS_DIR}/pagerduty-routing-key"},
+        ]
+        mounts.append({"name": "alerts", "mountPath": ALERTS_DIR, "readOnly": True})
+        volumes.append({"name": "alerts", "secret": {"secretName": ALERTS_SECRET, "optional": True}})
     container = {
-        "name": "land",
+        "name": kind,
         "image": config.kubeflow.image,
-        "command": [
-            "driftgate",
-            "land",
-            "--region",
-            region,
-            "--data",
-            "/data",
-            "--metrics-port",
-            str(METRICS_PORT),
-        ],
-        "env": [{"name": "DRIFTGATE_KAFKA_SETTINGS", "value": f"{SETTINGS_DIR}/settings"}],
+        "command": command,
+        "env": env,
         "ports": [{"name": "metrics", "containerPort": METRICS_PORT}],
         "resources": {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}},
         "readinessProbe": {"httpGet": {"path": "/metrics", "port": METRICS_PORT}, "periodSeconds": 10},
-        "volumeMounts": [
-            {"name": "data", "mountPath": "/data"},
-            {"name": "kafka-settings", "mountPath": SETTINGS_DIR, "readOnly": True},
-        ],
+        "volumeMounts": mounts,
     }
     return [
         {
@@ -61,13 +77,7 @@ def region_manifests(config) -> List[dict]:
                     "spec": {
                         "terminationGracePeriodSeconds": 60,  # SIGTERM: a last checkpoint
                         "containers": [container],
-                        "volumes": [
-                            {"name": "data", "persistentVolumeClaim": {"claimName": DATA_CLAIM}},
-                            {
-                                "name": "kafka-settings",
-                                "secret": {"secretName": secret_name(region), "optional": True},
-                            },
-                        ],
+                        "volumes": volumes,
                     },
                 },
             },

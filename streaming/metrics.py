@@ -1,14 +1,18 @@
-"""Prometheus metrics of a running lander, read from its live state on every
-scrape (``driftgate land --metrics-port``): records, late records, dead
-letters, files, sealed spans (counters, kept across restarts in the
-checkpoint), the watermark and its lag behind the wall clock, rows buffered,
-the last checkpoint's time and duration."""
+"""Prometheus metrics of a running lander (``driftgate land --metrics-port``)
+and stream watcher (``driftgate stream --metrics-port``), read from their
+live state on every scrape. Lander: records, late records, dead letters,
+files, sealed spans (counters, kept across restarts in the checkpoint), the
+watermark and its lag behind the wall clock, rows buffered, the last
+checkpoint's time and duration. Stream: records, late and refused records,
+panes judged, events, consumer lag per partition, watermark lag, every
+window's newest score and threshold, open episodes, CUSUM, alert outcomes
+and the dispatch-time histogram."""
 
 from __future__ import annotations
 
 import time
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 COUNTERS = {
     "records": ("driftgate_land_records", "records landed into spans (late ones included)"),
@@ -63,5 +67,109 @@ def serve(lander, port: int, addr: str = "0.0.0.0"):
 
     registry = CollectorRegistry()
     registry.register(LanderCollector(lander))
+    start_http_server(port, addr=addr, registry=registry)
+    return registry
+
+
+DISPATCH_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class StreamCollector:
+    """Metrics of a running stream watcher (``driftgate stream --metrics-port``),
+    read from its live state on every scrape."""
+
+    def __init__(self, streamer, dispatcher, clock=time.time):
+        self.streamer, self.dispatcher, self.clock = streamer, dispatcher, clock
+
+    def collect(self):
+        s = self.streamer
+        region = s.cfg.region
+        det = s.detector
+        counts = {**det.counts, **s.counts}
+        for key, doc in (
+            ("records", "records counted into panes"),
+            ("late", "records of a pane already judged (counted here only)"),
+            ("refused", "records without a JSON object or an event time"),
+            ("panes", "panes judged"),
+            ("events", "feature-panes with a score over its threshold"),
+        ):
+            c = CounterMetricFamily(f"driftgate_stream_{key}", doc, labels=["region"])
+            c.add_metric([region], float(counts.get(key, 0)))
+            yield c
+        lag = GaugeMetricFamily(
+            "driftgate_stream_consumer_lag_records",
+            "records on the broker not read yet",
+            labels=["region", "partition"],
+        )
+        for p, n in sorted(s.lag.items()):
+            lag.add_metric([region, str(p)], float(n))
+        yield lag
+        mark = s.watermark.value
+        if mark is not None:
+            g = GaugeMetricFamily(
+                "driftgate_stream_watermark_lag_seconds", "wall clock minus the watermark", labels=["region"]
+            )
+            g.add_metric([region], self.clock() - mark / 1000)
+            yield g
+        score = GaugeMetricFamily(
+            "driftgate_stream_window_score",
+            "the newest window's score",
+            labels=["region", "feature", "test", "window"],
+        )
+        thr = GaugeMetricFamily(
+            "driftgate_stream_window_threshold",
+            "its threshold (noise alone passes it at most once per ert_days in the region)",
+            labels=["region", "feature", "test", "window"],
+        )
+        for (feature, test, window), x in sorted(det.latest.items()):
+            labels = [region, feature, test, f"{window:g}s"]
+            score.add_metric(labels, x.score)
+            thr.add_metric(labels, x.threshold)
+        yield score
+        yield thr
+        alarm = GaugeMetricFamily(
+            "driftgate_stream_alarm",
+            "1 while a feature's episode is open",
+            labels=["region", "feature", "severity"],
+        )
+        for feature, ep in sorted(det.episodes.items()):
+            alarm.add_metric([region, feature, ep.severity], 1.0)
+        yield alarm
+        cusum = GaugeMetricFamily(
+            "driftgate_stream_cusum",
+            "CUSUM of pane means (baseline std)",
+            labels=["region", "feature", "side"],
+        )
+        for feature, (up, down) in sorted(det.cusum.items()):
+            cusum.add_metric([region, feature, "up"], up)
+            cusum.add_metric([region, feature, "down"], down)
+        yield cusum
+        sent = CounterMetricFamily(
+            "driftgate_stream_alerts", "alert transitions handled, by outcome", labels=["region", "outcome"]
+        )
+        by = {}
+        for o in list(self.dispatcher.outcomes):
+            key = o["outcome"].split(":")[0]
+            by[key] = by.get(key, 0) + 1
+        for k, n in sorted(by.items()):
+            sent.add_metric([region, k], float(n))
+        yield sent
+        seconds = list(self.dispatcher.seconds)
+        h = HistogramMetricFamily(
+            "driftgate_stream_alert_dispatch_seconds",
+            "from the judged pane to the alert handled",
+            labels=["region"],
+        )
+        buckets = [(str(b), float(sum(1 for x in seconds if x <= b))) for b in DISPATCH_BUCKETS]
+        buckets.append(("+Inf", float(len(seconds))))
+        h.add_metric([region], buckets, sum_value=float(sum(seconds)))
+        yield h
+
+
+def serve_stream(streamer, dispatcher, port: int, addr: str = "0.0.0.0"):
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    registry = CollectorRegistry()
+    registry.register(StreamCollector(streamer, dispatcher))
     start_http_server(port, addr=addr, registry=registry)
     return registry

@@ -55,3 +55,28 @@ def produce(bootstrap: str, topic: str, events, partitions: int) -> int:
     if left:
         raise RuntimeError(f"{left} record(s) not delivered to {topic}")
     return n
+
+
+def sampled(
+    rows: List[Dict[str, str]],
+    start_ms: int,
+    seconds: float,
+    rate: float,
+    event_field: str,
+    seed: int = 0,
+    change=None,
+) -> Iterator[Tuple[int, dict]]:
+    """``rate`` records per second of event time for ``seconds``, drawn with
+    replacement from ``rows``; ``change(record, rng)`` alters each (an
+    injected shift: tests, benchmarks, the demo)."""
+    import random
+
+    rng = random.Random(seed)
+    step = 1000.0 / rate
+    for i in range(int(seconds * rate)):
+        t = int(start_ms + i * step)
+        record = dict(rows[rng.randrange(len(rows))])
+        if change is not None:
+            change(record, rng)
+        record[event_field] = t
+        yield t, record

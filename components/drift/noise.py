@@ -35,6 +35,7 @@ from components.drift.stat_tests import (
     linf_of,
     pooled,
     psi_of,
+    w1_of,
 )
 from components.drift.summaries import CategoricalSummary, NumericSummary, sketch_cdf
 from driftgate.core.config import Tier
@@ -73,18 +74,6 @@ def _levels(counts: np.ndarray) -> np.ndarray:
     return np.concatenate([np.zeros(cum.shape[:-1] + (1,)), cum], axis=-1)
 
 
-def _w1(values: np.ndarray, la: np.ndarray, lb: np.ndarray) -> np.ndarray:
-    """Integral of |F_a - F_b| dx (= Wasserstein-1) for CDFs linear between
-    the shared boundaries: exact per bucket, also where the gap changes sign."""
-    d = la - lb
-    d0, d1 = d[..., :-1], d[..., 1:]
-    a0, a1 = np.abs(d0), np.abs(d1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        crossing = (d0**2 + d1**2) / (2 * (a0 + a1))
-    seg = np.where(d0 * d1 >= 0, (a0 + a1) / 2, np.nan_to_num(crossing))
-    return np.sum(seg * np.diff(values), axis=-1)
-
-
 def numeric(base: NumericSummary, n_a: int, n_b: int, draws: int, rng) -> Dict[str, np.ndarray]:
     """Scores of the numeric tests between ``draws`` pairs of samples of sizes
     ``n_a`` and ``n_b`` from ``base``."""
@@ -107,7 +96,7 @@ def numeric(base: NumericSummary, n_a: int, n_b: int, draws: int, rng) -> Dict[s
         return np.clip(np.diff(cuts, axis=-1), 0.0, None)
 
     fa, fb = fractions(la), fractions(lb)
-    return {"ks": ks, "wasserstein": _w1(v, la, lb) / scale, "psi": psi_of(fa, fb), "js": js_of(fa, fb)}
+    return {"ks": ks, "wasserstein": w1_of(v, la, lb) / scale, "psi": psi_of(fa, fb), "js": js_of(fa, fb)}
 
 
 def categorical(base: CategoricalSummary, n_a: int, n_b: int, draws: int, rng) -> Dict[str, np.ndarray]:

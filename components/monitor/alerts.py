@@ -248,6 +248,46 @@ def _load_sent(path: str) -> dict:
         return json.load(fh)
 
 
+def send(alert: Alert, cfg, env: Mapping[str, str]) -> Optional[str]:
+    """Sends one alert to the channel of its severity (``cfg``: AlertsConfig);
+    returns the channel, or None when that channel has no secret (or is
+    ``none``). Raises NotifyError after every retry failed."""
+    channel = cfg.critical if alert.severity == "critical" else cfg.warning
+    if channel == "slack":
+        url = secret("DRIFTGATE_SLACK_WEBHOOK_URL", env)
+        body = slack_payload(alert) if url else None
+    elif channel == "pagerduty":
+        key = secret("DRIFTGATE_PAGERDUTY_ROUTING_KEY", env)
+        url = env.get("DRIFTGATE_PAGERDUTY_URL", PAGERDUTY_URL) if key else None
+        body = pagerduty_payload(alert, key) if key else None
+    else:
+        url = None
+    if not url:
+        return None
+    _post(url, body, channel, cfg.retries, cfg.backoff_seconds)
+    return channel
+
+
+def resolve(dedup_key: str, summary: str, channel: str, cfg, env: Mapping[str, str]) -> bool:
+    """Tells ``channel`` an alert's condition ended: a PagerDuty resolve event,
+    a Slack message. False when the channel has no secret."""
+    if channel == "pagerduty":
+        key = secret("DRIFTGATE_PAGERDUTY_ROUTING_KEY", env)
+        if not key:
+            return False
+        url = env.get("DRIFTGATE_PAGERDUTY_URL", PAGERDUTY_URL)
+        _post(url, resolve_payload(dedup_key, key), channel, cfg.retries, cfg.backoff_seconds)
+        return True
+    if channel == "slack":
+        url = secret("DRIFTGATE_SLACK_WEBHOOK_URL", env)
+        if not url:
+            return False
+        body = {"text": f":white_check_mark: [resolved] {summary}"}
+        _post(url, body, channel, cfg.retries, cfg.backoff_seconds)
+        return True
+    return False
+
+
 def notify(
     result, history: List[dict], cfg, state_path: str, env: Mapping[str, str], now: Optional[float] = None
 ) -> List[dict]:
@@ -281,24 +321,16 @@ def notify(
         ):
             outcomes.append({"key": alert.dedup_key, "severity": alert.severity, "outcome": "cooldown"})
             continue
-        if channel == "slack":
-            url = secret("DRIFTGATE_SLACK_WEBHOOK_URL", env)
-            body = slack_payload(alert)
-        elif channel == "pagerduty":
-            url = pd_url if pd_key else None
-            body = pagerduty_payload(alert, pd_key) if pd_key else None
-        else:
-            url = None
-        if not url:
-            outcomes.append(
-                {"key": alert.dedup_key, "severity": alert.severity, "outcome": f"no {channel} secret"}
-            )
-            continue
         try:
-            _post(url, body, channel, cfg.retries, cfg.backoff_seconds)
+            outcome = send(alert, cfg, env)
         except NotifyError as exc:
             failures.append(str(exc))
             outcomes.append({"key": alert.dedup_key, "severity": alert.severity, "outcome": f"failed: {exc}"})
+            continue
+        if outcome is None:
+            outcomes.append(
+                {"key": alert.dedup_key, "severity": alert.severity, "outcome": f"no {channel} secret"}
+            )
             continue
         record(alert.dedup_key, {"at": now, "severity": alert.severity, "channel": channel})
         outcomes.append({"key": alert.dedup_key, "severity": alert.severity, "outcome": f"sent to {channel}"})

@@ -1,4 +1,5 @@
-"""``driftgate land``: a Kafka-sourced region's topic into sealed spans."""
+"""``driftgate land`` (a Kafka-sourced region's topic into sealed spans),
+``driftgate stream`` (the same topic watched for drift) and ``driftgate demo-kafka``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 import click
 
 from driftgate.cli import output
-from driftgate.cli.options import config_dir_option, data_option, load, region_option
+from driftgate.cli.options import config_dir_option, data_option, load, region_option, root_option
 
 
 @click.command("land")
@@ -76,16 +77,116 @@ def land_cmd(
     return 0
 
 
-def _write_manifests(cfg, out: str) -> int:
+def _write_manifests(cfg, out: str, kind: str = "land") -> int:
     import yaml
 
     from streaming import manifests
 
     os.makedirs(out, exist_ok=True)
-    path = os.path.join(out, f"land-{cfg.region}.yaml")
+    path = os.path.join(out, f"{kind}-{cfg.region}.yaml")
     with open(path, "w") as fh:
-        yaml.safe_dump_all(manifests.region_manifests(cfg), fh, sort_keys=False)
+        yaml.safe_dump_all(manifests.region_manifests(cfg, kind), fh, sort_keys=False)
     click.echo(path)
+    return 0
+
+
+@click.command("stream")
+@region_option
+@root_option
+@data_option
+@config_dir_option
+@click.option(
+    "--bootstrap", default=None, help="host:port of the Kafka cluster (default: the region's kafka.bootstrap)"
+)
+@click.option(
+    "--baseline-span",
+    type=int,
+    default=None,
+    help="judge against this ingested span's statistics (default: the serving model's training span)",
+)
+@click.option("--exit-when-idle", "idle", type=float, default=None, help="stop after this many quiet seconds")
+@click.option("--max-seconds", type=float, default=None, help="stop after this long")
+@click.option("--metrics-port", type=int, default=None, help="serve Prometheus /metrics on this port")
+@click.option(
+    "--manifests",
+    "manifests_dir",
+    default=None,
+    help="write the region's Kubernetes manifests (Deployment, Service, ServiceMonitor) here and exit",
+)
+@output.output_option
+def stream_cmd(
+    region,
+    root,
+    data,
+    config_dir,
+    bootstrap,
+    baseline_span,
+    idle,
+    max_seconds,
+    metrics_port,
+    manifests_dir,
+    output_format,
+):
+    """Watch the region's topic for drift: sliding windows of event time judged
+    against the serving model's training baseline with the batch gate's tests,
+    thresholds calibrated to at most one false alarm per stream.ert_days, tiered
+    alerts through the region's alert channels."""
+    from driftgate.app.stream import stream
+    from driftgate.core.config import region_data_dir
+
+    cfg = load(region, config_dir)
+    if manifests_dir:
+        return _write_manifests(cfg, manifests_dir, "stream")
+    res = stream(
+        cfg,
+        region_data_dir(cfg, data),
+        root,
+        bootstrap=bootstrap,
+        baseline_span=baseline_span,
+        exit_when_idle_s=idle,
+        max_seconds=max_seconds,
+        metrics_port=metrics_port,
+        progress=output.progress,
+    )
+    if output_format == output.JSON:
+        output.emit_json(res.__dict__)
+        return 0
+    c = res.counts
+    click.echo(
+        output.table(
+            [
+                [
+                    res.region,
+                    res.topic,
+                    res.baseline_span,
+                    c.get("records", 0),
+                    c.get("late", 0),
+                    c.get("refused", 0),
+                    c.get("panes", 0),
+                    c.get("events", 0),
+                    len(res.alerts),
+                ]
+            ],
+            ["region", "topic", "baseline span", "records", "late", "refused", "panes", "events", "alerts"],
+        )
+    )
+    if res.episodes:
+        click.echo(
+            output.table(
+                [
+                    [
+                        e["feature"],
+                        e["severity"],
+                        e["evidence"].get("test"),
+                        f"{e['evidence'].get('window_s', 0):g}s",
+                        f"{e['evidence'].get('score', 0):.3f}",
+                        f"{e['evidence'].get('threshold', 0):.3f}",
+                    ]
+                    for e in res.episodes
+                ],
+                ["open episode", "severity", "test", "window", "score", "threshold"],
+            )
+        )
     return 0
 
 
@@ -139,4 +240,4 @@ def demo_kafka_cmd(region, months, out, land_only, config_dir, output_format):
     return 0
 
 
-COMMANDS = [land_cmd, demo_kafka_cmd]
+COMMANDS = [land_cmd, stream_cmd, demo_kafka_cmd]

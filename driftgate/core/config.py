@@ -48,7 +48,7 @@ from driftgate.core.config_pipeline import (  # noqa: F401
     ServingConfig,
     TrainerConfig,
 )
-from driftgate.core.config_streaming import KafkaConfig, LandConfig  # noqa: F401
+from driftgate.core.config_streaming import KafkaConfig, LandConfig, StreamConfig  # noqa: F401
 from driftgate.core.strict import ConfigError, build, merge, origins_of, read_yaml
 
 __all__ = ["ConfigError", "RegionConfig", "load_region_config"]
@@ -81,6 +81,7 @@ class RegionConfig:
     quality: QualityConfig = field(default_factory=QualityConfig)
     kafka: KafkaConfig = field(default_factory=KafkaConfig)
     land: LandConfig = field(default_factory=LandConfig)
+    stream: StreamConfig = field(default_factory=StreamConfig)
     source_file: str = field(default="", metadata={"derived": True})  # the region YAML it came from
 
     @property

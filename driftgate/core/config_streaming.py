@@ -1,13 +1,14 @@
 """The streaming sections of a region's config (``driftgate.core.config``):
-where a Kafka-sourced region's records arrive (``kafka``) and how
-``driftgate land`` turns them into sealed spans (``land``). Strict frozen
+where a Kafka-sourced region's records arrive (``kafka``), how
+``driftgate land`` turns them into sealed spans (``land``) and how
+``driftgate stream`` watches them for drift (``stream``). Strict frozen
 dataclasses; the loader is in ``driftgate.core.config``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Tuple
 
 from driftgate.core.strict import rng
 
@@ -66,3 +67,43 @@ class LandConfig:
     checkpoint_s: float = field(default=10.0, metadata=rng(0.0, lo_open=True))
     checkpoint_records: int = field(default=100_000, metadata=rng(1))
     late_policy: str = field(default="quarantine", metadata={"choices": ("quarantine", "drop")})
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    """How ``driftgate stream`` watches a Kafka-sourced region's topic for drift.
+
+    Records are counted into panes of ``pane_s`` seconds of event time; at
+    every pane boundary each sliding window (``windows_s``, multiples of the
+    pane) is compared with the training baseline of the serving model, with
+    the batch gate's tests, once it holds ``min_window_records`` records. A
+    window is an event when a score passes its threshold calibrated from the
+    baseline statistics so that noise alone raises at most one event per
+    ``ert_days`` in the whole region (every feature, test and window
+    counted). Its severity is the region's drift tier of that test (warning
+    / critical); a two-sided CUSUM of each numeric feature's pane means
+    (baseline standard deviations, ``cusum_allowance`` per pane beyond noise)
+    raises a critical one past ``cusum_threshold``. An episode clears after
+    ``clear_windows`` evaluations without an event. A pane closes when the
+    stream's event-time watermark (newest event less ``allowed_lateness_s``)
+    passes its end; state and offsets are checkpointed every ``checkpoint_s``."""
+
+    pane_s: float = field(default=10.0, metadata=rng(1.0))
+    windows_s: Tuple[float, ...] = (30.0, 300.0, 3600.0)
+    min_window_records: int = field(default=200, metadata=rng(10))
+    ert_days: float = field(default=30.0, metadata=rng(0.01))
+    allowed_lateness_s: float = field(default=2.0, metadata=rng(0.0))
+    idle_partition_s: float = field(default=30.0, metadata=rng(0.0))
+    clear_windows: int = field(default=6, metadata=rng(1))
+    cusum_allowance: float = field(default=0.25, metadata=rng(0.0))
+    cusum_threshold: float = field(default=3.0, metadata=rng(0.0, lo_open=True))
+    checkpoint_s: float = field(default=30.0, metadata=rng(0.0, lo_open=True))
+    max_new_categories: int = field(default=50, metadata=rng(0))
+    group_template: str = "driftgate-stream-{region}"
+
+    def group(self, region: str) -> str:
+        return self.group_template.format(region=region)
+
+    def window_panes(self) -> Tuple[int, ...]:
+        """Each window's length in panes."""
+        return tuple(max(1, int(round(w / self.pane_s))) for w in self.windows_s)

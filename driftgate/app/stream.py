@@ -1,0 +1,305 @@
+"""``driftgate stream``: runs a region's stream watcher (``streaming.streamer``)
+against its Kafka topic until stopped (SIGTERM/SIGINT: a last checkpoint) or
+quiet for ``exit_when_idle_s``.
+
+The baseline is the training span of the model serving in the region (its
+statistics in the region state under ``root``, as the batch gate reads
+them), or the span named by ``baseline_span``. Thresholds are calibrated
+from it once and cached under ``<data>/<REGION>/_stream/``. Severity tiers
+are the gate's: history-calibrated when the region's history has calibrated
+them, else the fixed ones. Alerts go out through the direct notifier
+(``components.monitor.alerts``: the region's ``alerts`` channels, secrets
+from the environment) from a background thread, so a slow receiver never
+holds the consumer; each is recorded the moment it is sent (an episode is
+alerted once across restarts). A failed send is logged and counted, never
+fatal. One watcher per region: a lease under ``<data>/<REGION>/_stream/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional
+
+from driftgate.core import lease, storage
+from driftgate.core.config import RegionConfig
+from driftgate.core.errors import DriftgateError
+from streaming import kafka
+from streaming.detector import Transition
+
+
+class StreamError(DriftgateError, RuntimeError):
+    """The stream watcher cannot start (wrong source, no baseline, topic missing)."""
+
+
+@dataclass
+class StreamResult:
+    region: str
+    topic: str
+    baseline_span: Optional[int]
+    counts: Dict[str, int]
+    episodes: List[dict]
+    alerts: List[dict]
+    next_offsets: Dict[int, int]
+
+
+def load_baseline(cfg: RegionConfig, root: str, baseline_span: Optional[int] = None):
+    """(Baseline, tier function) of the region: its serving model's training
+    span (or ``baseline_span``) from the region state under ``root``."""
+    from components.drift.calibration import calibrate
+    from components.state import RegionState
+    from driftgate.core.layout import RegionLayout
+    from serving import layout as versions
+    from streaming.baseline import from_statistics
+    from streaming.detector import fixed_tiers
+
+    lay = RegionLayout(storage.absolute(root), cfg.region, cfg.serving.model_name)
+    state = RegionState(lay.state_dir)
+    span = baseline_span
+    if span is None:
+        version = versions.serving_version(lay.model_base_path)
+        span = state.training_span(version) if version is not None else None
+        if span is None:
+            raise StreamError(
+                f"region {cfg.region}: no model serves under {lay.model_base_path}, so there is no training "
+                "baseline to watch against; run the region's pipeline first (driftgate run) or name a span "
+                "with --baseline-span"
+            )
+    stats = state.load_statistics(span)
+    if stats is None:
+        raise StreamError(
+            f"region {cfg.region}: no statistics of span {span} under {state.path}; "
+            "name a span the pipeline has ingested (--baseline-span)"
+        )
+    f = cfg.features
+    baseline = from_statistics(stats, list(f.numeric), list(f.categorical), span)
+    fixed = fixed_tiers(cfg.drift)
+    cal = calibrate([h for h in state.history() if h.get("decision") != "block"], cfg.drift)
+
+    def tier(feature: str, test: str):
+        t = fixed(feature, test)
+        return (cal.tier(feature, test, t) if cal.ready else None) or t
+
+    return baseline, tier
+
+
+def thresholds_for(cfg: RegionConfig, region_dir: str, baseline, progress=lambda line: None):
+    """The baseline's thresholds, calibrated once and cached per baseline."""
+    from streaming import thresholds
+    from streaming.streamer import STATE_DIR
+
+    path = os.path.join(region_dir, STATE_DIR, f"thresholds-{thresholds.key(baseline, cfg.stream)}.json")
+    if os.path.exists(path):
+        with open(path) as fh:
+            return thresholds.Thresholds.from_json(json.load(fh))
+    began = time.time()
+    th = thresholds.calibrate(baseline, cfg.stream)
+    storage.write_atomic(path, json.dumps(th.to_json()).encode())
+    progress(
+        f"{cfg.region}: thresholds calibrated from the span {baseline.span} baseline in {time.time() - began:.1f}s "
+        f"(at most one false event per {cfg.stream.ert_days:g} days: alpha {th.alpha:.2e} per score)"
+    )
+    return th
+
+
+def sentence(region: str, t: Transition) -> str:
+    """An alert's summary line."""
+    f = t.finding
+    ep = t.episode
+    at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t.pane_end_ms / 1000))
+    if t.kind == "clear":
+        return (
+            f"{region}: {ep.feature} back within noise on the stream at {at} (episode since {ep.opened_pane})"
+        )
+    if f.test == "cusum":
+        what = f"cumulative mean shift (CUSUM {f.score:.2f} >= {f.threshold:.2f} baseline std)"
+    else:
+        what = f"{f.test} {f.score:.3f} > {f.threshold:.3f} in the {f.window_s:g}s window of {f.records:,} records"
+    verb = "drifts" if t.kind == "open" else "escalates to"
+    return (
+        f"{region}: {ep.feature} {verb} {ep.severity} on the stream at {at}: {what}, vs the training baseline"
+    )
+
+
+class Dispatcher:
+    """Sends the episodes' alerts from a background thread, recording each in
+    ``sent_path`` (episode id -> severity, channel) the moment it is sent."""
+
+    def __init__(self, cfg: RegionConfig, sent_path: str, env=os.environ, progress=lambda line: None):
+        from streaming import files
+
+        self.cfg, self.sent_path, self.env, self.progress = cfg, sent_path, env, progress
+        self.sent: Dict[str, dict] = files.read_json(sent_path) or {}
+        self.outcomes: List[dict] = []
+        self.seconds: List[float] = []  # detection (hand-over) to sent
+        self.queue: "queue.Queue" = queue.Queue()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def __call__(self, transitions: List[Transition]) -> None:
+        for t in transitions:
+            self.queue.put((time.perf_counter(), t))
+
+    def drain(self, timeout: float = 30.0) -> None:
+        self.queue.put(None)
+        self.thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            began, t = item
+            try:
+                self._send(t)
+            except Exception as exc:  # noqa: BLE001 - a side channel never stops the watcher
+                self.outcomes.append({"episode": t.episode.id, "kind": t.kind, "outcome": f"failed: {exc}"})
+                self.progress(f"{self.cfg.region}: alert for {t.episode.feature} not sent: {exc}")
+            self.seconds.append(time.perf_counter() - began)
+
+    def _send(self, t: Transition) -> None:
+        from components.monitor import alerts
+
+        ep = t.episode
+        key = f"driftgate/{self.cfg.region}/stream/{ep.feature}"
+        record_key = f"{ep.id}:{t.kind}:{ep.severity}"
+        if record_key in self.sent:
+            self.outcomes.append({"episode": ep.id, "kind": t.kind, "outcome": "already sent"})
+            return
+        summary = sentence(self.cfg.region, t)
+        self.progress(summary)
+        outcome = "logged (alerts disabled)"
+        if self.cfg.alerts.enabled:
+            if t.kind == "clear":
+                channel = self.cfg.alerts.critical if ep.severity == "critical" else self.cfg.alerts.warning
+                ok = alerts.resolve(key, summary, channel, self.cfg.alerts, self.env)
+                outcome = f"resolved in {channel}" if ok else f"no {channel} secret"
+            else:
+                alert = alerts.Alert(
+                    self.cfg.region,
+                    f"stream/{ep.feature}",
+                    ep.severity,
+                    summary,
+                    {"episode": ep.id, "pane_end_ms": t.pane_end_ms, **(ep.evidence or {})},
+                )
+                channel = alerts.send(alert, self.cfg.alerts, self.env)
+                outcome = f"sent to {channel}" if channel else "no secret for its channel"
+        self.sent[record_key] = {"at": time.time(), "severity": ep.severity, "outcome": outcome}
+        storage.write_atomic(self.sent_path, json.dumps(self.sent, indent=1).encode())
+        self.outcomes.append({"episode": ep.id, "kind": t.kind, "severity": ep.severity, "outcome": outcome})
+
+
+def consumer_lag(consumer, topic: str, consumed: Dict[int, int], partitions) -> Dict[int, int]:
+    """Records on the broker not yet read, per partition (for the metrics)."""
+    from confluent_kafka import TopicPartition
+
+    out = {}
+    for p in partitions:
+        try:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=1, cached=False)
+        except Exception:  # noqa: BLE001 - a metric, never a failure
+            continue
+        out[p] = max(0, high - max(consumed.get(p, low), low))
+    return out
+
+
+def stream(
+    cfg: RegionConfig,
+    region_dir: str,
+    root: str,
+    *,
+    bootstrap: Optional[str] = None,
+    baseline_span: Optional[int] = None,
+    exit_when_idle_s: Optional[float] = None,
+    max_seconds: Optional[float] = None,
+    metrics_port: Optional[int] = None,
+    progress: Callable[[str], None] = lambda line: None,
+    stop: Optional[threading.Event] = None,
+    env=os.environ,
+) -> StreamResult:
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    from streaming.streamer import SENT, STATE_DIR, Streamer
+
+    if cfg.data.source != "kafka":
+        raise StreamError(
+            f"region {cfg.region} ({cfg.source_file}): data.source is {cfg.data.source!r}; "
+            "set data.source: kafka to watch its topic"
+        )
+    if "://" in region_dir:
+        raise StreamError(f"{region_dir}: driftgate stream keeps its state in a local folder or volume")
+    baseline, tier = load_baseline(cfg, root, baseline_span)
+    os.makedirs(os.path.join(region_dir, STATE_DIR), exist_ok=True)
+    th = thresholds_for(cfg, region_dir, baseline, progress)
+    conf = kafka.settings(cfg, bootstrap)
+    topic = cfg.kafka.topic(cfg.region)
+    consumer = Consumer(
+        {
+            **conf,
+            "group.id": cfg.stream.group(cfg.region),
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "enable.partition.eof": False,
+        }
+    )
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+    run = f"stream-{cfg.region}-{os.getpid()}"
+    with lease.held(os.path.join(region_dir, STATE_DIR, "lease.json"), run, progress=progress):
+        dispatcher = Dispatcher(cfg, os.path.join(region_dir, SENT), env, progress)
+        streamer = Streamer(cfg, region_dir, baseline, th, tier, sink=dispatcher, progress=progress)
+        if metrics_port is not None:
+            from streaming import metrics
+
+            metrics.serve_stream(streamer, dispatcher, metrics_port)
+            progress(f"{cfg.region}: metrics on :{metrics_port}/metrics")
+        meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
+        if meta is None or meta.error is not None or not meta.partitions:
+            raise StreamError(f"region {cfg.region}: topic {topic} not found on {kafka.describe(conf)}")
+        starts = streamer.start_offsets(sorted(meta.partitions), time.time())
+        consumer.assign(
+            [TopicPartition(topic, p, OFFSET_BEGINNING if o is None else o) for p, o in starts.items()]
+        )
+        progress(
+            f"{cfg.region}: watching {topic} ({len(starts)} partitions) against the training baseline "
+            f"(span {baseline.span}); windows {', '.join(f'{w:g}s' for w in cfg.stream.windows_s)}"
+        )
+        began = last = lag_at = time.time()
+        while not stop.is_set():
+            msgs = consumer.consume(5000, timeout=0.2)
+            now = time.time()
+            for m in msgs:
+                if m.error() is None:
+                    streamer.handle(m, now)
+                    last = now
+            streamer.tick(now)
+            if metrics_port is not None and now - lag_at >= 10:
+                streamer.lag = consumer_lag(consumer, topic, streamer.consumed, starts)
+                lag_at = now
+            if max_seconds is not None and now - began >= max_seconds:
+                break
+            if exit_when_idle_s is not None and now - last >= exit_when_idle_s:
+                break
+        streamer.tick(time.time())
+        streamer.checkpoint(time.time())
+        consumer.close()
+        dispatcher.drain()
+        return StreamResult(
+            cfg.region,
+            topic,
+            baseline.span,
+            {**streamer.counts, **streamer.detector.counts},
+            [
+                {"feature": e.feature, "severity": e.severity, "episode": e.id, "evidence": e.evidence}
+                for e in streamer.detector.episodes.values()
+            ],
+            dispatcher.outcomes,
+            dict(streamer.next),
+        )
