@@ -112,12 +112,16 @@ class Baseline:
 
 
 def _missing(fs) -> Tuple[float, float]:
-    """(missing rate, rows) over the datasets' statistics of one feature."""
+    """(missing rate, rows) over the datasets' statistics of one feature. A
+    CSV's empty cell becomes an empty value list in its tf.Example, which TFDV
+    counts as present (``num_non_missing``) without a value: a row is
+    missing its value when it lacks the feature or has none."""
     present = missing = 0.0
     for f in fs:
         common = f.num_stats.common_stats if f.HasField("num_stats") else f.string_stats.common_stats
-        present += common.num_non_missing
-        missing += common.num_missing
+        values = min(float(common.tot_num_values), float(common.num_non_missing))
+        present += values
+        missing += common.num_missing + common.num_non_missing - values
     rows = present + missing
     return (missing / rows if rows else 0.0), rows
 

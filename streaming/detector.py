@@ -13,7 +13,7 @@ with the batch gate's tests (``streaming.scores``) once it holds
   warning; a missing-rate jump is critical (a broken upstream);
 - **cumulative drift**: a two-sided CUSUM of each numeric feature's pane
   mean in baseline standard deviations, counting only what exceeds
-  ``cusum_allowance`` plus 4 standard errors of the pane; past
+  ``cusum_allowance`` plus 3 standard errors of the pane; past
   ``cusum_threshold`` it is a critical event (and restarts).
 
 Events of a feature form an **episode**: the first opens it (an alert), a
@@ -23,7 +23,9 @@ clear it (a resolve). Episode ids are the feature and the opening pane, so a
 restart that re-judges the same panes recognises alerts already sent.
 
 Everything is a function of the records' event times and values, never of
-the wall clock: the same records give the same scores, events and episodes.
+the wall clock: the same records give the same scores, events and episodes
+(cell counts exactly; a pane's float sums to rounding, which depends on how
+its records were batched).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from streaming.thresholds import Thresholds
 RANK = {NONE: 0, WARNING: 1, CRITICAL: 2}
 HYSTERESIS = 0.8  # an episode clears only while every score is under this share of its threshold
 CUSUM = "cusum"
+NOISE_SE = 3.0  # standard errors of a pane's mean the CUSUM allows beyond cusum_allowance
 
 
 @dataclass
@@ -252,7 +255,7 @@ class Detector:
             if n == 0 or g.base.std <= 1e-12:
                 continue
             z = (pane.moments[i][SUM] / n - g.base.mean) / g.base.std
-            allowance = self.cfg.cusum_allowance + 4.0 / math.sqrt(n)
+            allowance = self.cfg.cusum_allowance + NOISE_SE / math.sqrt(n)
             up, down = max(0.0, up + z - allowance), max(0.0, down - z - allowance)
             stat = max(up, down)
             if stat >= self.cfg.cusum_threshold:

@@ -82,7 +82,7 @@ class StreamConfig:
     ``ert_days`` in the whole region (every feature, test and window
     counted). Its severity is the region's drift tier of that test (warning
     / critical); a two-sided CUSUM of each numeric feature's pane means
-    (baseline standard deviations, ``cusum_allowance`` per pane beyond noise)
+    (baseline standard deviations, ``cusum_allowance`` per pane beyond 3 standard errors)
     raises a critical one past ``cusum_threshold``. An episode clears after
     ``clear_windows`` evaluations without an event. A pane closes when the
     stream's event-time watermark (newest event less ``allowed_lateness_s``)

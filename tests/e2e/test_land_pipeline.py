@@ -3,7 +3,10 @@ each) replayed onto a topic of the real broker (Tansu, started here), landed
 by the lander, then ``driftgate run``'s pipeline (LocalDagRunner) on the
 landed spans beside the same pipeline on the CSV originals. The split, the
 drift scores and the gate's decision must be the same; the unsealed March
-span must not be taken. What it does not prove: a Kubeflow run on landed
+span must not be taken. ``driftgate stream`` on the same records, against
+January's statistics as StatisticsGen wrote them, summarises February as
+StatisticsGen summarised the landed February: the same counts, the same
+scores within the quantile sketch's error. What it does not prove: a Kubeflow run on landed
 spans (the ingest's span discovery is shared and unit-tested)."""
 
 import dataclasses
@@ -75,19 +78,19 @@ def both(tmp_path_factory, small_spans):
         run_region(kcfg, root=str(base / "kafka-runs"), data=str(base / "landed"), span=s, **quiet)
         for s in (JAN, FEB)
     ]
-    return csv_runs, landed, base
+    return csv_runs, landed, base, kcfg, events
 
 
 def test_the_unsealed_span_is_not_arrived(both):
     from pipelines.preflight import available_spans
 
-    *_, base = both
+    _, _, base, *_ = both
     assert (base / "landed" / "EWR" / f"span-{MAR}" / "_MANIFEST.json").exists()
     assert available_spans(str(base / "landed" / "EWR"), "span-{SPAN}/*.csv") == [JAN, FEB]
 
 
 def test_split_drift_and_decision_equal_the_csv_originals(both):
-    csv_runs, landed, _ = both
+    csv_runs, landed, *_ = both
     assert [r.span for r in landed] == [JAN, FEB]
     for a, b in zip(csv_runs, landed, strict=True):
         assert a.rows == b.rows and a.decision == b.decision
@@ -95,3 +98,53 @@ def test_split_drift_and_decision_equal_the_csv_originals(both):
     for name, feature in a.features.items():
         for test, result in feature.tests.items():
             assert b.features[name].tests[test].score == pytest.approx(result.score, abs=0.02), (name, test)
+
+
+def test_the_stream_summarises_a_span_as_statisticsgen_did(both):
+    import json
+
+    from components.drift.stat_tests import run_tests
+    from components.drift.summaries import feature_map, summarize
+    from components.state import RegionState
+    from driftgate.app.stream import stream
+    from streaming.streamer import span_summary_path
+
+    _, _, base, kcfg, events = both
+    cfg = dataclasses.replace(kcfg, stream=dataclasses.replace(kcfg.stream, idle_partition_s=1))
+    region_dir = str(base / "stream" / "EWR")
+    with kafka.local_broker() as bootstrap:
+        kafka.create_topic(bootstrap, cfg.kafka.topic("EWR"), 2)
+        replay.produce(bootstrap, cfg.kafka.topic("EWR"), events, 2)
+        res = stream(
+            cfg,
+            region_dir,
+            str(base / "kafka-runs"),
+            bootstrap=bootstrap,
+            baseline_span=JAN,
+            exit_when_idle_s=4,
+        )
+    assert res.counts["records"] == len(events)
+    with open(span_summary_path(region_dir, FEB)) as fh:
+        summary = json.load(fh)
+    state = RegionState(str(base / "kafka-runs" / "EWR" / "state"))
+    jan, feb = state.load_statistics(JAN), state.load_statistics(FEB)
+    maps = [feature_map(d) for d in feb.datasets]
+    features = list(cfg.features.all)
+    batch_jan, batch_feb = summarize(jan.datasets, features), summarize(feb.datasets, features)
+    assert set(summary["features"]) == set(features)
+    for name, got in summary["features"].items():
+        fs = [m[name] for m in maps]
+        common = [
+            f.num_stats.common_stats if f.HasField("num_stats") else f.string_stats.common_stats for f in fs
+        ]
+        # a CSV's empty cell is an empty value list to TFDV: present, without a value
+        assert got["present"] == sum(c.tot_num_values for c in common), name
+        assert got["present"] + got["missing"] == sum(c.num_non_missing + c.num_missing for c in common), name
+        if "mean" in got:  # TFDV's mean of each split's values, weighted by its values
+            mean = sum(f.num_stats.mean * c.tot_num_values for f, c in zip(fs, common, strict=True))
+            assert got["mean"] == pytest.approx(mean / got["present"], rel=1e-5), name
+        else:
+            assert got["values"] == pytest.approx(batch_feb[name].counts), name
+        for test, score in run_tests(batch_jan[name], batch_feb[name]).items():
+            tol = 1e-9 if "values" in got else 0.03
+            assert got["scores"][test] == pytest.approx(score.value, abs=tol), (name, test)

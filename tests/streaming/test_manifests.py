@@ -1,4 +1,4 @@
-"""The lander's Kubernetes objects, validated offline against the API schemas
+"""The lander's and the stream watcher's Kubernetes objects, validated offline against the API schemas
 (kubernetes-validate) like the serving manifests; the ServiceMonitor (a CRD)
 checked by hand. What it does not prove: that a cluster schedules them."""
 
@@ -11,15 +11,16 @@ from streaming import manifests
 K8S_VERSION = "1.29"
 
 
-def _docs():
-    return manifests.region_manifests(load_region_config("EWR"))
+def _docs(kind="land"):
+    return manifests.region_manifests(load_region_config("EWR"), kind)
 
 
-def test_deployment_and_service_validate_strictly():
+@pytest.mark.parametrize("kind", ["land", "stream"])
+def test_deployment_and_service_validate_strictly(kind):
     import kubernetes_validate
 
     kinds = []
-    for doc in _docs():
+    for doc in _docs(kind):
         if doc["apiVersion"] == "monitoring.coreos.com/v1":
             continue
         kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
@@ -71,3 +72,19 @@ def test_the_validator_would_catch_a_broken_deployment(bad):
         dep["spec"]["template"]["spec"]["containers"][0]["imagePulPolicy"] = "Always"
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(dep, K8S_VERSION, strict=True)
+
+
+def test_the_stream_watcher_reads_the_region_state_and_its_alert_secrets_from_files():
+    cfg = load_region_config("EWR")
+    dep = _docs("stream")[0]
+    spec = dep["spec"]["template"]["spec"]
+    c = spec["containers"][0]
+    assert c["command"][:4] == ["driftgate", "stream", "--region", "EWR"]
+    assert c["command"][c["command"].index("--root") + 1] == cfg.kubeflow.root
+    env = {e["name"]: e["value"] for e in c["env"]}
+    assert env["DRIFTGATE_SLACK_WEBHOOK_URL_FILE"].startswith(manifests.ALERTS_DIR)
+    secrets = {v["secret"]["secretName"] for v in spec["volumes"] if "secret" in v}
+    assert secrets == {"driftgate-kafka-ewr", manifests.ALERTS_SECRET}
+    assert all(m["readOnly"] for m in c["volumeMounts"] if m["name"] != "data")
+    text = yaml.safe_dump_all(_docs("stream"))
+    assert "hooks.slack.com" not in text and "routing_key" not in text  # names of files only, never values
