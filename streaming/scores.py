@@ -7,8 +7,9 @@ gives what ``components.drift.stat_tests.run_tests`` gives for the baseline
 summary and the window's summary (``NumericGrid.summary``), with the same
 formulas (``psi_of``, ``js_of``, ``w1_of``, ``chi2_of``, ``cramers_v_of``);
 ``tests/streaming/test_scores.py`` checks them against ``run_tests``.
-Wasserstein integrates |F_base - F_window| exactly where ``run_tests`` sums
-a 1,000-point quantile grid (they agree to about 1e-3).
+Wasserstein integrates |F_base - F_window| exactly (beyond the baseline's
+range too, from the values' summed distances) where ``run_tests`` sums a
+1,000-point quantile grid (they agree to about 1e-3).
 
 ``missing`` is the stream's own test: the change in a feature's missing rate
 (a null-rate jump), which the batch gate leaves to TFDV's schema checks.
@@ -27,9 +28,16 @@ MIN_EXPECTED = 5.0  # stat_tests.chi2's pooling of rare categories
 MISSING = "missing"
 
 
-def numeric(grid: NumericGrid, counts: np.ndarray, low=None, high=None) -> Dict[str, np.ndarray]:
-    """ks, wasserstein, psi, js of windows (``counts[..., cells]``); ``low`` /
-    ``high``: each window's smallest and largest value (for the tails)."""
+def numeric(
+    grid: NumericGrid, counts: np.ndarray, below=None, above=None, sums=None
+) -> Dict[str, np.ndarray]:
+    """ks, wasserstein, psi, js of windows (``counts[..., cells]``); ``below`` /
+    ``above``: each window's summed distance of its values beyond the
+    baseline's smallest / largest boundary (Wasserstein's tails: the integral
+    of F_window below the range is the mean distance below it); ``sums``:
+    the values summed per cell, which place each cell's mass inside it (a
+    baseline bucket can be wide: precipitation's few boundaries), so that
+    Wasserstein is exact wherever the two CDFs do not cross inside a bucket."""
     counts = np.asarray(counts, dtype=float)
     n = counts.sum(axis=-1, keepdims=True)
     cum = np.cumsum(counts, axis=-1) / np.maximum(n, 1.0)
@@ -40,10 +48,12 @@ def numeric(grid: NumericGrid, counts: np.ndarray, low=None, high=None) -> Dict[
     levels = np.stack([lo, hi], axis=-1).reshape(lo.shape[:-1] + (2 * u,))
     base_levels = np.column_stack([grid.base_lo, grid.base_hi]).ravel()
     w1 = w1_of(values, base_levels, levels)
-    if low is not None:
-        w1 = w1 + np.maximum(grid.knots[0] - np.asarray(low, float), 0.0) * lo[..., 0] / 2
-    if high is not None:
-        w1 = w1 + np.maximum(np.asarray(high, float) - grid.knots[-1], 0.0) * (1.0 - hi[..., -1]) / 2
+    if sums is not None and u > 1:
+        w1 = _w1_inside(grid, n[..., 0], lo, hi, np.asarray(counts, float), np.asarray(sums, float))
+    if below is not None:
+        w1 = w1 + np.asarray(below, float) / np.maximum(n[..., 0], 1.0)
+    if above is not None:
+        w1 = w1 + np.asarray(above, float) / np.maximum(n[..., 0], 1.0)
     scale = grid.base.std if grid.base.std > 1e-12 else 1.0
     # the window's CDF at the bin edges: on a knot its F(u), else linear from
     # F(u) of the knot below to F(u'-) of the knot above (as sketch_cdf)
@@ -55,6 +65,27 @@ def numeric(grid: NumericGrid, counts: np.ndarray, low=None, high=None) -> Dict[
     cur = np.clip(np.diff(np.concatenate([zeros, at_edges, ones], axis=-1), axis=-1), 0.0, None)
     base = grid.base_bins
     return {"ks": ks, "wasserstein": w1 / scale, "psi": psi_of(base, cur), "js": js_of(base, cur)}
+
+
+def _w1_inside(grid: NumericGrid, n, lo, hi, counts, sums):
+    """Integral of |F_base - F_window| between the baseline's boundaries, the
+    window's mass placed inside each bucket by its values' mean: per bucket
+    (a, b], the integral of F_window is ``(b - a) F(a) + m b - S`` (mass m,
+    values' sum S, per record); where the CDFs' gap changes sign inside a
+    bucket the linear crossing formula of ``w1_of`` stands."""
+    u = grid.knots
+    width = np.diff(u)
+    n = np.maximum(n, 1.0)[..., None]
+    m = counts[..., 2 : 2 * len(u) : 2] / n  # the open buckets (a, b], below each knot but the first
+    s = sums[..., 2 : 2 * len(u) : 2] / n
+    int_b = width * (grid.base_hi[:-1] + grid.base_lo[1:]) / 2
+    int_c = width * hi[..., :-1] + m * u[1:] - s
+    d0, d1 = grid.base_hi[:-1] - hi[..., :-1], grid.base_lo[1:] - lo[..., 1:]
+    a0, a1 = np.abs(d0), np.abs(d1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        crossing = np.nan_to_num((d0**2 + d1**2) / (2 * (a0 + a1))) * width
+    seg = np.where(d0 * d1 >= 0, np.abs(int_b - int_c), crossing)
+    return seg.sum(axis=-1)
 
 
 def categorical(base: np.ndarray, counts: np.ndarray) -> Dict[str, np.ndarray]:

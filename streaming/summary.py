@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from streaming import scores
 from streaming.baseline import Baseline, categorical_vectors
-from streaming.panes import HIGH, LOW, MISSING, Counts
+from streaming.panes import ABOVE, BELOW, MISSING, Counts
 
 
 def span_summary(cfg, span: int, counts: Counts, baseline: Baseline, offsets: dict) -> dict:
@@ -20,7 +20,8 @@ def span_summary(cfg, span: int, counts: Counts, baseline: Baseline, offsets: di
         entry = dict(stats[g.name])
         if counts.num[i].sum() > 0:
             entry["scores"] = {
-                t: round(float(v), 6) for t, v in scores.numeric(g, counts.num[i], m[LOW], m[HIGH]).items()
+                t: round(float(v), 6)
+                for t, v in scores.numeric(g, counts.num[i], m[BELOW], m[ABOVE], counts.sums[i]).items()
             }
         entry["scores"] = {
             **entry.get("scores", {}),

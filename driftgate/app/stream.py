@@ -46,6 +46,7 @@ class StreamResult:
     episodes: List[dict]
     alerts: List[dict]
     next_offsets: Dict[int, int]
+    transitions: List[dict]
 
 
 def load_baseline(cfg: RegionConfig, root: str, baseline_span: Optional[int] = None):
@@ -302,4 +303,22 @@ def stream(
             ],
             dispatcher.outcomes,
             dict(streamer.next),
+            [
+                {
+                    "kind": t.kind,
+                    "feature": t.episode.feature,
+                    "severity": t.episode.severity,
+                    "episode": t.episode.id,
+                    "pane_end_ms": t.pane_end_ms,
+                    **(
+                        {
+                            k: getattr(t.finding, k)
+                            for k in ("test", "window_s", "score", "threshold", "records")
+                        }
+                        if t.finding
+                        else {}
+                    ),
+                }
+                for t in streamer.transitions
+            ],
         )

@@ -170,23 +170,8 @@ def stream_cmd(
             ["region", "topic", "baseline span", "records", "late", "refused", "panes", "events", "alerts"],
         )
     )
-    if res.episodes:
-        click.echo(
-            output.table(
-                [
-                    [
-                        e["feature"],
-                        e["severity"],
-                        e["evidence"].get("test"),
-                        f"{e['evidence'].get('window_s', 0):g}s",
-                        f"{e['evidence'].get('score', 0):.3f}",
-                        f"{e['evidence'].get('threshold', 0):.3f}",
-                    ]
-                    for e in res.episodes
-                ],
-                ["open episode", "severity", "test", "window", "score", "threshold"],
-            )
-        )
+    if res.transitions:
+        click.echo(transitions_table(res.transitions))
     return 0
 
 
@@ -196,7 +181,7 @@ def stream_cmd(
 @click.option(
     "--out", default="demo/kafka", show_default=True, help="folder for the CSV, landed spans and runs"
 )
-@click.option("--land-only", is_flag=True, help="stop after landing (no pipeline runs)")
+@click.option("--land-only", is_flag=True, help="stop after landing (no pipeline runs, no live stretch)")
 @config_dir_option
 @output.output_option
 def demo_kafka_cmd(region, months, out, land_only, config_dir, output_format):
@@ -224,8 +209,20 @@ def demo_kafka_cmd(region, months, out, land_only, config_dir, output_format):
                     progress=output.progress,
                 )
             )
+    live = None
+    if results:
+        output.progress(f"== {region} live stretch: driftgate stream ==")
+        live, broken_at = kafka_demo.live_stretch(
+            cfg, out, min(int(m) for m in months.split(",")), progress=output.progress
+        )
     if output_format == output.JSON:
-        output.emit_json({"land": res.__dict__, "runs": [r.to_json_dict() for r in results]})
+        output.emit_json(
+            {
+                "land": res.__dict__,
+                "runs": [r.to_json_dict() for r in results],
+                "stream": live and live.__dict__,
+            }
+        )
         return 0
     c = res.counts
     click.echo(
@@ -236,8 +233,31 @@ def demo_kafka_cmd(region, months, out, land_only, config_dir, output_format):
         click.echo(demo_table(results))
         for r in results:
             click.echo(f"{r.region} span {r.span}: {r.summary}")
+    if live is not None:
+        click.echo(
+            f"stream: {live.counts.get('records', 0):,} records in {live.counts.get('panes', 0)} panes judged "
+            f"against the training baseline (span {live.baseline_span}); the upstream broke at "
+            f"+{kafka_demo.CALM_S}s:"
+        )
+        click.echo(transitions_table(live.transitions, broken_at))
     click.echo(f"{time.time() - t0:.0f}s")
     return 0
+
+
+def transitions_table(transitions, since_ms=None) -> str:
+    """Episode transitions as a table (delay: event time after ``since_ms``)."""
+    rows = []
+    for t in transitions:
+        delay = f"{(t['pane_end_ms'] - since_ms) / 1000:+.0f}s" if since_ms is not None else "-"
+        what = (
+            f"{t['test']} {t['score']:.3f} > {t['threshold']:.3f} ({t['window_s']:g}s window)"
+            if t.get("test") and t["test"] != "cusum"
+            else ("CUSUM" if t.get("test") else "-")
+        )
+        rows.append([t["kind"], t["feature"], t["severity"], delay, what])
+    return (
+        output.table(rows, ["episode", "feature", "severity", "at", "evidence"]) if rows else "(no episodes)"
+    )
 
 
 COMMANDS = [land_cmd, stream_cmd, demo_kafka_cmd]

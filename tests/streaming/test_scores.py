@@ -29,7 +29,9 @@ def baseline(stats_of):
 
 def window_counts(grid, values):
     v = values[np.isfinite(values)]
-    return np.bincount(grid.cell_of(v), minlength=grid.cells), v
+    u = grid.knots.astype(np.float32).astype(np.float64)
+    below, above = np.maximum(u[0] - v, 0).sum(), np.maximum(v - u[-1], 0).sum()
+    return np.bincount(grid.cell_of(v), minlength=grid.cells), v, below, above
 
 
 @pytest.mark.parametrize("feature", ["temp", "precip", "gust"])
@@ -39,13 +41,16 @@ def test_numeric_scores_equal_the_batch_tests(baseline, feature, shift):
     grid = next(g for g in base.numeric if g.name == feature)
     rng = np.random.default_rng(1)
     sample = frame[feature].to_numpy()[rng.integers(0, len(frame), 800)] + shift * np.nanstd(frame[feature])
-    counts, v = window_counts(grid, sample)
-    got = scores.numeric(grid, counts, v.min(), v.max())
-    want = run_tests(grid.base, grid.summary(counts, v.min(), v.max(), v.sum(), (v**2).sum()))
+    counts, v, below, above = window_counts(grid, sample)
+    got = scores.numeric(grid, counts, below, above)
+    want = run_tests(grid.base, grid.summary(counts, below, above, v.sum(), (v**2).sum()))
     for test, score in want.items():
         assert got[test] == pytest.approx(score.value, rel=2e-3, abs=2e-4), test
     if shift >= 3.0:
         assert got["ks"] > 0.5
+        # beyond the baseline's range W1 is exact: the mean distance past it, plus inside
+        inside = scores.numeric(grid, counts)["wasserstein"] * grid.base.std
+        assert got["wasserstein"] * grid.base.std == pytest.approx(inside + (below + above) / len(v))
 
 
 def test_point_masses_are_cells_of_their_own(baseline):
@@ -53,8 +58,8 @@ def test_point_masses_are_cells_of_their_own(baseline):
     grid = next(g for g in base.numeric if g.name == "precip")
     assert grid.point[0], "precipitation's zeros are a point mass of the baseline"
     # the same rows as the baseline score (near) nothing: zeros are not smeared over a bucket
-    counts, v = window_counts(grid, frame["precip"].to_numpy())
-    got = scores.numeric(grid, counts, v.min(), v.max())
+    counts, v, below, above = window_counts(grid, frame["precip"].to_numpy())
+    got = scores.numeric(grid, counts, below, above)
     assert got["ks"] < 0.02 and got["psi"] < 0.01
 
 
@@ -89,3 +94,23 @@ def test_missing_rate_change(baseline):
     gust = next(g for g in base.numeric if g.name == "gust")
     assert gust.missing_rate == pytest.approx(0.3, abs=0.03)
     assert float(scores.missing(gust.missing_rate, 500, 500)) == pytest.approx(0.5 - gust.missing_rate)
+
+
+@pytest.mark.parametrize("feature", ["temp", "precip"])
+def test_wasserstein_with_the_cells_sums_is_the_exact_distance(baseline, feature):
+    """Per-cell sums place a bucket's mass inside it: W1 matches scipy's on the
+    raw values (the baseline's own sketch error aside), also where the
+    baseline's buckets are wide (precipitation: zeros, then a long tail)."""
+    from scipy.stats import wasserstein_distance
+
+    base, frame = baseline
+    grid = next(g for g in base.numeric if g.name == feature)
+    rng = np.random.default_rng(4)
+    raw = frame[feature].to_numpy()
+    window = raw[rng.integers(0, len(raw), 2000)] * 1.5 + 0.5 * np.nanstd(raw)
+    v = window[np.isfinite(window)]
+    counts, _, below, above = window_counts(grid, v)
+    sums = np.bincount(grid.cell_of(v), weights=v, minlength=grid.cells)
+    got = float(scores.numeric(grid, counts, below, above, sums)["wasserstein"])
+    exact = wasserstein_distance(raw[np.isfinite(raw)], v) / grid.base.std
+    assert got == pytest.approx(exact, rel=0.03, abs=0.01)
