@@ -101,18 +101,17 @@ def test_split_drift_and_decision_equal_the_csv_originals(both):
 
 
 def test_the_stream_summarises_a_span_as_statisticsgen_did(both):
+    import glob
     import json
+
+    import pandas as pd
+    from scipy.stats import wasserstein_distance
 
     from components.drift.stat_tests import run_tests
     from components.drift.summaries import feature_map, summarize
     from components.state import RegionState
     from driftgate.app.stream import stream
     from streaming.streamer import span_summary_path
-
-    import glob
-
-    import pandas as pd
-    from scipy.stats import wasserstein_distance
 
     _, _, base, kcfg, events = both
 
@@ -160,12 +159,12 @@ def test_the_stream_summarises_a_span_as_statisticsgen_did(both):
         # error (PSI relative: its log amplifies a bucket's error where a bin nearly empties)
         for test, score in run_tests(batch_jan[name], batch_feb[name]).items():
             if "values" in got:
-                want = pytest.approx(score.value, abs=1e-9)
+                want = pytest.approx(score.value, abs=1e-6)  # the summary keeps 6 decimals
             elif test == "psi":
                 want = pytest.approx(score.value, rel=0.2, abs=0.03)
-            elif test == "wasserstein":  # the stream's is exact (cell sums); the sketches' is not
+            elif test == "wasserstein":  # the stream uses exact cell sums; the baseline sketch errs a little
                 a, b = rows(JAN)[name].dropna(), rows(FEB)[name].dropna()
-                want = pytest.approx(wasserstein_distance(a, b) / batch_jan[name].std, abs=0.02)
+                want = pytest.approx(wasserstein_distance(a, b) / batch_jan[name].std, rel=0.15, abs=0.02)
                 assert score.value == pytest.approx(got["scores"][test], abs=0.05), name
             else:
                 want = pytest.approx(score.value, abs=0.03)
