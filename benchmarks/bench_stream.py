@@ -132,11 +132,10 @@ def throughput(args, cfg):
             while n < len(events):
                 msgs = c.consume(5000, timeout=1.0)
                 now = time.time()
-                for m in msgs:
-                    if m.error() is None:
-                        n += 1
-                        if s:
-                            s.handle(m, now)
+                good = [m for m in msgs if m.error() is None]
+                n += len(good)
+                if s:
+                    s.handle_batch(good, now)
                 if s:
                     s.tick(now)
             if s:

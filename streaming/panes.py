@@ -10,6 +10,7 @@ of its records), and serialise to small JSON (non-zero cells only).
 
 from __future__ import annotations
 
+import operator
 from collections import Counter
 from typing import Dict, List, Mapping, Sequence
 
@@ -32,6 +33,12 @@ def _moments() -> np.ndarray:
 
 def floats(values: Sequence) -> np.ndarray:
     """JSON values as floats; missing or unreadable ones NaN."""
+    try:
+        out = np.array(values, dtype=np.float64)  # numbers and None (NaN): the common case
+        if out.ndim == 1:
+            return out
+    except (TypeError, ValueError):
+        pass
     out = np.empty(len(values))
     for i, v in enumerate(values):
         if v.__class__ is float or v.__class__ is int:
@@ -56,11 +63,22 @@ class Counts:
         self.cat: List[Counter] = [Counter() for _ in baseline.categorical]
         self.cat_missing = [0] * len(baseline.categorical)
 
+    def columns(self, docs: Sequence[Mapping]) -> Dict[str, tuple]:
+        """Each feature's values over the records (None where a record lacks it)."""
+        names = [g.name for g in self.baseline.numeric] + [g.name for g in self.baseline.categorical]
+        try:
+            get = operator.itemgetter(*names)
+            cols = zip(*map(get, docs), strict=True) if len(names) > 1 else [[get(d) for d in docs]]
+        except KeyError:
+            cols = [[d.get(n) for d in docs] for n in names]
+        return dict(zip(names, cols, strict=True))
+
     def add(self, docs: Sequence[Mapping]) -> None:
         """Adds records (JSON objects keyed by column name)."""
         self.rows += len(docs)
+        columns = self.columns(docs)
         for i, g in enumerate(self.baseline.numeric):
-            x = floats([d.get(g.name) for d in docs])
+            x = floats(columns[g.name])
             ok = np.isfinite(x)
             v = x[ok]
             m = self.moments[i]
@@ -77,8 +95,8 @@ class Counts:
                 m[LOW] = min(m[LOW], v.min())
                 m[HIGH] = max(m[HIGH], v.max())
         for i, g in enumerate(self.baseline.categorical):
-            col = [d.get(g.name) for d in docs]
-            cells = [cell(v) for v in col if v is not None and v != ""]
+            col = columns[g.name]
+            cells = [v if v.__class__ is str else cell(v) for v in col if v is not None and v != ""]
             self.cat_missing[i] += len(col) - len(cells)
             self.cat[i].update(cells)
 

@@ -276,10 +276,10 @@ def stream(
         while not stop.is_set():
             msgs = consumer.consume(5000, timeout=0.2)
             now = time.time()
-            for m in msgs:
-                if m.error() is None:
-                    streamer.handle(m, now)
-                    last = now
+            good = [m for m in msgs if m.error() is None]
+            if good:
+                streamer.handle_batch(good, now)
+                last = now
             streamer.tick(now)
             if metrics_port is not None and now - lag_at >= 10:
                 streamer.lag = consumer_lag(consumer, topic, streamer.consumed, starts)
