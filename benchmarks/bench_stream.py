@@ -322,6 +322,7 @@ def false_alarms(cfg, jan, base, th, days, seed=0):
     event = np.zeros(panes_total, dtype=bool)
     psi_fixed = {k: [0, 0] for k in ks}  # windows over 0.1, windows judged
     calls = 0
+    by_test = {}
     for g in list(base.numeric) + list(base.categorical):
         col = jan[g.name]
         values = col.dropna()
@@ -372,7 +373,10 @@ def false_alarms(cfg, jan, base, th, days, seed=0):
                             np.log(np.maximum(ts, 1e-12)),
                         )
                     )
-                    event[start + idx[judged] - offset] |= (v > thr)[judged]
+                    hit = (v > thr)[judged]
+                    event[start + idx[judged] - offset] |= hit
+                    if hit.any():
+                        by_test[f"{g.name}/{test}/{k * s.pane_s:g}s"] = by_test.get(f"{g.name}/{test}/{k * s.pane_s:g}s", 0) + int(hit.sum())
                 psi_fixed[k][0] += int(np.sum(sc["psi"][judged] >= 0.1))
                 psi_fixed[k][1] += int(np.sum(judged))
             tail = min(keep, len(counts))
@@ -390,6 +394,7 @@ def false_alarms(cfg, jan, base, th, days, seed=0):
         "days": days,
         "panes": panes_total,
         "panes_with_an_event": int(event.sum()),
+        "events_by_test": by_test,
         "alarms": alarms,
         "alarms_per_30_days": round(alarms * 30 / days, 2),
         "fixed_psi_0.1_share_of_windows": {
