@@ -376,7 +376,9 @@ def false_alarms(cfg, jan, base, th, days, seed=0):
                     hit = (v > thr)[judged]
                     event[start + idx[judged] - offset] |= hit
                     if hit.any():
-                        by_test[f"{g.name}/{test}/{k * s.pane_s:g}s"] = by_test.get(f"{g.name}/{test}/{k * s.pane_s:g}s", 0) + int(hit.sum())
+                        by_test[f"{g.name}/{test}/{k * s.pane_s:g}s"] = by_test.get(
+                            f"{g.name}/{test}/{k * s.pane_s:g}s", 0
+                        ) + int(hit.sum())
                 psi_fixed[k][0] += int(np.sum(sc["psi"][judged] >= 0.1))
                 psi_fixed[k][1] += int(np.sum(judged))
             tail = min(keep, len(counts))

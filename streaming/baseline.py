@@ -131,12 +131,33 @@ def _missing(fs) -> Tuple[float, float]:
     return (missing / rows if rows else 0.0), rows
 
 
-def numeric_grid(name: str, base: NumericSummary, missing_rate: float, rows: float) -> NumericGrid:
-    knots = np.unique(base.values)
-    lo = base.cdf(knots, left=True)
-    hi = base.cdf(knots)
+def numeric_grid(
+    name: str,
+    base: NumericSummary,
+    missing_rate: float,
+    rows: float,
+    parts: Optional[List[NumericSummary]] = None,
+) -> NumericGrid:
+    """The cells of a feature. ``parts``: the sketches ``base`` mixes (a span's
+    train and eval splits): the grid then takes the exact mixture on the union
+    of their boundaries (both CDFs are linear between them), not the mixture
+    re-sketched at 100 quantiles, whose rank error (about 1% on flights'
+    discrete weather) would read as drift in windows of thousands of records."""
+    parts = [p for p in (parts or []) if p is not None and p.count > 0]
+    if len(parts) > 1:
+        total = sum(p.count for p in parts)
+        knots = np.unique(np.concatenate([p.values for p in parts]))
+
+        def cdf(x, left=False):
+            return sum(p.count * p.cdf(x, left=left) for p in parts) / total
+
+    else:
+        knots = np.unique(base.values)
+        cdf = base.cdf
+    lo = cdf(knots, left=True)
+    hi = cdf(knots)
     edges = np.unique(base.quantile(np.linspace(0, 1, PSI_BINS + 1)[1:-1]))
-    bins = np.clip(np.diff(np.concatenate([[0.0], base.cdf(edges), [1.0]])), 0.0, None)
+    bins = np.clip(np.diff(np.concatenate([[0.0], cdf(edges), [1.0]])), 0.0, None)
     at = np.clip(np.searchsorted(knots, edges, side="right") - 1, 0, len(knots) - 1)
     nxt = np.minimum(at + 1, len(knots) - 1)
     width = np.where(knots[nxt] > knots[at], knots[nxt] - knots[at], 1.0)
@@ -151,9 +172,10 @@ def from_statistics(stats_list, numeric: List[str], categorical: List[str], span
     nums, cats = [], []
     for name in numeric:
         fs = [m[name] for m in maps if name in m]
-        base = mix_numeric(numeric_summary(f) for f in fs)
+        parts = [numeric_summary(f) for f in fs]
+        base = mix_numeric(parts)
         if base is not None:
-            nums.append(numeric_grid(name, base, *_missing(fs)))
+            nums.append(numeric_grid(name, base, *_missing(fs), parts=parts))
     for name in categorical:
         fs = [m[name] for m in maps if name in m]
         base = mix_categorical(categorical_summary(f) for f in fs)

@@ -87,6 +87,10 @@ class Transition:
     episode: Episode
     pane_end_ms: int
     finding: Optional[Finding]
+    severity: str = ""  # the episode's severity at this transition
+
+    def __post_init__(self):
+        self.severity = self.severity or self.episode.severity
 
 
 class Detector:

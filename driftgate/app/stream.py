@@ -307,7 +307,7 @@ def stream(
                 {
                     "kind": t.kind,
                     "feature": t.episode.feature,
-                    "severity": t.episode.severity,
+                    "severity": t.severity,
                     "episode": t.episode.id,
                     "pane_end_ms": t.pane_end_ms,
                     **(

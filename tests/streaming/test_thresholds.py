@@ -42,10 +42,10 @@ def test_ks_threshold_is_at_most_kolmogorovs_and_near_it(base):
     small windows, where a bucket holds few records)."""
     cfg = load_region_config("EWR").stream
     th = thresholds.calibrate(base, cfg)
-    big = base.numeric[0].base.count
+    big = min(base.numeric[0].base.count, thresholds.SKETCH_ROWS)
     for n in (400, 3000, 50_000):
         kolmogorov = math.sqrt(math.log(2 / th.alpha) / 2 * (1 / n + 1 / big))
-        assert 0.8 * kolmogorov <= th.at("temp", "ks", n) <= 1.05 * kolmogorov, n
+        assert 0.8 * kolmogorov <= th.at("temp", "ks", n) <= 1.1 * kolmogorov, n
 
 
 @pytest.mark.parametrize("test", ["psi", "js", "wasserstein", "ks"])
