@@ -192,3 +192,27 @@ def categorical_vectors(grid: CategoricalGrid, counts: Dict[str, float]) -> Tupl
         np.array([grid.base.counts.get(k, 0.0) for k in keys]),
         np.array([float(counts.get(k, 0.0)) for k in keys]),
     )
+
+
+def prediction_grid(name: str, histogram: List[int]) -> Optional[NumericGrid]:
+    """A grid for served predictions from the serving model's recorded
+    histogram of its predictions on its training span (equal-width bins over
+    [0, 1], ``components.canary.quality.histogram``)."""
+    counts = np.asarray(histogram, dtype=float)
+    if counts.sum() <= 0:
+        return None
+    edges = np.linspace(0.0, 1.0, len(counts) + 1)
+    levels = np.concatenate([[0.0], np.cumsum(counts) / counts.sum()])
+    mids = (edges[:-1] + edges[1:]) / 2
+    mean = float(np.sum(mids * counts) / counts.sum())
+    std = float(np.sqrt(np.sum(counts * (mids - mean) ** 2) / counts.sum()))
+    summary = NumericSummary(float(counts.sum()), mean, std, edges, levels)
+    return numeric_grid(name, summary, 0.0, float(counts.sum()))
+
+
+def with_predictions(baseline: Baseline, grid: Optional[NumericGrid]) -> Baseline:
+    if grid is None:
+        return baseline
+    return Baseline(
+        baseline.span, baseline.numeric + (grid,), baseline.categorical, baseline.fingerprint + "-p"
+    )

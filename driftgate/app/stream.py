@@ -79,6 +79,15 @@ def load_baseline(cfg: RegionConfig, root: str, baseline_span: Optional[int] = N
         )
     f = cfg.features
     baseline = from_statistics(stats, list(f.numeric), list(f.categorical), span)
+    if cfg.stream.prediction_field:
+        from streaming.baseline import prediction_grid, with_predictions
+
+        version = versions.serving_version(lay.model_base_path)
+        ref = (state.releases().get(version) or {}).get("reference") if version is not None else None
+        if ref and ref.get("histogram"):
+            baseline = with_predictions(
+                baseline, prediction_grid(cfg.stream.prediction_field, ref["histogram"])
+            )
     fixed = fixed_tiers(cfg.drift)
     cal = calibrate([h for h in state.history() if h.get("decision") != "block"], cfg.drift)
 

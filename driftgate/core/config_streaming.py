@@ -73,20 +73,24 @@ class LandConfig:
 class StreamConfig:
     """How ``driftgate stream`` watches a Kafka-sourced region's topic for drift.
 
-    Records are counted into panes of ``pane_s`` seconds of event time; at
-    every pane boundary each sliding window (``windows_s``, multiples of the
-    pane) is compared with the training baseline of the serving model, with
-    the batch gate's tests, once it holds ``min_window_records`` records. A
-    window is an event when a score passes its threshold calibrated from the
-    baseline statistics so that noise alone raises at most one event per
-    ``ert_days`` in the whole region (every feature, test and window
-    counted). Its severity is the region's drift tier of that test (warning
-    / critical); a two-sided CUSUM of each numeric feature's pane means
-    (baseline standard deviations, ``cusum_allowance`` per pane beyond 3 standard errors)
-    raises a critical one past ``cusum_threshold``. An episode clears after
-    ``clear_windows`` evaluations without an event. A pane closes when the
-    stream's event-time watermark (newest event less ``allowed_lateness_s``)
-    passes its end; state and offsets are checkpointed every ``checkpoint_s``."""
+        Records are counted into panes of ``pane_s`` seconds of event time; at
+        every pane boundary each sliding window (``windows_s``, multiples of the
+        pane) is compared with the training baseline of the serving model, with
+        the batch gate's tests, once it holds ``min_window_records`` records. A
+        window is an event when a score passes its threshold calibrated from the
+        baseline statistics so that noise alone raises at most one event per
+        ``ert_days`` in the whole region (every feature, test and window
+        counted). Its severity is the region's drift tier of that test (warning
+        / critical); a two-sided CUSUM of each numeric feature's pane means
+        (baseline standard deviations, ``cusum_allowance`` per pane beyond 3 standard errors)
+        raises a critical one past ``cusum_threshold``. An episode clears after
+        ``clear_windows`` evaluations without an event. A pane closes when the
+        stream's event-time watermark (newest event less ``allowed_lateness_s``)
+        passes its end; state and offsets are checkpointed every ``checkpoint_s``.
+    With ``prediction_field`` set (records of a serving-log topic carrying the
+    served probability), the predictions are judged too, against the serving
+    model's own predictions on its training span (the histogram its release
+    recorded), with the same tests and budget."""
 
     pane_s: float = field(default=10.0, metadata=rng(1.0))
     windows_s: Tuple[float, ...] = (30.0, 300.0, 3600.0)
@@ -99,6 +103,7 @@ class StreamConfig:
     cusum_threshold: float = field(default=3.0, metadata=rng(0.0, lo_open=True))
     checkpoint_s: float = field(default=30.0, metadata=rng(0.0, lo_open=True))
     max_new_categories: int = field(default=50, metadata=rng(0))
+    prediction_field: Optional[str] = None  # records carrying the served prediction (a serving-log topic)
     group_template: str = "driftgate-stream-{region}"
 
     def group(self, region: str) -> str:

@@ -150,3 +150,29 @@ def test_unseen_values_stay_bounded(setup):
     pane = det.panes[det.pane_of(START)]
     new = [k for k in pane.cat[0] if k not in det.baseline.categorical[0].base.counts]
     assert len(new) == 6 and "__other__" in new and sum(pane.cat[0].values()) == 300
+
+
+def test_served_predictions_are_judged_against_the_models_own_histogram(setup):
+    """A serving-log topic's records carry the served probability: judged
+    against the histogram the release recorded of the model's predictions
+    on its training span."""
+    from streaming.baseline import prediction_grid, with_predictions
+
+    cfg, base, _, rows = setup
+    rng = np.random.default_rng(5)
+    reference = np.histogram(rng.beta(2, 5, 5000), bins=20, range=(0, 1))[0].tolist()
+    pbase = with_predictions(base, prediction_grid("prediction", reference))
+    th = thresholds.calibrate(pbase, cfg.stream, draws=200)
+    det = Detector(pbase, cfg.stream, th, fixed_tiers(cfg.drift))
+
+    def served(shift):
+        def f(r, g):
+            r["prediction"] = min(1.0, g.betavariate(2, 5) + shift)
+
+        return f
+
+    calm = list(replay.sampled(rows, START, 600, 50, "t", seed=1, change=served(0.0)))
+    assert _feed(det, calm) == []
+    moved = list(replay.sampled(rows, START + 600_000, 60, 50, "t", seed=2, change=served(0.15)))
+    trans = _feed(det, moved)
+    assert [t.episode.feature for t in trans if t.kind == "open"] == ["prediction"]
