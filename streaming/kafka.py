@@ -123,3 +123,34 @@ def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
     futures = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
     for f in futures.values():
         f.result(15)
+
+
+def consumer(conf: Dict[str, str], group: str):
+    """A consumer that commits nothing by itself and starts a new group at the
+    beginning (``land`` and ``stream`` keep their offsets in their checkpoints)."""
+    from confluent_kafka import Consumer
+
+    return Consumer(
+        {
+            **conf,
+            "group.id": group,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "enable.partition.eof": False,
+        }
+    )
+
+
+def partitions(client, topic: str) -> Optional[list]:
+    """The topic's partitions, sorted; None when the broker does not have it."""
+    meta = client.list_topics(topic, timeout=10).topics.get(topic)
+    if meta is None or meta.error is not None or not meta.partitions:
+        return None
+    return sorted(meta.partitions)
+
+
+def assign(client, topic: str, starts: Dict[int, Optional[int]]) -> None:
+    """Reads each partition from its offset (None: from its beginning)."""
+    from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+
+    client.assign([TopicPartition(topic, p, OFFSET_BEGINNING if o is None else o) for p, o in starts.items()])

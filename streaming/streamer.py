@@ -97,9 +97,6 @@ class Streamer:
         self.watermark.assign(partitions, now)
         return {p: self.next.get(p) for p in partitions}
 
-    def handle(self, msg, now: float) -> None:
-        self.handle_batch([msg], now)
-
     def handle_batch(self, msgs, now: float) -> None:
         """Reads a consumed batch: one JSON parse for the batch (record by record
         when one of them is not JSON), then each record into its pane."""

@@ -45,7 +45,7 @@ def land(
     progress: Callable[[str], None] = lambda line: None,
     stop: Optional[threading.Event] = None,
 ) -> LandResult:
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+    from confluent_kafka import Producer
 
     if cfg.data.source != "kafka":
         raise LandError(
@@ -58,15 +58,7 @@ def land(
         )
     conf = kafka.settings(cfg, bootstrap)
     topic = cfg.kafka.topic(cfg.region)
-    consumer = Consumer(
-        {
-            **conf,
-            "group.id": cfg.kafka.group(cfg.region),
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "enable.partition.eof": False,
-        }
-    )
+    consumer = kafka.consumer(conf, cfg.kafka.group(cfg.region))
     producer = Producer({**conf, "acks": "all"})
     stop = stop or threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -81,13 +73,11 @@ def land(
 
             metrics.serve(lander, metrics_port)
             progress(f"{cfg.region}: metrics on :{metrics_port}/metrics")
-        meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
-        if meta is None or meta.error is not None or not meta.partitions:
+        found = kafka.partitions(consumer, topic)
+        if found is None:
             raise LandError(f"region {cfg.region}: topic {topic} not found on {kafka.describe(conf)}")
-        starts = lander.start_offsets(sorted(meta.partitions))
-        consumer.assign(
-            [TopicPartition(topic, p, OFFSET_BEGINNING if o is None else o) for p, o in starts.items()]
-        )
+        starts = lander.start_offsets(found)
+        kafka.assign(consumer, topic, starts)
         progress(
             f"{cfg.region}: landing {topic} ({len(starts)} partitions) from {kafka.describe(conf)} into {region_dir}"
         )

@@ -232,8 +232,6 @@ def stream(
     stop: Optional[threading.Event] = None,
     env=os.environ,
 ) -> StreamResult:
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-
     from streaming.streamer import SENT, STATE_DIR, Streamer
 
     if cfg.data.source != "kafka":
@@ -248,15 +246,7 @@ def stream(
     th = thresholds_for(cfg, region_dir, baseline, progress)
     conf = kafka.settings(cfg, bootstrap)
     topic = cfg.kafka.topic(cfg.region)
-    consumer = Consumer(
-        {
-            **conf,
-            "group.id": cfg.stream.group(cfg.region),
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "enable.partition.eof": False,
-        }
-    )
+    consumer = kafka.consumer(conf, cfg.stream.group(cfg.region))
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -270,13 +260,11 @@ def stream(
 
             metrics.serve_stream(streamer, dispatcher, metrics_port)
             progress(f"{cfg.region}: metrics on :{metrics_port}/metrics")
-        meta = consumer.list_topics(topic, timeout=10).topics.get(topic)
-        if meta is None or meta.error is not None or not meta.partitions:
+        found = kafka.partitions(consumer, topic)
+        if found is None:
             raise StreamError(f"region {cfg.region}: topic {topic} not found on {kafka.describe(conf)}")
-        starts = streamer.start_offsets(sorted(meta.partitions), time.time())
-        consumer.assign(
-            [TopicPartition(topic, p, OFFSET_BEGINNING if o is None else o) for p, o in starts.items()]
-        )
+        starts = streamer.start_offsets(found, time.time())
+        kafka.assign(consumer, topic, starts)
         progress(
             f"{cfg.region}: watching {topic} ({len(starts)} partitions) against the training baseline "
             f"(span {baseline.span}); windows {', '.join(f'{w:g}s' for w in cfg.stream.windows_s)}"
