@@ -39,7 +39,7 @@ def _span_files(cfg, data_dir: str, span: int):
     label = cfg.features.label
     try:
         sf = preflight.span_files(data_dir, cfg.data.span_pattern, span)
-        return preflight.check_csv_span(sf, list(cfg.features.all) + [label])
+        return preflight.check_span(sf, list(cfg.features.all) + [label])
     except (preflight.PreflightError, preflight.DataBlocked) as exc:
         raise BacktestError(f"region {cfg.region} span {span}: {exc}") from None
 

@@ -167,7 +167,7 @@ def _run_held(config, root, data, span, force_retrain, schemas_dir, pushgateway,
     # the span example_gen will take (same rule, components.ingest.spans), checked first
     choice = choose_span_or_fail(layout, config, span)
     sf = preflight.span_files(layout.data_dir, config.data.span_pattern, choice.span)
-    sf = preflight.check_csv_span(sf, required)
+    sf = preflight.check_span(sf, required, config.data.format)
     progress(
         f"{config.region} {choice.describe()}: {sf.rows:,} rows in {layout.data_dir}; "
         f"schema v{config.schema.version}"

@@ -45,6 +45,7 @@ from components.ingest.component import SpanExampleGen
 from components.monitor.component import RunRecorder, RunRecorderRetrain
 from components.pusher.component import Pusher
 from components.release.component import ReleaseRecorder
+from components.statistics.component import StatisticsGen
 from driftgate.core import vocabulary as ids
 from driftgate.core.config import RegionConfig
 from driftgate.core.layout import RegionLayout
@@ -183,13 +184,21 @@ def create_pipeline(
             )
         ),
         span=values[ids.PARAM_SPAN],
+        data_format=config.data.format,
+        executor="fast" if config.fast_executors else "stock",
+        columns=json.dumps(
+            {
+                "required": list(config.features.all) + [config.features.label],
+                "numeric": list(config.features.numeric),
+            }
+        ),
     ).with_id(ids.EXAMPLE_GEN)
     schema_importer = tfx.components.ImportSchemaGen(schema_file=layout.schema_file).with_id(
         ids.SCHEMA_IMPORTER
     )
     # The schema marks integer categoricals, so they get value counts; a fine
     # quantile sketch lets the drift tests work from statistics alone.
-    statistics_gen = tfx.components.StatisticsGen(
+    statistics_gen = (StatisticsGen if config.fast_executors else tfx.components.StatisticsGen)(
         examples=example_gen.outputs["examples"],
         schema=schema_importer.outputs["schema"],
         stats_options=tfdv.StatsOptions(num_quantiles_histogram_buckets=config.drift.quantile_buckets),

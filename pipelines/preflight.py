@@ -1,6 +1,6 @@
 """Checks before a local run: is the span there, readable and shaped right?
 
-Cheap (reads CSV headers and counts rows; no TensorFlow) and gives messages
+Cheap (reads CSV headers or Parquet schemas and counts rows; no TensorFlow) and gives messages
 that name the file and column, before any TFX component starts. The pipeline's
 own ExampleValidator + data gate still judge the values; this only catches
 what would otherwise end as a stack trace deep in ExampleGen.
@@ -16,7 +16,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from google.protobuf import text_format
 
-from components.ingest import spans
+from components.ingest import check, formats, spans
 from driftgate.core.errors import DriftgateError
 from driftgate.core.vocabulary import LANDING_MANIFEST, SEALED_MARKER
 
@@ -73,28 +73,31 @@ def span_files(data_dir: str, span_pattern: str, span: Optional[int]) -> SpanFil
     return SpanFiles(span=span, files=tuple(files), rows=0)
 
 
-def check_csv_span(sf: SpanFiles, required: Sequence[str]) -> SpanFiles:
-    """Every file has a header with every ``required`` column and the span has rows."""
-    rows = 0
-    for path in sf.files:
-        try:
-            with open(path, newline="") as fh:
-                reader = csv.reader(fh)
-                header = next(reader, None)
-                if not header:
-                    raise DataBlocked(f"{path}: empty file (no header, no rows): span {sf.span} has no data")
-                missing = [c for c in required if c not in header]
-                if missing:
-                    raise DataBlocked(
-                        f"{path}: missing column(s) {', '.join(missing)} "
-                        f"(required by the region config); span {sf.span} blocked"
-                    )
-                rows += sum(1 for row in reader if row)
-        except (OSError, UnicodeDecodeError, csv.Error) as exc:
-            raise DataBlocked(f"{path}: cannot read as CSV: {exc}") from exc
+def check_span(sf: SpanFiles, required: Sequence[str], fmt: str = "csv") -> SpanFiles:
+    """Every file has every ``required`` column (a CSV header, a Parquet
+    schema, a TFRecord's first example) and the span has rows."""
+    try:
+        check.required_columns(fmt, sf.files, required, sf.span)
+        rows = sum(_rows(fmt, path) for path in sf.files)
+    except formats.SpanDataError as exc:
+        raise DataBlocked(str(exc)) from None
     if rows == 0:
         raise DataBlocked(f"span {sf.span}: header only, no rows in {', '.join(sf.files)}")
     return SpanFiles(span=sf.span, files=sf.files, rows=rows)
+
+
+def _rows(fmt: str, path: str) -> int:
+    if fmt == formats.PARQUET:
+        return formats.parquet_file(path).metadata.num_rows
+    if fmt == formats.TFRECORD:
+        return sum(len(b) for b in formats.tfrecord_records([path]))
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            next(reader, None)
+            return sum(1 for row in reader if row)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataBlocked(f"{path}: cannot read as CSV: {exc}") from exc
 
 
 def check_schema_file(path: str, required: Sequence[str]) -> None:

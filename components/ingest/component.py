@@ -15,7 +15,15 @@ from tfx.proto import example_gen_pb2, range_config_pb2
 from tfx.types import standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 
-from components.ingest.executor import LAYOUT_KEY, SPAN_KEY, Executor
+from components.ingest.executor import (
+    COLUMNS_KEY,
+    EXECUTOR_KEY,
+    FAST,
+    FORMAT_KEY,
+    LAYOUT_KEY,
+    SPAN_KEY,
+    Executor,
+)
 from driftgate.core.vocabulary import SPAN_NEXT
 
 
@@ -27,11 +35,14 @@ class SpanExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):
         **standard_component_specs.FileBasedExampleGenSpec.PARAMETERS,
         LAYOUT_KEY: ExecutionParameter(type=str),
         SPAN_KEY: ExecutionParameter(type=str, optional=True),
+        FORMAT_KEY: ExecutionParameter(type=str, optional=True),
+        EXECUTOR_KEY: ExecutionParameter(type=str, optional=True),
+        COLUMNS_KEY: ExecutionParameter(type=str, optional=True),
     }
 
 
 class SpanExampleGen(base_component.BaseComponent):
-    """Ingests one span of CSV files into train/eval tf.Examples."""
+    """Ingests one span of CSV, Parquet or TFRecord files into train/eval tf.Examples."""
 
     SPEC_CLASS = SpanExampleGenSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
@@ -45,11 +56,17 @@ class SpanExampleGen(base_component.BaseComponent):
         output_config: example_gen_pb2.Output,
         range_config: Optional[range_config_pb2.RangeConfig] = None,
         span=SPAN_NEXT,
+        data_format: str = "csv",
+        executor: str = FAST,
+        columns: str = "{}",
     ):
         """``span`` ("next", a span number as text, or a RuntimeParameter that
         gives one when the run starts) or ``range_config`` (a static range of
         one span, TFX's way) pins the span; "next" takes the span
-        ``components.ingest.spans.choose_span`` picks."""
+        ``components.ingest.spans.choose_span`` picks. ``data_format``: csv,
+        parquet or tfrecord; ``executor``: fast (in process) or stock (TFX's
+        Beam executor); ``columns``: JSON of the "required" and "numeric"
+        columns checked before anything is written."""
         spec = SpanExampleGenSpec(
             input_base=input_base,
             input_config=input_config,
@@ -59,6 +76,9 @@ class SpanExampleGen(base_component.BaseComponent):
             output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,
             layout=layout,
             span=span,
+            data_format=data_format,
+            executor=executor,
+            columns=columns,
             examples=types.Channel(type=standard_artifacts.Examples),
         )
         super().__init__(spec=spec)

@@ -1,5 +1,7 @@
-"""Executor of ``SpanExampleGen``: TFX's CSV ExampleGen executor, resolving its
-own span.
+"""Executor of ``SpanExampleGen``: a span's CSV, Parquet or TFRecord files
+into the Examples artifact, resolving its own span; in process by default
+(``components.ingest.fast``), or TFX's Beam ExampleGen executor for the format
+(``executor: stock``, or a distributed Beam runner).
 
 TFX resolves ExampleGen's ``{SPAN}`` in a *driver*: under LocalDagRunner a
 Python driver, under Kubeflow V2 a ``preCacheCheck`` lifecycle hook that only
@@ -13,26 +15,37 @@ artifact as the driver would: both runners and every downstream task see them.
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any, Dict, List, Tuple
+from unittest import mock
 
+import apache_beam as beam
 from absl import logging
+from tfx.components.example_gen import base_example_gen_executor, input_processor, write_split
 from tfx.components.example_gen import driver as example_gen_driver
-from tfx.components.example_gen import input_processor
 from tfx.components.example_gen import utils as example_gen_utils
 from tfx.components.example_gen.csv_example_gen import executor as csv_executor
+from tfx.components.example_gen.import_example_gen import executor as import_executor
+from tfx.components.util import examples_utils
+from tfx.dsl.components.base import base_beam_executor
 from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2, range_config_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components.ingest import recorded, spans
+from components.ingest import check, encode, fast, formats, recorded, spans
 from components.state import RegionState
 from driftgate.core import lease, vocabulary
+from driftgate.core.config import local_beam_runner
 from driftgate.core.layout import RegionLayout
 
 LAYOUT_KEY = "layout"  # the region's RegionLayout (driftgate.core.layout), as JSON
 SPAN_KEY = vocabulary.PARAM_SPAN  # the run parameter: "next" or a span number
+FORMAT_KEY = "data_format"  # csv | parquet | tfrecord (components.ingest.formats)
+EXECUTOR_KEY = "executor"  # fast | stock
+COLUMNS_KEY = "columns"  # JSON {"required": [...], "numeric": [...]}: checked before anything is written
+FAST, STOCK_EXECUTORS = "fast", "stock"
 # Examples artifact custom properties besides TFX's span/version/input_fingerprint
 
 
@@ -92,20 +105,106 @@ def resolve(exec_properties: Dict[str, Any]) -> Tuple[Dict[str, Any], spans.Span
     return props, choice
 
 
-class Executor(csv_executor.Executor):
-    """CSV -> tf.Examples for the span chosen when the task runs."""
+def _strip_bom(names: List[str]) -> List[str]:
+    return [names[0].lstrip("\ufeff")] + names[1:] if names else names
+
+
+class _CsvToExample(csv_executor._CsvToExample):  # noqa: SLF001 - TFX's transform, with one fix
+    """TFX's CSV transform reading a header that starts with a UTF-8
+    byte-order mark as its names say (TFX would name the first column
+    "\ufeffcarrier")."""
+
+    def expand(self, pipeline):
+        load = csv_executor.io_utils.load_csv_column_names
+        with mock.patch.object(csv_executor.io_utils, "load_csv_column_names", lambda f: _strip_bom(load(f))):
+            return super().expand(pipeline)
+
+
+class _StockCsv(csv_executor.Executor):
+    def GetInputSourceToExamplePTransform(self):
+        return _CsvToExample
+
+
+class _ParquetToExample(beam.PTransform):
+    """Parquet files -> serialized tf.Examples in Beam, the rows as the fast
+    ingest encodes them (``components.ingest.formats``). Not TFX's
+    ``parquet_executor``: its ``dict_to_example`` turns every 0, 0.0 and ""
+    into a missing feature (``if not pyval``), so a label of 0 would vanish."""
+
+    def __init__(self, exec_properties, split_pattern):
+        super().__init__()
+        self._files = fileio.glob(
+            os.path.join(exec_properties[standard_component_specs.INPUT_BASE_KEY], split_pattern)
+        )
+        self._kinds = formats.parquet_layout(self._files)
+
+    def expand(self, pipeline):
+        kinds = self._kinds
+
+        def to_records(table):
+            return encode.encode(formats.parquet_batch_columns(table, kinds)).to_pylist()
+
+        return (
+            pipeline
+            | "ReadParquet"
+            >> beam.io.ReadFromParquetBatched(self._files[0] if len(self._files) == 1 else self._files)
+            | "Encode" >> beam.FlatMap(to_records)
+        )
+
+
+class _StockParquet(base_example_gen_executor.BaseExampleGenExecutor):
+    def GetInputSourceToExamplePTransform(self):
+        return _ParquetToExample
+
+
+STOCK = {formats.CSV: _StockCsv, formats.PARQUET: _StockParquet, formats.TFRECORD: import_executor.Executor}
+
+
+class Executor(base_beam_executor.BaseBeamExecutor):
+    """A span's files -> tf.Examples, for the span chosen when the task runs:
+    in process (``components.ingest.fast``), or with TFX's Beam executor for
+    the format when ``executor`` is "stock" or the Beam flags name a runner
+    other than the local one."""
 
     def Do(self, input_dict, output_dict, exec_properties) -> None:
         self._take_region_lease(output_dict, exec_properties)
         props, choice = resolve(exec_properties)
         logging.info("ingesting %s", choice.describe())
-        super().Do(input_dict, output_dict, props)
+        fmt = props.get(FORMAT_KEY) or formats.CSV
+        input_config = example_gen_pb2.Input()
+        proto_utils.json_to_proto(props[standard_component_specs.INPUT_CONFIG_KEY], input_config)
+        files = sorted(
+            fileio.glob(
+                os.path.join(props[standard_component_specs.INPUT_BASE_KEY], input_config.splits[0].pattern)
+            )
+        )
+        columns = json.loads(props.get(COLUMNS_KEY) or "{}")
+        check.required_columns(fmt, files, columns.get("required", []), choice.span)
         examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])
+        if props.get(EXECUTOR_KEY, FAST) == FAST and local_beam_runner(self._beam_pipeline_args):
+            self._fast(fmt, files, props, examples, columns, choice.span)
+        else:
+            logging.info("ingest: TFX's Beam executor for %s", fmt)
+            STOCK[fmt](self._context).Do(input_dict, output_dict, props)
         example_gen_driver.update_output_artifact(props, examples.mlmd_artifact)
         examples.span = props[example_gen_utils.SPAN_PROPERTY_NAME]
         if props[example_gen_utils.VERSION_PROPERTY_NAME] is not None:
             examples.version = props[example_gen_utils.VERSION_PROPERTY_NAME]
         recorded.record_choice(examples, choice)
+
+    @staticmethod
+    def _fast(fmt, files, props, examples, columns, span) -> None:
+        output_config = example_gen_pb2.Output()
+        proto_utils.json_to_proto(props[standard_component_specs.OUTPUT_CONFIG_KEY], output_config)
+        splits = [(s.name, s.hash_buckets) for s in output_config.split_config.splits]
+        written = fast.ingest(fmt, files, splits, examples.uri)
+        check.numeric_kinds(written.kinds, columns.get("numeric", []), files, span)
+        examples.split_names = artifact_utils.encode_split_names([name for name, _ in splits])
+        examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
+        examples_utils.set_file_format(
+            examples, write_split.to_file_format_str(example_gen_pb2.FORMAT_TFRECORDS_GZIP)
+        )
+        logging.info("ingested %s rows: %s", f"{sum(written.rows.values()):,}", written.rows)
 
     def _take_region_lease(self, output_dict, exec_properties) -> None:
         """One run of the region at a time, whatever started it: the first

@@ -82,11 +82,28 @@ class RegionConfig:
     kafka: KafkaConfig = field(default_factory=KafkaConfig)
     land: LandConfig = field(default_factory=LandConfig)
     stream: StreamConfig = field(default_factory=StreamConfig)
+    # fast: ingest and statistics in process, in record batches (pyarrow,
+    # TFDV's own generators; the same artifacts); stock: TFX's Beam executors.
+    # A --runner other than the DirectRunner in beam_args gets stock ones.
+    executors: str = field(default="fast", metadata={"choices": ("fast", "stock")})
     source_file: str = field(default="", metadata={"derived": True})  # the region YAML it came from
+
+    @property
+    def fast_executors(self) -> bool:
+        """Whether ingest and statistics run in process (``executors``, and a
+        local Beam runner)."""
+        return self.executors == "fast" and local_beam_runner(self.beam_args)
 
     @property
     def pipeline_name(self) -> str:
         return f"driftgate-{self.region.lower()}"
+
+
+def local_beam_runner(beam_args) -> bool:
+    """Whether Beam flags leave a pipeline on the local DirectRunner (no
+    ``--runner=`` or a local one): the fast executors run only then."""
+    runner = [a.split("=", 1)[1] for a in beam_args or () if a.startswith("--runner=")]
+    return not runner or runner[-1] in ("DirectRunner", "direct", "InteractiveRunner")
 
 
 # Keys that the loader fills itself rather than reading from YAML.

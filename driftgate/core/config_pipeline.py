@@ -30,6 +30,9 @@ class DataConfig:
     # files: spans are folders someone lands; kafka: ``driftgate land`` writes
     # them from the region's topic, and a span counts only once sealed (_SUCCESS)
     source: str = field(default="files", metadata={"choices": ("files", "kafka")})
+    # What a span's files are: csv (a header row), parquet, or tfrecord
+    # (serialized tf.Examples, gzipped or not). span_pattern names the files.
+    format: str = field(default="csv", metadata={"choices": ("csv", "parquet", "tfrecord")})
 
 
 @dataclass(frozen=True)

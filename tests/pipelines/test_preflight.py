@@ -35,7 +35,7 @@ def test_missing_column_blocks_naming_file_and_column(tmp_path):
     _span(tmp_path, 1, "a,b\n1,2\n")
     sf = preflight.span_files(str(tmp_path), PATTERN, 1)
     with pytest.raises(preflight.DataBlocked, match=r"span-1/data.csv: missing column\(s\) c"):
-        preflight.check_csv_span(sf, ["a", "c"])
+        preflight.check_span(sf, ["a", "c"])
 
 
 @pytest.mark.parametrize("text", ["", "a,b\n"])
@@ -43,12 +43,12 @@ def test_empty_span_blocks(tmp_path, text):
     _span(tmp_path, 1, text)
     sf = preflight.span_files(str(tmp_path), PATTERN, 1)
     with pytest.raises(preflight.DataBlocked, match="span 1"):
-        preflight.check_csv_span(sf, ["a"])
+        preflight.check_span(sf, ["a"])
 
 
 def test_rows_counted(tmp_path):
     _span(tmp_path, 1, "a,b\n1,2\n3,4\n")
-    assert preflight.check_csv_span(preflight.span_files(str(tmp_path), PATTERN, 1), ["a"]).rows == 2
+    assert preflight.check_span(preflight.span_files(str(tmp_path), PATTERN, 1), ["a"]).rows == 2
 
 
 def test_schema_that_does_not_parse_names_file_and_line(tmp_path):

@@ -1,0 +1,1 @@
+"""StatisticsGen with an in-process executor (``executor.py``)."""
