@@ -333,20 +333,25 @@ def _empty_is_null(col: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(pc.binary_length(col), 0), pa.scalar(None, col.type), col).cast(pa.binary())
 
 
+def parquet_batch_columns(batch, kinds: Dict[str, str]) -> Columns:
+    """A Parquet record batch (or table) as columns of ``kinds``; a column the
+    file lacks is empty."""
+    have = dict(zip(batch.schema.names, batch.columns, strict=True))
+    out = {}
+    for name, kind in kinds.items():
+        col = have.get(name)
+        if isinstance(col, pa.ChunkedArray):
+            col = col.combine_chunks()
+        out[name] = (kind, pa.nulls(batch.num_rows) if col is None else _parquet_values(col, kind))
+    return out
+
+
 def parquet_columns(paths: Sequence[str], kinds: Dict[str, str]) -> Iterator[Columns]:
-    """The span's rows, one record batch at a time; a column a file lacks is empty there."""
+    """The span's rows, one record batch at a time."""
     for path in paths:
         try:
             for batch in parquet_file(path).iter_batches(batch_size=PARQUET_ROWS):
-                have = dict(zip(batch.schema.names, batch.columns, strict=False))
-                out = {}
-                for name, kind in kinds.items():
-                    col = have.get(name)
-                    out[name] = (
-                        kind,
-                        pa.nulls(batch.num_rows) if col is None else _parquet_values(col, kind),
-                    )
-                yield out
+                yield parquet_batch_columns(batch, kinds)
         except pa.ArrowException as exc:
             raise SpanDataError(f"{path}: cannot read as Parquet: {exc}") from None
 
