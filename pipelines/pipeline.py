@@ -39,7 +39,7 @@ from tfx import v1 as tfx
 
 from components.baseline.component import ServingBaseline
 from components.canary.component import CanaryJudge
-from components.evaluator.component import Evaluator
+from components.evaluator.component import Evaluator, FastEvaluator
 from components.gate.component import SpanGate, drift_config_json
 from components.ingest.component import SpanExampleGen
 from components.monitor.component import RunRecorder, RunRecorderRetrain
@@ -265,7 +265,7 @@ def create_pipeline(
             eval_args=tfx.proto.EvalArgs(num_steps=config.trainer.eval_steps),
             custom_config=trainer_custom_config(config),
         ).with_id(ids.TRAINER)
-        evaluator = Evaluator(
+        evaluator = (FastEvaluator if config.fast_executors else Evaluator)(
             examples=example_gen.outputs["examples"],
             model=trainer.outputs["model"],
             baseline_model=baseline.outputs["model"],
