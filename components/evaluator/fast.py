@@ -64,23 +64,6 @@ def supported(eval_config) -> Optional[str]:
     return None
 
 
-def labels_of(records: Sequence[bytes], label_key: str) -> np.ndarray:
-    """The label of each serialized example (the first value; NaN if none)."""
-    import tensorflow as tf
-
-    out = np.full(len(records), np.nan)
-    for dtype in (tf.int64, tf.float32):
-        try:
-            parsed = tf.io.parse_example(tf.constant(list(records)), {label_key: tf.io.VarLenFeature(dtype)})
-        except (tf.errors.InvalidArgumentError, ValueError):
-            continue
-        sparse = parsed[label_key]
-        rows, first = np.unique(sparse.indices.numpy()[:, 0], return_index=True)
-        out[rows] = sparse.values.numpy()[first].astype(float)
-        return out
-    return out
-
-
 def predict(model_dir: str, records: Sequence[bytes], prediction_key: str) -> np.ndarray:
     """The model's prediction for each serialized example, in batches."""
     import tensorflow as tf
@@ -178,7 +161,9 @@ def evaluate(
     from tensorflow_model_analysis.writers import metrics_plots_and_validations_writer as w
 
     spec = eval_config.model_specs[0]
-    labels = labels_of(records, spec.label_key)
+    from components.ingest.records import label_values
+
+    labels = label_values(records, spec.label_key)
     keep = ~np.isnan(labels)
     records = [r for r, k in zip(records, keep, strict=True) if k]
     labels = labels[keep]
