@@ -47,6 +47,9 @@ class Executor(evaluator_executor.Executor):
         super().Do(_without_empty_baseline(input_dict), output_dict, exec_properties)
 
 
+EVALUATED_BY = "evaluated_by"  # "in process" on the evaluation artifact when FastExecutor computed it
+
+
 class FastExecutor(Executor):
     """The Evaluator in process (``components.evaluator.fast``), when it
     computes everything the eval config asks for; else TFX's."""
@@ -69,10 +72,9 @@ class FastExecutor(Executor):
         why = fast.supported(eval_config) if eval_config.model_specs else "no eval config"
         if not why and not local_beam_runner(self._beam_pipeline_args):
             why = "a distributed Beam runner"
-        if not why and any(
-            exec_properties.get(k) for k in ("module_file", "module_path", "fairness_indicator_thresholds")
-        ):
-            why = "a user module or fairness indicators"
+        user = ("module_file", "module_path", "fairness_indicator_thresholds", "feature_slicing_spec")
+        if not why and any(exec_properties.get(k) not in (None, "", "null", "[]", "{}") for k in user):
+            why = "a user module, fairness indicators or a slicing spec"
         if why:
             logging.info("evaluator: TFX's executor (%s)", why)
             return super().Do(input_dict, output_dict, exec_properties)
@@ -93,7 +95,9 @@ class FastExecutor(Executor):
             models[spec.name] = path_utils.serving_model_path(
                 artifact.uri, path_utils.is_old_model_artifact(artifact)
             )
-        output_uri = artifact_utils.get_single_uri(output_dict[constants.EVALUATION_KEY])
+        evaluation = artifact_utils.get_single_instance(output_dict[constants.EVALUATION_KEY])
+        output_uri = evaluation.uri
+        evaluation.set_string_custom_property(EVALUATED_BY, "in process")
         fast.evaluate(eval_config, models, records, output_uri, ",".join(files))
         logging.info(
             "Evaluation complete (in process, %d rows). Results written to %s.", len(records), output_uri

@@ -46,9 +46,10 @@ def _examples(tmp_path, n=3000):
 
 
 def _config(improvement):
+    from tfx.utils import proto_utils
+
     from driftgate.core.config import load_region_config
     from pipelines.pipeline import eval_config
-    from tfx.utils import proto_utils
 
     cfg = load_region_config("EWR")
     ev = cfg.evaluation.__class__(min_auc=0.6, min_accuracy=0.5, min_auc_improvement=improvement)
@@ -64,12 +65,26 @@ def _run(executor, examples, candidate, baseline, out, config):
     inputs = {"examples": [examples], "model": [candidate]}
     if baseline is not None:
         inputs["baseline_model"] = [baseline]
-    executor().Do(
-        inputs,
-        {"evaluation": [evaluation], "blessing": [blessing]},
-        {"eval_config": config, "example_splits": "null"},
-    )
+    executor().Do(inputs, {"evaluation": [evaluation], "blessing": [blessing]}, _exec_properties(config))
     return evaluation, blessing
+
+
+def _exec_properties(config):
+    """What the pipeline's Evaluator node passes its executor (TFX fills the
+    optional ones: "null" for fairness thresholds and splits, None for modules)."""
+    import tensorflow_model_analysis as tfma
+    from google.protobuf import json_format
+    from tfx.types import channel, standard_artifacts
+
+    from components.evaluator.component import FastEvaluator
+
+    parsed = json_format.Parse(config, tfma.EvalConfig())
+    node = FastEvaluator(
+        examples=channel.Channel(type=standard_artifacts.Examples),
+        model=channel.Channel(type=standard_artifacts.Model),
+        eval_config=parsed,
+    )
+    return dict(node.exec_properties, eval_config=config)
 
 
 def _read(evaluation):
@@ -109,6 +124,7 @@ def test_metrics_plots_validation_and_blessing_equal_tfmas(tmp_path, with_baseli
         evaluation, blessing = _run(
             executor, examples, candidate, baseline if with_baseline else None, tmp_path / name, config
         )
+        assert (evaluation.get_string_custom_property("evaluated_by") == "in process") == (name == "fast")
         got[name] = _read(evaluation) + (
             sorted(os.listdir(blessing.uri)),
             blessing.get_int_custom_property("blessed"),
