@@ -19,13 +19,15 @@ def serialized_examples(examples, splits: Sequence[str] = SPLITS, limit: Optiona
     first ``limit`` of them when given)."""
     import tensorflow as tf
 
+    from components.ingest.formats import tfrecord_records
+
     out: List[bytes] = []
     for split in splits:
         files = sorted(tf.io.gfile.glob(f"{examples.uri}/Split-{split}/*"))
-        for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
-            out.append(record.numpy())
+        for batch in tfrecord_records(files, batch=min(limit or 65536, 65536)):
+            out.extend(batch)
             if limit is not None and len(out) >= limit:
-                return out
+                return out[:limit]
     return out
 
 
@@ -65,22 +67,32 @@ def labelled(
 def columns(records: Sequence[bytes], names: Sequence[str]) -> dict:
     """``{name: values}`` of serialized tf.Examples, one value a row: a float
     for numeric features (NaN where missing), a string for bytes features and
-    the first value otherwise (None where missing)."""
+    the first value otherwise (None where missing). Parsed with one
+    ``tf.io.parse_example`` per feature kind (the kind each name has in the
+    first record carrying it)."""
     import tensorflow as tf
 
     out = {n: [None] * len(records) for n in names}
-    for i, raw in enumerate(records):
+    kinds = {}
+    for raw in records[:1000]:
         feats = tf.train.Example.FromString(raw).features.feature
         for n in names:
-            f = feats.get(n)
-            if f is None:
-                continue
-            kind = f.WhichOneof("kind")
-            vals = getattr(f, kind).value if kind else []
-            if not len(vals):
-                continue
-            v = vals[0]
-            out[n][i] = v.decode("utf-8", "replace") if isinstance(v, bytes) else v
+            if n not in kinds and n in feats and feats[n].WhichOneof("kind"):
+                kinds[n] = feats[n].WhichOneof("kind")
+        if len(kinds) == len(names):
+            break
+    dtypes = {"float_list": tf.float32, "int64_list": tf.int64, "bytes_list": tf.string}
+    if not records or not kinds:
+        return out
+    parsed = tf.io.parse_example(
+        tf.constant(list(records)), {n: tf.io.VarLenFeature(dtypes[k]) for n, k in kinds.items()}
+    )
+    for n in kinds:
+        rows, first = np.unique(parsed[n].indices.numpy()[:, 0], return_index=True)
+        values = parsed[n].values.numpy()[first]
+        col = out[n]
+        for r, v in zip(rows.tolist(), values.tolist(), strict=True):
+            col[r] = v.decode("utf-8", "replace") if isinstance(v, bytes) else v
     return out
 
 
