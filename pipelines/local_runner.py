@@ -67,26 +67,37 @@ def region_layout(
 
 class _ComponentProgress(logging.Handler):
     """Turns LocalDagRunner's 'Component X is running/finished' log lines into
-    one readable line per component, and records each component's wall time."""
+    one readable line per component that runs, and records each one's wall
+    time. A node on the branch not taken (the retrain branch of a skipped or
+    blocked span) is announced by the runner too, then skipped when its
+    inputs resolve: it gets no line and is listed in ``skipped``."""
 
     def __init__(self, progress: Progress):
         super().__init__(level=logging.INFO)
         self.progress = progress
         self.started: Dict[str, float] = {}
         self.seconds: Dict[str, float] = {}
+        self.skipped: list = []
+        self.pending: Optional[str] = None  # announced, not yet known to run
         self.t0 = time.time()
 
     def emit(self, record: logging.LogRecord) -> None:
         msg = record.getMessage()
         if msg.startswith("Component ") and msg.endswith(" is running."):
-            node = msg[len("Component ") : -len(" is running.")]
-            self.started[node] = time.time()
-            self.progress(f"  [{time.time() - self.t0:6.1f}s] {node} ...")
+            self.pending = msg[len("Component ") : -len(" is running.")]
+            self.started[self.pending] = time.time()
+        elif msg.startswith("Going to run a new execution") and self.pending:
+            self.progress(f"  [{self.started[self.pending] - self.t0:6.1f}s] {self.pending} ...")
+            self.pending = None
+        elif msg.startswith("Skipping execution for "):
+            node = msg[len("Skipping execution for ") :]
+            self.skipped.append(node)
+            self.started.pop(node, None)
+            self.pending = None
         elif msg.startswith("Component ") and msg.endswith(" is finished."):
             node = msg[len("Component ") : -len(" is finished.")]
-            self.seconds[node] = time.time() - self.started.get(node, time.time())
-        elif msg.startswith("Skipping component"):
-            pass
+            if node in self.started:
+                self.seconds[node] = time.time() - self.started[node]
 
 
 @contextlib.contextmanager
@@ -201,4 +212,6 @@ def _run_held(config, root, data, span, force_retrain, schemas_dir, pushgateway,
     result = collect(config, layout, run_id)
     result.duration_s = round(time.time() - t0, 1)
     result.component_seconds = {k: round(v, 2) for k, v in handler.seconds.items()}
+    if handler.skipped:
+        progress(f"  not run (branch not taken): {', '.join(handler.skipped)}")
     return result
