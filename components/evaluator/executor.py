@@ -83,7 +83,6 @@ class FastExecutor(Executor):
             "eval"
         ]
         files = [f for split in splits for f in sorted(_files(examples, split))]
-        records = [r for batch in formats.tfrecord_records(files) for r in batch]
         models = {}
         for spec in eval_config.model_specs:
             key = (
@@ -98,10 +97,10 @@ class FastExecutor(Executor):
         evaluation = artifact_utils.get_single_instance(output_dict[constants.EVALUATION_KEY])
         output_uri = evaluation.uri
         evaluation.set_string_custom_property(EVALUATED_BY, "in process")
-        fast.evaluate(eval_config, models, records, output_uri, ",".join(files))
-        logging.info(
-            "Evaluation complete (in process, %d rows). Results written to %s.", len(records), output_uri
+        rows = fast.evaluate(
+            eval_config, models, formats.tfrecord_records(files), output_uri, ",".join(files)
         )
+        logging.info("Evaluation complete (in process, %d rows). Results written to %s.", rows, output_uri)
         bless(input_dict, output_dict, exec_properties, output_uri)
 
 

@@ -29,7 +29,7 @@ adds under the model's own names (``accuracy``, ``loss``).
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 
@@ -64,19 +64,49 @@ def supported(eval_config) -> Optional[str]:
     return None
 
 
+class _Scorer:
+    """A SavedModel's ``serving_default`` signature, loaded once."""
+
+    def __init__(self, model_dir: str, prediction_key: str):
+        import tensorflow as tf
+
+        self.signature = tf.saved_model.load(model_dir).signatures["serving_default"]
+        self.input = list(self.signature.structured_input_signature[1])[0]
+        self.key = prediction_key
+
+    def __call__(self, records: Sequence[bytes]) -> np.ndarray:
+        import tensorflow as tf
+
+        out = []
+        for start in range(0, len(records), PREDICT_BATCH):
+            batch = tf.constant(list(records[start : start + PREDICT_BATCH]))
+            result = self.signature(**{self.input: batch})
+            value = result[self.key] if self.key else next(iter(result.values()))
+            out.append(np.asarray(value.numpy(), dtype=float).reshape(len(batch), -1)[:, -1])
+        return np.concatenate(out) if out else np.zeros(0)
+
+
 def predict(model_dir: str, records: Sequence[bytes], prediction_key: str) -> np.ndarray:
     """The model's prediction for each serialized example, in batches."""
-    import tensorflow as tf
+    return _Scorer(model_dir, prediction_key)(records)
 
-    signature = tf.saved_model.load(model_dir).signatures["serving_default"]
-    name = list(signature.structured_input_signature[1])[0]
-    out = []
-    for start in range(0, len(records), PREDICT_BATCH):
-        batch = tf.constant(list(records[start : start + PREDICT_BATCH]))
-        result = signature(**{name: batch})
-        value = result[prediction_key] if prediction_key else next(iter(result.values()))
-        out.append(np.asarray(value.numpy(), dtype=float).reshape(len(batch), -1)[:, -1])
-    return np.concatenate(out) if out else np.zeros(0)
+
+def score(batches: Iterable[List[bytes]], models: Dict[str, str], label_key: str, prediction_key: str):
+    """(labels, {model: predictions}) over record ``batches`` (rows without
+    a label left out), one batch in memory at a time."""
+    from components.ingest.records import label_values
+
+    scorers = {name: _Scorer(path, prediction_key) for name, path in models.items()}
+    labels, predictions = [], {name: [] for name in models}
+    for records in batches:
+        y = label_values(records, label_key)
+        keep = ~np.isnan(y)
+        kept = [r for r, k in zip(records, keep, strict=True) if k]
+        labels.append(y[keep])
+        for name, scorer in scorers.items():
+            predictions[name].append(scorer(kept))
+    cat = lambda parts: np.concatenate(parts) if parts else np.zeros(0)  # noqa: E731
+    return cat(labels), {name: cat(p) for name, p in predictions.items()}
 
 
 def confusion(labels: np.ndarray, predictions: np.ndarray, thresholds: Sequence[float]):
@@ -150,10 +180,11 @@ def metric_values(labels: np.ndarray, predictions: np.ndarray) -> Dict[str, obje
 
 
 def evaluate(
-    eval_config, models: Dict[str, str], records: List[bytes], output_uri: str, data_location: str
-) -> None:
+    eval_config, models: Dict[str, str], batches: Iterable[List[bytes]], output_uri: str, data_location: str
+) -> int:
     """Scores ``models`` (model name in ``eval_config`` -> SavedModel dir) on
-    ``records`` and writes TFMA's output files to ``output_uri``."""
+    the record ``batches`` and writes TFMA's output files to ``output_uri``;
+    returns the number of labelled rows."""
     import tensorflow as tf
     from tensorflow_model_analysis.evaluators import metrics_validator
     from tensorflow_model_analysis.metrics import metric_specs
@@ -161,16 +192,8 @@ def evaluate(
     from tensorflow_model_analysis.writers import metrics_plots_and_validations_writer as w
 
     spec = eval_config.model_specs[0]
-    from components.ingest.records import label_values
-
-    labels = label_values(records, spec.label_key)
-    keep = ~np.isnan(labels)
-    records = [r for r, k in zip(records, keep, strict=True) if k]
-    labels = labels[keep]
-    values = {
-        name: metric_values(labels, predict(path, records, spec.prediction_key))
-        for name, path in models.items()
-    }
+    labels, predictions = score(batches, models, spec.label_key, spec.prediction_key)
+    values = {name: metric_values(labels, p) for name, p in predictions.items()}
     metrics, plots = {}, {}
     for computation in metric_specs.to_computations(eval_config.metrics_specs, eval_config=eval_config):
         for key in computation.keys:
@@ -202,3 +225,4 @@ def evaluate(
             out.write(proto.SerializeToString())
     run = eval_config_writer._serialize_eval_run(eval_config, data_location, "tfrecord", models)  # noqa: SLF001
     tf.io.gfile.GFile(os.path.join(output_uri, "eval_config.json"), "w").write(run)
+    return len(labels)
