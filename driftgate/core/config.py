@@ -82,9 +82,10 @@ class RegionConfig:
     kafka: KafkaConfig = field(default_factory=KafkaConfig)
     land: LandConfig = field(default_factory=LandConfig)
     stream: StreamConfig = field(default_factory=StreamConfig)
-    # fast: ingest and statistics in process, in record batches (pyarrow,
-    # TFDV's own generators; the same artifacts); stock: TFX's Beam executors.
-    # A --runner other than the DirectRunner in beam_args gets stock ones.
+    # fast: ingest, statistics and the Evaluator in process, a record batch at
+    # a time (pyarrow, TFDV's generators, TFMA's formulas and validator; the
+    # same artifacts); stock: TFX's Beam executors. A --runner other than the
+    # DirectRunner in beam_args gets stock ones.
     executors: str = field(default="fast", metadata={"choices": ("fast", "stock")})
     source_file: str = field(default="", metadata={"derived": True})  # the region YAML it came from
 
