@@ -63,8 +63,8 @@ def make_data(pool_dir: str, out: str, rows: int) -> str:
     return out
 
 
-def one(data: str, executors: str) -> dict:
-    """Span 1 then span 2 of the region, in this process."""
+def one(data: str, executors: str, spans=(1, 2)) -> dict:
+    """Spans 1 then 2 (or ``spans``) of the region, in this process."""
     import dataclasses
 
     from driftgate.core.config import load_region_config
@@ -74,7 +74,7 @@ def one(data: str, executors: str) -> dict:
     root = tempfile.mkdtemp(prefix="driftgate-scale-")
     runs = []
     with Sampler() as sampler:
-        for span in (1, 2):
+        for span in spans:
             sampler.phase, sampler.peaks = "preflight", {}
             t0 = time.time()
             r = run_region(cfg, root=root, data=data, span=span, progress=sampler.progress)
@@ -220,14 +220,20 @@ def main():
     ap.add_argument("--sizes", default="10000,100000,1000000,10000000")
     ap.add_argument("--stock-up-to", type=int, default=1_000_000)
     ap.add_argument("--out", default=os.path.join(HERE, "results", "bench_scale.json"))
+    ap.add_argument("--one-executors", default="fast", help=argparse.SUPPRESS)
     ap.add_argument("--one", nargs=2, metavar=("DATA", "EXECUTORS"), help=argparse.SUPPRESS)
     ap.add_argument("--floor", metavar="DATA", help=argparse.SUPPRESS)
+    ap.add_argument("--parity", metavar="DATA", help=argparse.SUPPRESS)
+    ap.add_argument("--no-parity", action="store_true", help="skip the flights-demo parity runs")
     args = ap.parse_args()
     if args.one:
         print(json.dumps(one(*args.one)))
         return
     if args.floor:
         print(json.dumps(floor(args.floor)))
+        return
+    if args.parity:
+        print(json.dumps(one(args.parity, args.one_executors, range(1, 7))))
         return
     from driftgate.app import datasets
 
@@ -245,12 +251,32 @@ def main():
         results.append(r)
         subprocess.run(["rm", "-rf", data])
         print(f"{rows:,} rows: {json.dumps(r['ratios'])}", file=sys.stderr, flush=True)
+    parity = None
+    if not args.no_parity:  # the flights demo's EWR spans 1-6 with each executor setting
+        print("flights EWR spans 1-6: fast and stock", file=sys.stderr, flush=True)
+        demo = {
+            e: _child("--parity", os.path.join(work, "pool"), "--one-executors", e) for e in ("fast", "stock")
+        }
+        parity = {
+            e: [(x["span"], x["decision"], x["blessed"], x["runner_s"]) for x in d["runs"]]
+            for e, d in demo.items()
+        }
+        parity["same_decisions_and_blessings"] = [p[1:3] for p in parity["fast"]] == [
+            p[1:3] for p in parity["stock"]
+        ]
     print(table(results))
+    if parity:
+        print("flights EWR spans 1-6 (span, decision, blessed, runner s):")
+        for e in ("fast", "stock"):
+            print(f"  {e:<6}{parity[e]}")
+        print(f"  same decisions and blessings: {parity['same_decisions_and_blessings']}")
     for r in results:
         print(f"{r['rows']:>10,} {json.dumps(r['ratios'])}")
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as fh:
-        json.dump({"machine": f"{os.cpu_count()} cores", "results": results}, fh, indent=1)
+        json.dump(
+            {"machine": f"{os.cpu_count()} cores", "results": results, "flights_parity": parity}, fh, indent=1
+        )
 
 
 if __name__ == "__main__":

@@ -186,12 +186,6 @@ def create_pipeline(
         span=values[ids.PARAM_SPAN],
         data_format=config.data.format,
         executor="fast" if config.fast_executors else "stock",
-        columns=json.dumps(
-            {
-                "required": list(config.features.all) + [config.features.label],
-                "numeric": list(config.features.numeric),
-            }
-        ),
     ).with_id(ids.EXAMPLE_GEN)
     schema_importer = tfx.components.ImportSchemaGen(schema_file=layout.schema_file).with_id(
         ids.SCHEMA_IMPORTER

@@ -1,14 +1,15 @@
-"""Checks of a span's files before and after they are read (pure apart from
-reading headers): the columns the region config needs are there, and the
-numeric ones hold numbers. Each failure is a ``SpanDataError`` naming the
-file, the column and the span; nothing has been written then."""
+"""Checks of a span's files before a local run reads them (pure apart from
+reading headers): the columns the region config needs are there. A failure
+is a ``SpanDataError`` naming the file, the column and the span. The ingest
+node itself does not refuse such a span: like TFX's ExampleGen it ingests
+what is there, and the gate blocks it on the schema's anomalies (a missing
+column, text in a numeric one), so both executors decide alike."""
 
 from __future__ import annotations
 
-from typing import Dict, List, Sequence
+from typing import List, Sequence
 
 from components.ingest import formats
-from components.ingest.encode import BYTES
 
 # what decides a file's columns without reading its rows
 
@@ -46,13 +47,3 @@ def required_columns(fmt: str, files: Sequence[str], required: Sequence[str], sp
             raise formats.SpanDataError(
                 f"{path}: missing column(s) {', '.join(missing)} (required by the region config); span {span} blocked"
             )
-
-
-def numeric_kinds(kinds: Dict[str, str], numeric: Sequence[str], files: Sequence[str], span: int) -> None:
-    """The region's numeric features were read as numbers."""
-    text = [c for c in numeric if kinds.get(c) == BYTES]
-    if text:
-        raise formats.SpanDataError(
-            f"{', '.join(files)}: column(s) {', '.join(text)} hold text, but the region config lists them as "
-            f"numeric (features.numeric); span {span} blocked"
-        )

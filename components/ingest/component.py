@@ -16,7 +16,6 @@ from tfx.types import standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 
 from components.ingest.executor import (
-    COLUMNS_KEY,
     EXECUTOR_KEY,
     FAST,
     FORMAT_KEY,
@@ -37,7 +36,6 @@ class SpanExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):
         SPAN_KEY: ExecutionParameter(type=str, optional=True),
         FORMAT_KEY: ExecutionParameter(type=str, optional=True),
         EXECUTOR_KEY: ExecutionParameter(type=str, optional=True),
-        COLUMNS_KEY: ExecutionParameter(type=str, optional=True),
     }
 
 
@@ -58,15 +56,13 @@ class SpanExampleGen(base_component.BaseComponent):
         span=SPAN_NEXT,
         data_format: str = "csv",
         executor: str = FAST,
-        columns: str = "{}",
     ):
         """``span`` ("next", a span number as text, or a RuntimeParameter that
         gives one when the run starts) or ``range_config`` (a static range of
         one span, TFX's way) pins the span; "next" takes the span
         ``components.ingest.spans.choose_span`` picks. ``data_format``: csv,
         parquet or tfrecord; ``executor``: fast (in process) or stock (TFX's
-        Beam executor); ``columns``: JSON of the "required" and "numeric"
-        columns checked before anything is written."""
+        Beam executor)."""
         spec = SpanExampleGenSpec(
             input_base=input_base,
             input_config=input_config,
@@ -78,7 +74,6 @@ class SpanExampleGen(base_component.BaseComponent):
             span=span,
             data_format=data_format,
             executor=executor,
-            columns=columns,
             examples=types.Channel(type=standard_artifacts.Examples),
         )
         super().__init__(spec=spec)

@@ -15,7 +15,6 @@ artifact as the driver would: both runners and every downstream task see them.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Dict, List, Tuple
 from unittest import mock
@@ -34,7 +33,7 @@ from tfx.proto import example_gen_pb2, range_config_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components.ingest import check, encode, fast, formats, recorded, spans
+from components.ingest import encode, fast, formats, recorded, spans
 from components.state import RegionState
 from driftgate.core import lease, vocabulary
 from driftgate.core.config import local_beam_runner
@@ -44,7 +43,6 @@ LAYOUT_KEY = "layout"  # the region's RegionLayout (driftgate.core.layout), as J
 SPAN_KEY = vocabulary.PARAM_SPAN  # the run parameter: "next" or a span number
 FORMAT_KEY = "data_format"  # csv | parquet | tfrecord (components.ingest.formats)
 EXECUTOR_KEY = "executor"  # fast | stock
-COLUMNS_KEY = "columns"  # JSON {"required": [...], "numeric": [...]}: checked before anything is written
 FAST, STOCK_EXECUTORS = "fast", "stock"
 # Examples artifact custom properties besides TFX's span/version/input_fingerprint
 
@@ -178,11 +176,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                 os.path.join(props[standard_component_specs.INPUT_BASE_KEY], input_config.splits[0].pattern)
             )
         )
-        columns = json.loads(props.get(COLUMNS_KEY) or "{}")
-        check.required_columns(fmt, files, columns.get("required", []), choice.span)
         examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])
         if props.get(EXECUTOR_KEY, FAST) == FAST and local_beam_runner(self._beam_pipeline_args):
-            self._fast(fmt, files, props, examples, columns, choice.span)
+            self._fast(fmt, files, props, examples)
         else:
             logging.info("ingest: TFX's Beam executor for %s", fmt)
             STOCK[fmt](self._context).Do(input_dict, output_dict, props)
@@ -193,12 +189,11 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         recorded.record_choice(examples, choice)
 
     @staticmethod
-    def _fast(fmt, files, props, examples, columns, span) -> None:
+    def _fast(fmt, files, props, examples) -> None:
         output_config = example_gen_pb2.Output()
         proto_utils.json_to_proto(props[standard_component_specs.OUTPUT_CONFIG_KEY], output_config)
         splits = [(s.name, s.hash_buckets) for s in output_config.split_config.splits]
         written = fast.ingest(fmt, files, splits, examples.uri)
-        check.numeric_kinds(written.kinds, columns.get("numeric", []), files, span)
         examples.split_names = artifact_utils.encode_split_names([name for name, _ in splits])
         examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
         examples_utils.set_file_format(

@@ -53,9 +53,7 @@ def _ingest(data, tmp_path, name, executor, pattern="span-{SPAN}/*.csv", fmt="cs
     examples.uri = str(tmp_path / name)
     props = _props(data, tmp_path / "EWR" / "state")
     props["input_config"] = props["input_config"].replace("span-{SPAN}/*.csv", pattern)
-    props.update(
-        executor=executor, data_format=fmt, columns=json.dumps({"required": ["late"], "numeric": []})
-    )
+    props.update(executor=executor, data_format=fmt)
     Executor().Do({}, {"examples": [examples]}, props)
     return examples
 
