@@ -153,10 +153,7 @@ class _ColumnsWriter:
 
         if self.writer is None:
             tf.io.gfile.makedirs(os.path.dirname(self.path))
-            local = "://" not in self.path
-            self.sink = (
-                pa.OSFile(self.path, "wb") if local else pa.PythonFile(tf.io.gfile.GFile(self.path, "wb"))
-            )
+            self.sink = formats.arrow_file(self.path, "wb")
             self.writer = pa.ipc.new_stream(self.sink, batch.schema)
         self.writer.write_batch(batch)
 

@@ -92,6 +92,16 @@ class _GFile(io.RawIOBase):
     def writable(self):
         return "w" in self._mode
 
+    def seekable(self):
+        return "r" in self._mode
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        self._fh.seek(offset, whence)
+        return self._fh.tell()
+
+    def tell(self):
+        return self._fh.tell()
+
     def readinto(self, buffer):
         data = self._fh.read(len(buffer))
         buffer[: len(data)] = data
