@@ -86,11 +86,6 @@ class _Scorer:
         return np.concatenate(out) if out else np.zeros(0)
 
 
-def predict(model_dir: str, records: Sequence[bytes], prediction_key: str) -> np.ndarray:
-    """The model's prediction for each serialized example, in batches."""
-    return _Scorer(model_dir, prediction_key)(records)
-
-
 def score(batches: Iterable[List[bytes]], models: Dict[str, str], label_key: str, prediction_key: str):
     """(labels, {model: predictions}) over record ``batches`` (rows without
     a label left out), one batch in memory at a time."""

@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 INT, FLOAT, BYTES, NONE = "int", "float", "bytes", "none"
 # tag of the Feature oneof field holding each kind's list (bytes_list=1, float_list=2, int64_list=3)
 _LIST_TAG = {BYTES: 0x0A, FLOAT: 0x12, INT: 0x1A}
+_SEP = pa.scalar(b"", pa.large_binary())  # binary_join_element_wise's separator: none
 
 
 def _varint(n: int) -> bytes:
@@ -100,7 +101,6 @@ def _binary(n: int, width: int, data: np.ndarray) -> pa.Array:
     )
 
 
-_SEP = pa.scalar(b"", pa.large_binary())  # binary_join_element_wise's separator: none
 DICTIONARY_LIMIT = 1 << 16  # more distinct values than this: ints take the vectorized path
 
 
