@@ -10,7 +10,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from backtest import matrix as matrices
 from backtest import policies as p
-from backtest import signals
+from backtest import signals, young
 from backtest.data import BacktestError, fingerprint, load_span, statistics
 from backtest.evaluation import tfma_rule
 from driftgate.core import storage
@@ -28,7 +28,8 @@ def policy_names() -> List[str]:
         + ["age-cap"]
         + [f"drift-{t}" for t in DRIFT_TESTS]
         + list(SIGNALS)
-        + ["driftgate-fixed", "driftgate-certain", "driftgate"]
+        + list(VARIANTS)
+        + ["driftgate"]
     )
 
 
@@ -54,6 +55,7 @@ class RegionResult:
     staleness: Dict[int, float]
     matrix: p.Matrix
     window: Dict[str, object] = field(default_factory=dict)  # --train-window: K spans vs one
+    young: List[dict] = field(default_factory=list)  # backtest.young.replay: each span as the second
 
     def to_json(self) -> dict:
         return {
@@ -66,6 +68,10 @@ class RegionResult:
             "oracle": {k: {"serving": w.serving, "mean_auc": w.mean} for k, w in self.oracles.items()},
             "staleness": self.staleness,
             "train_window": self.window,
+            "young_region": {
+                "spans": self.young,
+                "summary": {n: young.summary(self.young, n) for n in YOUNG if self.young},
+            },
         }
 
 
@@ -112,31 +118,39 @@ def save_statistics(region_dir: str, fps, stats, rows, buckets: int) -> None:
     )
 
 
-def fixed_thresholds(cfg):
-    """The region's config with calibration off: the gate before history calibration."""
+def _calibration(cfg, **changes):
     import dataclasses
 
-    cal = dataclasses.replace(cfg.drift.calibration, enabled=False)
+    cal = dataclasses.replace(cfg.drift.calibration, **changes)
     return dataclasses.replace(cfg, drift=dataclasses.replace(cfg.drift, calibration=cal))
 
 
-def certain_first(cfg):
-    """The region's config with ``until_calibrated: certain``: before calibration,
-    a certain and large shift retrains (``components.gate.decision.certain_shift``)."""
-    import dataclasses
+# the whole gate with one part of the region's config changed: name -> config
+VARIANTS = {
+    # calibration off: the gate before history calibration
+    "driftgate-fixed": lambda cfg: _calibration(cfg, enabled=False),
+    # a young region holds on every shift until its thresholds calibrate
+    "driftgate-hold": lambda cfg: _calibration(cfg, until_calibrated="hold"),
+    # a certain shift is any critical prediction drift with the AUC below its
+    # reference, however much the predictions still overlap
+    "driftgate-certain-any": lambda cfg: _calibration(cfg, until_calibrated="certain", certain_overlap=1.0),
+}
 
-    cal = dataclasses.replace(cfg.drift.calibration, until_calibrated="certain")
-    return dataclasses.replace(cfg, drift=dataclasses.replace(cfg.drift, calibration=cal))
+
+# what a young region does on its second span (backtest.young): the default and the variants that differ there
+YOUNG = ("driftgate", "driftgate-hold", "driftgate-certain-any")
 
 
-def deciders(cfg, spans: List[int], report, fixed_report, certain_report=None) -> Dict[str, p.Decide]:
+def deciders(cfg, spans: List[int], report, variant_reports: Dict[str, object]) -> Dict[str, p.Decide]:
+    """``variant_reports``: VARIANTS' names -> their ``signals.reports``
+    (``driftgate-fixed`` also judges the single drift tests)."""
+    fixed_report = variant_reports["driftgate-fixed"]
     out = {"never": p.never(), "always": p.always()}
     out.update({f"every-{k}": p.every(k) for k in CALENDAR})
     out["age-cap"] = p.age_cap(spans, cfg.drift.max_model_age_spans)
     out.update({f"drift-{t}": p.from_reports(fixed_report, t, cfg.drift.retrain_on) for t in DRIFT_TESTS})
     out.update({name: p.from_signal(report, *sigs) for name, sigs in SIGNALS.items()})
-    out["driftgate-fixed"] = p.from_reports(fixed_report, None, cfg.drift.retrain_on)
-    out["driftgate-certain"] = p.from_reports(certain_report or report, None, cfg.drift.retrain_on)
+    out.update({name: p.from_reports(r, None, cfg.drift.retrain_on) for name, r in variant_reports.items()})
     out["driftgate"] = p.from_reports(report, None, cfg.drift.retrain_on)
     return out
 
@@ -184,18 +198,21 @@ def backtest_region(
         m = matrices.build(cfg, data, schema, region_dir, fps, progress)
     summ = signals.summaries(stats, list(cfg.features.all))
     report = signals.reports(cfg, wanted, summ, rows, m)
-    fixed_report = signals.reports(fixed_thresholds(cfg), wanted, summ, rows, m)
-    certain_report = signals.reports(certain_first(cfg), wanted, summ, rows, m)
+    variants = {
+        name: signals.reports(change(cfg), wanted, summ, rows, m) for name, change in VARIANTS.items()
+    }
     bless = p.Bless(rule=tfma_rule(cfg))
     # gain is measured against never and always: they always run, first
     chosen = ["never", "always"] + [c for c in (policies or policy_names()) if c not in ("never", "always")]
-    every = deciders(cfg, wanted, report, fixed_report, certain_report)
+    every = deciders(cfg, wanted, report, variants)
     unknown = [c for c in chosen if c not in every]
     if unknown:
         raise BacktestError(f"unknown policy '{unknown[0]}'; choose from {', '.join(every)}")
     walks = {name: p.walk(name, m, every[name], bless) for name in chosen}
     oracles = p.oracle(m)
     res = RegionResult(cfg.region, wanted, p.score(walks, oracles), walks, oracles, p.staleness(m), m)
+    configs = {n: cfg if n == "driftgate" else VARIANTS[n](cfg) for n in YOUNG}
+    res.young = young.replay(configs, m, summ, rows, bless)
     if train_window and train_window > 1:
         if train_window >= len(wanted):
             raise BacktestError(

@@ -4,7 +4,9 @@ to a region it was not chosen on (leave one region out).
 Over a grid of ``drift.calibration`` settings (k, min_features, min_history;
 ``--grid calibration``) or of the same-span challenger's margin
 (``quality.challenger.margin``, "off" = disabled; ``--grid challenger``, the
-calibration at its defaults), the backtest's ``driftgate`` policy (the production gate, ``assess``) is
+calibration at its defaults) or of what a young region retrains on before
+its thresholds calibrate (``drift.calibration.until_calibrated: hold``, or
+``certain`` with ``certain_overlap`` from 0.3 to 1.0; ``--grid certain``), the backtest's ``driftgate`` policy (the production gate, ``assess``) is
 walked over each region's cached score matrix (run ``driftgate backtest``
 first: this script trains nothing). A setting qualifies when it changes the
 serving model at most 5 times in each region; among those, the one with the
@@ -27,6 +29,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 GRIDS = {
     "calibration": {"k": (1.0, 1.5, 2.0, 2.5), "min_features": (2, 3, 4), "min_history": (2, 3)},
     "challenger": {"margin": ("off", 0.0, 0.02, 0.04, 0.06, 0.08, 0.10, 0.12, 0.15)},
+    # before calibration: hold on every shift, or retrain on a certain one whose
+    # predictions share at most this much of their histogram with training's
+    "certain": {"certain_overlap": ("hold", 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)},
 }
 MAX_CHANGES = 5
 
@@ -36,6 +41,14 @@ def configured(cfg, setting: dict):
     cal_keys = {k: v for k, v in setting.items() if k in ("k", "min_features", "min_history")}
     if cal_keys:
         cal = dataclasses.replace(cfg.drift.calibration, **cal_keys)
+        cfg = dataclasses.replace(cfg, drift=dataclasses.replace(cfg.drift, calibration=cal))
+    if "certain_overlap" in setting:
+        hold = setting["certain_overlap"] == "hold"
+        cal = dataclasses.replace(
+            cfg.drift.calibration,
+            until_calibrated="hold" if hold else "certain",
+            certain_overlap=cfg.drift.calibration.certain_overlap if hold else setting["certain_overlap"],
+        )
         cfg = dataclasses.replace(cfg, drift=dataclasses.replace(cfg.drift, calibration=cal))
     if "margin" in setting:
         off = setting["margin"] == "off"  # measured and reported, not retrained on

@@ -33,17 +33,22 @@ def histogram(predictions) -> List[int]:
 
 
 def prediction_drift(reference: List[int], current: List[int]) -> dict:
-    """PSI and KS distance between two prediction histograms (same bins)."""
+    """PSI and KS distance between two prediction histograms (same bins), and
+    their overlap: the share of mass they have in common (sum over bins of the
+    smaller fraction; 1 identical, 0 disjoint). PSI grows without bound on a
+    thin tail; the overlap says how much of the span the training span's
+    predictions still cover."""
     r = np.asarray(reference, dtype=float)
     c = np.asarray(current, dtype=float)
     if r.sum() == 0 or c.sum() == 0:
-        return {"psi": float("nan"), "ks": float("nan")}
+        return {"psi": float("nan"), "ks": float("nan"), "overlap": float("nan")}
     rp, cp = r / r.sum(), c / c.sum()
     eps = 1e-4
     rq, cq = np.maximum(rp, eps), np.maximum(cp, eps)
     psi = float(np.sum((cq - rq) * np.log(cq / rq)))
     ks = float(np.max(np.abs(np.cumsum(rp) - np.cumsum(cp))))
-    return {"psi": round(psi, 6), "ks": round(ks, 6)}
+    overlap = float(np.minimum(rp, cp).sum())
+    return {"psi": round(psi, 6), "ks": round(ks, 6), "overlap": round(overlap, 6)}
 
 
 def auc_interval(labels, predictions, *, confidence: float, samples: int, seed: int = 0) -> tuple:
@@ -128,7 +133,7 @@ class Quality:
     reference_span: Optional[int] = None
     margin: Optional[float] = None
     confidence: Optional[float] = None
-    prediction_drift: dict = field(default_factory=dict)  # psi, ks vs the training span
+    prediction_drift: dict = field(default_factory=dict)  # psi, ks, overlap vs the training span
     prediction_severity: str = "none"
     sentence: str = ""
     # vs a challenger fitted on the judged span (components.canary.challenger.Staleness)

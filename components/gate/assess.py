@@ -60,6 +60,7 @@ def assess(
         calibration=mode,
         calibration_history=n_past,
         calibration_min_history=cfg.calibration.min_history,
+        certain_overlap=cfg.calibration.certain_overlap,
         min_features=cfg.calibration.min_features if mode == "calibrated" else 1,
         gradual_retrains=cfg.gradual.retrain,
     )

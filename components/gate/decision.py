@@ -61,6 +61,7 @@ class Policy:
     calibration: str = "off"
     calibration_history: int = 0  # span-to-span comparisons available
     calibration_min_history: int = 0
+    certain_overlap: float = 0.5  # drift.calibration.certain_overlap: see certain_shift
     min_features: int = 1  # calibrated drift: features that must reach retrain_on
     quality: Optional[dict] = None  # components.canary.quality.Quality.to_json() of the serving model
     retrain_on_prediction_drift: str = "never"
@@ -165,26 +166,34 @@ def classify(
     return out
 
 
-def certain_shift(span: int, quality: Mapping) -> Optional[str]:
+def certain_shift(span: int, quality: Mapping, max_overlap: float = 0.5) -> Optional[str]:
     """The reason to retrain before the drift thresholds calibrate, or None
     (``drift.calibration.until_calibrated: certain``).
 
     A young region holds on fixed-threshold drift, but not on a shift that is
     certain and large: the serving model's predictions drift critically from
-    its training span *and* its AUC on this span's labelled rows lies wholly
-    below the AUC it had when pushed (the whole interval, not just the
-    point). Either alone holds; an identical span shows neither."""
+    its training span, so far that the two prediction histograms share at
+    most ``max_overlap`` of their mass (``drift.calibration.certain_overlap``:
+    most of the span lies where the model rarely predicted when it was
+    trained; a new season half-way there does not), *and* its AUC on this
+    span's labelled rows lies wholly below the AUC it had when pushed (the
+    whole interval, not just the point). Any one alone holds; an identical
+    span shows none."""
     if not quality or quality.get("prediction_severity") != CRITICAL:
         return None
     high, ref = quality.get("auc_high"), quality.get("reference_auc")
     if high is None or ref is None or not high < ref:
         return None
-    psi = quality.get("prediction_drift", {}).get("psi", float("nan"))
+    drift = quality.get("prediction_drift", {})
+    overlap = drift.get("overlap")
+    if overlap is None or not overlap <= max_overlap:  # not measured (an older judge), or not that far
+        return None
     return (
         f"certain shift before calibration: serving v{quality['version']}'s predictions drift critically "
-        f"(PSI {psi:.3f} vs span {quality.get('reference_span')}) and its AUC {quality['auc']:.3f} "
-        f"[{quality['auc_low']:.3f}, {high:.3f}] on span {quality.get('span', span)} lies wholly below its "
-        f"reference {ref:.3f}"
+        f"(PSI {drift.get('psi', float('nan')):.3f} vs span {quality.get('reference_span')}, "
+        f"{overlap:.0%} of their histogram in common, at most {max_overlap:.0%}) and its AUC "
+        f"{quality['auc']:.3f} [{quality['auc_low']:.3f}, {high:.3f}] on span {quality.get('span', span)} "
+        f"lies wholly below its reference {ref:.3f}"
     )
 
 
@@ -261,7 +270,9 @@ def decide(
             f"prediction drift {quality['prediction_severity']}: serving v{quality['version']}'s predictions "
             f"on span {quality['span']} vs its training span, PSI {psi:.3f}"
         )
-    certain = certain_shift(span, quality) if policy.calibration == "certain" else None
+    certain = (
+        certain_shift(span, quality, policy.certain_overlap) if policy.calibration == "certain" else None
+    )
     if certain and not at_least(quality.get("prediction_severity", NONE), policy.retrain_on_prediction_drift):
         retrain.append(certain)  # no blind start: see certain_shift
     training = drift.get("training")

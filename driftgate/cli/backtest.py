@@ -43,9 +43,9 @@ def span_range(ctx, param, text: Optional[str]) -> Optional[List[int]]:
 @output.output_option
 def backtest_cmd(data, regions, spans, policies, train_window, out, config_dir, schemas, output_format):
     """Replay each region's spans under retraining policies, scored on the next span."""
-    from backtest import report
+    from backtest import report, young
     from backtest.data import BacktestError
-    from backtest.run import backtest_region, overall
+    from backtest.run import YOUNG, backtest_region, overall
     from driftgate.core import storage
     from driftgate.core.config import available_regions, region_data_dir
 
@@ -95,6 +95,14 @@ def backtest_cmd(data, regions, spans, policies, train_window, out, config_dir, 
                 f"train on newest {w['k']} spans: AUC {w['window_mean_auc']:.4f} vs one span "
                 f"{w['one_span_mean_auc']:.4f} on the next span ({len(w['spans_scored'])} spans)"
             )
+        if res.young:
+            click.echo("a young region meets each later span as its second (span 1's model serving):")
+            for name in YOUNG:
+                y = young.summary(res.young, name)
+                click.echo(
+                    f"  {name}: retrains on spans {y['retrained_on'] or 'none'}, "
+                    f"AUC on the next span {y['mean_auc_change']:+.3f} vs staying ({y['helped']} helped)"
+                )
         click.echo("")
     click.echo(f"all regions ({len(results)})")
     click.echo(output.table(report.table_rows(total), report.HEAD))

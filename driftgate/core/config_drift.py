@@ -108,10 +108,11 @@ class CalibrationConfig:
     span-to-span comparisons exist, the fixed ``thresholds`` judge; with
     ``until_calibrated: hold`` that drift is reported but does not retrain on
     its own (the model-age cap and the serving model's quality still do);
-    ``certain`` holds too, except on a certain and large shift (critical
-    prediction drift with the serving model's AUC interval wholly below its
-    reference: ``components.gate.decision.certain_shift``); ``fixed`` retrains
-    on it.
+    ``certain`` (default) holds too, except on a certain and large shift: the
+    serving model's predictions drift critically, share at most
+    ``certain_overlap`` of their histogram with its training span's, and its
+    AUC interval lies wholly below its reference
+    (``components.gate.decision.certain_shift``); ``fixed`` retrains on it.
     Calibrated drift retrains when at least ``min_features`` features reach
     ``retrain_on``, or one feature is critical (a break, not a season). Defaults chosen with ``driftgate backtest`` (README)."""
 
@@ -123,7 +124,10 @@ class CalibrationConfig:
     floor: float = field(
         default=0.25, metadata=rng(0.0, 1.0)
     )  # x the fixed threshold: the lowest calibrated one
-    until_calibrated: str = field(default="hold", metadata={"choices": ("hold", "certain", "fixed")})
+    until_calibrated: str = field(default="certain", metadata={"choices": ("hold", "certain", "fixed")})
+    # until_calibrated: certain: the largest share of prediction mass the span
+    # may still have in common with the training span (1.0: any critical PSI)
+    certain_overlap: float = field(default=0.5, metadata=rng(0.0, 1.0))
 
     def problem(self) -> Optional[str]:
         if self.k > self.critical_k:

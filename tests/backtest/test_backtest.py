@@ -48,6 +48,19 @@ def test_a_known_shift_makes_always_beat_never(shifted):
     assert res.walks["drift-ks"].retrains and res.walks["drift-ks"].retrains[0] == 2
 
 
+def test_a_young_region_meeting_the_shift_as_its_second_span_retrains_and_a_steady_one_skips(shifted):
+    young = {y["span"]: y for y in shifted["first"].young}
+    assert sorted(young) == [2, 3, 4]  # each later span with a next span to score on
+    steady, moved = young[2], young[3]
+    # span 2 is span 1's distribution again: nothing fires, not even any critical PSI
+    assert set(steady["decisions"].values()) == {"skip"} and steady["prediction_overlap"] > 0.5
+    # span 3's price moved 2 std and its effect reversed: the default retrains
+    assert moved["decisions"]["driftgate"] == "retrain" and moved["prediction_psi"] > 0.25
+    assert moved["retrain_auc"] > moved["stay_auc"] and moved["blessed"]
+    doc = shifted["first"].to_json()["young_region"]
+    assert 3 in doc["summary"]["driftgate"]["retrained_on"] and 2 not in doc["summary"]["driftgate"]["retrained_on"]
+
+
 def test_train_window_compares_the_newest_spans_with_one(shifted):
     w = shifted["first"].window
     assert w["k"] == 2 and w["spans_scored"] == [3, 4, 5]
@@ -109,6 +122,7 @@ def test_a_changed_trainer_config_retrains_instead_of_reusing_models_on_disk(ste
 def test_with_no_shift_the_configured_policy_does_not_retrain(steady_data, steady_out):
     res = _run(steady_data, steady_out, policies=["driftgate"])
     assert res.walks["driftgate"].retrains == []
+    assert all(y["decisions"]["driftgate"] == "skip" for y in res.young)  # nor as a young region's second span
     rows = {r.policy: r for r in res.rows}
     assert abs(rows["always"].mean_auc - rows["never"].mean_auc) < 0.03  # nothing to gain
 

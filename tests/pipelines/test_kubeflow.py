@@ -306,6 +306,20 @@ def test_spec_matches_golden(compiled, region, request):
     ), f"compiled spec for {region} changed: review, then pytest --update-golden"
 
 
+@pytest.mark.parametrize("region", REGIONS)
+def test_committed_spec_is_compiled_from_this_code(compiled, region):
+    """``kubeflow/pipelines/<REGION>.yaml`` is what users upload and what the
+    image test runs: it must be this code's compile (image apart), not an
+    older one's (it once named the stock executors after the fast ones shipped)."""
+    root = Path(__file__).resolve().parents[2]
+    committed = (root / "kubeflow" / "pipelines" / f"{region}.yaml").read_text()
+    committed = re.sub(r"image: \S+", f"image: {IMAGE}", committed)
+    assert _normalised(committed) == _normalised(compiled[region].read_text()), (
+        f"kubeflow/pipelines/{region}.yaml is stale: run driftgate compile --all --out kubeflow/pipelines "
+        "--image ghcr.io/driftgate/driftgate:0.1.0"
+    )
+
+
 # --- upload / schedule through the real kfp.Client --------------------------
 
 

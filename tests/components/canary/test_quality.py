@@ -81,10 +81,18 @@ def test_without_a_reference_the_model_is_measured_but_not_judged():
 def test_prediction_drift_is_zero_on_the_same_histogram_and_large_on_a_shift():
     _, scores = _scores(5000, 1.5, 9)
     h = quality.histogram(scores)
-    assert quality.prediction_drift(h, h) == {"psi": 0.0, "ks": 0.0}
+    assert quality.prediction_drift(h, h) == {"psi": 0.0, "ks": 0.0, "overlap": 1.0}
     shifted = quality.histogram(np.clip(scores + 0.3, 0, 1))
     d = quality.prediction_drift(h, shifted)
     assert d["psi"] > CFG.prediction_psi.critical and d["ks"] > 0.3
+    assert 0.0 < d["overlap"] < 0.8
+
+
+def test_prediction_overlap_is_the_share_of_mass_two_histograms_have_in_common():
+    # half the reference's mass in bin 0, half in bin 1; the span all in bin 1
+    assert quality.prediction_drift([50, 50] + [0] * 18, [0, 80] + [0] * 18)["overlap"] == 0.5
+    assert quality.prediction_drift([10] + [0] * 19, [0] * 19 + [10])["overlap"] == 0.0  # disjoint
+    assert quality.prediction_drift([3, 1] + [0] * 18, [6, 2] + [0] * 18)["overlap"] == 1.0  # same shape
 
 
 def test_quality_round_trips_through_json():

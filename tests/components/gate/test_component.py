@@ -148,16 +148,20 @@ def test_february_against_january_training_baseline_retrains_on_weather_at_fixed
     assert report.calibration["mode"] == "fixed" and report.summary.startswith("retrain: drift")
 
 
-def test_until_calibrated_hold_reports_weather_drift_without_retraining(gate):
+@pytest.mark.parametrize("until", ["hold", "certain"])
+def test_a_young_region_reports_weather_drift_without_retraining(gate, cfg, until):
     from components.state import RegionState
 
     gate(1, 1)
     _fake_serving_version(gate.tmp / "serving", 1)
     RegionState(str(gate.tmp / "state")).record_release(1, span=1)
-    report = gate(2, 2)  # defaults: until_calibrated: hold, min_history 3
+    # min_history 3; certain (the default) holds too: no serving-model quality
+    # here, so no certain shift, only February's weather at fixed thresholds
+    report = gate(2, 2, drift=_fixed(cfg, until))
     assert "pressure" in report.drift["training"].drifted
     assert report.decision == decision.SKIP
     assert "calibrate after 3 span-to-span comparisons (0 so far" in report.summary
+    assert f"until_calibrated: {until})" in report.summary
 
 
 def test_skewed_serving_logs_block_the_span(gate):

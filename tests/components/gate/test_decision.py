@@ -323,7 +323,7 @@ QUALITY_JULY = {
     "reference_auc": 0.739,
     "reference_span": 1,
     "prediction_severity": "critical",
-    "prediction_drift": {"psi": 3.12, "ks": 0.5},
+    "prediction_drift": {"psi": 3.12, "ks": 0.5, "overlap": 0.38},
     "sentence": "serving v1 scores AUC 0.675 [0.665, 0.685] (95%) on span 3; reference 0.739 (span 1), "
     "within margin 0.15; prediction PSI 3.120 vs span 1",
 }
@@ -341,7 +341,8 @@ def test_a_young_region_retrains_on_a_certain_large_shift_and_names_the_evidence
     assert report.decision == decision.RETRAIN
     assert report.summary.startswith(
         "retrain: certain shift before calibration: serving v1's predictions drift critically "
-        "(PSI 3.120 vs span 1) and its AUC 0.675 [0.665, 0.685] on span 3 lies wholly below its reference 0.739"
+        "(PSI 3.120 vs span 1, 38% of their histogram in common, at most 50%) "
+        "and its AUC 0.675 [0.665, 0.685] on span 3 lies wholly below its reference 0.739"
     )
     calibrated = dataclasses.replace(hold, calibration="calibrated", min_features=3)
     assert "certain shift" not in " ".join(
@@ -356,6 +357,11 @@ def test_a_young_region_retrains_on_a_certain_large_shift_and_names_the_evidence
     [
         ({"prediction_severity": "warning"}, "predictions drift only a little"),
         ({"auc_high": 0.745}, "the interval reaches the reference"),
+        (
+            {"prediction_drift": {"psi": 0.46, "ks": 0.2, "overlap": 0.77}},
+            "a critical shift, but most predictions still where training put them (LGA January -> April)",
+        ),
+        ({"prediction_drift": {"psi": 3.12, "ks": 0.5}}, "no overlap measured (a judge before overlap)"),
         (
             {"prediction_severity": "none", "auc": 0.74, "auc_low": 0.73, "auc_high": 0.75},
             "the same span again",
@@ -377,3 +383,20 @@ def test_a_young_region_still_holds_on_anything_less_than_a_certain_shift(change
     )
     assert report.decision == decision.SKIP, why
     assert "thresholds calibrate after 3" in " ".join(report.reasons)
+
+
+def test_certain_overlap_sets_how_far_the_predictions_must_move():
+    import dataclasses
+
+    april = dict(QUALITY_JULY, prediction_drift={"psi": 0.46, "ks": 0.2, "overlap": 0.77})
+    young = dataclasses.replace(
+        SERVING, calibration="certain", calibration_history=2, calibration_min_history=3, quality=april
+    )
+    drift = {"training": _features(temp="critical")}
+    assert decision.decide(4, {"all": 9000}, [], drift=drift, policy=young).decision == decision.SKIP
+    anywhere = dataclasses.replace(young, certain_overlap=1.0)  # any critical prediction drift
+    report = decision.decide(4, {"all": 9000}, [], drift=drift, policy=anywhere)
+    assert (
+        report.decision == decision.RETRAIN
+        and "77% of their histogram in common, at most 100%" in report.summary
+    )
