@@ -179,6 +179,14 @@ def quality_metrics(reg, region: str, q: dict) -> None:
             labels,
             registry=reg,
         ).labels(region, v).set(psi)
+        overlap = q["prediction_drift"].get("overlap")
+        if overlap is not None:  # judges before overlap was measured did not record it
+            Gauge(
+                "driftgate_prediction_overlap",
+                "Share of the serving model's prediction histogram on the span in common with its training span's",
+                labels,
+                registry=reg,
+            ).labels(region, v).set(overlap)
         Gauge(
             "driftgate_prediction_drift_severity",
             "Prediction drift severity (0 none, 1 warning, 2 critical)",

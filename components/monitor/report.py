@@ -150,7 +150,8 @@ def _quality_section(q: dict) -> str:
             (
                 "prediction drift vs training span",
                 f"PSI {q['prediction_drift'].get('psi', float('nan')):.3f}, "
-                f"KS {q['prediction_drift'].get('ks', float('nan')):.3f} ({q.get('prediction_severity')})",
+                f"KS {q['prediction_drift'].get('ks', float('nan')):.3f}, "
+                f"{q['prediction_drift'].get('overlap', float('nan')):.0%} in common ({q.get('prediction_severity')})",
             ),
         ]
     st = q.get("staleness") or {}

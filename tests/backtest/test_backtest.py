@@ -58,7 +58,10 @@ def test_a_young_region_meeting_the_shift_as_its_second_span_retrains_and_a_stea
     assert moved["decisions"]["driftgate"] == "retrain" and moved["prediction_psi"] > 0.25
     assert moved["retrain_auc"] > moved["stay_auc"] and moved["blessed"]
     doc = shifted["first"].to_json()["young_region"]
-    assert 3 in doc["summary"]["driftgate"]["retrained_on"] and 2 not in doc["summary"]["driftgate"]["retrained_on"]
+    assert (
+        3 in doc["summary"]["driftgate"]["retrained_on"]
+        and 2 not in doc["summary"]["driftgate"]["retrained_on"]
+    )
 
 
 def test_train_window_compares_the_newest_spans_with_one(shifted):
@@ -122,7 +125,9 @@ def test_a_changed_trainer_config_retrains_instead_of_reusing_models_on_disk(ste
 def test_with_no_shift_the_configured_policy_does_not_retrain(steady_data, steady_out):
     res = _run(steady_data, steady_out, policies=["driftgate"])
     assert res.walks["driftgate"].retrains == []
-    assert all(y["decisions"]["driftgate"] == "skip" for y in res.young)  # nor as a young region's second span
+    assert all(
+        y["decisions"]["driftgate"] == "skip" for y in res.young
+    )  # nor as a young region's second span
     rows = {r.policy: r for r in res.rows}
     assert abs(rows["always"].mean_auc - rows["never"].mean_auc) < 0.03  # nothing to gain
 

@@ -198,7 +198,7 @@ QUALITY = {
     "auc_high": 0.62,
     "accuracy": 0.7,
     "reference_auc": 0.8,
-    "prediction_drift": {"psi": 0.3, "ks": 0.2},
+    "prediction_drift": {"psi": 0.3, "ks": 0.2, "overlap": 0.71},
     "prediction_severity": "critical",
 }
 

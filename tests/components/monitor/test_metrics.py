@@ -182,6 +182,7 @@ def test_serving_model_quality_and_prediction_drift_are_exported():
     assert _sample(fams["driftgate_serving_model_degraded"], **labels) == 1
     assert _sample(fams["driftgate_prediction_drift_psi"], **labels) == 0.3
     assert _sample(fams["driftgate_prediction_drift_severity"], **labels) == 2
+    assert _sample(fams["driftgate_prediction_overlap"], **labels) == 0.71
 
 
 def test_a_span_where_the_model_was_not_judged_exports_no_quality():
