@@ -207,13 +207,13 @@ def create_pipeline(
     canary_judge = CanaryJudge(
         examples=example_gen.outputs["examples"],
         anomalies=example_validator.outputs["anomalies"],
-        schema=schema_importer.outputs["schema"],
         layout=where,
         label=config.features.label,
         canary_config=json.dumps(asdict(config.serving.canary)),
         quality_config=json.dumps(asdict(config.quality)),
         labels_delay_spans=config.labels.delay_spans,
         span_pattern=config.data.span_pattern,
+        data_format=config.data.format,
         challenger=challenger_spec(config),
         **warn_only,
     ).with_id(ids.CANARY_JUDGE)

@@ -57,28 +57,25 @@ def hold_reason(span: int, ingest_reason: str, canary_span, findings) -> "str | 
 
 
 def delayed_span_rows(
-    data_dir: str, span_pattern: str, span: int, schema_uri: str, label: str, buckets
+    data_dir: str, span_pattern: str, span: int, data_format: str, label: str, buckets
 ) -> tuple:
     """(serialized examples, labels, eval mask) of span ``span`` read from the
-    region's data files (the span whose labels have arrived by now), split as
-    ExampleGen splits it (``buckets``: train and eval hash buckets)."""
-    import pandas as pd
+    region's data files (the span whose labels have arrived by now) in the
+    region's ``data.format``, encoded as ingest encodes them and split as
+    ExampleGen splits them (``buckets``: train and eval hash buckets); rows
+    without a label are left out."""
     import tensorflow as tf
 
-    from components.canary.analysis import examples_from_frame
+    from components.ingest import fast
 
     files = sorted(tf.io.gfile.glob(f"{data_dir}/{span_pattern.replace('{SPAN}', str(span))}"))
     if not files:
         return [], np.zeros(0), np.zeros(0, dtype=bool)
-    frames = []
-    for f in files:
-        with tf.io.gfile.GFile(f) as fh:
-            frames.append(pd.read_csv(fh))
-    frame = pd.concat(frames, ignore_index=True)
-    frame = frame[frame[label].notna()] if label in frame else frame.iloc[0:0]
-    schema = io_utils.SchemaReader().read(io_utils.get_only_uri_in_dir(schema_uri))
-    records = examples_from_frame(frame, schema)
-    return records, label_values(records, label), eval_mask(records, *buckets)
+    records = fast.span_records(data_format, files)
+    labels = label_values(records, label)
+    keep = ~np.isnan(labels)
+    records = [r for r, k in zip(records, keep, strict=True) if k]
+    return records, labels[keep], eval_mask(records, *buckets)
 
 
 def serving_quality(
@@ -139,7 +136,6 @@ def serving_quality(
 def CanaryJudge(
     examples: In[std.Examples],
     anomalies: In[std.ExampleAnomalies],
-    schema: In[std.Schema],
     verdict: Out[CanaryVerdict],
     layout: Param[str],
     label: Param[str],
@@ -149,6 +145,7 @@ def CanaryJudge(
     quality_config: Param[str] = "{}",
     labels_delay_spans: Param[int] = 0,
     span_pattern: Param[str] = "",
+    data_format: Param[str] = "csv",
     challenger: Param[str] = "{}",
 ):
     """Promotes, rolls back or keeps pending the region's canary (``none``
@@ -217,7 +214,7 @@ def CanaryJudge(
         if labels_delay_spans:
             buckets = (spec.get("train_buckets", 3), spec.get("eval_buckets", 1))
             rows = lambda: delayed_span_rows(  # noqa: E731
-                where.data_dir, span_pattern, judged, schema.uri, label, buckets
+                where.data_dir, span_pattern, judged, data_format, label, buckets
             )
         why = hold_reason(span, ingest_reason, None, findings)
         try:

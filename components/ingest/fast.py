@@ -179,6 +179,12 @@ def _batches(fmt: str, files: Sequence[str]) -> Iterator[Tuple[List[bytes], pa.R
         yield encode.encode(columns).to_pylist(), column_batch(columns), kinds
 
 
+def span_records(fmt: str, files: Sequence[str]) -> List[bytes]:
+    """The span's rows as the serialized tf.Examples ingest writes for them
+    (the bytes ExampleGen's partition hashes), in file order."""
+    return [r for records, _, _ in _batches(fmt, files) for r in records]
+
+
 def ingest(
     fmt: str,
     files: Sequence[str],
