@@ -28,6 +28,7 @@ from backtest.data import BacktestError, SpanData
 from backtest.policies import Matrix
 from components.ingest.records import columns
 from driftgate.core import storage
+from serving import signature
 
 MATRIX_FILE = "matrix.json"
 # 2: rows serialized deterministically before the split is hashed (before, a
@@ -147,13 +148,6 @@ def train(cfg, sd: SpanData, schema, model_dir: str) -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
-def _serve(model_dir: str):
-    """A SavedModel's ``serving_default`` signature, as TF Serving calls it."""
-    import tensorflow as tf
-
-    return tf.saved_model.load(model_dir).signatures["serving_default"]
-
-
 def _scores(labels, p) -> tuple:
     """(AUC, accuracy) of predictions ``p`` against ``labels``, rounded for the matrix file."""
     import numpy as np
@@ -203,7 +197,7 @@ def build(
         model_dir = os.path.join(region_dir, "models", f"span-{span}")
         progress(f"  {cfg.region} span {span}: model {i + 1} of {n} ({data[span].rows:,} rows)")
         train(cfg, data[span], schema, model_dir)
-        serve = _serve(model_dir)
+        serve = signature.load(model_dir)
         served, evals, measured, stale = {}, {}, {}, {}
         for j in range(i, n):
             sd = data[spans[j]]
@@ -283,7 +277,7 @@ def build_window(
         )
         train(cfg, merged, schema, model_dir)
         nxt = data[spans[t + 1]]
-        out[t] = _scores(nxt.labels, predict(_serve(model_dir), nxt.all))[0]
+        out[t] = _scores(nxt.labels, predict(signature.load(model_dir), nxt.all))[0]
         storage.write_atomic(
             path, json.dumps({"spans": spans, "inputs": key, "k": k, "next_auc": out}, indent=1)
         )

@@ -17,6 +17,7 @@ import numpy as np
 
 from components.canary.judgement import ROLLBACK, auc, judge
 from driftgate.core import vocabulary as ids
+from serving import signature
 
 
 def examples_from_frame(frame, schema) -> List[bytes]:
@@ -45,26 +46,18 @@ def examples_from_frame(frame, schema) -> List[bytes]:
     return out
 
 
-def predict(serve, examples: Sequence[bytes], batch: int = 1000) -> np.ndarray:
-    import tensorflow as tf
-
-    parts = []
-    for i in range(0, len(examples), batch):
-        out = serve(examples=tf.constant(list(examples[i : i + batch])))
-        parts.append(np.asarray(next(iter(out.values()))).reshape(-1))
-    return np.concatenate(parts)
+def predict(serve, examples: Sequence[bytes], batch: int = signature.BATCH) -> np.ndarray:
+    """The signature ``serve``'s score of each example (``serving.signature``)."""
+    return signature.predict(serve, examples, batch=batch)
 
 
 def predict_version(base_path: str, version: int, examples: Sequence[bytes]) -> np.ndarray:
     """Predictions of model ``version`` under a TF Serving base path (local or
     bucket: a bucket's SavedModel is loaded from a local copy)."""
-    import tensorflow as tf
-
     from driftgate.core import storage
 
     with storage.local_copy(storage.join(base_path, str(version))) as model_dir:
-        serve = tf.saved_model.load(model_dir).signatures["serving_default"]
-        return predict(serve, examples)
+        return predict(signature.load(model_dir), examples)
 
 
 def malformed_requests(examples: Sequence[bytes]) -> List[List[bytes]]:

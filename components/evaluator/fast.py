@@ -33,6 +33,8 @@ from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 
+from serving import signature
+
 METRICS = {"ExampleCount", "AUC", "BinaryAccuracy", "Precision", "Recall", "ConfusionMatrixPlot"}
 PREDICT_BATCH = 8192
 
@@ -68,22 +70,11 @@ class _Scorer:
     """A SavedModel's ``serving_default`` signature, loaded once."""
 
     def __init__(self, model_dir: str, prediction_key: str):
-        import tensorflow as tf
-
-        self.signature = tf.saved_model.load(model_dir).signatures["serving_default"]
-        self.input = list(self.signature.structured_input_signature[1])[0]
+        self.fn = signature.load(model_dir)
         self.key = prediction_key
 
     def __call__(self, records: Sequence[bytes]) -> np.ndarray:
-        import tensorflow as tf
-
-        out = []
-        for start in range(0, len(records), PREDICT_BATCH):
-            batch = tf.constant(list(records[start : start + PREDICT_BATCH]))
-            result = self.signature(**{self.input: batch})
-            value = result[self.key] if self.key else next(iter(result.values()))
-            out.append(np.asarray(value.numpy(), dtype=float).reshape(len(batch), -1)[:, -1])
-        return np.concatenate(out) if out else np.zeros(0)
+        return signature.predict(self.fn, records, batch=PREDICT_BATCH, output=self.key or None)
 
 
 def score(batches: Iterable[List[bytes]], models: Dict[str, str], label_key: str, prediction_key: str):
