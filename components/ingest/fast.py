@@ -35,6 +35,7 @@ TFRECORD_NAME = "data_tfrecord-00000-of-00001.gz"  # the stock WriteSplit's name
 COLUMNS_DIR = "_columns"
 MEMORY_BYTES = 1 << 30  # a split's records sorted in memory up to this size
 GZIP_LEVEL = 1  # TFRecord readers take any level; 1 is ~3x faster than zlib's default to write
+COLUMNS_COMPRESSION = "zstd"  # the columnar copy (_columns/<split>.arrow): Arrow IPC buffers compressed
 
 
 @dataclass
@@ -154,7 +155,9 @@ class _ColumnsWriter:
         if self.writer is None:
             tf.io.gfile.makedirs(os.path.dirname(self.path))
             self.sink = formats.arrow_file(self.path, "wb")
-            self.writer = pa.ipc.new_stream(self.sink, batch.schema)
+            # zstd: a fifth of the size for ~0.1 s a million rows each way (it is kept with every span)
+            options = pa.ipc.IpcWriteOptions(compression=COLUMNS_COMPRESSION)
+            self.writer = pa.ipc.new_stream(self.sink, batch.schema, options=options)
         self.writer.write_batch(batch)
 
     def close(self) -> None:

@@ -136,9 +136,17 @@ def sentence(region: str, t: Transition) -> str:
     )
 
 
+SENDING = "sending"  # recorded before the send: a restart finding it cannot know if it arrived
+
+
 class Dispatcher:
     """Sends the episodes' alerts from a background thread, recording each in
-    ``sent_path`` (episode id -> severity, channel) the moment it is sent."""
+    ``sent_path`` (episode id -> severity, channel) before it is sent and
+    again once it was. A restart that finds an alert recorded as ``sending``
+    (the process stopped mid-send) does not send it to Slack again (a second
+    message is the one outcome the record exists to prevent); it sends it to
+    PagerDuty again, whose dedup key folds a repeat into the same incident,
+    so there a lost send is repaired and a repeat is harmless."""
 
     def __init__(self, cfg: RegionConfig, sent_path: str, env=os.environ, progress=lambda line: None):
         from streaming import files
@@ -173,20 +181,36 @@ class Dispatcher:
             self.seconds.append(time.perf_counter() - began)
 
     def _send(self, t: Transition) -> None:
-        from components.monitor import alerts
-
         ep = t.episode
         key = f"driftgate/{self.cfg.region}/stream/{ep.feature}"
         record_key = f"{ep.id}:{t.kind}:{ep.severity}"
-        if record_key in self.sent:
-            self.outcomes.append({"episode": ep.id, "kind": t.kind, "outcome": "already sent"})
+        channel = self.cfg.alerts.critical if ep.severity == "critical" else self.cfg.alerts.warning
+        earlier = self.sent.get(record_key)
+        if earlier is not None and not (earlier.get("outcome") == SENDING and channel == "pagerduty"):
+            unconfirmed = (
+                " (unconfirmed: the process stopped mid-send)" if earlier.get("outcome") == SENDING else ""
+            )
+            self.outcomes.append({"episode": ep.id, "kind": t.kind, "outcome": "already sent" + unconfirmed})
             return
+        self._record(record_key, ep.severity, SENDING)
+        try:
+            outcome = self._deliver(t, key, channel)
+        except Exception:
+            self.sent.pop(record_key, None)  # every retry failed: not sent, a restart may try again
+            self._save()
+            raise
+        self._record(record_key, ep.severity, outcome)
+        self.outcomes.append({"episode": ep.id, "kind": t.kind, "severity": ep.severity, "outcome": outcome})
+
+    def _deliver(self, t: Transition, key: str, channel: str) -> str:
+        from components.monitor import alerts
+
+        ep = t.episode
         summary = sentence(self.cfg.region, t)
         self.progress(summary)
         outcome = "logged (alerts disabled)"
         if self.cfg.alerts.enabled:
             if t.kind == "clear":
-                channel = self.cfg.alerts.critical if ep.severity == "critical" else self.cfg.alerts.warning
                 ok = alerts.resolve(key, summary, channel, self.cfg.alerts, self.env)
                 outcome = f"resolved in {channel}" if ok else f"no {channel} secret"
             else:
@@ -197,11 +221,16 @@ class Dispatcher:
                     summary,
                     {"episode": ep.id, "pane_end_ms": t.pane_end_ms, **(ep.evidence or {})},
                 )
-                channel = alerts.send(alert, self.cfg.alerts, self.env)
-                outcome = f"sent to {channel}" if channel else "no secret for its channel"
-        self.sent[record_key] = {"at": time.time(), "severity": ep.severity, "outcome": outcome}
+                sent_to = alerts.send(alert, self.cfg.alerts, self.env)
+                outcome = f"sent to {sent_to}" if sent_to else "no secret for its channel"
+        return outcome
+
+    def _record(self, record_key: str, severity: str, outcome: str) -> None:
+        self.sent[record_key] = {"at": time.time(), "severity": severity, "outcome": outcome}
+        self._save()
+
+    def _save(self) -> None:
         storage.write_atomic(self.sent_path, json.dumps(self.sent, indent=1).encode())
-        self.outcomes.append({"episode": ep.id, "kind": t.kind, "severity": ep.severity, "outcome": outcome})
 
 
 def consumer_lag(consumer, topic: str, consumed: Dict[int, int], partitions) -> Dict[int, int]:

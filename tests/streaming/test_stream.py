@@ -167,7 +167,9 @@ def test_shift_alerts_within_30s_and_a_kill_9_mid_episode_alerts_once(broker, ja
     proc.wait()
     assert len(webhook.bodies) == 1, webhook.texts()
     again = _finish(_stream(config_dir, data, root, webhook.url))
-    assert any(o["outcome"] == "already sent" for o in again["alerts"]), again["alerts"]
+    # killed after the webhook got it: recorded as sent, or as sending when the
+    # kill came before the reply was recorded; either way not sent to Slack again
+    assert any(o["outcome"].startswith("already sent") for o in again["alerts"]), again["alerts"]
     opened = [t for t in webhook.texts() if "drifts" in t]
     assert len(opened) == 1 and "temp drifts" in opened[0], webhook.texts()
     # within 30 s of event time of the first shifted record
