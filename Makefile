@@ -58,6 +58,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_backtest.py --data $(DEMO_DIR)/data
 	$(VENV)/bin/driftgate backtest --data $(DEMO_DIR)/data --out runs/backtest > /dev/null
 	$(PY) benchmarks/tune_policy.py --data $(DEMO_DIR)/data --out runs/backtest
+	$(PY) benchmarks/tune_policy.py --data $(DEMO_DIR)/data --out runs/backtest --grid certain
+	$(PY) benchmarks/bench_columns.py --pool $(DEMO_DIR)/data
 	@test -d $(DEMO_DIR)/runs/serving || { echo "bench_serving needs make demo first"; exit 0; }; $(PY) benchmarks/bench_serving.py --root $(DEMO_DIR)/runs --data $(DEMO_DIR)/data
 
 clean:
