@@ -171,28 +171,27 @@ def quality_metrics(reg, region: str, q: dict) -> None:
             ("driftgate_challenger_auc", "challenger_auc", "AUC of the challenger fitted on the span"),
         ):
             Gauge(name, doc, labels, registry=reg).labels(region, v).set(st[key])
-    psi = (q.get("prediction_drift") or {}).get("psi")
-    if psi is not None:
-        Gauge(
-            "driftgate_prediction_drift_psi",
-            "PSI of the serving model's predictions on the span vs on its training span",
-            labels,
-            registry=reg,
-        ).labels(region, v).set(psi)
-        overlap = q["prediction_drift"].get("overlap")
-        if overlap is not None:  # judges before overlap was measured did not record it
-            Gauge(
+    drift = q.get("prediction_drift") or {}
+    if drift.get("psi") is not None:
+        for name, doc, value in (
+            (
+                "driftgate_prediction_drift_psi",
+                "PSI of the serving model's predictions on the span vs on its training span",
+                drift["psi"],
+            ),
+            (  # None from a judge before overlap was measured
                 "driftgate_prediction_overlap",
                 "Share of the serving model's prediction histogram on the span in common with its training span's",
-                labels,
-                registry=reg,
-            ).labels(region, v).set(overlap)
-        Gauge(
-            "driftgate_prediction_drift_severity",
-            "Prediction drift severity (0 none, 1 warning, 2 critical)",
-            labels,
-            registry=reg,
-        ).labels(region, v).set(SEVERITY_VALUE.get(q.get("prediction_severity", "none"), 0))
+                drift.get("overlap"),
+            ),
+            (
+                "driftgate_prediction_drift_severity",
+                "Prediction drift severity (0 none, 1 warning, 2 critical)",
+                SEVERITY_VALUE.get(q.get("prediction_severity", "none"), 0),
+            ),
+        ):
+            if value is not None:
+                Gauge(name, doc, labels, registry=reg).labels(region, v).set(value)
 
 
 def export(result, layout, pushgateway: Optional[str] = None) -> str:

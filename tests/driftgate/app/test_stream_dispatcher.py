@@ -31,6 +31,12 @@ def _dispatch(cfg, path, env, transition):
     return d.outcomes
 
 
+def _crashed_mid_send(sent, severity):
+    """What a process killed between the record and the reply leaves."""
+    record = {"at": 0, "severity": severity, "outcome": SENDING}
+    sent.write_text(json.dumps({f"temp@100:open:{severity}": record}))
+
+
 def test_a_sent_alert_is_recorded_and_never_sent_again(receiver, tmp_path):  # noqa: F811
     url, got, _ = receiver
     sent = tmp_path / "alerts.json"
