@@ -168,7 +168,6 @@ def build(
 ) -> Matrix:
     """The region's matrix (trained and scored where not on disk yet)."""
     from components.canary import challenger, quality
-    from components.canary.analysis import predict
 
     spans = sorted(data)
     features = challenger.Features(tuple(cfg.features.numeric), tuple(cfg.features.categorical))
@@ -201,7 +200,7 @@ def build(
         served, evals, measured, stale = {}, {}, {}, {}
         for j in range(i, n):
             sd = data[spans[j]]
-            p_all = predict(serve, sd.all)  # train rows first, then eval rows
+            p_all = signature.predict(serve, sd.all)  # train rows first, then eval rows
             p_eval = p_all[len(sd.train) :]
             evals[j] = _scores(sd.eval_labels, p_eval)
             if j == i:  # what the push records (components/release)
@@ -248,7 +247,6 @@ def build_window(
 ) -> Dict[int, float]:
     """``{t: AUC on span t+1}`` of models trained on the newest ``k`` spans
     (train splits of spans t-k+1..t together), kept in ``window-<k>.json``."""
-    from components.canary.analysis import predict
 
     spans = sorted(data)
     path = os.path.join(region_dir, f"window-{k}.json")
@@ -277,7 +275,7 @@ def build_window(
         )
         train(cfg, merged, schema, model_dir)
         nxt = data[spans[t + 1]]
-        out[t] = _scores(nxt.labels, predict(signature.load(model_dir), nxt.all))[0]
+        out[t] = _scores(nxt.labels, signature.predict(signature.load(model_dir), nxt.all))[0]
         storage.write_atomic(
             path, json.dumps({"spans": spans, "inputs": key, "k": k, "next_auc": out}, indent=1)
         )

@@ -46,18 +46,13 @@ def examples_from_frame(frame, schema) -> List[bytes]:
     return out
 
 
-def predict(serve, examples: Sequence[bytes], batch: int = signature.BATCH) -> np.ndarray:
-    """The signature ``serve``'s score of each example (``serving.signature``)."""
-    return signature.predict(serve, examples, batch=batch)
-
-
 def predict_version(base_path: str, version: int, examples: Sequence[bytes]) -> np.ndarray:
     """Predictions of model ``version`` under a TF Serving base path (local or
     bucket: a bucket's SavedModel is loaded from a local copy)."""
     from driftgate.core import storage
 
     with storage.local_copy(storage.join(base_path, str(version))) as model_dir:
-        return predict(signature.load(model_dir), examples)
+        return signature.predict(signature.load(model_dir), examples)
 
 
 def malformed_requests(examples: Sequence[bytes]) -> List[List[bytes]]:
@@ -78,7 +73,7 @@ def failure_rate(serve, requests: List[List[bytes]]) -> float:
     failures = 0
     for req in requests:
         try:
-            p = predict(serve, req)
+            p = signature.predict(serve, req)
             if not np.all(np.isfinite(p)) or p.min() < 0 or p.max() > 1:
                 failures += 1
         except Exception:  # the request failing is what is measured
@@ -129,7 +124,7 @@ def analyse(stable_dir: str, canary_dir: str, examples: List[bytes], labels: np.
     bad = malformed_requests(examples)
     m = {}
     for name, fn in serve.items():
-        p = predict(fn, examples)
+        p = signature.predict(fn, examples)
         m[name] = {
             "auc": auc(labels, p),
             "accuracy": float(np.mean((p >= 0.5) == labels.astype(bool))),

@@ -166,7 +166,7 @@ def classify(
     return out
 
 
-def certain_shift(span: int, quality: Mapping, max_overlap: float = 0.5) -> Optional[str]:
+def certain_shift(span: int, quality: Mapping, max_overlap: float) -> Optional[str]:
     """The reason to retrain before the drift thresholds calibrate, or None
     (``drift.calibration.until_calibrated: certain``).
 

@@ -248,11 +248,16 @@ def _load_sent(path: str) -> dict:
         return json.load(fh)
 
 
+def channel_of(severity: str, cfg) -> str:
+    """The channel an alert of ``severity`` goes to (``cfg``: AlertsConfig)."""
+    return cfg.critical if severity == "critical" else cfg.warning
+
+
 def send(alert: Alert, cfg, env: Mapping[str, str]) -> Optional[str]:
     """Sends one alert to the channel of its severity (``cfg``: AlertsConfig);
     returns the channel, or None when that channel has no secret (or is
     ``none``). Raises NotifyError after every retry failed."""
-    channel = cfg.critical if alert.severity == "critical" else cfg.warning
+    channel = channel_of(alert.severity, cfg)
     if channel == "slack":
         url = secret("DRIFTGATE_SLACK_WEBHOOK_URL", env)
         body = slack_payload(alert) if url else None
@@ -312,7 +317,7 @@ def notify(
 
     alerts = derive(result, history, cfg.escalate_after_spans)
     for alert in alerts:
-        channel = cfg.critical if alert.severity == "critical" else cfg.warning
+        channel = channel_of(alert.severity, cfg)
         prev = sent.get(alert.dedup_key)
         if (
             prev

@@ -181,10 +181,12 @@ class Dispatcher:
             self.seconds.append(time.perf_counter() - began)
 
     def _send(self, t: Transition) -> None:
+        from components.monitor.alerts import channel_of
+
         ep = t.episode
         key = f"driftgate/{self.cfg.region}/stream/{ep.feature}"
         record_key = f"{ep.id}:{t.kind}:{ep.severity}"
-        channel = self.cfg.alerts.critical if ep.severity == "critical" else self.cfg.alerts.warning
+        channel = channel_of(ep.severity, self.cfg.alerts)
         earlier = self.sent.get(record_key)
         if earlier is not None and not (earlier.get("outcome") == SENDING and channel == "pagerduty"):
             unconfirmed = (
