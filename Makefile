@@ -15,7 +15,7 @@ DEMO_DIR ?= demo
 export TF_USE_LEGACY_KERAS := 1
 export PYTHONHASHSEED := 0
 
-.PHONY: venv demo demo-kafka test test-fast lint docs bench clean
+.PHONY: venv engines demo demo-kafka test test-fast lint docs bench clean
 
 venv: $(STAMP)
 
@@ -27,15 +27,20 @@ $(STAMP): setup.py pyproject.toml constraints.txt scripts/find_python310.sh
 	$(PY) -m pip install -q -c constraints.txt -e ".[test]" $(PIPQUIET)
 	@touch $(STAMP)
 
+# the real engines the tests and demos start (Apache Kafka, Flink, fake-gcs-server),
+# fetched once with mvn / go / pip into the git-ignored .engines/ (driftgate.local)
+engines: $(STAMP)
+	@bash scripts/ensure_debian_packages.sh
+	$(PY) -m driftgate.local.engines
+
 demo: $(STAMP)
 	$(VENV)/bin/driftgate data flights --out $(DEMO_DIR)/data
 	$(VENV)/bin/driftgate demo --data $(DEMO_DIR)/data --root $(DEMO_DIR)/runs --spans 1,2,3,4,5,6
 
-demo-kafka: $(STAMP)
+demo-kafka: $(STAMP) engines
 	$(VENV)/bin/driftgate demo-kafka --region EWR --months 1,2 --out $(DEMO_DIR)/kafka
 
-test: $(STAMP) lint
-	@bash scripts/ensure_debian_packages.sh
+test: $(STAMP) lint engines
 	$(PY) -m pytest -q -n 2 --dist loadfile tests
 
 lint: $(STAMP)

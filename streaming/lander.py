@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
 from driftgate.core import storage
-from streaming import files, records, spans
+from streaming import files, kafka, records, spans
 from streaming.watermark import Watermark
 
 ERROR_HEADER = "driftgate-error"
@@ -73,6 +73,7 @@ class Lander:
         self.counts = Counter(state.get("counts", {}))
         self.buffers: Dict[Tuple[bool, int, int], Buffer] = {}
         self.dead_letters = 0
+        self.lag: Dict[int, int] = {}  # records past the checkpoint, per partition (metrics)
         self.last_checkpoint = clock()
         self.checkpoint_seconds = 0.0
         self.recover()
@@ -162,13 +163,14 @@ class Lander:
 
     # -- checkpoint and seal ------------------------------------------------
 
-    def tick(self, now: float) -> None:
-        """Checkpoints when due and seals every span the watermark passed."""
+    def tick(self, now: float, behind=()) -> None:
+        """Checkpoints when due and seals every span the watermark passed
+        (``behind``: partitions with records waiting on the broker)."""
         moved = self.consumed != self.next
         due = now - self.last_checkpoint >= self.cfg.land.checkpoint_s
         if self.buffered() >= self.cfg.land.checkpoint_records or (moved and due):
             self.checkpoint(now)
-        mark = self.watermark.advance(now)
+        mark = self.watermark.advance(now, behind)
         if mark is None:
             return
         buffered = {s for (late, s, _) in self.buffers if not late}
@@ -247,14 +249,7 @@ class Lander:
         return manifest
 
     def _commit_to_kafka(self) -> None:
-        from confluent_kafka import TopicPartition
-
-        try:
-            self.consumer.commit(
-                offsets=[TopicPartition(self.topic, p, o) for p, o in self.next.items()], asynchronous=True
-            )
-        except Exception as exc:  # noqa: BLE001 - Kafka's copy of the offsets is for dashboards only
-            self.progress(f"{self.cfg.region}: warning: offsets not committed to Kafka: {exc}")
+        kafka.commit(self.consumer, self.topic, self.next, lambda s: self.progress(f"{self.cfg.region}: {s}"))
 
     def seal(self, span: int, mark: int) -> None:
         folder = files.span_dir(self.region_dir, span)

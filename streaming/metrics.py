@@ -3,7 +3,7 @@ and stream watcher (``driftgate stream --metrics-port``), read from their
 live state on every scrape. Lander: records, late records, dead letters,
 files, sealed spans (counters, kept across restarts in the checkpoint), the
 watermark and its lag behind the wall clock, rows buffered, the last
-checkpoint's time and duration. Stream: records, late and refused records,
+checkpoint's time and duration, consumer lag per partition. Stream: records, late and refused records,
 panes judged, events, consumer lag per partition, watermark lag, every
 window's newest score and threshold, open episodes, CUSUM, alert outcomes
 and the dispatch-time histogram."""
@@ -59,6 +59,19 @@ class LanderCollector:
             g = GaugeMetricFamily(name, doc, labels=["region"])
             g.add_metric([region], value)
             yield g
+        yield consumer_lag("driftgate_land_consumer_lag_records", region, self.lander.lag)
+
+
+def consumer_lag(name: str, region: str, lag) -> GaugeMetricFamily:
+    """Per partition: the high watermark minus the checkpointed (and committed) offset."""
+    g = GaugeMetricFamily(
+        name,
+        "records on the broker past the checkpointed offset (high watermark minus committed offset)",
+        labels=["region", "partition"],
+    )
+    for p, n in sorted(lag.items()):
+        g.add_metric([region, str(p)], float(n))
+    return g
 
 
 def serve(lander, port: int, addr: str = "0.0.0.0"):
@@ -96,14 +109,7 @@ class StreamCollector:
             c = CounterMetricFamily(f"driftgate_stream_{key}", doc, labels=["region"])
             c.add_metric([region], float(counts.get(key, 0)))
             yield c
-        lag = GaugeMetricFamily(
-            "driftgate_stream_consumer_lag_records",
-            "records on the broker not read yet",
-            labels=["region", "partition"],
-        )
-        for p, n in sorted(s.lag.items()):
-            lag.add_metric([region, str(p)], float(n))
-        yield lag
+        yield consumer_lag("driftgate_stream_consumer_lag_records", region, s.lag)
         mark = s.watermark.value
         if mark is not None:
             g = GaugeMetricFamily(

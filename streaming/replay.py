@@ -42,9 +42,9 @@ def produce(bootstrap: str, topic: str, events, partitions: int) -> int:
     """Sends the events (``(event ms, record)``), round-robin over partitions; returns the count."""
     from confluent_kafka import Producer
 
-    from streaming.kafka import local
+    from streaming.kafka import producer_settings
 
-    p = Producer(local(bootstrap, **{"linger.ms": 20, "acks": "all"}))
+    p = Producer(producer_settings(bootstrap, **{"linger.ms": 20}))
     n = 0
     for t, record in events:
         p.produce(topic, json.dumps(record).encode(), partition=n % partitions, timestamp=t)

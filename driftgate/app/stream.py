@@ -235,20 +235,6 @@ class Dispatcher:
         storage.write_atomic(self.sent_path, json.dumps(self.sent, indent=1).encode())
 
 
-def consumer_lag(consumer, topic: str, consumed: Dict[int, int], partitions) -> Dict[int, int]:
-    """Records on the broker not yet read, per partition (for the metrics)."""
-    from confluent_kafka import TopicPartition
-
-    out = {}
-    for p in partitions:
-        try:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=1, cached=False)
-        except Exception:  # noqa: BLE001 - a metric, never a failure
-            continue
-        out[p] = max(0, high - max(consumed.get(p, low), low))
-    return out
-
-
 def stream(
     cfg: RegionConfig,
     region_dir: str,
@@ -285,7 +271,16 @@ def stream(
     run = f"stream-{cfg.region}-{os.getpid()}"
     with lease.held(os.path.join(region_dir, STATE_DIR, "lease.json"), run, progress=progress):
         dispatcher = Dispatcher(cfg, os.path.join(region_dir, SENT), env, progress)
-        streamer = Streamer(cfg, region_dir, baseline, th, tier, sink=dispatcher, progress=progress)
+        streamer = Streamer(
+            cfg,
+            region_dir,
+            baseline,
+            th,
+            tier,
+            sink=dispatcher,
+            progress=progress,
+            commit=lambda offsets: kafka.commit(consumer, topic, offsets, progress),
+        )
         if metrics_port is not None:
             from streaming import metrics
 
@@ -308,15 +303,18 @@ def stream(
             if good:
                 streamer.handle_batch(good, now)
                 last = now
-            streamer.tick(now)
+            streamer.tick(
+                now, kafka.behind(consumer, topic, streamer.consumed, streamer.watermark.silent(now))
+            )
             if metrics_port is not None and now - lag_at >= 10:
-                streamer.lag = consumer_lag(consumer, topic, streamer.consumed, starts)
+                streamer.lag = kafka.consumer_lag(consumer, topic, streamer.next, starts)
                 lag_at = now
             if max_seconds is not None and now - began >= max_seconds:
                 break
             if exit_when_idle_s is not None and now - last >= exit_when_idle_s:
                 break
-        streamer.tick(time.time())
+        now = time.time()
+        streamer.tick(now, kafka.behind(consumer, topic, streamer.consumed, streamer.watermark.silent(now)))
         streamer.checkpoint(time.time())
         consumer.close()
         dispatcher.drain()

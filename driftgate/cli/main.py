@@ -59,9 +59,9 @@ def cli():
 
 
 def _register() -> None:
-    from driftgate.cli import backtest, config_cmd, data, kubeflow, land, run, schema, serving
+    from driftgate.cli import backtest, config_cmd, data, kubeflow, land, local, run, schema, serving
 
-    for module in (run, data, kubeflow, schema, serving, config_cmd, backtest, land):
+    for module in (run, data, kubeflow, schema, serving, config_cmd, backtest, land, local):
         for command in module.COMMANDS:
             cli.add_command(command)
 

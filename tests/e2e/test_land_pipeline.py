@@ -1,5 +1,6 @@
 """Landed spans through the real pipeline: EWR January and February (400 rows
-each) replayed onto a topic of the real broker (Tansu, started here), landed
+each) replayed onto a topic of the session's broker (a three-node Apache Kafka
+cluster, tests/conftest.py: kafka_engine), landed
 by the lander, then ``driftgate run``'s pipeline (LocalDagRunner) on the
 landed spans beside the same pipeline on the CSV originals. The split, the
 drift scores and the gate's decision must be the same; the unsealed March
@@ -33,7 +34,7 @@ def _fast(cfg):
 
 
 @pytest.fixture(scope="module")
-def both(tmp_path_factory, small_spans):
+def both(tmp_path_factory, small_spans, broker):
     from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
     base = tmp_path_factory.mktemp("landed")
@@ -42,33 +43,38 @@ def both(tmp_path_factory, small_spans):
         cfg,
         data=dataclasses.replace(cfg.data, source="kafka"),
         land=dataclasses.replace(cfg.land, span="monthly", allowed_lateness_s=60, checkpoint_s=0.2),
+        kafka=dataclasses.replace(cfg.kafka, topic_template="driftgate.EWR.landed"),
     )
     topic = kcfg.kafka.topic("EWR")
-    with kafka.local_broker() as bootstrap:
-        kafka.create_topic(bootstrap, topic, 2)
-        events = []
-        for span, month in ((1, JAN), (2, FEB)):
-            rows = replay.span_rows(str(small_spans / "EWR"), span)
-            events += list(replay.timed(rows, *spans.bounds(month, "monthly"), "event_time"))
-        start = spans.bounds(MAR, "monthly")[0]
-        events += list(replay.timed(rows[:4], start + 86_400_000, start + 90_000_000, "event_time"))
-        replay.produce(bootstrap, topic, events, 2)
-        consumer = Consumer(kafka.local(bootstrap, **{"group.id": "g", "enable.auto.commit": False}))
-        lander = Lander(
-            kcfg, str(base / "landed" / "EWR"), consumer, Producer(kafka.local(bootstrap)), clock=lambda: 0.0
-        )
-        starts = lander.start_offsets([0, 1])
-        consumer.assign(
-            [TopicPartition(topic, p, OFFSET_BEGINNING if o is None else o) for p, o in starts.items()]
-        )
-        for _ in range(300):
-            for m in consumer.consume(2000, timeout=0.2):
-                if m.error() is None:
-                    lander.handle(m, 0.0)
-            lander.tick(0.0)
-            if {JAN, FEB} <= lander.sealed:
-                break
-        consumer.close()
+    bootstrap = broker
+    kafka.create_topic(bootstrap, topic, 2)
+    events = []
+    for span, month in ((1, JAN), (2, FEB)):
+        rows = replay.span_rows(str(small_spans / "EWR"), span)
+        events += list(replay.timed(rows, *spans.bounds(month, "monthly"), "event_time"))
+    start = spans.bounds(MAR, "monthly")[0]
+    events += list(replay.timed(rows[:4], start + 86_400_000, start + 90_000_000, "event_time"))
+    replay.produce(bootstrap, topic, events, 2)
+    consumer = Consumer(kafka.local(bootstrap, **{"group.id": "g", "enable.auto.commit": False}))
+    lander = Lander(
+        kcfg,
+        str(base / "landed" / "EWR"),
+        consumer,
+        Producer(kafka.producer_settings(bootstrap)),
+        clock=lambda: 0.0,
+    )
+    starts = lander.start_offsets([0, 1])
+    consumer.assign(
+        [TopicPartition(topic, p, OFFSET_BEGINNING if o is None else o) for p, o in starts.items()]
+    )
+    for _ in range(300):
+        for m in consumer.consume(2000, timeout=0.2):
+            if m.error() is None:
+                lander.handle(m, 0.0)
+        lander.tick(0.0)
+        if {JAN, FEB} <= lander.sealed:
+            break
+    consumer.close()
     assert {JAN, FEB} == lander.sealed
     quiet = dict(progress=lambda _: None)
     csv_runs = [
@@ -100,7 +106,7 @@ def test_split_drift_and_decision_equal_the_csv_originals(both):
             assert b.features[name].tests[test].score == pytest.approx(result.score, abs=0.02), (name, test)
 
 
-def test_the_stream_summarises_a_span_as_statisticsgen_did(both):
+def test_the_stream_summarises_a_span_as_statisticsgen_did(both, broker):
     import glob
     import json
 
@@ -120,19 +126,23 @@ def test_the_stream_summarises_a_span_as_statisticsgen_did(both):
             pd.read_csv(f) for f in glob.glob(str(base / "landed" / "EWR" / f"span-{span}" / "*.csv"))
         )
 
-    cfg = dataclasses.replace(kcfg, stream=dataclasses.replace(kcfg.stream, idle_partition_s=1))
+    cfg = dataclasses.replace(
+        kcfg,
+        stream=dataclasses.replace(kcfg.stream, idle_partition_s=1),
+        kafka=dataclasses.replace(kcfg.kafka, topic_template="driftgate.EWR.streamed"),
+    )
     region_dir = str(base / "stream" / "EWR")
-    with kafka.local_broker() as bootstrap:
-        kafka.create_topic(bootstrap, cfg.kafka.topic("EWR"), 2)
-        replay.produce(bootstrap, cfg.kafka.topic("EWR"), events, 2)
-        res = stream(
-            cfg,
-            region_dir,
-            str(base / "kafka-runs"),
-            bootstrap=bootstrap,
-            baseline_span=JAN,
-            exit_when_idle_s=4,
-        )
+    bootstrap = broker
+    kafka.create_topic(bootstrap, cfg.kafka.topic("EWR"), 2)
+    replay.produce(bootstrap, cfg.kafka.topic("EWR"), events, 2)
+    res = stream(
+        cfg,
+        region_dir,
+        str(base / "kafka-runs"),
+        bootstrap=bootstrap,
+        baseline_span=JAN,
+        exit_when_idle_s=4,
+    )
     assert res.counts["records"] == len(events)
     with open(span_summary_path(region_dir, FEB)) as fh:
         summary = json.load(fh)

@@ -21,12 +21,6 @@ from streaming.lander import Lander
 JAN_2013 = spans.bounds(516, "monthly")  # [2013-01-01, 2013-02-01): month 516 since January 1970
 
 
-@pytest.fixture(scope="module")
-def broker():
-    with kafka.local_broker() as bootstrap:
-        yield bootstrap
-
-
 def _cfg(**land):
     cfg = load_region_config("EWR")
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, source="kafka"))
@@ -51,7 +45,7 @@ def _clients(cfg, bootstrap):
             "auto.offset.reset": "earliest",
         }
     )
-    return consumer, Producer(kafka.local(bootstrap)), (OFFSET_BEGINNING, TopicPartition)
+    return consumer, Producer(kafka.producer_settings(bootstrap)), (OFFSET_BEGINNING, TopicPartition)
 
 
 def _drive(lander, consumer, topic, partitions, clock, until, max_polls=400):
@@ -184,7 +178,7 @@ def test_a_poison_record_goes_to_the_dead_letter_topic_and_the_rest_lands(broker
     kafka.create_topic(broker, topic, 1)
     kafka.create_topic(broker, cfg.kafka.dlq("EWR"), 1)
     rows = replay.span_rows(str(small_spans / "EWR"), 1)[:20]
-    p = Producer(kafka.local(broker))
+    p = Producer(kafka.producer_settings(broker))
     p.produce(topic, b"{not json", partition=0)
     p.produce(topic, json.dumps({"carrier": "UA"}).encode(), partition=0)
     p.produce(

@@ -24,12 +24,6 @@ PARTITIONS = 3
 RECORDS = 200_000
 
 
-@pytest.fixture(scope="module")
-def broker():
-    with kafka.local_broker() as bootstrap:
-        yield bootstrap
-
-
 def _region_yaml(folder, bootstrap, topic):
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, "EWR.yaml"), "w") as fh:

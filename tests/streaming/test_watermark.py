@@ -54,3 +54,17 @@ def test_a_partition_not_read_yet_holds_the_watermark_until_it_is_idle():
     quiet.assign([0, 1], now=0.0)
     quiet.observe(0, 100_000, now=1.0)
     assert quiet.advance(4.0) is None and quiet.advance(5.5) == 90_000  # partition 1 never speaks
+
+
+def test_a_silent_partition_with_records_waiting_on_the_broker_is_behind_not_idle():
+    """Seen on a three-broker Apache Kafka cluster: one partition's leader
+    answers later than the other's; silent is not idle while the broker holds
+    records for it past the consumed offset (``streaming.kafka.behind``)."""
+    w = Watermark(lateness_s=0, idle_s=1)
+    w.assign([0, 1], now=0.0)
+    w.observe(0, 500_000, now=0.5)
+    assert w.silent(2.0) == [0, 1]
+    assert w.advance(2.0, behind=[1]) is None  # partition 1 not read yet, records waiting
+    w.observe(1, 100_000, now=2.5)
+    assert w.advance(5.0, behind=[1]) == 100_000  # still behind: it holds the watermark
+    assert w.advance(5.0) == 502_500  # caught up, every partition idle: wall clock since the last record
