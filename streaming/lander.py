@@ -67,6 +67,9 @@ class Lander:
         state = files.read_json(os.path.join(region_dir, files.CHECKPOINT)) or {}
         self.next: Dict[int, int] = {int(p): int(o) for p, o in state.get("next", {}).items()}
         self.consumed = dict(self.next)
+        self.resumed: set = (
+            set()
+        )  # partitions whose first record of this run was checked against the checkpoint
         self.watermark = Watermark(
             cfg.land.allowed_lateness_s, cfg.land.idle_partition_s, state.get("watermark")
         )
@@ -118,6 +121,16 @@ class Lander:
         p, offset = msg.partition(), msg.offset()
         if offset < self.consumed.get(p, 0):
             return  # landed before the restart
+        if p in self.next and p not in self.resumed:
+            self.resumed.add(p)
+            if offset > self.next[p]:  # e.g. deleted by the topic's retention before they were landed
+                self.counts["skipped_offsets"] += offset - self.next[p]
+                self.progress(
+                    f"{self.cfg.region}: warning: {self.topic}/{p} resumes at offset {offset}, not at the "
+                    f"checkpointed {self.next[p]}: {offset - self.next[p]:,} offset(s) were not delivered "
+                    "(deleted by the topic's retention or compaction, or transaction markers); "
+                    "keep retention.ms above the lander's longest downtime"
+                )
         ts_type, ts = msg.timestamp()
         headers = {k: v for k, v in (msg.headers() or []) if v is not None}
         try:

@@ -20,6 +20,10 @@ COUNTERS = {
     "dead_letters": ("driftgate_land_dead_letters", "poison records sent to the dead-letter topic"),
     "files": ("driftgate_land_files", "span files written"),
     "sealed": ("driftgate_land_spans_sealed", "spans sealed (_SUCCESS written)"),
+    "skipped_offsets": (
+        "driftgate_land_skipped_offsets",
+        "offsets past the checkpoint the broker no longer had when the lander resumed (retention)",
+    ),
 }
 
 

@@ -96,7 +96,9 @@ def land(
             if max_seconds is not None and now - began >= max_seconds:
                 break
             if exit_when_idle_s is not None and now - last >= exit_when_idle_s and not lander.buffered():
-                break  # quiet, and tick() has sealed every span the watermark passed
+                if not kafka.behind(consumer, topic, lander.consumed, found):
+                    break  # quiet, nothing waiting, and tick() sealed every span the watermark passed
+                last = now  # records are waiting (a slow or moving leader): not idle
         lander.checkpoint(time.time())
         consumer.close()
         return LandResult(cfg.region, topic, dict(lander.counts), sorted(lander.sealed), dict(lander.next))

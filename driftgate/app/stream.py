@@ -312,7 +312,9 @@ def stream(
             if max_seconds is not None and now - began >= max_seconds:
                 break
             if exit_when_idle_s is not None and now - last >= exit_when_idle_s:
-                break
+                if not kafka.behind(consumer, topic, streamer.consumed, starts):
+                    break  # quiet and nothing waiting on the broker
+                last = now  # records are waiting (a slow or moving leader): not idle
         now = time.time()
         streamer.tick(now, kafka.behind(consumer, topic, streamer.consumed, streamer.watermark.silent(now)))
         streamer.checkpoint(time.time())

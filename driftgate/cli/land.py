@@ -23,7 +23,7 @@ from driftgate.cli.options import config_dir_option, data_option, load, region_o
     "idle",
     type=float,
     default=None,
-    help="stop after this many quiet seconds (spans the watermark passed are sealed by then)",
+    help="stop after this many quiet seconds with nothing waiting on the broker (spans the watermark passed are sealed by then)",
 )
 @click.option("--max-seconds", type=float, default=None, help="stop after this long")
 @click.option("--metrics-port", type=int, default=None, help="serve Prometheus /metrics on this port")
@@ -104,7 +104,13 @@ def _write_manifests(cfg, out: str, kind: str = "land") -> int:
     default=None,
     help="judge against this ingested span's statistics (default: the serving model's training span)",
 )
-@click.option("--exit-when-idle", "idle", type=float, default=None, help="stop after this many quiet seconds")
+@click.option(
+    "--exit-when-idle",
+    "idle",
+    type=float,
+    default=None,
+    help="stop after this many quiet seconds with nothing waiting on the broker",
+)
 @click.option("--max-seconds", type=float, default=None, help="stop after this long")
 @click.option("--metrics-port", type=int, default=None, help="serve Prometheus /metrics on this port")
 @click.option(

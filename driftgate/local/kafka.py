@@ -166,6 +166,10 @@ class Cluster:
             "broker.heartbeat.interval.ms": "500",
             "broker.session.timeout.ms": "3000",
             "controlled.shutdown.enable": "true",
+            # keep every record: replays carry 2013 event times as record timestamps, which
+            # the default 7-day retention deletes at its first check (seen: a lander started
+            # from the beginning found the log start past 40,000 records it never saw)
+            "log.retention.ms": "-1",
         }
 
     def _write_config(self, node: Node) -> Path:
@@ -308,25 +312,33 @@ class Cluster:
         return meta.partitions[partition].leader
 
     def high_watermarks(self, topic: str) -> Dict[int, int]:
-        """Each partition's high watermark, read from its leader (ListOffsets, latest)."""
-        from confluent_kafka import TopicPartition
-        from confluent_kafka.admin import AdminClient, OffsetSpec
-
-        admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 0})
-        parts = admin.list_topics(topic, timeout=10).topics[topic].partitions
-        req = {TopicPartition(topic, p): OffsetSpec.latest() for p in parts}
-        return {tp.partition: f.result(15).offset for tp, f in admin.list_offsets(req).items()}
+        return high_watermarks(self.bootstrap, topic)
 
     def committed(self, group: str, topic: str) -> Dict[int, int]:
-        """The group's committed offsets on ``topic`` (ListConsumerGroupOffsets)."""
-        from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
-        from confluent_kafka.admin import AdminClient
+        return committed(self.bootstrap, group, topic)
 
-        admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 0})
-        parts = admin.list_topics(topic, timeout=10).topics[topic].partitions
-        req = [ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in parts])]
-        res = list(admin.list_consumer_group_offsets(req).values())[0].result(15)
-        return {tp.partition: tp.offset for tp in res.topic_partitions if tp.offset >= 0}
+
+def high_watermarks(bootstrap: str, topic: str) -> Dict[int, int]:
+    """Each partition's high watermark, read from its leader (admin ListOffsets, latest)."""
+    from confluent_kafka import TopicPartition
+    from confluent_kafka.admin import AdminClient, OffsetSpec
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    parts = admin.list_topics(topic, timeout=10).topics[topic].partitions
+    req = {TopicPartition(topic, p): OffsetSpec.latest() for p in parts}
+    return {tp.partition: f.result(15).offset for tp, f in admin.list_offsets(req).items()}
+
+
+def committed(bootstrap: str, group: str, topic: str) -> Dict[int, int]:
+    """The group's committed offsets on ``topic`` (admin ListConsumerGroupOffsets)."""
+    from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    parts = admin.list_topics(topic, timeout=10).topics[topic].partitions
+    req = [ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in parts])]
+    res = list(admin.list_consumer_group_offsets(req).values())[0].result(15)
+    return {tp.partition: tp.offset for tp in res.topic_partitions if tp.offset >= 0}
 
 
 def _tail(directory: Path, n: int = 400) -> str:

