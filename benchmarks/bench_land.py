@@ -1,6 +1,6 @@
-"""``driftgate land`` throughput against a real Kafka-protocol broker (Tansu,
-local, memory storage), beside the floor: the same records consumed and
-dropped by the same client in the same run.
+"""``driftgate land`` throughput on Apache Kafka (three KRaft nodes, replication
+factor 3) and on Tansu (one node, memory storage) side by side, each beside its
+floor: the same records consumed and dropped by the same client in the same run.
 
 N flights-shaped JSON records (EWR rows, 16 columns) over 3 partitions and
 three daily spans, then one record of a later day so the three seal. Times:
@@ -31,13 +31,16 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--records", type=int, default=200_000)
     ap.add_argument("-o", dest="fmt", choices=["table", "json"], default="table")
+    ap.add_argument(
+        "--engines",
+        default="apache-kafka,tansu",
+        help="brokers measured side by side (apache-kafka: 3 nodes)",
+    )
     args = ap.parse_args(argv)
-
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
     from driftgate.app import datasets
     from driftgate.core.config import load_region_config
-    from streaming import kafka, lander, replay
+    from streaming import replay
 
     cfg = load_region_config("EWR")
     work = tempfile.mkdtemp(prefix="driftgate-bench-land-")
@@ -46,7 +49,34 @@ def main(argv=None) -> int:
     many = [rows[i % len(rows)] for i in range(args.records)]
     events = list(replay.timed(many, START, START + 3 * DAY, "event_time"))
     events += list(replay.timed(rows[:3], START + 5 * DAY, START + 5 * DAY + 10, "event_time"))
-    with kafka.local_broker() as bootstrap:
+    results = [measure(engine, cfg, work, events) for engine in args.engines.split(",")]
+    if args.fmt == "json":
+        print(json.dumps(results, indent=1))
+        return 0
+    for out in results:
+        print(f"-- {out['engine']}")
+        print(f"records                        {out['records']:,}")
+        print(f"consume only (floor)           {out['floor_records_per_s']:,} records/s")
+        print(
+            f"driftgate land                 {out['land_records_per_s']:,} records/s "
+            f"({out['land_to_floor']}x the floor's time)"
+        )
+        print(
+            f"checkpoints                    {out['checkpoints']} (commit median {out['commit_ms_median']} ms, "
+            f"max {out['commit_ms_max']} ms)"
+        )
+        print(f"seal delay (watermark passed -> _SUCCESS)  max {out['seal_delay_ms_max']} ms")
+    return 0
+
+
+def measure(engine, cfg, work, events) -> dict:
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+
+    from driftgate.local.kafka import broker
+    from streaming import kafka, lander, replay
+
+    work = os.path.join(work, engine)
+    with broker(engine) as bootstrap:
         topic = "driftgate.EWR.bench"
         kafka.create_topic(bootstrap, topic, 3)
         kafka.create_topic(bootstrap, topic + ".dlq", 1)
@@ -79,7 +109,9 @@ def main(argv=None) -> int:
             land=dataclasses.replace(cfg.land, checkpoint_s=1.0, checkpoint_records=100_000),
         )
         c = consumer()
-        land = lander.Lander(cfg, os.path.join(work, "landed", "EWR"), c, Producer(kafka.local(bootstrap)))
+        land = lander.Lander(
+            cfg, os.path.join(work, "landed", "EWR"), c, Producer(kafka.producer_settings(bootstrap))
+        )
         commits, seals = [], []
         checkpoint, seal = land.checkpoint, land.seal
 
@@ -105,7 +137,8 @@ def main(argv=None) -> int:
         land_s = time.perf_counter() - t0
         c.close()
 
-    out = {
+    return {
+        "engine": engine,
         "records": len(events),
         "floor_records_per_s": round(len(events) / floor_s),
         "land_records_per_s": round(len(events) / land_s),
@@ -115,19 +148,6 @@ def main(argv=None) -> int:
         "commit_ms_max": round(max(commits) * 1000, 1),
         "seal_delay_ms_max": round(max(seals) * 1000, 1),
     }
-    if args.fmt == "json":
-        print(json.dumps(out, indent=1))
-        return 0
-    print(f"records                        {out['records']:,}")
-    print(f"consume only (floor)           {out['floor_records_per_s']:,} records/s")
-    print(
-        f"driftgate land                 {out['land_records_per_s']:,} records/s ({out['land_to_floor']}x the floor's time)"
-    )
-    print(
-        f"checkpoints                    {out['checkpoints']} (commit median {out['commit_ms_median']} ms, max {out['commit_ms_max']} ms)"
-    )
-    print(f"seal delay (watermark passed -> _SUCCESS)  max {out['seal_delay_ms_max']} ms")
-    return 0
 
 
 if __name__ == "__main__":

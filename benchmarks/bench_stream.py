@@ -100,7 +100,7 @@ def records_of(frame):
     ]
 
 
-def throughput(args, cfg):
+def throughput(args, cfg, engine):
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
     from streaming import kafka, replay, thresholds
@@ -114,8 +114,10 @@ def throughput(args, cfg):
     th = thresholds.calibrate(base, cfg.stream)
     rows = records_of(frame)
     events = list(replay.sampled(rows, START, args.records / 1000, 1000, "event_time", seed=3))
-    out = {}
-    with kafka.local_broker() as bootstrap:
+    from driftgate.local.kafka import broker
+
+    out = {"engine": engine}
+    with broker(engine) as bootstrap:
         topic = "bench.stream"
         kafka.create_topic(bootstrap, topic, 3)
         print(f"producing {len(events):,} records ...", file=sys.stderr)
@@ -477,6 +479,11 @@ def main(argv=None) -> int:
     ap.add_argument("--replays", type=int, default=3)
     ap.add_argument("--injections", type=int, default=50)
     ap.add_argument("--only", default="throughput,memory,detection,false_alarms,peers")
+    ap.add_argument(
+        "--engines",
+        default="apache-kafka,tansu",
+        help="brokers measured side by side (apache-kafka: 3 nodes)",
+    )
     ap.add_argument("-o", dest="fmt", choices=["table", "json"], default="table")
     args = ap.parse_args(argv)
     only = set(args.only.split(","))
@@ -489,7 +496,7 @@ def main(argv=None) -> int:
     out = {}
     if "throughput" in only:
         print("throughput ...", file=sys.stderr)
-        out["throughput"] = throughput(args, cfg)
+        out["throughput"] = [throughput(args, cfg, e) for e in args.engines.split(",")]
     if "memory" in only:
         print("memory ...", file=sys.stderr)
         out["memory"] = memory(cfg)
@@ -518,13 +525,12 @@ def main(argv=None) -> int:
 
 def table(out) -> str:
     lines = []
-    t = out.get("throughput")
-    if t:
+    for t in out.get("throughput", []):
         c, s = t["consume_only"], t["stream"]
         lines += [
-            f"throughput ({s['features']} features, one process): consume only {c['records_per_s']:,} records/s; "
-            f"stream {s['records_per_s']:,} records/s wall, {s['records_per_cpu_s']:,} per CPU second "
-            f"({s['panes_judged']} panes judged)",
+            f"throughput on {t['engine']} ({s['features']} features, one process): consume only "
+            f"{c['records_per_s']:,} records/s; stream {s['records_per_s']:,} records/s wall, "
+            f"{s['records_per_cpu_s']:,} per CPU second ({s['panes_judged']} panes judged)",
         ]
     m = out.get("memory")
     if m:

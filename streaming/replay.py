@@ -47,7 +47,13 @@ def produce(bootstrap: str, topic: str, events, partitions: int) -> int:
     p = Producer(producer_settings(bootstrap, **{"linger.ms": 20}))
     n = 0
     for t, record in events:
-        p.produce(topic, json.dumps(record).encode(), partition=n % partitions, timestamp=t)
+        value = json.dumps(record).encode()
+        while True:
+            try:
+                p.produce(topic, value, partition=n % partitions, timestamp=t)
+                break
+            except BufferError:  # the local queue is full: let acknowledgements drain it
+                p.poll(0.1)
         n += 1
         if n % 5000 == 0:
             p.poll(0)

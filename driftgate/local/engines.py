@@ -10,8 +10,12 @@ the command that fetches it). Registries are reached through their own clients
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -80,6 +84,27 @@ def mvn_copy(pom: Path, out: Path, progress: Callable[[str], None], *props: str)
             f"mvn could not fetch {pom.relative_to(CHECKOUT)}: {res.stdout.strip()[-800:]}\n"
             f"command: {' '.join(cmd)}"
         )
+
+
+def free_ports(n: int) -> List[int]:
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def die_with_parent() -> None:
+    """In the child before exec: killed when the process that started it dies
+    (so a killed test run or CLI leaves no broker behind)."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    os.setsid()
 
 
 def stamp(path: Path) -> None:

