@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sys
 import time
 import uuid
@@ -172,7 +171,6 @@ def run_region(
 
 def _run_held(config, root, data, span, force_retrain, schemas_dir, pushgateway, progress, run_id):
     layout = region_layout(config, root, data, schemas_dir)
-    metadata_path = layout.metadata_path
     required = list(config.features.all) + [config.features.label]
     preflight.check_schema_file(layout.schema_file, required)
     # the span example_gen will take (same rule, components.ingest.spans), checked first
@@ -191,25 +189,26 @@ def _run_held(config, root, data, span, force_retrain, schemas_dir, pushgateway,
     from pipelines.pipeline import create_pipeline
     from pipelines.schema_store import git_commit_of
 
-    os.makedirs(os.path.dirname(metadata_path), exist_ok=True)
-    pipeline = create_pipeline(
-        config,
-        layout,
-        span=span,  # None: example_gen chooses by the same rule when it runs
-        force_retrain=force_retrain,
-        schema_commit=git_commit_of(layout.schema_file),
-        pushgateway=pushgateway or "",
-        driftgate_version=driftgate_version(),
-        run_id=run_id,
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-            metadata_path
-        ),
-    )
-    handler = _ComponentProgress(progress)
-    t0 = time.time()
-    with _quiet_tfx(handler):
-        _runner(run_id).run(pipeline)
-    result = collect(config, layout, run_id)
+    # ML Metadata is SQLite: a local file (on a bucket root, a copy written back after the run)
+    with storage.local_file(layout.metadata_path) as metadata_path:
+        pipeline = create_pipeline(
+            config,
+            layout,
+            span=span,  # None: example_gen chooses by the same rule when it runs
+            force_retrain=force_retrain,
+            schema_commit=git_commit_of(layout.schema_file),
+            pushgateway=pushgateway or "",
+            driftgate_version=driftgate_version(),
+            run_id=run_id,
+            metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+                metadata_path
+            ),
+        )
+        handler = _ComponentProgress(progress)
+        t0 = time.time()
+        with _quiet_tfx(handler):
+            _runner(run_id).run(pipeline)
+        result = collect(config, layout, run_id, metadata_path)
     result.duration_s = round(time.time() - t0, 1)
     result.component_seconds = {k: round(v, 2) for k, v in handler.seconds.items()}
     if handler.skipped:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import glob
+import io
 import os
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
@@ -17,6 +18,7 @@ from typing import List, Optional, Sequence, Tuple
 from google.protobuf import text_format
 
 from components.ingest import check, formats, spans
+from driftgate.core import storage
 from driftgate.core.errors import DriftgateError
 from driftgate.core.vocabulary import LANDING_MANIFEST, SEALED_MARKER
 
@@ -40,15 +42,28 @@ def available_spans(data_dir: str, span_pattern: str) -> List[int]:
     """Span numbers arrived under ``data_dir``: with files matching
     ``span_pattern``, and sealed if landed from Kafka (the same rule as the
     ingestion component: ``components.ingest.spans.arrived``)."""
-    if not os.path.isdir(data_dir):
+    if not _is_dir(data_dir):
         return []
-    found = [p for g in spans.discovery_globs(span_pattern) for p in glob.glob(os.path.join(data_dir, g))]
-    return spans.arrived([os.path.relpath(p, data_dir) for p in found], span_pattern)
+    found = [p for g in spans.discovery_globs(span_pattern) for p in _glob(storage.join(data_dir, g))]
+    return spans.arrived([storage.relative(p, data_dir) for p in found], span_pattern)
+
+
+def _is_dir(path: str) -> bool:
+    return storage.exists(path) if storage.is_remote(path) else os.path.isdir(path)
+
+
+def _glob(pattern: str) -> List[str]:
+    """A folder's files by ``glob``; a bucket's by ``tf.io.gfile`` (as ExampleGen lists them)."""
+    if not storage.is_remote(pattern):
+        return glob.glob(pattern)
+    import tensorflow as tf
+
+    return tf.io.gfile.glob(pattern)
 
 
 def span_files(data_dir: str, span_pattern: str, span: Optional[int]) -> SpanFiles:
     """Resolves the span to ingest (newest when ``span`` is None) and its files."""
-    if not os.path.isdir(data_dir):
+    if not _is_dir(data_dir):
         raise PreflightError(
             f"data folder {data_dir} does not exist: prepare data first "
             f"(driftgate data flights --out DIR) or pass --data DIR"
@@ -59,8 +74,8 @@ def span_files(data_dir: str, span_pattern: str, span: Optional[int]) -> SpanFil
     if span is None:
         span = spans[-1]
     elif span not in spans:
-        folder = os.path.dirname(os.path.join(data_dir, span_pattern.replace("{SPAN}", str(span))))
-        if os.path.exists(os.path.join(folder, LANDING_MANIFEST)):
+        folder = storage.dirname(storage.join(data_dir, span_pattern.replace("{SPAN}", str(span))))
+        if storage.exists(storage.join(folder, LANDING_MANIFEST)):
             raise PreflightError(
                 f"{folder}: span {span} is still being landed from Kafka (no {SEALED_MARKER} yet); "
                 "it seals once the watermark passes its end (driftgate land)"
@@ -69,7 +84,7 @@ def span_files(data_dir: str, span_pattern: str, span: Optional[int]) -> SpanFil
             f"{data_dir}: span {span} not found (pattern '{span_pattern}'); "
             f"spans present: {', '.join(map(str, spans))}"
         )
-    files = sorted(glob.glob(os.path.join(data_dir, span_pattern.replace("{SPAN}", str(span)))))
+    files = sorted(_glob(storage.join(data_dir, span_pattern.replace("{SPAN}", str(span)))))
     return SpanFiles(span=span, files=tuple(files), rows=0)
 
 
@@ -92,12 +107,18 @@ def _rows(fmt: str, path: str) -> int:
     if fmt == formats.TFRECORD:
         return sum(len(b) for b in formats.tfrecord_records([path]))
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
+        with _text(path) as fh:
             reader = csv.reader(fh)
             next(reader, None)
             return sum(1 for row in reader if row)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DataBlocked(f"{path}: cannot read as CSV: {exc}") from exc
+
+
+def _text(path: str):
+    if storage.is_remote(path):
+        return io.TextIOWrapper(io.BytesIO(storage.read_bytes(path)), encoding="utf-8-sig", newline="")
+    return open(path, newline="", encoding="utf-8-sig")
 
 
 def check_schema_file(path: str, required: Sequence[str]) -> None:

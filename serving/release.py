@@ -237,12 +237,23 @@ def transact(
     """Applies ``change(state) -> state`` to the region's release state by
     compare-and-swap (re-read and re-applied when another writer committed
     first), then writes the configs. ``change`` raising ReleaseError leaves
-    everything as it was."""
+    everything as it was. When it raises after a lost race (re-read), the
+    error says that another writer changed the state first."""
     path = state_path(serving_dir)
-    committed = []
+    committed, revisions = [], []
 
     def apply(data: Optional[bytes]) -> str:
-        state = change(_parse_state(data, serving_dir, model_name, served))
+        state = _parse_state(data, serving_dir, model_name, served)
+        revisions.append(state.revision)
+        try:
+            state = change(state)
+        except ReleaseError as exc:
+            if revisions[0] == revisions[-1]:
+                raise
+            raise ReleaseError(
+                f"{path} was changed by another writer (revision {revisions[0]} -> {revisions[-1]}) "
+                f"after it was read; {exc}"
+            ) from None
         state.revision += 1
         committed[:] = [state]
         return json.dumps(asdict(state), indent=1)

@@ -103,23 +103,22 @@ def pushgateway():
 
 @pytest.fixture(scope="module")
 def gcs():
-    """A Cloud Storage JSON API server on loopback (``gcp-storage-emulator``),
-    reached through the real client library; yields ``gs://<bucket>``.
-    It ignores ``ifGenerationMatch`` (tests/serving/test_release_bucket.py)."""
-    import socket
-
-    from gcp_storage_emulator.server import create_server
+    """fake-gcs-server on loopback (``driftgate.local.gcs``: a Cloud Storage
+    JSON API server that answers a stale ``ifGenerationMatch`` with 412),
+    reached through the real client library; yields ``gs://<bucket>``. Built
+    with ``go install`` into the engine cache when missing (``make engines``)."""
+    import shutil
 
     from driftgate.core import storage
+    from driftgate.local import engines
+    from driftgate.local import gcs as fake_gcs
 
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    server = create_server("127.0.0.1", port, in_memory=True, default_bucket=GCS_BUCKET)
-    server.start()
+    why = fake_gcs.missing(engines.cache_dir())
+    if why is not None and shutil.which("go") is None:
+        pytest.skip(f"no bucket server: {why}")
+    server = fake_gcs.Server(buckets=[GCS_BUCKET]).start()
     old = os.environ.get("STORAGE_EMULATOR_HOST")
-    os.environ["STORAGE_EMULATOR_HOST"] = f"http://127.0.0.1:{port}"
+    os.environ["STORAGE_EMULATOR_HOST"] = server.url
     storage._client = None  # a client for this server
     yield f"gs://{GCS_BUCKET}"
     server.stop()
@@ -243,3 +242,35 @@ def region(tmp_path, saved_models):
     for v, name in ((1, "good"), (2, "good"), (3, "worse")):
         shutil.copytree(saved_models[name], base / str(v))
     return serving_dir
+
+
+KAFKA_ENV = "DRIFTGATE_TEST_KAFKA"  # "tansu" runs the Kafka tests on the fallback broker
+
+
+@pytest.fixture(scope="session")
+def kafka_engine():
+    """The Kafka the streaming tests run on, one per test process: a three-node
+    Apache Kafka cluster (KRaft, from the jars ``make engines`` fetched;
+    replication factor 3, ``min.insync.replicas=2``), or Tansu where no Java or
+    jars are here (or ``DRIFTGATE_TEST_KAFKA=tansu``); yields
+    ``(bootstrap, engine)`` and prints which ran."""
+    import sys
+
+    from driftgate.local import engines, tansu
+    from driftgate.local import kafka as local_kafka
+
+    forced = os.environ.get(KAFKA_ENV) == "tansu"
+    if forced or local_kafka.missing(engines.cache_dir()) is not None:
+        with tansu.tansu_broker() as bootstrap:
+            why = "forced" if forced else local_kafka.missing(engines.cache_dir())
+            print(f"\nKafka tests on Tansu ({why})", file=sys.stderr)
+            yield bootstrap, local_kafka.TANSU
+        return
+    with local_kafka.cluster(3) as c:
+        yield c.bootstrap, local_kafka.APACHE
+
+
+@pytest.fixture(scope="session")
+def broker(kafka_engine):
+    """The bootstrap servers of :func:`kafka_engine`."""
+    return kafka_engine[0]

@@ -246,12 +246,13 @@ def build(region: str, model_base_path: str, artifacts: Dict[str, object]) -> Ru
     return result
 
 
-def collect(config, layout, run_id: str) -> RunResult:
+def collect(config, layout, run_id: str, metadata_path: str = "") -> RunResult:
     """The RunResult of pipeline run ``run_id`` in the region's ML Metadata
-    (``layout.metadata_path``): the run record its recorder node wrote, else
-    built from the run's outputs."""
+    (``metadata_path``, by default ``layout.metadata_path``: the local copy
+    of a bucket root's): the run record its recorder node wrote, else built
+    from the run's outputs."""
     conn = metadata_store_pb2.ConnectionConfig()
-    conn.sqlite.filename_uri = layout.metadata_path
+    conn.sqlite.filename_uri = metadata_path or layout.metadata_path
     conn.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
     store = metadata_store.MetadataStore(conn)
     outputs, run_id = _node_outputs(store, run_id)

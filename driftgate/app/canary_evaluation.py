@@ -71,7 +71,10 @@ def evaluate_and_apply(
         served=config.serving.served_base_path(config.region),
     )
     result["region"] = config.region
-    execution = None if dry_run else analysis.record_in_mlmd(lay.metadata_path, config.region, result)
+    execution = None
+    if not dry_run:
+        with storage.local_file(lay.metadata_path) as metadata_path:  # SQLite: local (a bucket root's copy)
+            execution = analysis.record_in_mlmd(metadata_path, config.region, result)
     return CanaryEvaluation(
         region=config.region,
         span=span,

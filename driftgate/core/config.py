@@ -241,6 +241,8 @@ def region_data_dir(cfg: RegionConfig, data_override: Optional[str] = None) -> s
     relative path taken from the project root.
     """
     if data_override:
+        if storage.is_remote(data_override):  # a bucket URI, kept as it is
+            return storage.join(data_override, cfg.region)
         return str(Path(data_override).expanduser().resolve() / cfg.region)
     location = cfg.data.location.format(region=cfg.region)
     if storage.is_remote(location) or Path(location).is_absolute():

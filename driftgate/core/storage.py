@@ -273,7 +273,8 @@ def _copy_down(path: str, local: str) -> None:
         for blob in bucket.client.list_blobs(bucket, prefix=f"{name}/"):
             target = os.path.join(local, blob.name[len(name) + 1 :])
             os.makedirs(os.path.dirname(target), exist_ok=True)
-            blob.download_to_filename(target)
+            if not blob.name.endswith("/"):  # "<folder>/": a folder marker (tf.io.gfile.makedirs writes them)
+                blob.download_to_filename(target)
         return
     gfile = _gfile()
     for top, _, files in gfile.walk(path):
@@ -281,6 +282,37 @@ def _copy_down(path: str, local: str) -> None:
         os.makedirs(os.path.join(local, rel), exist_ok=True)
         for f in files:
             gfile.copy(posixpath.join(top, f), os.path.join(local, rel, f), overwrite=True)
+
+
+@contextlib.contextmanager
+def local_file(path: str) -> Iterator[str]:
+    """A local path for the one file at ``path``, for a library that opens files
+    by name (SQLite: ML Metadata): ``path`` itself when local (its folder made);
+    for a URI a temporary copy, downloaded when it exists and written back when
+    the block ends (on ``gs://`` by compare-and-swap against the generation
+    downloaded: Conflict when another writer replaced it meanwhile)."""
+    if not is_remote(path):
+        makedirs(dirname(path))
+        yield path
+        return
+    folder = tempfile.mkdtemp(prefix="driftgate-")
+    local = os.path.join(folder, posixpath.basename(path))
+    try:
+        if _is_gs(path):
+            data, token = read_versioned(path)
+        else:
+            data, token = (read_bytes(path) if exists(path) else None), None
+        if data is not None:
+            with open(local, "wb") as fh:
+                fh.write(data)
+        try:
+            yield local
+        finally:
+            new = open(local, "rb").read() if os.path.exists(local) else None
+            if new is not None and new != data:
+                write_if_unchanged(path, new, token) if _is_gs(path) else write_atomic(path, new)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextlib.contextmanager

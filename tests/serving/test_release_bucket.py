@@ -1,15 +1,15 @@
 """Release labels on a bucket root and under concurrent writers.
 
-- ``gs://`` through the real Cloud Storage client library against a Cloud
-  Storage JSON API server on loopback (``gcp-storage-emulator`` from PyPI):
-  push (smoke test on a downloaded copy), promote, roll back; the three configs
-  are objects that parse as ``ModelServerConfig`` with a ``gs://`` base path.
-  *Not proven here*: that Cloud Storage refuses a stale write. That server
-  ignores ``ifGenerationMatch`` (checked below, so this note goes stale
-  loudly if it ever starts honouring it), and no server on the registries
-  enforces it; the requests carry the precondition (asserted), and the
-  compare-and-swap loop those preconditions drive is proven on a local root,
-  where the same ``transact`` runs under real contention.
+- ``gs://`` through the real Cloud Storage client library against
+  fake-gcs-server on loopback (``driftgate.local.gcs``), which enforces
+  generation preconditions: push (smoke test on a downloaded copy), promote,
+  roll back; the three configs are objects that parse as ``ModelServerConfig``
+  with a ``gs://`` base path. A stale write is refused by the server (412,
+  ``storage.Conflict``) and leaves the object as it was; two writers that read
+  ``release.json`` at one generation race through ``release.promote``: the
+  server refuses the second write, exactly one promotion lands, the loser stops
+  naming ``release.json`` and the other writer, and every config on the bucket
+  is a whole ``ModelServerConfig`` of the winner's revision.
 - Local root: processes racing through ``release.transact`` without the region
   lock lose no update; an older config never replaces a newer one.
 """
@@ -84,21 +84,106 @@ def test_a_broken_model_on_a_bucket_is_rejected_and_labels_stay(gcs, saved_model
     assert release.load_state(serving_dir, MODEL).rejected == [2]
 
 
-def test_writes_carry_the_generation_precondition(gcs, upload_preconditions):
+def test_writes_carry_the_generation_precondition_and_a_stale_one_is_refused(gcs, upload_preconditions):
     """What reaches the server: ``ifGenerationMatch`` with the generation read
-    (0 for "must not exist"). The emulator then ignores it; Cloud Storage
-    answers 412, which ``storage`` turns into Conflict."""
+    (0 for "must not exist"); a stale one is answered 412, which ``storage``
+    turns into Conflict, and the object keeps its content and generation."""
     seen = upload_preconditions
     path = f"{gcs}/cas/state.json"
     data, token = storage.read_versioned(path)
     assert (data, token) == (None, 0)
     storage.write_if_unchanged(path, b"one", token)
-    data, token = storage.read_versioned(path)
-    assert data == b"one"  # token: the generation the server reported for it
-    storage.write_if_unchanged(path, b"two", token)
-    assert seen == [0, token]
-    storage.write_if_unchanged(path, b"stale", 0)  # the emulator does not enforce it
-    assert storage.read_bytes(path) == b"stale", "the emulator enforces preconditions now: test the Conflict"
+    data, first = storage.read_versioned(path)
+    assert data == b"one" and first != 0  # token: the generation the server reported for it
+    storage.write_if_unchanged(path, b"two", first)
+    assert seen == [0, first]
+    data, second = storage.read_versioned(path)
+    assert data == b"two" and second != first
+    for stale in (0, first):  # "must not exist", then the generation "one" had
+        with pytest.raises(storage.Conflict, match=r"cas/state\.json was changed by another writer"):
+            storage.write_if_unchanged(path, b"stale", stale)
+    assert seen == [0, first, 0, first]  # both reached the server, which refused them
+    assert storage.read_versioned(path) == (b"two", second)
+
+
+def _promote_race(gcs, monkeypatch, serving_dir):
+    """Two threads promote the canary of one state: each reads ``release.json``
+    (the same generation) and waits for the other before writing, so both
+    writes reach the server with that generation. Returns (outcomes by writer,
+    the writes of release.json as (writer, refused))."""
+    import threading
+
+    barrier, local, writes = threading.Barrier(2, timeout=30), threading.local(), []
+    read, write = storage.read_versioned, storage.write_if_unchanged
+    state_file = release.state_path(serving_dir)
+
+    def read_then_wait(path):
+        got = read(path)
+        if path == state_file and not getattr(local, "waited", False):
+            local.waited = True
+            barrier.wait()  # both have read before either writes
+        return got
+
+    def write_and_record(path, data, token):
+        try:
+            write(path, data, token)
+            refused = False
+        except storage.Conflict:
+            refused = True
+            raise
+        finally:
+            if path == state_file:
+                writes.append((threading.current_thread().name, refused))
+
+    monkeypatch.setattr(storage, "read_versioned", read_then_wait)
+    monkeypatch.setattr(storage, "write_if_unchanged", write_and_record)
+    outcomes = {}
+
+    def writer(name):
+        try:
+            outcomes[name] = release.promote(serving_dir, MODEL, reason=f"promoted by {name}")
+        except release.ReleaseError as exc:
+            outcomes[name] = exc
+
+    threads = [threading.Thread(target=writer, args=(n,), name=n) for n in ("alice", "bob")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return outcomes, writes
+
+
+def test_two_writers_promoting_from_one_revision_one_wins_the_bucket_refuses_the_other(gcs, monkeypatch):
+    serving_dir = f"{gcs}/race/serving/EWR"
+
+    def labelled(state):
+        state.stable, state.canary = 1, 2
+        return state
+
+    release.transact(serving_dir, MODEL, labelled)  # revision 1: stable 1, canary 2
+    outcomes, writes = _promote_race(gcs, monkeypatch, serving_dir)
+
+    won = {n: o for n, o in outcomes.items() if isinstance(o, release.ReleaseState)}
+    lost = {n: o for n, o in outcomes.items() if isinstance(o, release.ReleaseError)}
+    assert len(won) == 1 and len(lost) == 1, outcomes
+    (winner, state), (loser, error) = won.popitem(), lost.popitem()
+    assert (state.stable, state.canary, state.previous_stables, state.revision) == (2, None, [1], 2)
+    # the server refused the loser's write (412): its only refused write, and the winner's none
+    assert sorted(writes) == sorted([(winner, False), (loser, True)])
+    assert str(error) == (
+        f"{serving_dir}/release.json was changed by another writer (revision 1 -> 2) after it was read; "
+        f"{serving_dir}: no canary to promote (stable is 2)"
+    )
+    saved = json.loads(storage.read_text(f"{serving_dir}/release.json"))
+    assert saved["revision"] == 2 and [
+        h.get("reason") for h in saved["history"] if h["action"] == "promote"
+    ] == [f"promoted by {winner}"]
+    for name, labels in ((release.CONFIG_FILE, {"stable": 2}), ("stable.config", {"stable": 2})):
+        text = storage.read_text(f"{serving_dir}/{name}")  # whole, loadable, the winner's
+        assert text == release._config_text(state, labels)
+        assert text.startswith("# driftgate release revision 2\n")
+        assert _labels_at(serving_dir, name) == (f"{serving_dir}/{MODEL}", labels)
+    assert _labels_at(serving_dir, "canary.config")[1] == {"canary": 2}  # no canary: the stable
 
 
 _RACE = """

@@ -156,9 +156,8 @@ def test_racing_processes_exactly_one_wins(tmp_path):
 
 def test_bucket_lease_taken_with_generation_precondition(gcs, upload_preconditions):
     """On gs:// the lease is an object written with ifGenerationMatch (0 when
-    absent). The loopback server ignores that precondition (see
-    tests/serving/test_release_bucket.py), so what is proven here is the
-    protocol and the requests, not Cloud Storage refusing the loser."""
+    absent), and given back with the generation read (fake-gcs-server on
+    loopback; the refused loser is the next test)."""
     path, seen = f"{gcs}/EWR/run.lease", upload_preconditions
     with lease.held(path, "run-a"):
         assert seen == [0]
@@ -169,6 +168,45 @@ def test_bucket_lease_taken_with_generation_precondition(gcs, upload_preconditio
         generation = storage.read_versioned(path)[1]  # what the server reports for the held lease
     assert seen == [0, generation]  # the release carried the generation it read
     assert json.loads(storage.read_text(path))["released"] is True
+
+
+def test_two_runs_reading_a_free_bucket_lease_together_one_gets_it(gcs, monkeypatch):
+    """Both read the absent lease (generation 0) before either writes: the
+    server takes the first ``ifGenerationMatch=0`` write and refuses the
+    second (412); the loser re-reads and finds the winner holding it."""
+    path, refused = f"{gcs}/JFK/run.lease", []
+    barrier, local = threading.Barrier(2, timeout=30), threading.local()
+    read, write = storage.read_versioned, storage.write_if_unchanged
+
+    def read_then_wait(p):
+        got = read(p)
+        if not getattr(local, "waited", False):
+            local.waited = True
+            barrier.wait()
+        return got
+
+    def write_and_record(p, data, token):
+        try:
+            write(p, data, token)
+        except storage.Conflict:
+            refused.append(threading.current_thread().name)
+            raise
+
+    monkeypatch.setattr(storage, "read_versioned", read_then_wait)
+    monkeypatch.setattr(storage, "write_if_unchanged", write_and_record)
+    got = {}
+    threads = [
+        threading.Thread(target=lambda r=r: got.update({r: lease.Lease(path, r).try_acquire()}), name=r)
+        for r in ("run-a", "run-b")
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    (winner,) = [r for r, holder in got.items() if holder is None]
+    (loser,) = [r for r, holder in got.items() if holder is not None]
+    assert refused == [loser] and got[loser].run == winner
+    assert json.loads(storage.read_text(path))["holder"]["run"] == winner
 
 
 def test_run_id_from_where_kubeflow_writes_outputs():
