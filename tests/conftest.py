@@ -105,8 +105,10 @@ def pushgateway():
 def gcs():
     """fake-gcs-server on loopback (``driftgate.local.gcs``: a Cloud Storage
     JSON API server that answers a stale ``ifGenerationMatch`` with 412),
-    reached through the real client library; yields ``gs://<bucket>``. Built
-    with ``go install`` into the engine cache when missing (``make engines``)."""
+    reached through the real client library (``STORAGE_EMULATOR_HOST``) and by
+    TensorFlow's ``gs://`` (``driftgate.local.gcs_gateway``); yields
+    ``gs://<bucket>``. Built with ``go install`` into the engine cache when
+    missing (``make engines``)."""
     import shutil
 
     from driftgate.core import storage
@@ -116,17 +118,18 @@ def gcs():
     why = fake_gcs.missing(engines.cache_dir())
     if why is not None and shutil.which("go") is None:
         pytest.skip(f"no bucket server: {why}")
-    server = fake_gcs.Server(buckets=[GCS_BUCKET]).start()
-    old = os.environ.get("STORAGE_EMULATOR_HOST")
-    os.environ["STORAGE_EMULATOR_HOST"] = server.url
+    server = fake_gcs.Server(buckets=[GCS_BUCKET], tensorflow=True).start()
+    old = {k: os.environ.get(k) for k in server.env()}
+    os.environ.update(server.env())
     storage._client = None  # a client for this server
     yield f"gs://{GCS_BUCKET}"
     server.stop()
     storage._client = None
-    if old is None:
-        os.environ.pop("STORAGE_EMULATOR_HOST", None)
-    else:
-        os.environ["STORAGE_EMULATOR_HOST"] = old
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
 
 
 @pytest.fixture

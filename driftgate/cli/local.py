@@ -62,12 +62,15 @@ def kafka_cmd(brokers, port, directory, output_format):
             "brokers": brokers,
             "directory": str(c.directory),
         }
-        if output_format == output.JSON:
-            output.emit_json(info)
-        else:
-            click.echo(c.bootstrap)
-        output.progress(f"Apache Kafka {kafka.version()}: {brokers} node(s) ready; Ctrl-C stops them")
-        wait_for_signal()
+
+        def announce():  # once SIGTERM is caught: a caller may stop us as soon as it reads this
+            if output_format == output.JSON:
+                output.emit_json(info)
+            else:
+                click.echo(c.bootstrap)
+            output.progress(f"Apache Kafka {kafka.version()}: {brokers} node(s) ready; Ctrl-C stops them")
+
+        wait_for_signal(announce)
     finally:
         output.progress("stopping the Kafka nodes")
         c.stop()
@@ -98,16 +101,19 @@ def flink_cmd(taskmanagers, slots, port, directory, output_format):
             "beam_args": c.beam_args(parallelism=taskmanagers * slots),
             "job_server": job_server or str(flink.job_server_jar(engines.cache_dir())),
         }
-        if output_format == output.JSON:
-            output.emit_json(info)
-        else:
-            click.echo(c.rest_url)
-        output.progress(f"{info['engine']}: 1 JobManager, {taskmanagers} TaskManager(s) ready")
-        output.progress("beam_args for a region: " + " ".join(info["beam_args"]))
-        if job_server:
-            output.progress(f"warning: Beam cannot submit yet: {job_server}")
-        output.progress("Ctrl-C stops them")
-        wait_for_signal()
+
+        def announce():  # once SIGTERM is caught: a caller may stop us as soon as it reads this
+            if output_format == output.JSON:
+                output.emit_json(info)
+            else:
+                click.echo(c.rest_url)
+            output.progress(f"{info['engine']}: 1 JobManager, {taskmanagers} TaskManager(s) ready")
+            output.progress("beam_args for a region: " + " ".join(info["beam_args"]))
+            if job_server:
+                output.progress(f"warning: Beam cannot submit yet: {job_server}")
+            output.progress("Ctrl-C stops them")
+
+        wait_for_signal(announce)
     finally:
         output.progress("stopping the Flink processes")
         c.stop()
@@ -124,13 +130,16 @@ def flink_cmd(taskmanagers, slots, port, directory, output_format):
     show_default=True,
     help="bucket to create (repeatable)",
 )
+@click.option(
+    "--tensorflow", is_flag=True, help="also serve TensorFlow's gs:// (a TLS gateway; prints its variables)"
+)
 @output.output_option
-def gcs_cmd(port, buckets, output_format):
+def gcs_cmd(port, buckets, tensorflow, output_format):
     """Start fake-gcs-server (a Cloud Storage JSON API server that enforces
     generation preconditions) on loopback; print STORAGE_EMULATOR_HOST=..."""
     from driftgate.local import gcs
 
-    server = gcs.Server(port=port, buckets=buckets)
+    server = gcs.Server(port=port, buckets=buckets, tensorflow=tensorflow)
 
     def announce():  # once SIGTERM is caught: a caller may stop us as soon as it reads this
         if output_format == output.JSON:
@@ -144,7 +153,8 @@ def gcs_cmd(port, buckets, output_format):
                 }
             )
         else:
-            click.echo(f"{gcs.ENV}={server.url}")
+            for key, value in server.env().items():  # STORAGE_EMULATOR_HOST first
+                click.echo(f"{key}={value}")
         output.progress(f"{gcs.NAME} {gcs.VERSION} ready; Ctrl-C stops it")
 
     try:

@@ -4,7 +4,7 @@ Every location is named here once; the rest of driftgate asks a
 :class:`RegionLayout` instead of joining strings::
 
     <root>/<REGION>/pipeline/            TFX artifacts (pipeline root)
-    <root>/<REGION>/metadata.sqlite      ML Metadata (local runs)
+    <root>/<REGION>/metadata.sqlite      ML Metadata (local runs; on a bucket, a local copy while a run works)
     <root>/<REGION>/run.lease            who is running the region now
     <root>/<REGION>/state/               what the next run needs (statistics, history, releases)
     <root>/<REGION>/results/span-<N>.json

@@ -22,9 +22,12 @@ import datetime
 import http.client
 import http.server
 import ipaddress
+import socket
 import socketserver
 import ssl
-import threading
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Dict, Optional
 
@@ -136,25 +139,51 @@ class _Proxy(socketserver.ThreadingTCPServer):
     public_host = ""
 
 
+def serve(port: int, upstream_port: int, public_host: str, cert_file: str, key_file: str) -> None:
+    """Runs the gateway on ``127.0.0.1:port`` until the process is stopped."""
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert_file, key_file)
+    proxy = _Proxy(("127.0.0.1", port), _Handler)
+    proxy.tls, proxy.upstream_port, proxy.public_host = tls, upstream_port, public_host
+    proxy.serve_forever()
+
+
 class TensorFlowGateway:
     """The gateway in front of the bucket server on ``upstream_port`` (whose
-    ``-public-host`` is ``public_host``), in a thread of this process."""
+    ``-public-host`` is ``public_host``), as a process of its own: a thread of
+    a process that also runs TensorFlow would wait for the interpreter lock
+    that TensorFlow's file calls hold while they wait for the gateway."""
 
     def __init__(self, upstream_port: int, public_host: str, directory: Path):
         self.upstream_port, self.public_host, self.directory = upstream_port, public_host, Path(directory)
         self.port = engines.free_ports(1)[0]
-        self._proxy: Optional[_Proxy] = None
+        self.proc: Optional[subprocess.Popen] = None
         self.cert_file: Optional[Path] = None
 
-    def start(self) -> "TensorFlowGateway":
+    def start(self, timeout_s: float = 30.0) -> "TensorFlowGateway":
         self.cert_file, key_file = make_certificate(self.directory)
-        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        tls.load_cert_chain(str(self.cert_file), str(key_file))
-        self._proxy = _Proxy(("127.0.0.1", self.port), _Handler)
-        self._proxy.tls, self._proxy.upstream_port = tls, self.upstream_port
-        self._proxy.public_host = self.public_host
-        threading.Thread(target=self._proxy.serve_forever, name="gcs-gateway", daemon=True).start()
-        return self
+        args = [str(self.port), str(self.upstream_port), self.public_host, str(self.cert_file), str(key_file)]
+        with open(self.directory / "gateway.log", "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", __name__, *args],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=engines.die_with_parent,
+            )
+        deadline = time.time() + timeout_s
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return self
+            except OSError:
+                if self.proc.poll() is not None or time.time() > deadline:
+                    self.stop()
+                    log = (self.directory / "gateway.log").read_text(errors="replace")[-600:]
+                    raise RuntimeError(
+                        f"the TensorFlow gateway did not start: {log or '(no output)'}"
+                    ) from None
+                time.sleep(0.1)
 
     def env(self) -> Dict[str, str]:
         """What a process needs for TensorFlow's gs:// to reach the server (set
@@ -170,7 +199,15 @@ class TensorFlowGateway:
         }
 
     def stop(self) -> None:
-        if self._proxy is not None:
-            self._proxy.shutdown()
-            self._proxy.server_close()
-            self._proxy = None
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+if __name__ == "__main__":
+    port, upstream, host, cert, key = sys.argv[1:6]
+    serve(int(port), int(upstream), host, cert, key)

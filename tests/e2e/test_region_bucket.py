@@ -6,9 +6,10 @@ artifacts, the pushed SavedModel, ML Metadata (a local copy written back),
 the region state, results, reports and release configs are objects there.
 TensorFlow's own ``gs://`` file system reaches the server through
 ``driftgate.local.gcs_gateway`` (it has its endpoints built in); the driftgate
-code, through the Cloud Storage client library and ``STORAGE_EMULATOR_HOST``.
-The same spans on a local root (span 1 in process, span 2 by ``driftgate run``)
-decide the same, with the same metrics.
+code, through the Cloud Storage client library and ``STORAGE_EMULATOR_HOST``
+(the ``gcs`` fixture of tests/conftest.py sets up both). The same spans on a
+local root (span 1 in process, span 2 by ``driftgate run``) decide the same,
+with the same metrics.
 """
 
 import json
@@ -26,34 +27,7 @@ from tests.e2e.test_region_pipeline import _small_config
 
 pytestmark = pytest.mark.e2e
 
-BUCKET = "driftgate-e2e"
 VARYING = {"run_id", "duration_s", "component_seconds", "files", "serving_dir"}
-
-
-@pytest.fixture(scope="module")
-def bucket():
-    """fake-gcs-server and the TensorFlow gateway; the environment names both
-    (for this process and the ``driftgate run`` it starts), restored after."""
-    import shutil
-
-    from driftgate.local import engines, gcs
-
-    why = gcs.missing(engines.cache_dir())
-    if why is not None and shutil.which("go") is None:
-        pytest.skip(f"no bucket server: {why}")
-    with gcs.bucket_server(buckets=[BUCKET], tensorflow=True) as server:
-        old = {k: os.environ.get(k) for k in server.env()}
-        os.environ.update(server.env())
-        storage._client = None
-        try:
-            yield server
-        finally:
-            storage._client = None
-            for k, v in old.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
 
 
 def _cli_run(span: int, root: str, data: str) -> dict:
@@ -75,13 +49,14 @@ def _same(result: dict) -> dict:
 
 
 @pytest.fixture(scope="module")
-def runs(bucket, small_spans, tmp_path_factory):
+def runs(gcs, small_spans, tmp_path_factory):
+    """EWR spans 1 and 2 on ``<bucket>/e2e/runs`` with the spans in the bucket, then on a local root."""
     from pipelines.local_runner import run_region
 
-    data = f"gs://{BUCKET}/data"
+    data = f"{gcs}/e2e/data"
     for path in sorted(small_spans.rglob("*.csv")):
         storage.write_atomic(f"{data}/{path.relative_to(small_spans)}", path.read_bytes())
-    root, local_root = f"gs://{BUCKET}/runs", tmp_path_factory.mktemp("local") / "runs"
+    root, local_root = f"{gcs}/e2e/runs", tmp_path_factory.mktemp("local") / "runs"
     cwd_before = sorted(os.listdir("."))
     quiet = dict(progress=lambda _: None)
     return {

@@ -160,6 +160,7 @@ def test_invalid_yaml_names_file(regions):
 def test_data_override_and_relative_location(tmp_path):
     cfg = load_region_config("JFK")
     assert region_data_dir(cfg, str(tmp_path)) == str(tmp_path.resolve() / "JFK")
+    assert region_data_dir(cfg, "gs://bucket/data") == "gs://bucket/data/JFK"  # a URI kept as it is
     default = region_data_dir(cfg)
     assert default.endswith("demo/data/JFK") and Path(default).is_absolute()
 

@@ -64,3 +64,19 @@ def test_schema_missing_feature(tmp_path):
     preflight.check_schema_file(str(ok), ["a"])
     with pytest.raises(preflight.PreflightError, match="lacks configured feature"):
         preflight.check_schema_file(str(ok), ["a", "b"])
+
+
+def test_spans_in_a_bucket_are_found_counted_and_checked(gcs):
+    from driftgate.core import storage
+
+    data = f"{gcs}/preflight/EWR"
+    for n, text in ((1, "a,b\n1,2\n3,4\n"), (2, "\ufeffa,b\n5,6\n")):
+        storage.write_atomic(f"{data}/span-{n}/data.csv", text)
+    assert preflight.available_spans(data, PATTERN) == [1, 2]
+    sf = preflight.check_span(preflight.span_files(data, PATTERN, None), ["a", "b"])
+    assert (sf.span, sf.files, sf.rows) == (2, (f"{data}/span-2/data.csv",), 1)
+    assert preflight.check_span(preflight.span_files(data, PATTERN, 1), ["a"]).rows == 2
+    with pytest.raises(preflight.DataBlocked, match=r"span-1/data.csv: missing column\(s\) c"):
+        preflight.check_span(preflight.span_files(data, PATTERN, 1), ["a", "c"])
+    with pytest.raises(preflight.PreflightError, match="does not exist"):
+        preflight.span_files(f"{gcs}/preflight/JFK", PATTERN, None)

@@ -78,27 +78,50 @@ def test_the_command_prints_where_to_reach_it_serves_and_stops_on_sigterm():
     assert _gone(info["pid"])
 
 
-def test_the_command_prints_the_host_line():
+def test_the_command_prints_the_host_line_then_what_tensorflow_needs():
     proc = subprocess.Popen(
-        [sys.executable, "-m", "driftgate", "local", "gcs", "--bucket", "cli-bucket"],
+        [sys.executable, "-m", "driftgate", "local", "gcs", "--bucket", "cli-bucket", "--tensorflow"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=dict(os.environ),
     )
     try:
-        line = proc.stdout.readline().strip()
-        assert line.startswith("STORAGE_EMULATOR_HOST=http://127.0.0.1:")
-        urllib.request.urlopen(line.split("=", 1)[1] + "/storage/v1/b", timeout=5).close()
+        lines = [proc.stdout.readline().strip() for _ in range(7)]  # read before it stops
+        assert lines[0].startswith("STORAGE_EMULATOR_HOST=http://127.0.0.1:")
+        urllib.request.urlopen(lines[0].split("=", 1)[1] + "/storage/v1/b", timeout=5).close()
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0 and out == "", err[-1000:]
+    keys = {row.split("=", 1)[0] for row in lines}
+    assert {"HTTPS_PROXY", "CURL_CA_BUNDLE", "GOOGLE_AUTH_TOKEN_FOR_TESTING", "NO_PROXY"} <= keys
 
 
 def test_missing_names_the_build_command(tmp_path):
     why = gcs.missing(tmp_path)
     assert why.startswith(f"fake-gcs-server {gcs.VERSION} not built in {tmp_path}")
     assert f"go install {gcs.GO_MODULE}@{gcs.VERSION}" in why and engines.FETCH_HINT in why
+
+
+def test_the_tensorflow_gateway_tunnels_only_to_cloud_storage_and_stops_with_the_server():
+    import http.client
+
+    with gcs.bucket_server(buckets=("tf-bucket",), tensorflow=True) as server:
+        env, gateway = server.env(), server.gateway.proc.pid
+        assert env["STORAGE_EMULATOR_HOST"] == server.url and env["HTTPS_PROXY"].startswith(
+            "http://127.0.0.1:"
+        )
+        assert os.path.isfile(env["CURL_CA_BUNDLE"]) and "TF_USE_MODULAR_FILESYSTEM" not in env
+        host, port = env["HTTPS_PROXY"][len("http://") :].split(":")
+        for target, status in (("storage.googleapis.com:443", 200), ("example.org:443", 403)):
+            conn = http.client.HTTPConnection(host, int(port), timeout=5)
+            conn.request("CONNECT", target)
+            assert conn.getresponse().status == status
+            conn.close()
+        code = "import tensorflow as tf; tf.io.gfile.GFile('gs://tf-bucket/a/b.txt', 'w').write('hi')"
+        subprocess.run([sys.executable, "-c", code], env=dict(os.environ, **env), check=True, timeout=120)
+        assert server.client().bucket("tf-bucket").blob("a/b.txt").download_as_bytes() == b"hi"
+    assert _gone(gateway) and _gone(server.pid)
