@@ -107,6 +107,18 @@ def die_with_parent() -> None:
     os.setsid()
 
 
+def stop(proc: Optional[subprocess.Popen], timeout_s: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL after ``timeout_s``; waits for the process either way."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
 def stamp(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("ok\n")

@@ -348,11 +348,6 @@ def worker_pool(
             time.sleep(0.3)
         yield f"localhost:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        engines.stop(proc)
         if log:
             out.close()

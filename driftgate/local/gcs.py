@@ -189,13 +189,7 @@ class Server:
         if self.gateway is not None:
             self.gateway.stop()
             self.gateway = None
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        engines.stop(self.proc, timeout_s)
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None

@@ -199,13 +199,7 @@ class TensorFlowGateway:
         }
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        engines.stop(self.proc)
 
 
 if __name__ == "__main__":

@@ -50,8 +50,4 @@ def tansu_broker(timeout_s: float = 30.0) -> Iterator[str]:
                 time.sleep(0.2)
         yield bootstrap
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        engines.stop(proc)

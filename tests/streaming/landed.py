@@ -31,6 +31,28 @@ def lander(config_dir, data_dir, idle=3, extra=()):
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+def kill_at_random(config_dir, data_dir, rng, runs, longest_s, before_run=lambda i: None):
+    """Starts ``driftgate land`` ``runs`` times, each SIGKILLed after 1 to
+    ``longest_s`` seconds (start-up is ~1 s: some kills land before the first
+    checkpoint); returns (kills, records checkpointed after each run)."""
+    import signal
+    import time
+
+    checkpoint = os.path.join(data_dir, "EWR", files.CHECKPOINT)
+    kills, progress = 0, []
+    for i in range(runs):
+        before_run(i)
+        proc = lander(config_dir, data_dir)
+        time.sleep(rng.uniform(1.0, longest_s))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+        done = json.load(open(checkpoint))["next"] if os.path.exists(checkpoint) else {}
+        progress.append(sum(done.values()))
+    return kills, progress
+
+
 def produce(bootstrap, topic, events, partitions) -> Dict[Key, dict]:
     """Sends ``(event ms, record)`` round-robin with an idempotent ``acks=all``
     producer; returns each record by the (partition, offset) the broker gave it."""

@@ -15,7 +15,6 @@ loss (a killed node restarts on its own log), TLS/SASL."""
 import json
 import os
 import random
-import signal
 import threading
 import time
 
@@ -23,7 +22,7 @@ import pytest
 
 from driftgate.core.config import load_region_config
 from streaming import files, kafka, replay, spans
-from tests.streaming.landed import assert_exactly_once, lander, produce, region_yaml
+from tests.streaming.landed import assert_exactly_once, kill_at_random, lander, produce, region_yaml
 
 pytestmark = pytest.mark.e2e
 
@@ -161,23 +160,16 @@ def test_lander_killed_at_random_points_while_a_broker_restarts_lands_once(
     acked = produce(cluster.bootstrap, topic, events + tail, PARTITIONS)
     config_dir, data_dir = str(tmp_path / "regions"), str(tmp_path / "data")
     region_yaml(config_dir, cluster.bootstrap, topic)
-    rng = random.Random(31)
-    checkpoint = os.path.join(data_dir, "EWR", files.CHECKPOINT)
-    kills, progress, victim = 0, [], None
-    for i in range(14):
-        if i == 3:  # a broker dies while the lander is being killed and restarted
-            victim = cluster.leader(topic, 1)
-            cluster.kill(victim)
+    victim = []
+
+    def broker_faults(i):  # a broker dies while the lander is being killed and restarted
+        if i == 3:
+            victim.append(cluster.leader(topic, 1))
+            cluster.kill(victim[0])
         if i == 9:
-            cluster.restart(victim)
-        proc = lander(config_dir, data_dir)
-        time.sleep(rng.uniform(1.0, 3.0))  # start-up is ~1 s: some kills land before the first checkpoint
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
-        proc.wait()
-        done = json.load(open(checkpoint))["next"] if os.path.exists(checkpoint) else {}
-        progress.append(sum(done.values()))
+            cluster.restart(victim[0])
+
+    kills, progress = kill_at_random(config_dir, data_dir, random.Random(31), 14, 3.0, broker_faults)
     result = _finish(lander(config_dir, data_dir))
     assert kills >= 12
     assert any(0 < p < len(acked) for p in progress), progress  # killed mid-load, not only when idle

@@ -9,14 +9,12 @@ Kafka cluster, tests/conftest.py: kafka_engine). Brokers dying under it:
 import json
 import os
 import random
-import signal
-import time
 
 import pytest
 
 from driftgate.core.config import load_region_config
 from streaming import files, kafka, replay, spans
-from tests.streaming.landed import assert_exactly_once, lander, produce, region_yaml
+from tests.streaming.landed import assert_exactly_once, kill_at_random, lander, produce, region_yaml
 
 pytestmark = pytest.mark.e2e
 
@@ -39,18 +37,7 @@ def test_kill_9_at_random_points_lands_every_offset_exactly_once(broker, small_s
     acked = produce(broker, topic, events, PARTITIONS)
     config_dir, data_dir = str(tmp_path / "regions"), str(tmp_path / "data")
     region_yaml(config_dir, broker, topic)
-    rng = random.Random(23)
-    kills, progress = 0, []
-    checkpoint = os.path.join(data_dir, "EWR", files.CHECKPOINT)
-    for _ in range(8):
-        proc = lander(config_dir, data_dir)
-        time.sleep(rng.uniform(1.0, 2.5))  # start-up is ~1 s: some kills land before the first checkpoint
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
-        proc.wait()
-        done = json.load(open(checkpoint))["next"] if os.path.exists(checkpoint) else {}
-        progress.append(sum(done.values()))
+    kills, progress = kill_at_random(config_dir, data_dir, random.Random(23), 8, 2.5)
     proc = lander(config_dir, data_dir)
     out, err = proc.communicate(timeout=240)
     assert proc.returncode == 0, err.decode()[-2000:]
