@@ -9,7 +9,6 @@ what would otherwise end as a stack trace deep in ExampleGen.
 from __future__ import annotations
 
 import csv
-import glob
 import io
 import os
 from dataclasses import dataclass
@@ -44,21 +43,12 @@ def available_spans(data_dir: str, span_pattern: str) -> List[int]:
     ingestion component: ``components.ingest.spans.arrived``)."""
     if not _is_dir(data_dir):
         return []
-    found = [p for g in spans.discovery_globs(span_pattern) for p in _glob(storage.join(data_dir, g))]
+    found = [p for g in spans.discovery_globs(span_pattern) for p in storage.glob(storage.join(data_dir, g))]
     return spans.arrived([storage.relative(p, data_dir) for p in found], span_pattern)
 
 
 def _is_dir(path: str) -> bool:
     return storage.exists(path) if storage.is_remote(path) else os.path.isdir(path)
-
-
-def _glob(pattern: str) -> List[str]:
-    """A folder's files by ``glob``; a bucket's by ``tf.io.gfile`` (as ExampleGen lists them)."""
-    if not storage.is_remote(pattern):
-        return glob.glob(pattern)
-    import tensorflow as tf
-
-    return tf.io.gfile.glob(pattern)
 
 
 def span_files(data_dir: str, span_pattern: str, span: Optional[int]) -> SpanFiles:
@@ -84,7 +74,7 @@ def span_files(data_dir: str, span_pattern: str, span: Optional[int]) -> SpanFil
             f"{data_dir}: span {span} not found (pattern '{span_pattern}'); "
             f"spans present: {', '.join(map(str, spans))}"
         )
-    files = sorted(_glob(storage.join(data_dir, span_pattern.replace("{SPAN}", str(span)))))
+    files = sorted(storage.glob(storage.join(data_dir, span_pattern.replace("{SPAN}", str(span)))))
     return SpanFiles(span=span, files=tuple(files), rows=0)
 
 

@@ -117,6 +117,18 @@ def commit(consumer, topic: str, offsets: Dict[int, int], warn) -> None:
         warn(f"warning: offsets not committed to Kafka: {exc}")
 
 
+def _watermarks(consumer, topic: str, partitions: Iterable[int]):
+    """``(partition, (low, high) or None)``: each partition's offsets asked of its
+    leader (not librdkafka's cache); None when it does not answer within a second."""
+    from confluent_kafka import TopicPartition
+
+    for p in partitions:
+        try:
+            yield p, consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=1, cached=False)
+        except Exception:  # noqa: BLE001 - no answer: the callers decide what that means
+            yield p, None
+
+
 def consumer_lag(
     consumer, topic: str, committed: Dict[int, int], partitions: Iterable[int]
 ) -> Dict[int, int]:
@@ -125,16 +137,12 @@ def consumer_lag(
     minus that offset; what ``kafka-consumer-groups --describe`` calls LAG.
     A partition whose leader does not answer in a second is left out (a
     metric, never a failure)."""
-    from confluent_kafka import TopicPartition
-
-    out = {}
-    for p in partitions:
-        try:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=1, cached=False)
-        except Exception:  # noqa: BLE001 - a metric, never a failure
-            continue
-        out[p] = max(0, high - max(committed.get(p, low), low))
-    return out
+    return {
+        p: max(0, high - max(committed.get(p, low), low))
+        for p, offsets in _watermarks(consumer, topic, partitions)
+        if offsets is not None
+        for low, high in [offsets]
+    }
 
 
 def behind(consumer, topic: str, consumed: Dict[int, int], partitions: Iterable[int]) -> List[int]:
@@ -142,18 +150,11 @@ def behind(consumer, topic: str, consumed: Dict[int, int], partitions: Iterable[
     the high watermark, asked of the partition's leader, is past the consumed
     offset, or the leader did not answer within a second (a broker down, a
     leader moving). The watermark does not count them idle."""
-    from confluent_kafka import TopicPartition
-
-    out = []
-    for p in partitions:
-        try:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=1, cached=False)
-        except Exception:  # noqa: BLE001 - no answer: maybe behind, so not idle
-            out.append(p)
-            continue
-        if high > max(consumed.get(p, low), low):
-            out.append(p)
-    return out
+    return [
+        p
+        for p, offsets in _watermarks(consumer, topic, partitions)
+        if offsets is None or offsets[1] > max(consumed.get(p, offsets[0]), offsets[0])
+    ]
 
 
 def partitions(client, topic: str) -> Optional[list]:

@@ -67,9 +67,8 @@ class Lander:
         state = files.read_json(os.path.join(region_dir, files.CHECKPOINT)) or {}
         self.next: Dict[int, int] = {int(p): int(o) for p, o in state.get("next", {}).items()}
         self.consumed = dict(self.next)
-        self.resumed: set = (
-            set()
-        )  # partitions whose first record of this run was checked against the checkpoint
+        # partitions whose first record of this run was checked against the checkpoint
+        self.resumed: set = set()
         self.watermark = Watermark(
             cfg.land.allowed_lateness_s, cfg.land.idle_partition_s, state.get("watermark")
         )

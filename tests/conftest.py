@@ -259,18 +259,17 @@ def kafka_engine():
     ``(bootstrap, engine)`` and prints which ran."""
     import sys
 
-    from driftgate.local import engines, tansu
     from driftgate.local import kafka as local_kafka
 
-    forced = os.environ.get(KAFKA_ENV) == "tansu"
-    if forced or local_kafka.missing(engines.cache_dir()) is not None:
-        with tansu.tansu_broker() as bootstrap:
-            why = "forced" if forced else local_kafka.missing(engines.cache_dir())
-            print(f"\nKafka tests on Tansu ({why})", file=sys.stderr)
+    if os.environ.get(KAFKA_ENV) == "tansu":
+        with local_kafka.broker(local_kafka.TANSU) as bootstrap:
+            print("\nKafka tests on Tansu (forced)", file=sys.stderr)
             yield bootstrap, local_kafka.TANSU
         return
-    with local_kafka.cluster(3) as c:
-        yield c.bootstrap, local_kafka.APACHE
+    with local_kafka.any_broker(
+        3, progress=lambda line: print(f"\nKafka tests: {line}", file=sys.stderr)
+    ) as found:
+        yield found
 
 
 @pytest.fixture(scope="session")

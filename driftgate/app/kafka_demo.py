@@ -46,7 +46,7 @@ def replay_and_land(
     datasets.prepare_flights(csv_dir, months=sorted(set(months) | {max(months) + 1}))
     cfg = demo_config(cfg)
     topic = cfg.kafka.topic(cfg.region)
-    with any_broker(3, progress=progress) as (bootstrap, _engine, _replication):
+    with any_broker(3, progress=progress) as (bootstrap, _engine):
         kafka.create_topic(bootstrap, topic, 3)
         kafka.create_topic(bootstrap, cfg.kafka.dlq(cfg.region), 1)
         region_csv = os.path.join(csv_dir, cfg.region)
@@ -103,7 +103,7 @@ def live_stretch(
         replay.sampled(rows, broken_at, BROKEN_S, LIVE_RATE, field, seed=2, change=broken_upstream)
     )
     topic = cfg.kafka.topic(cfg.region)
-    with any_broker(3, progress=progress) as (bootstrap, _engine, _replication):
+    with any_broker(3, progress=progress) as (bootstrap, _engine):
         progress(f"live stretch: {len(events):,} records, the upstream breaks at +{CALM_S}s")
         kafka.create_topic(bootstrap, topic, 3)
         replay.produce(bootstrap, topic, events, 3)

@@ -295,6 +295,12 @@ def stream(
             f"{cfg.region}: watching {topic} ({len(starts)} partitions) against the training baseline "
             f"(span {baseline.span}); windows {', '.join(f'{w:g}s' for w in cfg.stream.windows_s)}"
         )
+
+        def tick(now: float) -> None:  # silent partitions with records on the broker are not idle
+            streamer.tick(
+                now, kafka.behind(consumer, topic, streamer.consumed, streamer.watermark.silent(now))
+            )
+
         began = last = lag_at = time.time()
         while not stop.is_set():
             msgs = consumer.consume(5000, timeout=0.2)
@@ -303,9 +309,7 @@ def stream(
             if good:
                 streamer.handle_batch(good, now)
                 last = now
-            streamer.tick(
-                now, kafka.behind(consumer, topic, streamer.consumed, streamer.watermark.silent(now))
-            )
+            tick(now)
             if metrics_port is not None and now - lag_at >= 10:
                 streamer.lag = kafka.consumer_lag(consumer, topic, streamer.next, starts)
                 lag_at = now
@@ -315,8 +319,7 @@ def stream(
                 if not kafka.behind(consumer, topic, streamer.consumed, starts):
                     break  # quiet and nothing waiting on the broker
                 last = now  # records are waiting (a slow or moving leader): not idle
-        now = time.time()
-        streamer.tick(now, kafka.behind(consumer, topic, streamer.consumed, streamer.watermark.silent(now)))
+        tick(time.time())
         streamer.checkpoint(time.time())
         consumer.close()
         dispatcher.drain()

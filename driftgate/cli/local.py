@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from typing import List
 
 import click
 
@@ -18,13 +19,20 @@ def local_group():
     """Start a real engine on loopback (Apache Kafka, Flink, a bucket server)."""
 
 
-def wait_for_signal(ready=lambda: None) -> None:
-    """Blocks until SIGTERM or SIGINT. ``ready()`` runs once both are caught:
-    announce readiness there, so a signal sent on seeing it is never lost."""
+def serve_until_signal(output_format: str, info: dict, lines: List[str], notes: List[str]) -> None:
+    """Shows where to reach the engine (``info`` as JSON with ``-o json``, else
+    ``lines`` on stdout; ``notes`` on stderr), then blocks until SIGTERM or
+    SIGINT. The handlers are installed first, so a caller that stops us as
+    soon as it reads the first line never kills us before them."""
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    ready()
+    if output_format == output.JSON:
+        output.emit_json(info)
+    else:
+        click.echo("\n".join(lines))
+    for note in notes:
+        output.progress(note)
     while not stop.wait(0.5):
         pass
 
@@ -62,15 +70,8 @@ def kafka_cmd(brokers, port, directory, output_format):
             "brokers": brokers,
             "directory": str(c.directory),
         }
-
-        def announce():  # once SIGTERM is caught: a caller may stop us as soon as it reads this
-            if output_format == output.JSON:
-                output.emit_json(info)
-            else:
-                click.echo(c.bootstrap)
-            output.progress(f"Apache Kafka {kafka.version()}: {brokers} node(s) ready; Ctrl-C stops them")
-
-        wait_for_signal(announce)
+        notes = [f"Apache Kafka {kafka.version()}: {brokers} node(s) ready; Ctrl-C stops them"]
+        serve_until_signal(output_format, info, [c.bootstrap], notes)
     finally:
         output.progress("stopping the Kafka nodes")
         c.stop()
@@ -101,19 +102,13 @@ def flink_cmd(taskmanagers, slots, port, directory, output_format):
             "beam_args": c.beam_args(parallelism=taskmanagers * slots),
             "job_server": job_server or str(flink.job_server_jar(engines.cache_dir())),
         }
-
-        def announce():  # once SIGTERM is caught: a caller may stop us as soon as it reads this
-            if output_format == output.JSON:
-                output.emit_json(info)
-            else:
-                click.echo(c.rest_url)
-            output.progress(f"{info['engine']}: 1 JobManager, {taskmanagers} TaskManager(s) ready")
-            output.progress("beam_args for a region: " + " ".join(info["beam_args"]))
-            if job_server:
-                output.progress(f"warning: Beam cannot submit yet: {job_server}")
-            output.progress("Ctrl-C stops them")
-
-        wait_for_signal(announce)
+        notes = [
+            f"{info['engine']}: 1 JobManager, {taskmanagers} TaskManager(s) ready",
+            "beam_args for a region: " + " ".join(info["beam_args"]),
+            *([f"warning: Beam cannot submit yet: {job_server}"] if job_server else []),
+            "Ctrl-C stops them",
+        ]
+        serve_until_signal(output_format, info, [c.rest_url], notes)
     finally:
         output.progress("stopping the Flink processes")
         c.stop()
@@ -141,25 +136,17 @@ def gcs_cmd(port, buckets, tensorflow, output_format):
 
     server = gcs.Server(port=port, buckets=buckets, tensorflow=tensorflow)
 
-    def announce():  # once SIGTERM is caught: a caller may stop us as soon as it reads this
-        if output_format == output.JSON:
-            output.emit_json(
-                {
-                    "engine": f"{gcs.NAME} {gcs.VERSION}",
-                    "url": server.url,
-                    "env": server.env(),
-                    "buckets": list(buckets),
-                    "pid": server.pid,
-                }
-            )
-        else:
-            for key, value in server.env().items():  # STORAGE_EMULATOR_HOST first
-                click.echo(f"{key}={value}")
-        output.progress(f"{gcs.NAME} {gcs.VERSION} ready; Ctrl-C stops it")
-
     try:
         server.start(progress=output.progress)
-        wait_for_signal(ready=announce)
+        info = {
+            "engine": f"{gcs.NAME} {gcs.VERSION}",
+            "url": server.url,
+            "env": server.env(),
+            "buckets": list(buckets),
+            "pid": server.pid,
+        }
+        lines = [f"{key}={value}" for key, value in server.env().items()]  # STORAGE_EMULATOR_HOST first
+        serve_until_signal(output_format, info, lines, [f"{gcs.NAME} {gcs.VERSION} ready; Ctrl-C stops it"])
     finally:
         output.progress(f"stopping {gcs.NAME}")
         server.stop()

@@ -127,6 +127,16 @@ def listdir(path: str) -> List[str]:
     return sorted(n.rstrip("/") for n in names)
 
 
+def glob(pattern: str) -> List[str]:
+    """Paths matching ``pattern``: a folder's by Python's glob, a bucket's by
+    ``tf.io.gfile.glob`` (as TFX's ExampleGen lists them)."""
+    if is_remote(pattern):
+        return _gfile().glob(pattern)
+    import glob as local_glob
+
+    return local_glob.glob(pattern)
+
+
 def read_bytes(path: str) -> bytes:
     if _is_gs(path):
         from google.api_core import exceptions

@@ -287,12 +287,6 @@ class Cluster:
         meta = admin.list_topics(topic, timeout=timeout_s).topics[topic]
         return meta.partitions[partition].leader
 
-    def high_watermarks(self, topic: str) -> Dict[int, int]:
-        return high_watermarks(self.bootstrap, topic)
-
-    def committed(self, group: str, topic: str) -> Dict[int, int]:
-        return committed(self.bootstrap, group, topic)
-
 
 def high_watermarks(bootstrap: str, topic: str) -> Dict[int, int]:
     """Each partition's high watermark, read from its leader (admin ListOffsets, latest)."""
@@ -342,29 +336,17 @@ def cluster(brokers: int = 3, **kw) -> Iterator[Cluster]:
         c.stop(timeout_s=5)
 
 
-@contextlib.contextmanager
-def any_broker(
-    brokers: int = 3, progress: Callable[[str], None] = lambda s: None
-) -> Iterator[Tuple[str, str, int]]:
-    """Apache Kafka when its jars and Java are here, else Tansu; yields
-    ``(bootstrap, engine, replication factor to use)`` and says which ran."""
+def engine_here() -> Tuple[str, Optional[str]]:
+    """The broker to start here: Apache Kafka when Java and its jars are present,
+    else Tansu; and why not Apache Kafka (None when it is)."""
     why = missing(engines.cache_dir())
-    if why is None:
-        with cluster(brokers) as c:
-            progress(f"broker: Apache Kafka {version()}, {brokers} node(s) at {c.bootstrap}")
-            yield c.bootstrap, APACHE, min(3, brokers)
-        return
-    from driftgate.local.tansu import tansu_broker
-
-    with tansu_broker() as bootstrap:
-        progress(f"broker: Tansu (fallback: {why}) at {bootstrap}")
-        yield bootstrap, TANSU, 1
+    return (APACHE if why is None else TANSU), why
 
 
 @contextlib.contextmanager
 def broker(engine: str, brokers: int = 3) -> Iterator[str]:
-    """A broker of the named engine (``apache-kafka``: ``brokers`` nodes; ``tansu``);
-    yields its bootstrap servers (benchmarks run both side by side)."""
+    """A broker of the named engine (``apache-kafka``: ``brokers`` nodes; ``tansu``:
+    one); yields its bootstrap servers."""
     if engine == TANSU:
         from driftgate.local.tansu import tansu_broker
 
@@ -373,3 +355,18 @@ def broker(engine: str, brokers: int = 3) -> Iterator[str]:
         return
     with cluster(brokers) as c:
         yield c.bootstrap
+
+
+@contextlib.contextmanager
+def any_broker(
+    brokers: int = 3, progress: Callable[[str], None] = lambda s: None
+) -> Iterator[Tuple[str, str]]:
+    """Apache Kafka when it can run here, else Tansu; yields ``(bootstrap, engine)``
+    and says which ran."""
+    engine, why = engine_here()
+    with broker(engine, brokers) as bootstrap:
+        if why is None:
+            progress(f"broker: Apache Kafka {version()}, {brokers} node(s) at {bootstrap}")
+        else:
+            progress(f"broker: Tansu (fallback: {why}) at {bootstrap}")
+        yield bootstrap, engine
