@@ -193,8 +193,7 @@ class Cluster:
                 cmd = self._java(
                     "kafka.tools.StorageTool",
                     "format",
-                    "-t",
-                    cluster_id,
+                    f"--cluster-id={cluster_id}",  # an id may begin with "-" (URL-safe base64)
                     "-c",
                     str(config),
                     log_dir=node.directory,

@@ -62,3 +62,13 @@ def test_local_kafka_starts_a_cluster_prints_it_and_stops_every_node(tmp_path):
     assert not [
         p for p in pids if os.path.exists(f"/proc/{p}") and "java" in open(f"/proc/{p}/cmdline").read()
     ]
+
+
+def test_a_cluster_id_beginning_with_a_dash_formats_and_starts(monkeypatch):
+    """Kafka's cluster ids are URL-safe base64: one in 64 begins with "-", which the
+    storage tool once read as an option (a fresh clone's test run hit it)."""
+    if local_kafka.missing(engines.cache_dir()) is not None:
+        pytest.skip(local_kafka.missing(engines.cache_dir()))
+    monkeypatch.setattr(local_kafka, "_random_uuid", lambda: "-AbCdEfGhIjKlMnOpQrStUw")
+    with local_kafka.cluster(1) as c:
+        assert (c.directory / "cluster.id").read_text().strip() == "-AbCdEfGhIjKlMnOpQrStUw"
