@@ -1,36 +1,39 @@
-"""``driftgate land``: a region's topic into sealed spans, exactly once.
+"""``driftgate land``: a region's topic into sealed spans, exactly once, on a
+disk or a bucket.
 
 The loop: consume, decode each record (``records``), put its row in the
 buffer of (span by event time, partition); poison records go to the
 dead-letter topic with their error; records of an already sealed span are
 late (quarantined or dropped). A checkpoint every ``land.checkpoint_s``
-seconds or ``land.checkpoint_records`` rows writes each buffer as one file,
-updates the span manifests, flushes the dead-letter producer and then, as
-its commit point, writes ``_land/checkpoint.json`` (next offset per
-partition, watermark state); only after that are offsets committed to Kafka
-(for lag dashboards; restart never reads them). A span whose end the
-watermark passed is checkpointed, its manifest completed with every file's
+seconds or ``land.checkpoint_records`` rows hands the buffers to the writer
+(``streaming.sink.writer``: stage each as one file, then, after the
+dead-letter producer is flushed, commit ``_land/checkpoint.json`` by
+compare-and-swap, then publish); only after that are offsets committed to
+Kafka (for lag dashboards; restart never reads them). A span whose end the
+watermark passed is checkpointed, its files checked against its manifest's
 sha256, and ``_SUCCESS`` written last. The loop wakes at least every second,
 so spans seal with no traffic.
 
-Recovery after any crash (``kill -9`` included): files at or past their
-partition's checkpointed offset, and their manifest entries, are deleted;
-unfinished temporary files too; consumption resumes at the checkpointed offsets.
-So every consumed offset lands in exactly one file, and no file is ever half
-written.
+At start the lander reads the checkpoint, recovers (publishes what was
+committed, deletes what was not) and claims the checkpoint with the next
+epoch; a lander that loses it to another stops at its next commit
+(``streaming.sink.commit.Fenced``). So every consumed offset lands in
+exactly one published file, and no file is ever half written, across
+``kill -9`` and a zombie lander alike.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
-from driftgate.core import storage
-from streaming import files, kafka, records, spans
+from streaming import kafka, records
+from streaming.sink.commit import Checkpoint
+from streaming.sink.format import CsvFormat
+from streaming.sink.partitioner import SpanPartitioner
+from streaming.sink.writer import SpanWriter
 from streaming.watermark import Watermark
 
 ERROR_HEADER = "driftgate-error"
@@ -56,6 +59,7 @@ class Lander:
         *,
         clock: Callable[[], float] = time.time,
         progress: Callable[[str], None] = lambda line: None,
+        run: Optional[str] = None,
     ):
         self.cfg = cfg
         self.region_dir = region_dir
@@ -63,8 +67,18 @@ class Lander:
         self.clock, self.progress = clock, progress
         self.topic = cfg.kafka.topic(cfg.region)
         self.columns = tuple(cfg.features.all) + (cfg.features.label,)
-        self.grain = cfg.land.span
-        state = files.read_json(os.path.join(region_dir, files.CHECKPOINT)) or {}
+        self.partitioner = SpanPartitioner(cfg.land.span)
+        self.checkpoint_file = Checkpoint(region_dir, cfg.region)
+        state = self.checkpoint_file.read()
+        self.writer = SpanWriter(
+            region_dir,
+            region=cfg.region,
+            topic=self.topic,
+            partitioner=self.partitioner,
+            fmt=CsvFormat(self.columns),
+            checkpoint=self.checkpoint_file,
+            progress=progress,
+        )
         self.next: Dict[int, int] = {int(p): int(o) for p, o in state.get("next", {}).items()}
         self.consumed = dict(self.next)
         # partitions whose first record of this run was checked against the checkpoint
@@ -78,35 +92,9 @@ class Lander:
         self.lag: Dict[int, int] = {}  # records past the checkpoint, per partition (metrics)
         self.last_checkpoint = clock()
         self.checkpoint_seconds = 0.0
-        self.recover()
-        landed = files.span_folders(region_dir)
-        self.sealed = {s for s, folder in landed if files.is_sealed(folder)}
-        self.open = {s for s, _ in landed} - self.sealed  # spans with files, not sealed yet
-
-    # -- recovery -----------------------------------------------------------
-
-    def recover(self) -> None:
-        """Deletes what an uncommitted checkpoint wrote (see module docstring)."""
-        removed = 0
-        for late in (False, True):
-            for _, folder in files.span_folders(self.region_dir, late):
-                for name in os.listdir(folder):
-                    parsed = files.parse_name(name)
-                    orphan = parsed is not None and parsed[2] >= self.next.get(parsed[1], 0)
-                    if orphan or files.is_temporary(name):
-                        os.unlink(os.path.join(folder, name))
-                        removed += 1
-                path = os.path.join(folder, files.MANIFEST)
-                manifest = files.read_json(path)
-                if manifest is not None:
-                    kept = {
-                        n: f for n, f in manifest["files"].items() if os.path.exists(os.path.join(folder, n))
-                    }
-                    if kept != manifest["files"]:
-                        manifest["files"] = kept
-                        files.write_manifest(folder, manifest)
-        if removed:
-            self.progress(f"{self.cfg.region}: recovered: removed {removed} uncommitted file(s)")
+        self.sealed, self.open = self.writer.recover(state)  # open: spans with files, not sealed yet
+        self.epoch = self.checkpoint_file.claim(self._state(clock()), run or f"land-{cfg.region}")
+        self.writer.claimed()
 
     # -- consuming ----------------------------------------------------------
 
@@ -145,7 +133,7 @@ class Lander:
         except records.Refused as exc:
             self.dead_letter(msg, str(exc))
         else:
-            span = spans.span_of(event_ms, self.grain)
+            span = self.partitioner.span(event_ms)
             late = span in self.sealed
             self.counts["records"] += 1
             if late:
@@ -186,38 +174,27 @@ class Lander:
         if mark is None:
             return
         buffered = {s for (late, s, _) in self.buffers if not late}
-        ready = sorted(s for s in self.open | buffered if spans.bounds(s, self.grain)[1] <= mark)
+        ready = sorted(s for s in self.open | buffered if self.partitioner.bounds(s)[1] <= mark)
         if ready:
             self.checkpoint(now)
             for s in ready:
                 self.seal(s, mark)
 
+    def _state(self, now: float) -> dict:
+        return {
+            "next": {str(p): o for p, o in self.consumed.items()},
+            "watermark": self.watermark.to_json(),
+            "counts": dict(self.counts),
+            "written_at": now,
+        }
+
     def checkpoint(self, now: float) -> None:
         began = time.perf_counter()
         written = 0
-        by_span: Dict[Tuple[bool, int], List[Tuple[int, Buffer]]] = {}
         for (late, span, p), buf in sorted(self.buffers.items()):
             if buf.rows:
-                by_span.setdefault((late, span), []).append((p, buf))
-        for (late, span), parts in by_span.items():
-            folder = files.span_dir(self.region_dir, span, late)
-            manifest = self._manifest(folder, span)  # written before the folder's first file: "being landed"
-            for p, buf in parts:
-                name = files.file_name(self.topic, p, buf.offsets[0])
-                data = files.csv_bytes(self.columns, buf.rows)
-                storage.write_atomic(os.path.join(folder, name), data)
-                manifest["files"][name] = {
-                    "partition": p,
-                    "first_offset": buf.offsets[0],
-                    "last_offset": buf.offsets[-1],
-                    "offsets": files.ranges(buf.offsets),
-                    "rows": len(buf.rows),
-                    "sha256": hashlib.sha256(data).hexdigest(),
-                }
+                self.writer.stage(span, late, p, buf.offsets, buf.rows)
                 written += 1
-            files.write_manifest(folder, manifest)
-            if not late:
-                self.open.add(span)
         if self.dead_letters:
             left = self.producer.flush(30)
             if left:
@@ -227,55 +204,20 @@ class Lander:
                 )
             self.dead_letters = 0
         self.counts["files"] += written
-        files.write_json(
-            os.path.join(self.region_dir, files.CHECKPOINT),
-            {
-                "next": {str(p): o for p, o in self.consumed.items()},
-                "watermark": self.watermark.to_json(),
-                "counts": dict(self.counts),
-                "written_at": now,
-            },
-        )
+        self.writer.commit(self._state(now))
+        self.writer.publish()
+        self.open |= {span for (late, span, _), buf in self.buffers.items() if buf.rows and not late}
         self.next = dict(self.consumed)
         self.buffers.clear()
         self.last_checkpoint = now
         self.checkpoint_seconds = time.perf_counter() - began
         self._commit_to_kafka()
 
-    def _manifest(self, folder: str, span: int) -> dict:
-        """The folder's manifest, created (and written) when it has none."""
-        manifest = files.read_json(os.path.join(folder, files.MANIFEST))
-        if manifest is None:
-            start, end = spans.bounds(span, self.grain)
-            manifest = {
-                "region": self.cfg.region,
-                "topic": self.topic,
-                "span": span,
-                "grain": self.grain,
-                "start_ms": start,
-                "end_ms": end,
-                "files": {},
-                "sealed": False,
-            }
-            files.write_manifest(folder, manifest)
-        return manifest
-
     def _commit_to_kafka(self) -> None:
         kafka.commit(self.consumer, self.topic, self.next, lambda s: self.progress(f"{self.cfg.region}: {s}"))
 
     def seal(self, span: int, mark: int) -> None:
-        folder = files.span_dir(self.region_dir, span)
-        path = os.path.join(folder, files.MANIFEST)
-        manifest = files.read_json(path)
-        for name, entry in manifest["files"].items():
-            actual = files.sha256(os.path.join(folder, name))
-            if actual != entry["sha256"]:
-                raise RuntimeError(
-                    f"{folder}/{name}: sha256 {actual} differs from the manifest's; not sealing"
-                )
-        manifest.update(sealed=True, watermark_ms=mark)
-        files.write_manifest(folder, manifest)
-        storage.write_atomic(os.path.join(folder, files.SUCCESS), b"")
+        manifest = self.writer.seal(span, mark)
         self.sealed.add(span)
         self.open.discard(span)
         self.counts["sealed"] += 1

@@ -1,8 +1,11 @@
 """``driftgate land``: runs a region's lander (``streaming.lander``) against
 its Kafka topic until stopped (SIGTERM/SIGINT: a last checkpoint, then exit),
 or until the topic has been quiet for ``exit_when_idle_s`` (every span the
-watermark passed is sealed by then; later ones stay open for the next run). One lander per region: it holds a lease under
-``<data>/<REGION>/_land/``.
+watermark passed is sealed by then; later ones stay open for the next run).
+``region_dir`` is a folder or a ``gs://`` prefix. One lander per region: it
+holds a lease under ``<data>/<REGION>/_land/``; a second one that got past it
+(a pod cut off while its lease expired) is fenced at its next commit
+(``streaming.sink.commit``).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional
 
-from driftgate.core import lease
+from driftgate.core import lease, storage
 from driftgate.core.config import RegionConfig
 from driftgate.core.errors import DriftgateError
 from streaming import kafka
@@ -52,9 +55,10 @@ def land(
             f"region {cfg.region} ({cfg.source_file}): data.source is {cfg.data.source!r}; "
             "set data.source: kafka to land it from its topic"
         )
-    if "://" in region_dir:
+    if storage.is_remote(region_dir) and not region_dir.startswith(storage.GS):
         raise LandError(
-            f"{region_dir}: driftgate land writes to a local folder or volume, not a bucket (yet)"
+            f"{region_dir}: driftgate land writes to a local folder or volume or to gs:// (it needs "
+            f"create-if-absent and compare-and-swap writes, which {region_dir.split(':')[0]}:// lacks here)"
         )
     conf = kafka.settings(cfg, bootstrap)
     topic = cfg.kafka.topic(cfg.region)
@@ -64,10 +68,10 @@ def land(
     for sig in (signal.SIGTERM, signal.SIGINT):
         if threading.current_thread() is threading.main_thread():
             signal.signal(sig, lambda *_: stop.set())
-    os.makedirs(os.path.join(region_dir, "_land"), exist_ok=True)
     run = f"land-{cfg.region}-{os.getpid()}"
-    with lease.held(os.path.join(region_dir, "_land", "lease.json"), run, progress=progress):
-        lander = Lander(cfg, region_dir, consumer, producer, progress=progress)
+    ttl = lease.pipeline_ttl(os.environ, lease.DEFAULT_TTL_S)
+    with lease.held(storage.join(region_dir, "_land", "lease.json"), run, ttl=ttl, progress=progress):
+        lander = Lander(cfg, region_dir, consumer, producer, progress=progress, run=run)
         if metrics_port is not None:
             from streaming import metrics
 

@@ -239,12 +239,13 @@ def run_id_from_uri(uri: str, pipeline_root: str) -> str:
     return parts[1] if len(parts) > 2 else ""
 
 
-def pipeline_ttl(environ) -> float:
-    """The lease TTL of a pipeline run (``DRIFTGATE_LEASE_TTL_S`` or 15 min)."""
+def pipeline_ttl(environ, default: float = PIPELINE_TTL_S) -> float:
+    """The lease TTL of a pipeline run, or of ``driftgate land`` with
+    ``default=DEFAULT_TTL_S`` (``DRIFTGATE_LEASE_TTL_S``, else ``default``)."""
     try:
-        return float(environ.get(TTL_ENV) or PIPELINE_TTL_S)
+        return float(environ.get(TTL_ENV) or default)
     except ValueError:
-        return PIPELINE_TTL_S
+        return default
 
 
 def renew_run(path: str, run: str, ttl: float) -> bool:

@@ -12,6 +12,26 @@ other URIs through ``tf.io.gfile``. TFX itself writes its artifacts with
 that several writers update (a scheduled run and a person promoting): on
 ``gs://`` with object generation preconditions (``ifGenerationMatch``), on a
 local path under a per-file lock comparing content digests.
+
+What each store guarantees, which the lander's exactly-once rests on
+(``streaming.sink``):
+
+========================  =============================  ==============================
+operation                 local folder / volume          gs:// (Cloud Storage)
+========================  =============================  ==============================
+``write_atomic``          temp file, fsync, rename:      one upload: an object exists
+                          old or new, never half         whole or not at all
+``create``                temp file, fsync, ``link``:    upload with
+                          refused when the name exists   ``ifGenerationMatch=0``
+``copy``                  hard link (create-if-absent)   read, then ``create``
+``write_if_unchanged``    digest check under a flock     ``ifGenerationMatch=<gen>``
+``list_files``            ``os.walk``                    strongly consistent listing
+``delete``                unlink                         delete (missing: False)
+========================  =============================  ==============================
+
+Other URIs (``s3://`` through ``tf.io.gfile``) read, write and list, but
+have no create-if-absent or compare-and-swap here: what needs them raises
+Unsupported naming the scheme.
 """
 
 from __future__ import annotations
@@ -190,6 +210,119 @@ def write_atomic(path: str, data: Union[bytes, str]) -> None:
             os.unlink(tmp)
 
 
+def create(path: str, data: Union[bytes, str]) -> bool:
+    """Creates ``path`` with ``data`` only if nothing is there yet; False (and
+    nothing written) when it exists. Whole or not at all, like ``write_atomic``.
+
+    gs://: one upload with ``ifGenerationMatch=0`` (the server refuses it when
+    any generation of the object exists). Local: a hidden temporary file,
+    fsync, then ``os.link`` onto the name (fails when the name exists; a
+    rename would replace it). Other schemes: Unsupported."""
+    faults.point("write", path)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    if _is_gs(path):
+        from google.api_core import exceptions
+
+        bucket, name = _gcs(path)
+        try:
+            bucket.blob(name).upload_from_string(data, if_generation_match=0)
+        except exceptions.PreconditionFailed:
+            return False
+        return True
+    if is_remote(path):
+        raise Unsupported(f"{path}: create-if-absent needs a local path or gs:// (not {path.split(':')[0]}://)")
+    makedirs(dirname(path))
+    tmp = os.path.join(os.path.dirname(path), f"{TMP_PREFIX}{uuid.uuid4().hex}-{os.path.basename(path)}.part")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        os.unlink(tmp)
+
+
+def copy(src: str, dst: str, data: Optional[bytes] = None) -> bool:
+    """Copies the file ``src`` to ``dst`` only if ``dst`` does not exist yet
+    (False when it does). Local: a hard link (same folder tree), else a copy.
+    Elsewhere: ``src`` read through the client (or ``data``, its bytes when the
+    caller holds them) and written by ``create``; a server-side copy would save
+    the bytes, but the bucket server the tests run (fake-gcs-server 1.56)
+    ignores ``ifGenerationMatch`` on copy and rewrite, and the precondition is
+    what makes a repeated copy safe. FileNotFoundError when ``src`` is gone."""
+    if not is_remote(src) and not is_remote(dst):
+        faults.point("write", dst)
+        makedirs(dirname(dst))
+        try:
+            os.link(src, dst)
+            return True
+        except FileExistsError:
+            return False
+        except FileNotFoundError:
+            raise
+        except OSError:
+            pass  # another file system: copy the bytes
+    return create(dst, read_bytes(src) if data is None else data)
+
+
+def delete(path: str) -> bool:
+    """Deletes the file ``path``; False when it was not there."""
+    faults.point("delete", path)
+    if _is_gs(path):
+        from google.api_core import exceptions
+
+        bucket, name = _gcs(path)
+        try:
+            bucket.blob(name).delete()
+        except exceptions.NotFound:
+            return False
+        return True
+    if is_remote(path):
+        if not _gfile().exists(path):
+            return False
+        _gfile().remove(path)
+        return True
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def list_files(folder: str) -> List[str]:
+    """Every file under ``folder``, at any depth, as paths relative to it
+    ("span-3/x.csv"), sorted; [] when there is none. On gs:// one listing of
+    the prefix (strongly consistent: an object whose upload returned is
+    listed); folder markers are not files."""
+    folder = str(folder).rstrip("/")
+    if _is_gs(folder):
+        bucket, name = _gcs(folder)
+        prefix = f"{name}/" if name else ""
+        return sorted(
+            b.name[len(prefix) :]
+            for b in bucket.client.list_blobs(bucket, prefix=prefix)
+            if not b.name.endswith("/")
+        )
+    if is_remote(folder):
+        gfile = _gfile()
+        if not gfile.exists(folder):
+            return []
+        return sorted(
+            posixpath.join(top[len(folder) :].lstrip("/"), f) for top, _, fs in gfile.walk(folder) for f in fs
+        )
+    out = []
+    for top, _, fs in os.walk(folder):
+        rel = os.path.relpath(top, folder)
+        out += [f if rel == "." else os.path.join(rel, f) for f in fs]
+    return sorted(out)
+
+
 @contextlib.contextmanager
 def _file_lock(path: str) -> Iterator[None]:
     """Exclusive lock for one local file's compare-and-swap (held for a read
@@ -231,20 +364,22 @@ def read_versioned(path: str) -> Tuple[Optional[bytes], object]:
     return data, _digest(data)
 
 
-def write_if_unchanged(path: str, data: Union[bytes, str], token: object) -> None:
+def write_if_unchanged(path: str, data: Union[bytes, str], token: object) -> object:
     """Writes ``data`` only if ``path`` is still as ``read_versioned`` saw it
-    (``token``); raises Conflict otherwise. Atomic like ``write_atomic``."""
+    (``token``); raises Conflict otherwise. Atomic like ``write_atomic``.
+    Returns the token of what it wrote (the next compare-and-swap's)."""
     if isinstance(data, str):
         data = data.encode("utf-8")
     if _is_gs(path):
         from google.api_core import exceptions
 
         bucket, name = _gcs(path)
+        blob = bucket.blob(name)
         try:
-            bucket.blob(name).upload_from_string(data, if_generation_match=token)
+            blob.upload_from_string(data, if_generation_match=token)
         except exceptions.PreconditionFailed:
             raise Conflict(f"{path} was changed by another writer") from None
-        return
+        return blob.generation
     if is_remote(path):
         raise Unsupported(
             f"{path}: compare-and-swap writes need a local path or gs:// (not {path.split(':')[0]}://)"
@@ -254,6 +389,7 @@ def write_if_unchanged(path: str, data: Union[bytes, str], token: object) -> Non
         if _digest(current) != token:
             raise Conflict(f"{path} was changed by another writer")
         write_atomic(path, data)
+    return _digest(data)
 
 
 def update(path: str, change, attempts: int = 20) -> bool:

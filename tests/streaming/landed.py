@@ -2,6 +2,7 @@
 land``, the command as a subprocess, records produced with their offsets, and
 what landed read back record by record."""
 
+import hashlib
 import json
 import os
 import subprocess
@@ -87,31 +88,35 @@ def produce(bootstrap, topic, events, partitions) -> Dict[Key, dict]:
     return acked
 
 
-def landed(region_dir) -> Dict[Key, tuple]:
-    """Every landed row by (partition, offset), from the manifests and files;
-    fails on a temporary file, a file not in its manifest, a wrong checksum or
-    row count, or an offset in two files."""
-    import csv
+def landed(region_dir, staged_ok=False) -> Dict[Key, tuple]:
+    """Every landed row by (partition, offset), from the manifests and files
+    of a folder or a ``gs://`` prefix; fails on a temporary or staged file
+    left behind, a file not in its manifest, a wrong checksum or row count,
+    or an offset in two files. ``staged_ok``: staged files (never visible to a
+    reader) may remain, as a fenced lander leaves them until the live one seals."""
+    from driftgate.core import storage
+    from streaming.sink.format import CsvFormat
 
+    region_dir = str(region_dir)
+    listing = files.Listing(region_dir)
+    assert staged_ok or not listing.pending, f"staged files left behind: {listing.pending[:5]}"
     out: Dict[Key, tuple] = {}
-    for late in (False, True):
-        for _span, folder in files.span_folders(region_dir, late):
-            names = os.listdir(folder)
-            assert not [n for n in names if files.is_temporary(n)], names
-            manifest = json.load(open(os.path.join(folder, files.MANIFEST)))
-            assert sorted(n for n in names if n.endswith(".csv")) == sorted(manifest["files"])
-            for name, entry in manifest["files"].items():
-                path = os.path.join(folder, name)
-                assert files.sha256(path) == entry["sha256"], path
-                with open(path, newline="") as fh:
-                    rows = [tuple(r) for r in csv.reader(fh)][1:]
-                assert len(rows) == entry["rows"], path
-                offsets = [o for a, b in entry["offsets"] for o in range(a, b + 1)]
-                assert len(offsets) == len(rows), path
-                for off, row in zip(offsets, rows, strict=True):
-                    key = (entry["partition"], off)
-                    assert key not in out, f"offset {key} landed twice"
-                    out[key] = row
+    for folder, names in sorted(listing.folders.items()):
+        assert not [n for n in names if files.is_temporary(n)], names
+        path = storage.join(region_dir, *folder.split("/"))
+        manifest = json.loads(storage.read_bytes(storage.join(path, files.MANIFEST)))
+        assert sorted(n for n in names if n.endswith(".csv")) == sorted(manifest["files"]), folder
+        for name, entry in manifest["files"].items():
+            data = storage.read_bytes(storage.join(path, name))
+            assert hashlib.sha256(data).hexdigest() == entry["sha256"], name
+            rows = CsvFormat.decode(data)[1]
+            assert len(rows) == entry["rows"], name
+            offsets = [o for a, b in entry["offsets"] for o in range(a, b + 1)]
+            assert len(offsets) == len(rows), name
+            for off, row in zip(offsets, rows, strict=True):
+                key = (entry["partition"], off)
+                assert key not in out, f"offset {key} landed twice"
+                out[key] = row
     return out
 
 
