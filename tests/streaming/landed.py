@@ -25,11 +25,13 @@ def region_yaml(folder, bootstrap, topic, checkpoint_records=3000):
         )
 
 
-def lander(config_dir, data_dir, idle=3, extra=()):
+def lander(config_dir, data_dir, idle=3, extra=(), env=None):
     """``driftgate land`` as a subprocess (``-o json`` on stdout)."""
     cmd = [sys.executable, "-m", "driftgate", "land", "--region", "EWR", "--config-dir", config_dir]
     cmd += ["--data", data_dir, "--exit-when-idle", str(idle), "-o", "json", *extra]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **(env or {})}
+    )
 
 
 def kill_at_random(config_dir, data_dir, rng, runs, longest_s, before_run=lambda i: None):
@@ -39,7 +41,9 @@ def kill_at_random(config_dir, data_dir, rng, runs, longest_s, before_run=lambda
     import signal
     import time
 
-    checkpoint = os.path.join(data_dir, "EWR", files.CHECKPOINT)
+    from driftgate.core import storage
+
+    checkpoint = storage.join(data_dir, "EWR", files.CHECKPOINT)
     kills, progress = 0, []
     for i in range(runs):
         before_run(i)
@@ -49,7 +53,7 @@ def kill_at_random(config_dir, data_dir, rng, runs, longest_s, before_run=lambda
             proc.send_signal(signal.SIGKILL)
             kills += 1
         proc.wait()
-        done = json.load(open(checkpoint))["next"] if os.path.exists(checkpoint) else {}
+        done = (files.read_json(checkpoint) or {}).get("next", {})
         progress.append(sum(done.values()))
     return kills, progress
 
