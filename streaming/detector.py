@@ -26,13 +26,18 @@ Everything is a function of the records' event times and values, never of
 the wall clock: the same records give the same scores, events and episodes
 (cell counts exactly; a pane's float sums to rounding, which depends on how
 its records were batched).
+
+Its state does not grow with time: the panes inside the longest window (and
+those not closed yet), at most one open episode and one CUSUM per feature (a
+cleared episode is forgotten), the newest finding per feature, test and
+window, one running sum per window.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from driftgate.core.config import Tier
 from driftgate.core.vocabulary import CRITICAL, NONE, WARNING
@@ -101,6 +106,8 @@ class Detector:
         thresholds: Thresholds,
         tier: Callable[[str, str], Tier],
         state: Optional[dict] = None,
+        *,
+        keep_judged: bool = False,
     ):
         self.baseline, self.cfg, self.thresholds, self.tier = baseline, cfg, thresholds, tier
         self.pane_ms = int(cfg.pane_s * 1000)
@@ -118,7 +125,9 @@ class Detector:
             (f, t, w): Finding(**x) for f, t, w, x in state.get("latest", [])
         }
         self.sums: Dict[int, Tuple[int, Counts]] = {}  # window panes -> (last pane, running sum)
-        self.judged: List[Tuple[int, Counts]] = []  # panes judged since the caller last cleared it
+        # panes judged since the caller last cleared it (``keep_judged``: the
+        # stream watcher clears it every tick; kept by no one else, so not kept)
+        self.judged: Optional[List[Tuple[int, Counts]]] = [] if keep_judged else None
 
     # -- records ------------------------------------------------------------
 
@@ -157,7 +166,7 @@ class Detector:
                 self.panes[t].bound(self.cfg.max_new_categories)
             out += self.judge(t)
             self.closed = t
-            if t in self.panes:
+            if t in self.panes and self.judged is not None:
                 self.judged.append((t, self.panes[t]))
             for p in [p for p in self.panes if p <= t - self.keep]:
                 del self.panes[p]
@@ -288,9 +297,14 @@ class Detector:
 
     # -- state --------------------------------------------------------------
 
-    def to_json(self) -> dict:
+    def to_json(self, panes: Optional[Iterable[int]] = None) -> dict:
+        """The state as JSON; ``panes``: only these panes (default all). A
+        pane once judged never changes (late records are counted, not
+        added), so the stream watcher writes each closed pane once
+        (``streaming.streamer``) and only the open ones here."""
+        keys = sorted(self.panes) if panes is None else sorted(p for p in panes if p in self.panes)
         return {
-            "panes": {str(k): v.to_json() for k, v in sorted(self.panes.items())},
+            "panes": {str(k): self.panes[k].to_json() for k in keys},
             "closed": self.closed,
             "cusum": self.cusum,
             "episodes": {f: asdict(e) for f, e in self.episodes.items()},

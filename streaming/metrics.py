@@ -4,12 +4,15 @@ live state on every scrape. Lander: records, late records, dead letters,
 files, sealed spans (counters, kept across restarts in the checkpoint), the
 watermark and its lag behind the wall clock, rows buffered, the last
 checkpoint's time and duration, consumer lag per partition. Stream: records, late and refused records,
-panes judged, events, consumer lag per partition, watermark lag, every
-window's newest score and threshold, open episodes, CUSUM, alert outcomes
-and the dispatch-time histogram."""
+panes judged, events, transitions dropped from the result's list, consumer
+lag per partition, watermark lag, every window's newest score and threshold,
+open episodes, CUSUM, alert outcomes and the dispatch-time histogram (both
+kept as running counts, so a watcher that runs for months holds no list of
+its alerts)."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
@@ -91,6 +94,30 @@ def serve(lander, port: int, addr: str = "0.0.0.0"):
 DISPATCH_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
+class Durations:
+    """A histogram's cumulative bucket counts, sum and count, kept as they
+    come (constant memory however many are observed)."""
+
+    def __init__(self, buckets=DISPATCH_BUCKETS):
+        self.buckets = tuple(buckets)
+        self.counts = [0] * len(self.buckets)
+        self.sum, self.count = 0.0, 0
+        self.lock = threading.Lock()  # observed by the dispatcher's thread, read by a scrape's
+
+    def observe(self, seconds: float) -> None:
+        with self.lock:
+            for i, b in enumerate(self.buckets):
+                if seconds <= b:
+                    self.counts[i] += 1
+            self.sum += seconds
+            self.count += 1
+
+    def snapshot(self):
+        """(cumulative count per bucket, sum, count)."""
+        with self.lock:
+            return list(self.counts), self.sum, self.count
+
+
 class StreamCollector:
     """Metrics of a running stream watcher (``driftgate stream --metrics-port``),
     read from its live state on every scrape."""
@@ -102,13 +129,17 @@ class StreamCollector:
         s = self.streamer
         region = s.cfg.region
         det = s.detector
-        counts = {**det.counts, **s.counts}
+        counts = {**det.counts, **s.counts, "transitions_dropped": s.transitions_dropped}
         for key, doc in (
             ("records", "records counted into panes"),
             ("late", "records of a pane already judged (counted here only)"),
             ("refused", "records without a JSON object or an event time"),
             ("panes", "panes judged"),
             ("events", "feature-panes with a score over its threshold"),
+            (
+                "transitions_dropped",
+                "episode transitions sent, then dropped from the result's list (stream.keep_transitions; this process)",
+            ),
         ):
             c = CounterMetricFamily(f"driftgate_stream_{key}", doc, labels=["region"])
             c.add_metric([region], float(counts.get(key, 0)))
@@ -157,22 +188,18 @@ class StreamCollector:
         sent = CounterMetricFamily(
             "driftgate_stream_alerts", "alert transitions handled, by outcome", labels=["region", "outcome"]
         )
-        by = {}
-        for o in list(self.dispatcher.outcomes):
-            key = o["outcome"].split(":")[0]
-            by[key] = by.get(key, 0) + 1
-        for k, n in sorted(by.items()):
+        for k, n in sorted(dict(self.dispatcher.by_outcome).items()):
             sent.add_metric([region, k], float(n))
         yield sent
-        seconds = list(self.dispatcher.seconds)
+        counts, total, count = self.dispatcher.dispatch.snapshot()
         h = HistogramMetricFamily(
             "driftgate_stream_alert_dispatch_seconds",
             "from the judged pane to the alert handled",
             labels=["region"],
         )
-        buckets = [(str(b), float(sum(1 for x in seconds if x <= b))) for b in DISPATCH_BUCKETS]
-        buckets.append(("+Inf", float(len(seconds))))
-        h.add_metric([region], buckets, sum_value=float(sum(seconds)))
+        buckets = [(str(b), float(n)) for b, n in zip(DISPATCH_BUCKETS, counts, strict=True)]
+        buckets.append(("+Inf", float(count)))
+        h.add_metric([region], buckets, sum_value=total)
         yield h
 
 

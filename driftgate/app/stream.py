@@ -13,6 +13,13 @@ from the environment) from a background thread, so a slow receiver never
 holds the consumer; each is recorded the moment it is sent (an episode is
 alerted once across restarts). A failed send is logged and counted, never
 fatal. One watcher per region: a lease under ``<data>/<REGION>/_stream/``.
+
+Made to run for months: the result lists the newest ``stream.keep_transitions``
+transitions and alert outcomes (``counts["transitions_dropped"]`` counts the
+older ones, all sent); the alert outcomes and dispatch times behind the
+metrics are running counts; and after every checkpoint an alert record that
+no restart can need again (sent before the checkpoint, its episode no longer
+open in it) is dropped from ``alerts.json``.
 """
 
 from __future__ import annotations
@@ -23,8 +30,9 @@ import queue
 import signal
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Deque, Dict, List, Optional
 
 from driftgate.core import lease, storage
 from driftgate.core.config import RegionConfig
@@ -42,11 +50,11 @@ class StreamResult:
     region: str
     topic: str
     baseline_span: Optional[int]
-    counts: Dict[str, int]
+    counts: Dict[str, int]  # with transitions_dropped: older transitions not listed below
     episodes: List[dict]
-    alerts: List[dict]
+    alerts: List[dict]  # the newest stream.keep_transitions outcomes
     next_offsets: Dict[int, int]
-    transitions: List[dict]
+    transitions: List[dict]  # the newest stream.keep_transitions, oldest first
 
 
 def load_baseline(cfg: RegionConfig, root: str, baseline_span: Optional[int] = None):
@@ -150,11 +158,14 @@ class Dispatcher:
 
     def __init__(self, cfg: RegionConfig, sent_path: str, env=os.environ, progress=lambda line: None):
         from streaming import files
+        from streaming.metrics import Durations
 
         self.cfg, self.sent_path, self.env, self.progress = cfg, sent_path, env, progress
         self.sent: Dict[str, dict] = files.read_json(sent_path) or {}
-        self.outcomes: List[dict] = []
-        self.seconds: List[float] = []  # detection (hand-over) to sent
+        self.lock = threading.Lock()  # ``sent``: written by the sending thread, pruned after checkpoints
+        self.outcomes: Deque[dict] = deque(maxlen=cfg.stream.keep_transitions)  # the newest
+        self.by_outcome: Dict[str, int] = {}  # every outcome so far, by kind (metrics)
+        self.dispatch = Durations()  # detection (hand-over) to sent
         self.queue: "queue.Queue" = queue.Queue()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -176,9 +187,33 @@ class Dispatcher:
             try:
                 self._send(t)
             except Exception as exc:  # noqa: BLE001 - a side channel never stops the watcher
-                self.outcomes.append({"episode": t.episode.id, "kind": t.kind, "outcome": f"failed: {exc}"})
+                self._outcome({"episode": t.episode.id, "kind": t.kind, "outcome": f"failed: {exc}"})
                 self.progress(f"{self.cfg.region}: alert for {t.episode.feature} not sent: {exc}")
-            self.seconds.append(time.perf_counter() - began)
+            self.dispatch.observe(time.perf_counter() - began)
+
+    def _outcome(self, entry: dict) -> None:
+        self.outcomes.append(entry)
+        kind = entry["outcome"].split(":")[0]
+        self.by_outcome[kind] = self.by_outcome.get(kind, 0) + 1
+
+    def forget(self, before: float, open_episodes) -> int:
+        """Drops the records of alerts sent before ``before`` (a committed
+        checkpoint's time) whose episode is not among ``open_episodes`` (the
+        ids open in that checkpoint): a restart re-judges from the checkpoint,
+        where such an episode is closed, so it can never send them again.
+        Returns how many were dropped."""
+        open_episodes = set(open_episodes)
+        with self.lock:
+            old = [
+                k
+                for k, v in self.sent.items()
+                if v.get("at", before) < before and k.rsplit(":", 2)[0] not in open_episodes
+            ]
+            for k in old:
+                del self.sent[k]
+            if old:
+                self._save()
+        return len(old)
 
     def _send(self, t: Transition) -> None:
         from components.monitor.alerts import channel_of
@@ -192,17 +227,18 @@ class Dispatcher:
             unconfirmed = (
                 " (unconfirmed: the process stopped mid-send)" if earlier.get("outcome") == SENDING else ""
             )
-            self.outcomes.append({"episode": ep.id, "kind": t.kind, "outcome": "already sent" + unconfirmed})
+            self._outcome({"episode": ep.id, "kind": t.kind, "outcome": "already sent" + unconfirmed})
             return
         self._record(record_key, ep.severity, SENDING)
         try:
             outcome = self._deliver(t, key, channel)
         except Exception:
-            self.sent.pop(record_key, None)  # every retry failed: not sent, a restart may try again
-            self._save()
+            with self.lock:
+                self.sent.pop(record_key, None)  # every retry failed: not sent, a restart may try again
+                self._save()
             raise
         self._record(record_key, ep.severity, outcome)
-        self.outcomes.append({"episode": ep.id, "kind": t.kind, "severity": ep.severity, "outcome": outcome})
+        self._outcome({"episode": ep.id, "kind": t.kind, "severity": ep.severity, "outcome": outcome})
 
     def _deliver(self, t: Transition, key: str, channel: str) -> str:
         from components.monitor import alerts
@@ -228,8 +264,9 @@ class Dispatcher:
         return outcome
 
     def _record(self, record_key: str, severity: str, outcome: str) -> None:
-        self.sent[record_key] = {"at": time.time(), "severity": severity, "outcome": outcome}
-        self._save()
+        with self.lock:
+            self.sent[record_key] = {"at": time.time(), "severity": severity, "outcome": outcome}
+            self._save()
 
     def _save(self) -> None:
         storage.write_atomic(self.sent_path, json.dumps(self.sent, indent=1).encode())
@@ -271,6 +308,11 @@ def stream(
     run = f"stream-{cfg.region}-{os.getpid()}"
     with lease.held(os.path.join(region_dir, STATE_DIR, "lease.json"), run, progress=progress):
         dispatcher = Dispatcher(cfg, os.path.join(region_dir, SENT), env, progress)
+
+        def committed(offsets: Dict[int, int]) -> None:  # after every checkpoint
+            kafka.commit(consumer, topic, offsets, progress)
+            dispatcher.forget(streamer.last_checkpoint, [e.id for e in streamer.detector.episodes.values()])
+
         streamer = Streamer(
             cfg,
             region_dir,
@@ -279,7 +321,7 @@ def stream(
             tier,
             sink=dispatcher,
             progress=progress,
-            commit=lambda offsets: kafka.commit(consumer, topic, offsets, progress),
+            commit=lambda offsets: committed(offsets),
         )
         if metrics_port is not None:
             from streaming import metrics
@@ -327,12 +369,12 @@ def stream(
             cfg.region,
             topic,
             baseline.span,
-            {**streamer.counts, **streamer.detector.counts},
+            {**streamer.counts, **streamer.detector.counts, "transitions_dropped": streamer.transitions_dropped},
             [
                 {"feature": e.feature, "severity": e.severity, "episode": e.id, "evidence": e.evidence}
                 for e in streamer.detector.episodes.values()
             ],
-            dispatcher.outcomes,
+            list(dispatcher.outcomes),
             dict(streamer.next),
             [
                 {

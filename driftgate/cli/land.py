@@ -178,6 +178,11 @@ def stream_cmd(
     )
     if res.transitions:
         click.echo(transitions_table(res.transitions))
+    if c.get("transitions_dropped"):
+        click.echo(
+            f"({c['transitions_dropped']:,} older transitions not listed: stream.keep_transitions keeps the "
+            f"newest {cfg.stream.keep_transitions:,}; their alerts went out as they happened)"
+        )
     return 0
 
 

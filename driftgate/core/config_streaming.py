@@ -87,6 +87,9 @@ class StreamConfig:
         ``clear_windows`` evaluations without an event. A pane closes when the
         stream's event-time watermark (newest event less ``allowed_lateness_s``)
         passes its end; state and offsets are checkpointed every ``checkpoint_s``.
+        The newest ``keep_transitions`` episode transitions (open, escalate,
+        clear) are kept for the command's result; older ones were sent
+        already and are only counted (``transitions_dropped``).
     With ``prediction_field`` set (records of a serving-log topic carrying the
     served probability), the predictions are judged too, against the serving
     model's own predictions on its training span (the histogram its release
@@ -103,6 +106,8 @@ class StreamConfig:
     cusum_threshold: float = field(default=3.0, metadata=rng(0.0, lo_open=True))
     checkpoint_s: float = field(default=30.0, metadata=rng(0.0, lo_open=True))
     max_new_categories: int = field(default=50, metadata=rng(0))
+    # episode transitions the result keeps (the newest); older ones, already sent, are counted as dropped
+    keep_transitions: int = field(default=1000, metadata=rng(0))
     prediction_field: Optional[str] = None  # records carrying the served prediction (a serving-log topic)
     group_template: str = "driftgate-stream-{region}"
 

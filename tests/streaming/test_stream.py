@@ -16,14 +16,13 @@ import subprocess
 import sys
 import threading
 import time
-import zlib
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
 from components.state import RegionState
 from streaming import kafka, replay, spans
-from streaming.streamer import CHECKPOINT
+from streaming.streamer import read_state
 from tests.streaming.test_detector import rounded
 
 START = spans.bounds(516, "monthly")[0] + 86_400_000  # 2013-01-02
@@ -130,8 +129,8 @@ def _events(rows, std):
 
 
 def _state(data_dir):
-    with open(os.path.join(data_dir, "EWR", CHECKPOINT), "rb") as fh:
-        return json.loads(zlib.decompress(fh.read()))
+    """The committed state, every pane in it (the checkpoint file and its pane segments)."""
+    return read_state(os.path.join(data_dir, "EWR"))
 
 
 def _finish(proc, timeout=120):
@@ -181,5 +180,6 @@ def test_shift_alerts_within_30s_and_a_kill_9_mid_episode_alerts_once(broker, ja
     whole = _finish(_stream(config_dir2, data2, root, webhook.url))
     assert whole["counts"]["records"] == len(calm) + len(shifted) == again["counts"]["records"]
     ref = _state(data2)
+    assert len(ref["detector"]["panes"]) > 60  # the closed panes, read back from their segments
     for part in ("episodes", "cusum", "panes", "latest"):  # floats to rounding (how records were batched)
         assert rounded(killed["detector"][part]) == rounded(ref["detector"][part]), part
