@@ -9,7 +9,14 @@ secrets from the Secret ``driftgate-alerts`` (keys ``slack-webhook-url``,
 Kafka credentials come from the Secret ``driftgate-kafka-<region>`` (key
 ``settings``: librdkafka ``key=value`` lines), mounted read-only and named by
 ``DRIFTGATE_KAFKA_SETTINGS``; this module never writes a Secret's values.
-Spans are landed onto the PersistentVolumeClaim ``driftgate-data`` at /data.
+The lander writes straight into ``kubeflow.data_root``, the bucket the
+region's pipelines read spans from, as the pod's identity
+(``land.service_account``, e.g. a GKE Workload Identity binding) or with the
+service-account key of the Secret ``land.credentials_secret`` (key
+``key.json``, mounted read-only, named by ``GOOGLE_APPLICATION_CREDENTIALS``);
+with ``land.volume_claim`` it lands onto that PersistentVolumeClaim at /data
+instead. The stream watcher keeps its state on a volume
+(``driftgate-data`` unless ``land.volume_claim`` names another).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from typing import List
 METRICS_PORT = 9108
 DATA_CLAIM = "driftgate-data"
 SETTINGS_DIR = "/etc/driftgate/kafka"
+CREDENTIALS_DIR = "/etc/driftgate/cloud"
 
 
 def secret_name(region: str) -> str:
@@ -35,16 +43,20 @@ def region_manifests(config, kind: str = "land") -> List[dict]:
     name = f"driftgate-{kind}-{region.lower()}"
     namespace = config.serving.namespace
     labels = {"app": name, "app.kubernetes.io/part-of": "driftgate", "driftgate/region": region}
-    command = ["driftgate", kind, "--region", region, "--data", "/data", "--metrics-port", str(METRICS_PORT)]
+    land = config.land
+    on_volume = kind == "stream" or land.volume_claim is not None
+    data = "/data" if on_volume else config.kubeflow.data_root
+    command = ["driftgate", kind, "--region", region, "--data", data, "--metrics-port", str(METRICS_PORT)]
     env = [{"name": "DRIFTGATE_KAFKA_SETTINGS", "value": f"{SETTINGS_DIR}/settings"}]
-    mounts = [
-        {"name": "data", "mountPath": "/data"},
-        {"name": "kafka-settings", "mountPath": SETTINGS_DIR, "readOnly": True},
-    ]
-    volumes = [
-        {"name": "data", "persistentVolumeClaim": {"claimName": DATA_CLAIM}},
-        {"name": "kafka-settings", "secret": {"secretName": secret_name(region), "optional": True}},
-    ]
+    mounts = [{"name": "kafka-settings", "mountPath": SETTINGS_DIR, "readOnly": True}]
+    volumes = [{"name": "kafka-settings", "secret": {"secretName": secret_name(region), "optional": True}}]
+    if on_volume:
+        mounts.insert(0, {"name": "data", "mountPath": "/data"})
+        volumes.insert(0, {"name": "data", "persistentVolumeClaim": {"claimName": land.volume_claim or DATA_CLAIM}})
+    if land.credentials_secret:
+        env.append({"name": "GOOGLE_APPLICATION_CREDENTIALS", "value": f"{CREDENTIALS_DIR}/key.json"})
+        mounts.append({"name": "cloud-credentials", "mountPath": CREDENTIALS_DIR, "readOnly": True})
+        volumes.append({"name": "cloud-credentials", "secret": {"secretName": land.credentials_secret}})
     if kind == "stream":
         command += ["--root", config.kubeflow.root]
         env += [
@@ -75,6 +87,7 @@ def region_manifests(config, kind: str = "land") -> List[dict]:
                 "template": {
                     "metadata": {"labels": labels},
                     "spec": {
+                        **({"serviceAccountName": land.service_account} if land.service_account else {}),
                         "terminationGracePeriodSeconds": 60,  # SIGTERM: a last checkpoint
                         "containers": [container],
                         "volumes": volumes,

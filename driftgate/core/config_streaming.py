@@ -59,7 +59,14 @@ class LandConfig:
     wall clock, so the last span of a quiet topic seals too. Records of a sealed
     span are late: ``quarantine`` writes them under ``_late/`` (counted, never
     into the sealed span), ``drop`` counts them only. Files are written at least
-    every ``checkpoint_s`` seconds or ``checkpoint_records`` records."""
+    every ``checkpoint_s`` seconds or ``checkpoint_records`` records.
+
+    On Kubernetes (``driftgate land --manifests``) the lander writes straight
+    into ``kubeflow.data_root``, the bucket the pipelines read, with the pod's
+    identity (``service_account``: a Kubernetes service account bound to a
+    cloud one, e.g. GKE Workload Identity) or a key from the Secret
+    ``credentials_secret`` (key ``key.json``, mounted read-only); with
+    ``volume_claim`` it lands onto that PersistentVolumeClaim instead."""
 
     span: str = field(default="daily", metadata={"choices": GRAINS})
     allowed_lateness_s: float = field(default=600.0, metadata=rng(0.0))
@@ -67,6 +74,9 @@ class LandConfig:
     checkpoint_s: float = field(default=10.0, metadata=rng(0.0, lo_open=True))
     checkpoint_records: int = field(default=100_000, metadata=rng(1))
     late_policy: str = field(default="quarantine", metadata={"choices": ("quarantine", "drop")})
+    service_account: Optional[str] = None  # the lander pod's service account (its cloud identity)
+    credentials_secret: Optional[str] = None  # Secret holding key.json, mounted; null: the pod's identity
+    volume_claim: Optional[str] = None  # land onto this PersistentVolumeClaim, not kubeflow.data_root
 
 
 @dataclass(frozen=True)

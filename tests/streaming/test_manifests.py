@@ -88,3 +88,47 @@ def test_the_stream_watcher_reads_the_region_state_and_its_alert_secrets_from_fi
     assert all(m["readOnly"] for m in c["volumeMounts"] if m["name"] != "data")
     text = yaml.safe_dump_all(_docs("stream"))
     assert "hooks.slack.com" not in text and "routing_key" not in text  # names of files only, never values
+
+
+def _land_with(**land):
+    import dataclasses
+
+    cfg = load_region_config("EWR")
+    return manifests.region_manifests(dataclasses.replace(cfg, land=dataclasses.replace(cfg.land, **land)))
+
+
+def test_the_lander_writes_straight_into_the_bucket_the_pipelines_read_with_no_volume():
+    import kubernetes_validate
+
+    cfg = load_region_config("EWR")
+    dep = _docs()[0]
+    spec = dep["spec"]["template"]["spec"]
+    c = spec["containers"][0]
+    assert c["command"][c["command"].index("--data") + 1] == cfg.kubeflow.data_root
+    assert cfg.kubeflow.data_root.startswith("gs://")
+    assert not [v for v in spec["volumes"] if "persistentVolumeClaim" in v]
+    assert "GOOGLE_APPLICATION_CREDENTIALS" not in {e["name"] for e in c["env"]}  # the pod's identity
+    kubernetes_validate.validate(dep, K8S_VERSION, strict=True)
+
+
+def test_a_mounted_key_or_a_service_account_gives_the_lander_its_bucket_credentials():
+    import kubernetes_validate
+
+    dep = _land_with(credentials_secret="driftgate-gcs-key", service_account="driftgate-lander")[0]
+    kubernetes_validate.validate(dep, K8S_VERSION, strict=True)
+    spec = dep["spec"]["template"]["spec"]
+    c = spec["containers"][0]
+    assert spec["serviceAccountName"] == "driftgate-lander"
+    env = {e["name"]: e["value"] for e in c["env"]}
+    mount = next(m for m in c["volumeMounts"] if m["name"] == "cloud-credentials")
+    assert env["GOOGLE_APPLICATION_CREDENTIALS"] == f"{mount['mountPath']}/key.json" and mount["readOnly"]
+    vol = next(v for v in spec["volumes"] if v["name"] == "cloud-credentials")
+    assert vol["secret"] == {"secretName": "driftgate-gcs-key"}  # a name, never the key itself
+
+
+def test_a_volume_claim_keeps_the_volume_path_as_an_option():
+    dep = _land_with(volume_claim="landing")[0]
+    spec = dep["spec"]["template"]["spec"]
+    c = spec["containers"][0]
+    assert c["command"][c["command"].index("--data") + 1] == "/data"
+    assert {"name": "data", "persistentVolumeClaim": {"claimName": "landing"}} in spec["volumes"]
