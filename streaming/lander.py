@@ -104,6 +104,14 @@ class Lander:
         self.watermark.assign(partitions, self.clock())
         return {p: self.next.get(p) for p in partitions}
 
+    def handle_batch(self, msgs, now: float) -> None:
+        for m in msgs:
+            self.handle(m, now)
+
+    def busy(self) -> bool:
+        """Rows buffered, not yet checkpointed (the loop does not stop idle then)."""
+        return self.buffered() > 0
+
     def handle(self, msg, now: float) -> None:
         p, offset = msg.partition(), msg.offset()
         if offset < self.consumed.get(p, 0):
@@ -118,14 +126,13 @@ class Lander:
                     "(deleted by the topic's retention or compaction, or transaction markers); "
                     "keep retention.ms above the lander's longest downtime"
                 )
-        ts_type, ts = msg.timestamp()
         headers = {k: v for k, v in (msg.headers() or []) if v is not None}
         try:
             event_ms, row = records.decode(
                 msg.value(),
                 self.columns,
                 event_field=self.cfg.kafka.event_time_field,
-                record_ts_ms=ts if ts_type != 0 else None,
+                record_ts_ms=records.record_timestamp(msg),
                 schema_version=str(self.cfg.schema.version),
                 headers=headers,
                 schema_header=self.cfg.kafka.schema_header,

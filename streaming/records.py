@@ -63,12 +63,29 @@ def decode(
         if isinstance(v, (dict, list)):
             raise Refused(f"column {c}: a {type(v).__name__}, not a scalar")
         row.append(cell(v))
-    try:
-        ts = parse_event_time(doc.get(event_field))
-    except EventTimeError as exc:
-        raise Refused(f"{event_field}: {exc}") from None
+    return event_time(doc, event_field, record_ts_ms), tuple(row)
+
+
+def record_timestamp(msg) -> Optional[int]:
+    """A Kafka message's own timestamp in epoch ms, None when it has none."""
+    ts_type, ts = msg.timestamp()
+    return ts if ts_type != 0 else None
+
+
+def event_time(doc: dict, event_field: str, record_ts_ms: Optional[int]) -> int:
+    """A record's event time in epoch ms, as the lander and the stream both
+    read it: ``event_field`` (ISO-8601 or epoch ms), else the record's own
+    timestamp; raises Refused when neither gives a time at or after 1970."""
+    raw = doc.get(event_field)
+    if raw.__class__ is int:  # the common case, without a parse
+        ts = raw
+    else:
+        try:
+            ts = parse_event_time(raw)
+        except EventTimeError as exc:
+            raise Refused(f"{event_field}: {exc}") from None
     if ts is None:
         ts = record_ts_ms
     if ts is None or ts < 0:
         raise Refused(f"no event time: no {event_field} and no record timestamp")
-    return ts, tuple(row)
+    return ts

@@ -20,7 +20,7 @@ from typing import Callable, Dict, Optional
 from driftgate.core import lease, storage
 from driftgate.core.config import RegionConfig
 from driftgate.core.errors import DriftgateError
-from streaming import kafka
+from streaming import kafka, loop
 from streaming.lander import Lander
 
 
@@ -85,24 +85,18 @@ def land(
         progress(
             f"{cfg.region}: landing {topic} ({len(starts)} partitions) from {kafka.describe(conf)} into {region_dir}"
         )
-        began = last = lag_at = time.time()
-        while not stop.is_set():
-            msgs = consumer.consume(2000, timeout=0.5)
-            now = time.time()
-            for m in msgs:
-                if m.error() is None:
-                    lander.handle(m, now)
-                    last = now
-            lander.tick(now, kafka.behind(consumer, topic, lander.consumed, lander.watermark.silent(now)))
-            if metrics_port is not None and now - lag_at >= 10:
-                lander.lag = kafka.consumer_lag(consumer, topic, lander.next, found)
-                lag_at = now
-            if max_seconds is not None and now - began >= max_seconds:
-                break
-            if exit_when_idle_s is not None and now - last >= exit_when_idle_s and not lander.buffered():
-                if not kafka.behind(consumer, topic, lander.consumed, found):
-                    break  # quiet, nothing waiting, and tick() sealed every span the watermark passed
-                last = now  # records are waiting (a slow or moving leader): not idle
+        loop.run(
+            consumer,
+            topic,
+            lander,
+            found,
+            stop=stop,
+            batch=2000,
+            poll_s=0.5,
+            exit_when_idle_s=exit_when_idle_s,
+            max_seconds=max_seconds,
+            lag_every_s=10 if metrics_port is not None else None,
+        )
         lander.checkpoint(time.time())
         consumer.close()
         return LandResult(cfg.region, topic, dict(lander.counts), sorted(lander.sealed), dict(lander.next))
