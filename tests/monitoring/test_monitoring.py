@@ -140,6 +140,36 @@ tests:
       - eval_time: 5m
         alertname: DriftgateNoSuccessfulRun
         exp_alerts: []
+  - interval: 1m
+    input_series:
+      - series: 'driftgate_land_consumer_lag_records{{region="EWR",partition="0"}}'
+        values: '60000x25'
+      - series: 'driftgate_land_consumer_lag_records{{region="EWR",partition="1"}}'
+        values: '50000x25'
+      - series: 'driftgate_land_consumer_lag_records{{region="JFK",partition="0"}}'
+        values: '90000x25'
+      - series: 'driftgate_stream_consumer_lag_records{{region="LGA",partition="0"}}'
+        values: '150000x25'
+    alert_rule_test:
+      - eval_time: 5m
+        alertname: DriftgateLandLagging
+        exp_alerts: []
+      - eval_time: 15m
+        alertname: DriftgateLandLagging
+        exp_alerts:
+          - exp_labels: {{severity: warning, region: EWR}}
+            exp_annotations:
+              summary: "EWR: driftgate land is 110000 records behind its topic"
+              description: "The lander writes slower than records arrive, or is stuck; spans seal late and the region's next run waits for them. Check that its Deployment runs and can write to the bucket, then give it more CPU."
+              runbook_url: "https://github.com/driftgate/driftgate/blob/main/kubeflow/monitoring/RUNBOOK.md#driftgatelandlagging"
+      - eval_time: 15m
+        alertname: DriftgateStreamLagging
+        exp_alerts:
+          - exp_labels: {{severity: warning, region: LGA}}
+            exp_annotations:
+              summary: "LGA: driftgate stream is 150000 records behind its topic"
+              description: "The stream watcher reads slower than records arrive; its windows judge old data. Give its Deployment more CPU, or check that it is running."
+              runbook_url: "https://github.com/driftgate/driftgate/blob/main/kubeflow/monitoring/RUNBOOK.md#driftgatestreamlagging"
 """
 
 
@@ -149,7 +179,7 @@ def test_alert_rules_pass_promtool_check():
         [PROMTOOL, "check", "rules", str(MON / "alerts.yml")], capture_output=True, text=True
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "14 rules found" in out.stdout + out.stderr
+    assert "15 rules found" in out.stdout + out.stderr
 
 
 @need_promtool
