@@ -316,7 +316,7 @@ def read_state(
         for k, v in doc["panes"].items():
             p = int(k)
             if closed is not None and p <= closed and (keep is None or p > closed - keep):
-                pass
+                panes[k] = v
     if lost:
         progress(
             f"the checkpoint's pane segments {', '.join(lost)} cannot be read: their panes are left out "

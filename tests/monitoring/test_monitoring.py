@@ -259,6 +259,7 @@ def _exported_names():
         metrics.run_failed_registry("EWR", "run-1")
     ).decode()  # a Kubeflow run's exit task
     text += _stream_metrics_text()
+    text += _land_metrics_text()
     return set(re.findall(r"^(driftgate_[a-z_]+)", text, re.M))
 
 
@@ -267,6 +268,31 @@ def _stream_metrics_text() -> str:
     from tests.streaming.test_stream_metrics import scrape_text
 
     return scrape_text()
+
+
+def _land_metrics_text() -> str:
+    """What a lander exports once it has read its lag (the lander's own state,
+    no broker: tests/streaming/test_land.py scrapes a running one)."""
+    from types import SimpleNamespace
+
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from driftgate.core.config import load_region_config
+    from streaming import metrics
+    from streaming.watermark import Watermark
+
+    lander = SimpleNamespace(
+        cfg=load_region_config("EWR"),
+        counts={},
+        buffered=lambda: 0,
+        last_checkpoint=0.0,
+        checkpoint_seconds=0.0,
+        watermark=Watermark(0, 0),
+        lag={0: 5},
+    )
+    registry = CollectorRegistry()
+    registry.register(metrics.LanderCollector(lander))
+    return generate_latest(registry).decode()
 
 
 def test_dashboard_and_rules_only_query_exported_metrics():
