@@ -1,6 +1,8 @@
 """``driftgate land`` throughput on Apache Kafka (three KRaft nodes, replication
 factor 3) and on Tansu (one node, memory storage) side by side, each beside its
-floor: the same records consumed and dropped by the same client in the same run.
+floor: the same records consumed and dropped by the same client in the same run;
+and into each store (``--stores disk,bucket``: a local folder, and ``gs://`` on
+fake-gcs-server on loopback, a Go process beside the lander's one Python core).
 
 N flights-shaped JSON records (EWR rows, 16 columns) over 3 partitions and
 three daily spans, then one record of a later day so the three seal. Times:
@@ -13,6 +15,7 @@ to its _SUCCESS).
 """
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -32,6 +35,9 @@ def main(argv=None) -> int:
     ap.add_argument("--records", type=int, default=200_000)
     ap.add_argument("-o", dest="fmt", choices=["table", "json"], default="table")
     ap.add_argument(
+        "--stores", default="disk,bucket", help="where it lands: disk, bucket (gs:// on fake-gcs-server)"
+    )
+    ap.add_argument(
         "--engines",
         default="apache-kafka,tansu",
         help="brokers measured side by side (apache-kafka: 3 nodes)",
@@ -49,12 +55,13 @@ def main(argv=None) -> int:
     many = [rows[i % len(rows)] for i in range(args.records)]
     events = list(replay.timed(many, START, START + 3 * DAY, "event_time"))
     events += list(replay.timed(rows[:3], START + 5 * DAY, START + 5 * DAY + 10, "event_time"))
-    results = [measure(engine, cfg, work, events) for engine in args.engines.split(",")]
+    stores = args.stores.split(",")
+    results = [r for engine in args.engines.split(",") for r in measure(engine, cfg, work, events, stores)]
     if args.fmt == "json":
         print(json.dumps(results, indent=1))
         return 0
     for out in results:
-        print(f"-- {out['engine']}")
+        print(f"-- {out['engine']}, into {out['store']}")
         print(f"records                        {out['records']:,}")
         print(f"consume only (floor)           {out['floor_records_per_s']:,} records/s")
         print(
@@ -69,11 +76,11 @@ def main(argv=None) -> int:
     return 0
 
 
-def measure(engine, cfg, work, events) -> dict:
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+def measure(engine, cfg, work, events, stores) -> list:
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
     from driftgate.local.kafka import broker
-    from streaming import kafka, lander, replay
+    from streaming import kafka, replay
 
     work = os.path.join(work, engine)
     with broker(engine) as bootstrap:
@@ -102,16 +109,44 @@ def measure(engine, cfg, work, events) -> dict:
         floor_s = time.perf_counter() - t0
         c.close()
 
-        cfg = dataclasses.replace(
-            cfg,
-            data=dataclasses.replace(cfg.data, source="kafka"),
-            kafka=dataclasses.replace(cfg.kafka, topic_template=topic, dlq_template=topic + ".dlq"),
-            land=dataclasses.replace(cfg.land, checkpoint_s=1.0, checkpoint_records=100_000),
-        )
+        return [
+            land(engine, store, cfg, work, consumer, bootstrap, topic, events, floor_s) for store in stores
+        ]
+
+
+@contextlib.contextmanager
+def landing_root(store, work):
+    """A local folder, or ``gs://`` on a fake-gcs-server started for the run."""
+    if store != "bucket":
+        yield os.path.join(work, "landed")
+        return
+    from driftgate.core import storage
+    from driftgate.local import gcs
+
+    server = gcs.Server(buckets=["driftgate-bench"]).start()
+    os.environ.update(server.env())
+    storage._client = None
+    try:
+        yield "gs://driftgate-bench/landed"
+    finally:
+        server.stop()
+
+
+def land(engine, store, cfg, work, consumer, bootstrap, topic, events, floor_s) -> dict:
+    from confluent_kafka import Producer
+
+    from driftgate.core import storage
+    from streaming import kafka, lander
+
+    cfg = dataclasses.replace(
+        cfg,
+        data=dataclasses.replace(cfg.data, source="kafka"),
+        kafka=dataclasses.replace(cfg.kafka, topic_template=topic, dlq_template=topic + ".dlq"),
+        land=dataclasses.replace(cfg.land, checkpoint_s=1.0, checkpoint_records=100_000),
+    )
+    with landing_root(store, work) as data:
         c = consumer()
-        land = lander.Lander(
-            cfg, os.path.join(work, "landed", "EWR"), c, Producer(kafka.producer_settings(bootstrap))
-        )
+        land = lander.Lander(cfg, storage.join(data, "EWR"), c, Producer(kafka.producer_settings(bootstrap)))
         commits, seals = [], []
         checkpoint, seal = land.checkpoint, land.seal
 
@@ -139,6 +174,7 @@ def measure(engine, cfg, work, events) -> dict:
 
     return {
         "engine": engine,
+        "store": store,
         "records": len(events),
         "floor_records_per_s": round(len(events) / floor_s),
         "land_records_per_s": round(len(events) / land_s),
