@@ -52,7 +52,9 @@ def region_manifests(config, kind: str = "land") -> List[dict]:
     volumes = [{"name": "kafka-settings", "secret": {"secretName": secret_name(region), "optional": True}}]
     if on_volume:
         mounts.insert(0, {"name": "data", "mountPath": "/data"})
-        volumes.insert(0, {"name": "data", "persistentVolumeClaim": {"claimName": land.volume_claim or DATA_CLAIM}})
+        volumes.insert(
+            0, {"name": "data", "persistentVolumeClaim": {"claimName": land.volume_claim or DATA_CLAIM}}
+        )
     if land.credentials_secret:
         env.append({"name": "GOOGLE_APPLICATION_CREDENTIALS", "value": f"{CREDENTIALS_DIR}/key.json"})
         mounts.append({"name": "cloud-credentials", "mountPath": CREDENTIALS_DIR, "readOnly": True})

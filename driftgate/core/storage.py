@@ -231,7 +231,9 @@ def create(path: str, data: Union[bytes, str]) -> bool:
             return False
         return True
     if is_remote(path):
-        raise Unsupported(f"{path}: create-if-absent needs a local path or gs:// (not {path.split(':')[0]}://)")
+        raise Unsupported(
+            f"{path}: create-if-absent needs a local path or gs:// (not {path.split(':')[0]}://)"
+        )
     makedirs(dirname(path))
     tmp = os.path.join(os.path.dirname(path), f"{TMP_PREFIX}{uuid.uuid4().hex}-{os.path.basename(path)}.part")
     try:

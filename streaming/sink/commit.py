@@ -55,15 +55,23 @@ class Checkpoint:
         landing from now on (Fenced when another lander claimed or committed
         since ``read``). Returns the epoch."""
         epoch = self.epoch + 1
-        self.commit({**doc, "epoch": epoch, "holder": {"host": socket.gethostname(), "pid": os.getpid(), "run": run}})
+        self.commit(
+            {**doc, "epoch": epoch, "holder": {"host": socket.gethostname(), "pid": os.getpid(), "run": run}}
+        )
         return epoch
 
     def commit(self, doc: dict) -> None:
         """Writes ``doc`` (carrying this lander's epoch and holder) only if
         nobody else wrote the checkpoint since this lander did."""
-        doc = {**doc, "epoch": doc.get("epoch", self.epoch), "holder": doc.get("holder", self.doc.get("holder"))}
+        doc = {
+            **doc,
+            "epoch": doc.get("epoch", self.epoch),
+            "holder": doc.get("holder", self.doc.get("holder")),
+        }
         try:
-            self.token = storage.write_if_unchanged(self.path, json.dumps(doc, indent=1, sort_keys=True), self.token)
+            self.token = storage.write_if_unchanged(
+                self.path, json.dumps(doc, indent=1, sort_keys=True), self.token
+            )
         except storage.Conflict:
             raise Fenced(self._fenced_message()) from None
         self.doc = doc

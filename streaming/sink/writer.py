@@ -99,7 +99,9 @@ class SpanWriter:
             self._merge_manifest(folder, entries)
         for rel, entry in sorted(self.pending.items()):
             try:
-                storage.copy(self._path(entry["staged"]), self._path(rel), self.staged_bytes.get(entry["staged"]))
+                storage.copy(
+                    self._path(entry["staged"]), self._path(rel), self.staged_bytes.get(entry["staged"])
+                )
             except FileNotFoundError:
                 if not storage.exists(self._path(rel)):
                     raise RuntimeError(
@@ -147,7 +149,9 @@ class SpanWriter:
         for name, entry in manifest["files"].items():
             actual = files.sha256(storage.join(folder, name))
             if actual != entry["sha256"]:
-                raise RuntimeError(f"{folder}/{name}: sha256 {actual} differs from the manifest's; not sealing")
+                raise RuntimeError(
+                    f"{folder}/{name}: sha256 {actual} differs from the manifest's; not sealing"
+                )
 
         def change(data):
             doc = json.loads(data)

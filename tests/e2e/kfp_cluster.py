@@ -37,10 +37,21 @@ class Cluster:
     """Local folders standing in for the buckets of one region's config."""
 
     def __init__(
-        self, base: Path, region: str, image, workers: int = 2, spec: Path = None, env=(), secrets=()
+        self,
+        base: Path,
+        region: str,
+        image,
+        workers: int = 2,
+        spec: Path = None,
+        env=(),
+        secrets=(),
+        data=None,
     ):
         """``image``: the pipeline image's install (``tests/pipelines/image.py``):
-        every task imports the project from it, never from the checkout."""
+        every task imports the project from it, never from the checkout.
+        ``data``: where the config's ``kubeflow.data_root`` points instead of a
+        local folder (a ``gs://`` URI on the bucket server: ``env`` then
+        carries its client settings)."""
         self.region = region
         self.image = image
         self.workers = workers
@@ -48,7 +59,7 @@ class Cluster:
         self.spec = spec or SPECS / f"{region}.yaml"
         self.env = {**dockerfile_env(ROOT / "kubeflow" / "Dockerfile"), **dict(env), **image.env()}
         self.secrets = dict(secrets)
-        self.data = base / "bucket-data"
+        self.data = data or base / "bucket-data"
         self.runs = base / "bucket-runs"
         self.work = base / "pods"
         self.n = 0

@@ -7,8 +7,17 @@ drift scores and the gate's decision must be the same; the unsealed March
 span must not be taken. ``driftgate stream`` on the same records, against
 January's statistics as StatisticsGen wrote them, summarises February as
 StatisticsGen summarised the landed February: the same counts, the same
-scores within the quantile sketch's error. What it does not prove: a Kubeflow run on landed
-spans (the ingest's span discovery is shared and unit-tested)."""
+scores within the quantile sketch's error.
+
+The production path, from the same topic: ``driftgate land`` (the command, in
+a subprocess) straight into ``gs://`` on fake-gcs-server (tests/conftest.py
+gcs), then ``driftgate run`` on the sealed months read from the bucket, root
+in the bucket too: the same rows, split, metrics and decisions as from the
+local folder. The committed EWR Kubeflow spec then runs January from that
+bucket (``kubeflow.data_root`` pointed at it) through the emulated open-source
+KFP backend, tasks from the pipeline image's install (tests/e2e/kfp_cluster.py
+says what that does not prove). Not proven: Cloud Storage itself (the
+emulator answers its JSON API) and a pod's workload identity."""
 
 import dataclasses
 
@@ -34,7 +43,7 @@ def _fast(cfg):
 
 
 @pytest.fixture(scope="module")
-def both(tmp_path_factory, small_spans, broker):
+def both(tmp_path_factory, small_spans, broker, gcs):
     from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
     base = tmp_path_factory.mktemp("landed")
@@ -84,7 +93,57 @@ def both(tmp_path_factory, small_spans, broker):
         run_region(kcfg, root=str(base / "kafka-runs"), data=str(base / "landed"), span=s, **quiet)
         for s in (JAN, FEB)
     ]
-    return csv_runs, landed, base, kcfg, events
+    bucket = _bucket_path(base, broker, gcs, topic)
+    return csv_runs, landed, base, kcfg, events, bucket
+
+
+VARYING = {"run_id", "duration_s", "component_seconds", "files", "serving_dir"}
+GCS_CLIENT_ENV = (
+    "STORAGE_EMULATOR_HOST",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "CURL_CA_BUNDLE",
+    "GOOGLE_AUTH_TOKEN_FOR_TESTING",
+    "NO_PROXY",
+    "no_proxy",
+)
+
+
+def _bucket_path(base, broker, gcs, topic) -> dict:
+    """The same topic landed by ``driftgate land`` into the bucket, and
+    ``driftgate run`` on January and February from there (a region file
+    equal to the fixture's config)."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.streaming.landed import lander
+
+    config_dir = base / "regions"
+    config_dir.mkdir()
+    (config_dir / "EWR.yaml").write_text(
+        "region: EWR\nschema: {version: 1}\ndata: {source: kafka}\n"
+        f"kafka: {{bootstrap: '{broker}', topic_template: {topic}, dlq_template: {topic}.dlq}}\n"
+        "land: {span: monthly, allowed_lateness_s: 60, checkpoint_s: 0.2, idle_partition_s: 2}\n"
+        "trainer: {train_steps: 60, eval_steps: 4, batch_size: 32}\n"
+        "evaluation: {min_auc: 0.5, min_accuracy: 0.5}\nquality: {min_rows: 50}\n"
+    )
+    data = f"{gcs}/landed-{base.name}"
+    proc = lander(str(config_dir), data)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    runs = []
+    for span in (JAN, FEB):
+        cli = subprocess.run(
+            [sys.executable, "-m", "driftgate", "run", "--region", "EWR", "--span", str(span)]
+            + ["--config-dir", str(config_dir), "--data", data, "--root", f"{data}-runs", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert cli.returncode == 0, cli.stderr[-3000:]
+        runs.append(json.loads(cli.stdout))
+    return {"data": data, "runs": runs}
 
 
 def test_the_unsealed_span_is_not_arrived(both):
@@ -119,7 +178,7 @@ def test_the_stream_summarises_a_span_as_statisticsgen_did(both, broker):
     from driftgate.app.stream import stream
     from streaming.streamer import span_summary_path
 
-    _, _, base, kcfg, events = both
+    _, _, base, kcfg, events, _ = both
 
     def rows(span):
         return pd.concat(
@@ -178,3 +237,39 @@ def test_the_stream_summarises_a_span_as_statisticsgen_did(both, broker):
             else:
                 want = pytest.approx(score.value, abs=0.03)
             assert got["scores"][test] == want, (name, test)
+
+
+def test_landed_into_the_bucket_the_months_run_as_from_the_local_folder(both):
+    from driftgate.core import storage
+    from streaming import files
+
+    _, landed, _, _, events, bucket = both
+    region = storage.join(bucket["data"], "EWR")
+    listing = files.Listing(region)
+    assert [s for s, f in listing.spans() if listing.sealed(f)] == [JAN, FEB]
+    assert [s for s, _ in listing.spans()] == [JAN, FEB, MAR]  # March: being landed, not run
+    for a, b in zip(bucket["runs"], landed, strict=True):
+        local = b.to_json_dict()
+        assert {k: v for k, v in a.items() if k not in VARYING} == {
+            k: v for k, v in local.items() if k not in VARYING
+        }
+    assert [r["rows"] for r in bucket["runs"]] == [400, 400] and bucket["runs"][0]["decision"] == "retrain"
+
+
+def test_the_compiled_spec_runs_the_sealed_bucket_span_as_driftgate_run_did(
+    both, image_install, tmp_path_factory
+):
+    import json
+    import os
+
+    from tests.e2e.kfp_cluster import Cluster, failed, failures
+
+    bucket = both[-1]
+    env = {k: os.environ[k] for k in GCS_CLIENT_ENV if k in os.environ}
+    c = Cluster(tmp_path_factory.mktemp("kfp-bucket"), "EWR", image_install, env=env, data=bucket["data"])
+    results = c.run(parameters={"span": str(JAN)})
+    assert not failed(results), failures(results)
+    saved = json.loads((c.runs / "EWR" / "results" / f"span-{JAN}.json").read_text())
+    first = bucket["runs"][0]
+    assert saved["span"] == JAN and saved["rows"] == first["rows"] == 400
+    assert saved["decision"] == first["decision"] == "retrain"
