@@ -20,7 +20,7 @@ from typing import Callable, Dict, Optional
 
 from components.ingest import spans
 from components.state import RegionState
-from driftgate.core import lease, storage
+from driftgate.core import lease, local_copies, storage
 from driftgate.core.config import RegionConfig, region_data_dir, schema_file
 from driftgate.core.layout import RegionLayout
 from pipelines import preflight
@@ -190,7 +190,7 @@ def _run_held(config, root, data, span, force_retrain, schemas_dir, pushgateway,
     from pipelines.schema_store import git_commit_of
 
     # ML Metadata is SQLite: a local file (on a bucket root, a copy written back after the run)
-    with storage.local_file(layout.metadata_path) as metadata_path:
+    with local_copies.local_file(layout.metadata_path) as metadata_path:
         pipeline = create_pipeline(
             config,
             layout,

@@ -46,7 +46,7 @@ from typing import Iterator, List, Optional
 
 from google.protobuf import text_format
 
-from driftgate.core import faults, storage
+from driftgate.core import faults, local_copies, storage
 from driftgate.core.errors import DriftgateError
 from serving.layout import RELEASE_STATE_FILE
 
@@ -308,7 +308,9 @@ def push(
     with guard(serving_dir):
         failure = None
         try:
-            with storage.local_copy(storage.join(model_dir(serving_dir, model_name), str(version))) as local:
+            with local_copies.local_copy(
+                storage.join(model_dir(serving_dir, model_name), str(version))
+            ) as local:
                 smoke_test(local, examples)
         except ReleaseError as exc:
             failure = exc

@@ -49,9 +49,9 @@ def examples_from_frame(frame, schema) -> List[bytes]:
 def predict_version(base_path: str, version: int, examples: Sequence[bytes]) -> np.ndarray:
     """Predictions of model ``version`` under a TF Serving base path (local or
     bucket: a bucket's SavedModel is loaded from a local copy)."""
-    from driftgate.core import storage
+    from driftgate.core import local_copies, storage
 
-    with storage.local_copy(storage.join(base_path, str(version))) as model_dir:
+    with local_copies.local_copy(storage.join(base_path, str(version))) as model_dir:
         return signature.predict(signature.load(model_dir), examples)
 
 
@@ -201,15 +201,15 @@ def judge_and_apply(
             "reasons": [f"no canary (stable {state.stable})" if state.canary is None else f"PENDING: {hold}"],
             "rows": int(len(examples)),
         }
-    from driftgate.core import storage
+    from driftgate.core import local_copies, storage
 
     def version_dir(v: int) -> str:
         return storage.join(release.model_dir(serving_dir, model_name), str(v))
 
     # a SavedModel on a bucket is loaded from a local copy (as the smoke test does)
     with (
-        storage.local_copy(version_dir(state.stable)) as stable,
-        storage.local_copy(version_dir(state.canary)) as canary_dir,
+        local_copies.local_copy(version_dir(state.stable)) as stable,
+        local_copies.local_copy(version_dir(state.canary)) as canary_dir,
     ):
         result = analyse(stable, canary_dir, examples, labels, cfg)
     result.update(span=span, stable_version=state.stable, canary_version=state.canary, dry_run=dry_run)

@@ -13,7 +13,7 @@ from typing import List, Optional
 import pandas as pd
 
 from components.canary import analysis
-from driftgate.core import storage
+from driftgate.core import local_copies, storage
 from driftgate.core.config import region_data_dir, schema_file
 from driftgate.core.layout import RegionLayout
 from pipelines import preflight
@@ -73,7 +73,9 @@ def evaluate_and_apply(
     result["region"] = config.region
     execution = None
     if not dry_run:
-        with storage.local_file(lay.metadata_path) as metadata_path:  # SQLite: local (a bucket root's copy)
+        with local_copies.local_file(
+            lay.metadata_path
+        ) as metadata_path:  # SQLite: local (a bucket root's copy)
             execution = analysis.record_in_mlmd(metadata_path, config.region, result)
     return CanaryEvaluation(
         region=config.region,

@@ -13,25 +13,15 @@ that several writers update (a scheduled run and a person promoting): on
 ``gs://`` with object generation preconditions (``ifGenerationMatch``), on a
 local path under a per-file lock comparing content digests.
 
-What each store guarantees, which the lander's exactly-once rests on
-(``streaming.sink``):
-
-========================  =============================  ==============================
-operation                 local folder / volume          gs:// (Cloud Storage)
-========================  =============================  ==============================
-``write_atomic``          temp file, fsync, rename:      one upload: an object exists
-                          old or new, never half         whole or not at all
-``create``                temp file, fsync, ``link``:    upload with
-                          refused when the name exists   ``ifGenerationMatch=0``
-``copy``                  hard link (create-if-absent)   read, then ``create``
-``write_if_unchanged``    digest check under a flock     ``ifGenerationMatch=<gen>``
-``list_files``            ``os.walk``                    strongly consistent listing
-``delete``                unlink                         delete (missing: False)
-========================  =============================  ==============================
-
-Other URIs (``s3://`` through ``tf.io.gfile``) read, write and list, but
-have no create-if-absent or compare-and-swap here: what needs them raises
-Unsupported naming the scheme.
+What each store guarantees (the lander's exactly-once rests on it,
+``streaming.sink``): ``write_atomic``: old or new, never half (local: temp
+file, fsync, rename; gs://: one upload). ``create``: whole, refused when the
+name exists (local: temp file, fsync, ``link``; gs://: ``ifGenerationMatch=0``).
+``copy``: create-if-absent (a hard link; gs://: read, then ``create``).
+``write_if_unchanged``: a digest check under a flock; ``ifGenerationMatch``.
+``list_files``: ``os.walk``; gs:// listings are strongly consistent. Other
+URIs (``s3://`` through ``tf.io.gfile``) read, write and list but have no
+create-if-absent or compare-and-swap: what needs them raises Unsupported.
 """
 
 from __future__ import annotations
@@ -41,8 +31,6 @@ import fcntl
 import hashlib
 import os
 import posixpath
-import shutil
-import tempfile
 import uuid
 from typing import Iterator, List, Optional, Tuple, Union
 
@@ -74,7 +62,8 @@ def _gcs(path: str):
     return _client.bucket(bucket), name.rstrip("/")
 
 
-def _is_gs(path: str) -> bool:
+def is_bucket(path: str) -> bool:
+    """True for ``gs://`` (objects with generations: compare-and-swap by them)."""
     return str(path).startswith(GS)
 
 
@@ -84,8 +73,7 @@ def is_remote(path: str) -> bool:
 
 
 def absolute(path: str) -> str:
-    """A local path made absolute (runs must not depend on the working
-    directory later); a URI unchanged."""
+    """A local path made absolute (not the working directory's), a URI unchanged."""
     return str(path) if is_remote(path) else os.path.abspath(path)
 
 
@@ -113,7 +101,7 @@ def relative(path: str, base: str) -> Optional[str]:
 
 def exists(path: str) -> bool:
     """A file, or a folder (on a bucket: any object under ``path/``)."""
-    if _is_gs(path):
+    if is_bucket(path):
         bucket, name = _gcs(path)
         if name and bucket.blob(name).exists():
             return True
@@ -124,7 +112,7 @@ def exists(path: str) -> bool:
 
 
 def makedirs(path: str) -> None:
-    if _is_gs(path):
+    if is_bucket(path):
         return  # a bucket has no folders: writing an object makes its "folder"
     if is_remote(path):
         _gfile().makedirs(path)
@@ -134,7 +122,7 @@ def makedirs(path: str) -> None:
 
 def listdir(path: str) -> List[str]:
     """Entry names in a folder ([] when it does not exist)."""
-    if _is_gs(path):
+    if is_bucket(path):
         bucket, name = _gcs(path)
         prefix = f"{name}/" if name else ""
         pages = bucket.client.list_blobs(bucket, prefix=prefix, delimiter="/")
@@ -158,7 +146,7 @@ def glob(pattern: str) -> List[str]:
 
 
 def read_bytes(path: str) -> bytes:
-    if _is_gs(path):
+    if is_bucket(path):
         from google.api_core import exceptions
 
         bucket, name = _gcs(path)
@@ -178,32 +166,24 @@ def read_text(path: str) -> str:
 
 
 def write_atomic(path: str, data: Union[bytes, str]) -> None:
-    """Writes ``data`` so that readers see the old or the new content, never half.
-
-    Local files: a uniquely named temporary file in the same folder (two writers
-    never share it; hidden and ending in ``.part``, so no glob for the target's
-    kind of file, e.g. a span pattern's ``*.csv``, ever matches it), fsync,
-    rename over the target. Object stores (gs://)
-    publish an object only once fully written, so a direct write is atomic there.
-    """
+    """Writes ``data`` so that readers see the old or the new content, never
+    half: locally a temporary file (``_temporary``: two writers never share
+    one) renamed over the target; an object store publishes an object only
+    once fully written, so a direct write is atomic there."""
     faults.point("write", path)
     if isinstance(data, str):
         data = data.encode("utf-8")
-    if _is_gs(path):
+    if is_bucket(path):
         bucket, name = _gcs(path)
         bucket.blob(name).upload_from_string(data)
         return
-    makedirs(dirname(path))
     if is_remote(path):
+        makedirs(dirname(path))
         with _gfile().GFile(path, "wb") as fh:
             fh.write(data)
         return
-    tmp = os.path.join(os.path.dirname(path), f"{TMP_PREFIX}{uuid.uuid4().hex}-{os.path.basename(path)}.part")
+    tmp = _temporary(path, data)
     try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -211,17 +191,14 @@ def write_atomic(path: str, data: Union[bytes, str]) -> None:
 
 
 def create(path: str, data: Union[bytes, str]) -> bool:
-    """Creates ``path`` with ``data`` only if nothing is there yet; False (and
-    nothing written) when it exists. Whole or not at all, like ``write_atomic``.
-
-    gs://: one upload with ``ifGenerationMatch=0`` (the server refuses it when
-    any generation of the object exists). Local: a hidden temporary file,
-    fsync, then ``os.link`` onto the name (fails when the name exists; a
-    rename would replace it). Other schemes: Unsupported."""
+    """Creates ``path`` with ``data`` only if nothing is there yet: True, or
+    False with nothing written. Whole or not at all, like ``write_atomic``
+    (local: a temporary file, fsync, then ``os.link``, which refuses an
+    existing name where a rename would replace it)."""
     faults.point("write", path)
     if isinstance(data, str):
         data = data.encode("utf-8")
-    if _is_gs(path):
+    if is_bucket(path):
         from google.api_core import exceptions
 
         bucket, name = _gcs(path)
@@ -234,6 +211,19 @@ def create(path: str, data: Union[bytes, str]) -> bool:
         raise Unsupported(
             f"{path}: create-if-absent needs a local path or gs:// (not {path.split(':')[0]}://)"
         )
+    tmp = _temporary(path, data)
+    try:
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp)
+
+
+def _temporary(path: str, data: bytes) -> str:
+    """``data`` in a fsynced temporary file beside ``path`` (hidden, ``.part``:
+    no glob for the target's kind of file matches it); returns its path."""
     makedirs(dirname(path))
     tmp = os.path.join(os.path.dirname(path), f"{TMP_PREFIX}{uuid.uuid4().hex}-{os.path.basename(path)}.part")
     try:
@@ -241,23 +231,18 @@ def create(path: str, data: Union[bytes, str]) -> bool:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return False
-        return True
-    finally:
-        os.unlink(tmp)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return tmp
 
 
 def copy(src: str, dst: str, data: Optional[bytes] = None) -> bool:
     """Copies the file ``src`` to ``dst`` only if ``dst`` does not exist yet
-    (False when it does). Local: a hard link (same folder tree), else a copy.
-    Elsewhere: ``src`` read through the client (or ``data``, its bytes when the
-    caller holds them) and written by ``create``; a server-side copy would save
-    the bytes, but the bucket server the tests run (fake-gcs-server 1.56)
-    ignores ``ifGenerationMatch`` on copy and rewrite, and the precondition is
-    what makes a repeated copy safe. FileNotFoundError when ``src`` is gone."""
+    (False when it does): a hard link, else ``src``'s bytes (or ``data``) by
+    ``create``. Not a server-side copy: fake-gcs-server 1.56 ignores
+    ``ifGenerationMatch`` on copy and rewrite. FileNotFoundError: no ``src``."""
     if not is_remote(src) and not is_remote(dst):
         faults.point("write", dst)
         makedirs(dirname(dst))
@@ -276,7 +261,7 @@ def copy(src: str, dst: str, data: Optional[bytes] = None) -> bool:
 def delete(path: str) -> bool:
     """Deletes the file ``path``; False when it was not there."""
     faults.point("delete", path)
-    if _is_gs(path):
+    if is_bucket(path):
         from google.api_core import exceptions
 
         bucket, name = _gcs(path)
@@ -303,7 +288,7 @@ def list_files(folder: str) -> List[str]:
     the prefix (strongly consistent: an object whose upload returned is
     listed); folder markers are not files."""
     folder = str(folder).rstrip("/")
-    if _is_gs(folder):
+    if is_bucket(folder):
         bucket, name = _gcs(folder)
         prefix = f"{name}/" if name else ""
         return sorted(
@@ -346,7 +331,7 @@ def _digest(data: Optional[bytes]) -> str:
 def read_versioned(path: str) -> Tuple[Optional[bytes], object]:
     """(content or None when absent, version token) for ``write_if_unchanged``.
     On ``gs://`` the token is the object's generation (0: no object)."""
-    if _is_gs(path):
+    if is_bucket(path):
         from google.api_core import exceptions
 
         bucket, name = _gcs(path)
@@ -372,7 +357,7 @@ def write_if_unchanged(path: str, data: Union[bytes, str], token: object) -> obj
     Returns the token of what it wrote (the next compare-and-swap's)."""
     if isinstance(data, str):
         data = data.encode("utf-8")
-    if _is_gs(path):
+    if is_bucket(path):
         from google.api_core import exceptions
 
         bucket, name = _gcs(path)
@@ -413,67 +398,3 @@ def update(path: str, change, attempts: int = 20) -> bool:
         except Conflict:
             time.sleep(random.uniform(0.01, 0.2))
     raise Conflict(f"{path}: changed by other writers {attempts} times in a row")
-
-
-def _copy_down(path: str, local: str) -> None:
-    if _is_gs(path):
-        bucket, name = _gcs(path)
-        for blob in bucket.client.list_blobs(bucket, prefix=f"{name}/"):
-            target = os.path.join(local, blob.name[len(name) + 1 :])
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            if not blob.name.endswith("/"):  # "<folder>/": a folder marker (tf.io.gfile.makedirs writes them)
-                blob.download_to_filename(target)
-        return
-    gfile = _gfile()
-    for top, _, files in gfile.walk(path):
-        rel = top[len(path) :].lstrip("/")
-        os.makedirs(os.path.join(local, rel), exist_ok=True)
-        for f in files:
-            gfile.copy(posixpath.join(top, f), os.path.join(local, rel, f), overwrite=True)
-
-
-@contextlib.contextmanager
-def local_file(path: str) -> Iterator[str]:
-    """A local path for the one file at ``path``, for a library that opens files
-    by name (SQLite: ML Metadata): ``path`` itself when local (its folder made);
-    for a URI a temporary copy, downloaded when it exists and written back when
-    the block ends (on ``gs://`` by compare-and-swap against the generation
-    downloaded: Conflict when another writer replaced it meanwhile)."""
-    if not is_remote(path):
-        makedirs(dirname(path))
-        yield path
-        return
-    folder = tempfile.mkdtemp(prefix="driftgate-")
-    local = os.path.join(folder, posixpath.basename(path))
-    try:
-        if _is_gs(path):
-            data, token = read_versioned(path)
-        else:
-            data, token = (read_bytes(path) if exists(path) else None), None
-        if data is not None:
-            with open(local, "wb") as fh:
-                fh.write(data)
-        try:
-            yield local
-        finally:
-            new = open(local, "rb").read() if os.path.exists(local) else None
-            if new is not None and new != data:
-                write_if_unchanged(path, new, token) if _is_gs(path) else write_atomic(path, new)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def local_copy(path: str) -> Iterator[str]:
-    """A local folder holding the tree at ``path``: the path itself when it is
-    local, else a temporary download removed afterwards (a SavedModel on a
-    bucket is loaded from here)."""
-    if not is_remote(path):
-        yield path
-        return
-    local = tempfile.mkdtemp(prefix="driftgate-")
-    try:
-        _copy_down(path, local)
-        yield local
-    finally:
-        shutil.rmtree(local, ignore_errors=True)

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from driftgate.core import storage
+from driftgate.core import local_copies, storage
 
 
 def test_write_atomic_replaces_whole_file_and_leaves_no_temp(tmp_path):
@@ -69,24 +69,24 @@ def test_relative_names_a_path_under_a_folder_or_none():
 
 def test_local_file_of_a_local_path_is_the_path_with_its_folder_made(tmp_path):
     path = str(tmp_path / "EWR" / "metadata.sqlite")
-    with storage.local_file(path) as local:
+    with local_copies.local_file(path) as local:
         assert local == path and os.path.isdir(tmp_path / "EWR")
 
 
 def test_local_file_of_a_bucket_object_is_a_copy_written_back_by_compare_and_swap(gcs):
     path = f"{gcs}/files/EWR/metadata.sqlite"
-    with storage.local_file(path) as local:  # absent: nothing to download
+    with local_copies.local_file(path) as local:  # absent: nothing to download
         assert not os.path.exists(local) and not local.startswith("gs:")
         with open(local, "wb") as fh:
             fh.write(b"first run")
     assert storage.read_bytes(path) == b"first run"
-    with storage.local_file(path) as local:
+    with local_copies.local_file(path) as local:
         assert open(local, "rb").read() == b"first run"
         with open(local, "ab") as fh:
             fh.write(b", second run")
     assert storage.read_bytes(path) == b"first run, second run"
     with pytest.raises(storage.Conflict, match="was changed by another writer"):
-        with storage.local_file(path) as local:
+        with local_copies.local_file(path) as local:
             storage.write_atomic(path, b"replaced meanwhile")
             with open(local, "ab") as fh:
                 fh.write(b", lost")
@@ -101,6 +101,6 @@ def test_local_copy_of_a_bucket_folder_skips_folder_markers(gcs):
         storage._gcs(f"{base}/{name}")[0].blob(f"copy/model/1/{name}").upload_from_string(b"")
     storage.write_atomic(f"{base}/saved_model.pb", b"pb")
     storage.write_atomic(f"{base}/variables/variables.index", b"ix")
-    with storage.local_copy(base) as local:
+    with local_copies.local_copy(base) as local:
         found = sorted(os.path.relpath(os.path.join(d, f), local) for d, _, fs in os.walk(local) for f in fs)
     assert found == ["saved_model.pb", "variables/variables.index"]
