@@ -39,6 +39,17 @@ def columns():
     return list(cfg.features.all) + [cfg.features.label]
 
 
+def _region(broker, gcs, small_spans, tmp_path, name, records, checkpoint_records=3000):
+    """A topic of ``records`` flights events over three days (and one of a
+    fifth), and a region file landing it into a fresh prefix of the bucket:
+    (events, acked by (partition, offset), config dir, data URI)."""
+    topic = f"driftgate.EWR.{name}-{uuid.uuid4().hex[:6]}"
+    events, acked = _load(broker, small_spans, topic, records)
+    config_dir, data_dir = str(tmp_path / "regions"), f"{gcs}/{name}-{uuid.uuid4().hex[:8]}"
+    region_yaml(config_dir, broker, topic, checkpoint_records=checkpoint_records)
+    return events, acked, config_dir, data_dir
+
+
 def _load(broker, small_spans, topic, records):
     kafka.create_topic(broker, topic, PARTITIONS)
     kafka.create_topic(broker, topic + ".dlq", 1)
@@ -57,10 +68,7 @@ def _sealed(region):
 def test_kill_9_at_random_points_lands_every_offset_exactly_once_in_the_bucket(
     broker, gcs, small_spans, tmp_path, columns
 ):
-    topic = f"driftgate.EWR.bucket-{uuid.uuid4().hex[:6]}"
-    events, acked = _load(broker, small_spans, topic, 120_000)
-    config_dir, data_dir = str(tmp_path / "regions"), f"{gcs}/land-{uuid.uuid4().hex[:8]}"
-    region_yaml(config_dir, broker, topic, checkpoint_records=2000)
+    events, acked, config_dir, data_dir = _region(broker, gcs, small_spans, tmp_path, "kills", 120_000, 2000)
     kills, progress = kill_at_random(config_dir, data_dir, random.Random(7), 22, 2.2)
     proc = lander(config_dir, data_dir)
     out, err = proc.communicate(timeout=300)
@@ -80,10 +88,7 @@ def test_kill_9_at_random_points_lands_every_offset_exactly_once_in_the_bucket(
 def test_a_zombie_lander_that_wakes_after_its_replacement_is_fenced_and_duplicates_nothing(
     broker, gcs, small_spans, tmp_path, columns
 ):
-    topic = f"driftgate.EWR.zombie-{uuid.uuid4().hex[:6]}"
-    events, acked = _load(broker, small_spans, topic, 60_000)
-    config_dir, data_dir = str(tmp_path / "regions"), f"{gcs}/zombie-{uuid.uuid4().hex[:8]}"
-    region_yaml(config_dir, broker, topic, checkpoint_records=1500)
+    events, acked, config_dir, data_dir = _region(broker, gcs, small_spans, tmp_path, "zombie", 60_000, 1500)
     region = storage.join(data_dir, "EWR")
     checkpoint = storage.join(region, files.CHECKPOINT)
     ttl = {"DRIFTGATE_LEASE_TTL_S": "3"}
@@ -117,10 +122,7 @@ def test_a_zombie_lander_that_wakes_after_its_replacement_is_fenced_and_duplicat
 def test_the_ingest_counts_only_sealed_bucket_spans(broker, gcs, small_spans, tmp_path):
     from components.ingest.spans import arrived, discovery_globs
 
-    topic = f"driftgate.EWR.sealed-{uuid.uuid4().hex[:6]}"
-    _load(broker, small_spans, topic, 3000)
-    config_dir, data_dir = str(tmp_path / "regions"), f"{gcs}/sealed-{uuid.uuid4().hex[:8]}"
-    region_yaml(config_dir, broker, topic)
+    _, _, config_dir, data_dir = _region(broker, gcs, small_spans, tmp_path, "sealed", 3000)
     assert lander(config_dir, data_dir).wait(timeout=120) == 0
     region = storage.join(data_dir, "EWR")
     pattern = "span-{SPAN}/*.csv"
