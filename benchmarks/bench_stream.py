@@ -9,7 +9,8 @@ beside the floor and peer detectors, in one run.
    event rate is 1,000 records/s, so a 10 s pane holds 10,000 records.
 2. Memory: three regions x 20 features, each with its longest window
    (60 min) full of panes at 50 records/s; resident memory before and after,
-   and the checkpoint size.
+   and the state's size as JSON (what a checkpoint rewrote whole before pane
+   segments; ``bench_stream_soak.py`` measures what a checkpoint writes now).
 3. Detection delay: EWR January as the baseline and the stream (50 records/s
    of event time), after 10 min of stationary records, a shift starts at a
    random instant: temperature +1 standard deviation; a new carrier on 20%
@@ -537,7 +538,8 @@ def table(out) -> str:
         lines.append(
             f"memory: {m['regions']} regions x {m['features']} features, 60-min windows full: "
             f"+{m['rss_mb_added']} MB resident ({m['rss_mb_after']} MB in all), "
-            f"checkpoint {m['checkpoint_kb_per_region']} KB per region"
+            f"state JSON {m['checkpoint_kb_per_region']} KB per region (a checkpoint writes only the panes "
+            "judged since the last one: bench_stream_soak.py)"
         )
     d = out.get("detection")
     if d:

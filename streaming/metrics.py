@@ -138,7 +138,8 @@ class StreamCollector:
             ("events", "feature-panes with a score over its threshold"),
             (
                 "transitions_dropped",
-                "episode transitions sent, then dropped from the result's list (stream.keep_transitions; this process)",
+                "episode transitions sent, then dropped from the result's list "
+                "(past stream.keep_transitions; this process)",
             ),
         ):
             c = CounterMetricFamily(f"driftgate_stream_{key}", doc, labels=["region"])
@@ -191,13 +192,13 @@ class StreamCollector:
         for k, n in sorted(dict(self.dispatcher.by_outcome).items()):
             sent.add_metric([region, k], float(n))
         yield sent
-        counts, total, count = self.dispatcher.dispatch.snapshot()
+        cumulative, total, count = self.dispatcher.dispatch.snapshot()
         h = HistogramMetricFamily(
             "driftgate_stream_alert_dispatch_seconds",
             "from the judged pane to the alert handled",
             labels=["region"],
         )
-        buckets = [(str(b), float(n)) for b, n in zip(DISPATCH_BUCKETS, counts, strict=True)]
+        buckets = [(str(b), float(n)) for b, n in zip(DISPATCH_BUCKETS, cumulative, strict=True)]
         buckets.append(("+Inf", float(count)))
         h.add_metric([region], buckets, sum_value=total)
         yield h

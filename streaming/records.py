@@ -72,10 +72,11 @@ def record_timestamp(msg) -> Optional[int]:
     return ts if ts_type != 0 else None
 
 
-def event_time(doc: dict, event_field: str, record_ts_ms: Optional[int]) -> int:
+def event_time(doc: dict, event_field: str, record_ts_ms: Optional[int] = None, msg=None) -> int:
     """A record's event time in epoch ms, as the lander and the stream both
     read it: ``event_field`` (ISO-8601 or epoch ms), else the record's own
-    timestamp; raises Refused when neither gives a time at or after 1970."""
+    timestamp (``record_ts_ms``, or read from ``msg`` only when needed);
+    raises Refused when neither gives a time at or after 1970."""
     raw = doc.get(event_field)
     if raw.__class__ is int:  # the common case, without a parse
         ts = raw
@@ -85,7 +86,7 @@ def event_time(doc: dict, event_field: str, record_ts_ms: Optional[int]) -> int:
         except EventTimeError as exc:
             raise Refused(f"{event_field}: {exc}") from None
     if ts is None:
-        ts = record_ts_ms
+        ts = record_timestamp(msg) if msg is not None else record_ts_ms
     if ts is None or ts < 0:
         raise Refused(f"no event time: no {event_field} and no record timestamp")
     return ts

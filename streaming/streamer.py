@@ -1,6 +1,7 @@
 """``driftgate stream``: a region's topic watched for drift, window by window.
 
-The loop: consume, read each record's event time (as the lander does: the
+The loop (``streaming.loop``, the lander's too): consume, read each
+record's event time (``records.event_time``, as the lander reads it: the
 event-time field, else the record's timestamp) and put it in its pane
 (``streaming.detector``); a record that is not a JSON object with an event
 time is counted as refused (the lander sends it to the dead-letter topic).
@@ -50,11 +51,10 @@ from collections import deque
 from typing import Callable, Deque, Dict, List, Optional
 
 from driftgate.core import storage
-from streaming import files, spans
+from streaming import files, records, spans
 from streaming.baseline import Baseline
 from streaming.detector import Detector, Transition
 from streaming.panes import Counts
-from streaming.spans import EventTimeError, parse_event_time
 from streaming.watermark import Watermark
 
 STATE_DIR = "_stream"
@@ -87,8 +87,7 @@ class Streamer:
         self.sink, self.progress, self.commit = sink, progress, commit
         self.event_field = cfg.kafka.event_time_field
         s = cfg.stream
-        keep = max(s.window_panes())
-        state = read_state(region_dir, keep, lambda line: progress(f"{cfg.region}: {line}")) or {}
+        state = read_state(region_dir, lambda line: progress(f"{cfg.region}: {line}")) or {}
         prune_segments(region_dir, state.get("segments", []))  # none a committed checkpoint lists
         if state and state.get("baseline") != baseline.fingerprint:
             progress(
@@ -157,21 +156,11 @@ class Streamer:
         spans_seen: Dict[tuple, List[int]] = {}
         span_of_pane: Dict[int, int] = {}
         for m, doc in zip(fresh, docs, strict=True):
-            ts = None
-            if doc.__class__ is dict:
-                raw = doc.get(field)
-                if raw.__class__ is int:
-                    ts = raw
-                else:
-                    try:
-                        ts = parse_event_time(raw)
-                    except EventTimeError:
-                        doc = None
-                if ts is None and doc is not None:
-                    ts_type, ts = m.timestamp()
-                    if ts_type == 0 or ts is None or ts < 0:
-                        ts = None
-            if doc.__class__ is not dict or ts is None:
+            try:
+                if doc.__class__ is not dict:
+                    raise records.Refused("not a JSON object")
+                ts = records.event_time(doc, field, msg=m)
+            except records.Refused:
                 self.counts["refused"] = self.counts.get("refused", 0) + 1
                 continue
             pane = ts // pane_ms
@@ -197,6 +186,9 @@ class Streamer:
         self.pending.clear()
 
     # -- judging and checkpoints ----------------------------------------------
+
+    def busy(self) -> bool:
+        return False  # nothing is held between ticks that an idle exit would lose: it checkpoints on exit
 
     def tick(self, now: float, behind=()) -> List[Transition]:
         """Judges the panes the watermark closed (``behind``: partitions with
@@ -273,7 +265,7 @@ class Streamer:
                 segments.append([name, new[0], new[-1]])
             segments = [g for g in segments if g[2] > closed - det.keep]  # a pane still in a window
         state = self._state(now, [p for p in det.panes if closed is None or p > closed])
-        state["layout"], state["segments"] = LAYOUT, segments
+        state.update(layout=LAYOUT, segments=segments, keep=det.keep)
         storage.write_atomic(
             os.path.join(self.region_dir, CHECKPOINT), zlib.compress(json.dumps(state).encode(), 3)
         )
@@ -284,16 +276,14 @@ class Streamer:
         self.commit(self.next)  # Kafka's copy, for lag dashboards; a restart reads the checkpoint
 
 
-def read_state(
-    region_dir: str, keep: Optional[int] = None, progress: Callable[[str], None] = lambda line: None
-) -> Optional[dict]:
+def read_state(region_dir: str, progress: Callable[[str], None] = lambda line: None) -> Optional[dict]:
     """The committed state as one document (``Streamer.full_state``'s
     shape): the checkpoint file with the closed panes of its segments put
-    back (those inside ``keep`` panes of the last judged one), and its
-    ``segments`` it lists. A segment that cannot be read is named through
-    ``progress`` and left out (and deleted at start): its panes are missing
-    from the windows until they would have left them. None without a
-    checkpoint."""
+    back (those its run still held: inside the longest window, ``keep``
+    panes, of the last one judged), and the segments it lists that could be
+    read. A segment that cannot be read is named through ``progress`` and
+    left out (the watcher deletes it at start): its panes are missing from
+    the windows until they would have left them. None without a checkpoint."""
     path = os.path.join(region_dir, CHECKPOINT)
     if not os.path.exists(path):
         return None
@@ -302,7 +292,7 @@ def read_state(
     if "segments" not in state:
         return state  # layout 1: every pane in the file
     det = state.setdefault("detector", {})
-    closed = det.get("closed")
+    closed, keep = det.get("closed"), state.get("keep")
     panes = det.setdefault("panes", {})
     lost, found = [], []
     for g in state["segments"]:

@@ -37,7 +37,7 @@ from typing import Callable, Deque, Dict, List, Optional
 from driftgate.core import lease, storage
 from driftgate.core.config import RegionConfig
 from driftgate.core.errors import DriftgateError
-from streaming import kafka
+from streaming import kafka, loop
 from streaming.detector import Transition
 
 
@@ -321,7 +321,7 @@ def stream(
             tier,
             sink=dispatcher,
             progress=progress,
-            commit=lambda offsets: committed(offsets),
+            commit=committed,
         )
         if metrics_port is not None:
             from streaming import metrics
@@ -338,30 +338,20 @@ def stream(
             f"(span {baseline.span}); windows {', '.join(f'{w:g}s' for w in cfg.stream.windows_s)}"
         )
 
-        def tick(now: float) -> None:  # silent partitions with records on the broker are not idle
-            streamer.tick(
-                now, kafka.behind(consumer, topic, streamer.consumed, streamer.watermark.silent(now))
-            )
-
-        began = last = lag_at = time.time()
-        while not stop.is_set():
-            msgs = consumer.consume(5000, timeout=0.2)
-            now = time.time()
-            good = [m for m in msgs if m.error() is None]
-            if good:
-                streamer.handle_batch(good, now)
-                last = now
-            tick(now)
-            if metrics_port is not None and now - lag_at >= 10:
-                streamer.lag = kafka.consumer_lag(consumer, topic, streamer.next, starts)
-                lag_at = now
-            if max_seconds is not None and now - began >= max_seconds:
-                break
-            if exit_when_idle_s is not None and now - last >= exit_when_idle_s:
-                if not kafka.behind(consumer, topic, streamer.consumed, starts):
-                    break  # quiet and nothing waiting on the broker
-                last = now  # records are waiting (a slow or moving leader): not idle
-        tick(time.time())
+        loop.run(
+            consumer,
+            topic,
+            streamer,
+            starts,
+            stop=stop,
+            batch=5000,
+            poll_s=0.2,
+            exit_when_idle_s=exit_when_idle_s,
+            max_seconds=max_seconds,
+            lag_every_s=10 if metrics_port is not None else None,
+        )
+        now = time.time()  # a last tick: panes the watermark passed meanwhile are judged
+        streamer.tick(now, kafka.behind(consumer, topic, streamer.consumed, streamer.watermark.silent(now)))
         streamer.checkpoint(time.time())
         consumer.close()
         dispatcher.drain()
@@ -369,7 +359,11 @@ def stream(
             cfg.region,
             topic,
             baseline.span,
-            {**streamer.counts, **streamer.detector.counts, "transitions_dropped": streamer.transitions_dropped},
+            {
+                **streamer.counts,
+                **streamer.detector.counts,
+                "transitions_dropped": streamer.transitions_dropped,
+            },
             [
                 {"feature": e.feature, "severity": e.severity, "episode": e.id, "evidence": e.evidence}
                 for e in streamer.detector.episodes.values()

@@ -11,33 +11,12 @@ import numpy as np
 import pandas as pd
 
 from driftgate.core.config import load_region_config
-from streaming import thresholds
+from streaming import replay, thresholds
 from streaming.baseline import from_statistics
 from streaming.detector import fixed_tiers
 from streaming.streamer import Streamer
 
 START = 1_357_084_800_000  # 2013-01-02T00:00:00Z
-
-
-class Message:
-    """A consumed record as confluent-kafka hands it over."""
-
-    __slots__ = ("_p", "_o", "_v", "_t")
-
-    def __init__(self, partition, offset, value, ts):
-        self._p, self._o, self._v, self._t = partition, offset, value, ts
-
-    def partition(self):
-        return self._p
-
-    def offset(self):
-        return self._o
-
-    def value(self):
-        return self._v
-
-    def timestamp(self):
-        return (1, self._t)
 
 
 def frame(n=6000, seed=0):
@@ -73,7 +52,9 @@ class Region:
         return s
 
 
-def batches(region, seconds, *, rate, batch_s=5, start_ms=START, partitions=3, shift_every_s=None, shift_s=600, seed=0):
+def batches(
+    region, seconds, *, rate, batch_s=5, start_ms=START, partitions=3, shift_every_s=None, shift_s=600, seed=0
+):
     """``(messages, now)`` per ``batch_s`` of event time over ``seconds``:
     ``rate`` records a second, round-robin over ``partitions``; the last
     ``shift_s`` of every ``shift_every_s`` from the shifted pool."""
@@ -89,7 +70,7 @@ def batches(region, seconds, *, rate, batch_s=5, start_ms=START, partitions=3, s
         msgs = []
         for i in rng.integers(0, len(pool), per_batch):
             p = n % partitions
-            msgs.append(Message(p, offsets[p], pool[i], int(start_ms + n * step_ms)))
+            msgs.append(replay.Message(p, offsets[p], pool[i], int(start_ms + n * step_ms)))
             offsets[p] += 1
             n += 1
         yield msgs, start_ms / 1000 + sec + batch_s

@@ -13,7 +13,9 @@ the second hour, a span (day) ending on the way:
   writing a segment and its commit; a temporary file) are deleted at start,
   and the state read back is the committed one;
 - a checkpoint of the old layout (every pane in the one file) is read as it
-  is, and the next checkpoint moves its closed panes into one segment.
+  is, and the next checkpoint moves its closed panes into one segment;
+- a segment that cannot be read is named, its panes (only those) are left
+  out, and the next checkpoint no longer lists it.
 
 What it does not prove: durability across a power loss (``storage.write_atomic``
 fsyncs each file, not the folder), a bucket (the watcher keeps its state on a
@@ -42,7 +44,9 @@ def region(stats_of):
 
 @pytest.fixture(scope="module")
 def feed(region):
-    return list(simulated.batches(region, 2 * HOUR, rate=RATE, start_ms=START, shift_every_s=2 * HOUR, shift_s=1800))
+    return list(
+        simulated.batches(region, 2 * HOUR, rate=RATE, start_ms=START, shift_every_s=2 * HOUR, shift_s=1800)
+    )
 
 
 class Writes:
@@ -99,7 +103,9 @@ def test_checkpoints_write_new_panes_and_a_restart_ends_where_an_uninterrupted_r
     full = len(zlib.compress(json.dumps(whole.full_state(feed[-1][1])).encode(), 3))
     second_hour = writes.commits[len(writes.commits) // 2 :]
     assert max(second_hour) < full / 10, (max(second_hour), full)  # not the whole window each time
-    on_disk = sum(os.path.getsize(os.path.join(tmp_path / "whole", PANES, n)) for n in _files(tmp_path / "whole"))
+    on_disk = sum(
+        os.path.getsize(os.path.join(tmp_path / "whole", PANES, n)) for n in _files(tmp_path / "whole")
+    )
     assert on_disk < 1.5 * full
     assert len(_files(tmp_path / "whole")) <= 360 / 3 + 2  # segments leave with their panes
 
@@ -118,7 +124,10 @@ def test_checkpoints_write_new_panes_and_a_restart_ends_where_an_uninterrupted_r
     _same(again, ref)
     assert again["next"] == ref["next"]
     day = (START // 1000 + 1800) // 86400
-    with open(span_summary_path(str(tmp_path / "whole"), day)) as a, open(span_summary_path(folder, day)) as b:
+    with (
+        open(span_summary_path(str(tmp_path / "whole"), day)) as a,
+        open(span_summary_path(folder, day)) as b,
+    ):
         assert rounded(json.load(a)["features"]) == rounded(json.load(b)["features"])
 
 
@@ -167,3 +176,21 @@ def test_an_old_layout_checkpoint_is_read_and_its_closed_panes_move_to_one_segme
     state = read_state(folder)
     assert state["layout"] == 2 and [g[0] for g in state["segments"]] == [segment]
     _same(state, old)
+
+
+def test_a_segment_that_cannot_be_read_is_named_and_its_panes_left_out(region, feed, tmp_path):
+    folder = str(tmp_path)
+    s, _ = _run(region, folder, feed, stop=len(feed) // 2)
+    s.checkpoint(feed[len(feed) // 2 - 1][1])
+    committed = read_state(folder)
+    name, first, last = committed["segments"][-1]
+    with open(os.path.join(folder, PANES, name), "wb") as fh:
+        fh.write(b"not zlib")
+    lines = []
+    restarted = region.streamer(folder, feed[len(feed) // 2][1], progress=lines.append)
+    assert any(name in line and "cannot be read" in line for line in lines), lines
+    kept = restarted.full_state(0)["detector"]["panes"]
+    assert set(committed["detector"]["panes"]) - set(kept) == {str(p) for p in range(first, last + 1)}
+    assert name not in _files(folder)
+    restarted.checkpoint(feed[len(feed) // 2][1])
+    assert name not in [g[0] for g in read_state(folder)["segments"]]

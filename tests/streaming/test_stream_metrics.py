@@ -20,25 +20,6 @@ from streaming import replay
 START = 1_357_084_800_000
 
 
-class Message:
-    """A consumed record as confluent-kafka hands it over (the fields the watcher reads)."""
-
-    def __init__(self, partition, offset, value, ts):
-        self._p, self._o, self._v, self._t = partition, offset, value, ts
-
-    def partition(self):
-        return self._p
-
-    def offset(self):
-        return self._o
-
-    def value(self):
-        return self._v
-
-    def timestamp(self):
-        return (1, self._t)
-
-
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -71,8 +52,8 @@ def scrape_text() -> str:
 
     events = list(replay.sampled(rows, START, 120, 50, "event_time", seed=1))
     events += list(replay.sampled(rows, START + 120_000, 60, 50, "event_time", seed=2, change=warm))
-    msgs = [Message(0, i, json.dumps(r).encode(), t) for i, (t, r) in enumerate(events)]
-    msgs.append(Message(0, len(msgs), b"not json", START))
+    msgs = [replay.Message(0, i, json.dumps(r).encode(), t) for i, (t, r) in enumerate(events)]
+    msgs.append(replay.Message(0, len(msgs), b"not json", START))
     for i in range(0, len(msgs), 1000):
         s.handle_batch(msgs[i : i + 1000], time.time())
         s.tick(time.time())
