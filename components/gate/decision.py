@@ -13,8 +13,8 @@ from typing import Dict, Iterable, List, Mapping, Optional
 
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
-from components.drift.evaluate import at_least
 from components.drift.results import Comparison
+from components.gate.rules import RULES, SCHEMA_COMPARATORS, Evidence, Rule, apply
 from components.ingest.spans import NO_NEW_SPAN
 from driftgate.core.vocabulary import (  # noqa: F401  (the gate's decisions)
     BLOCK,
@@ -28,7 +28,6 @@ from driftgate.core.vocabulary import (  # noqa: F401  (the gate's decisions)
 )
 
 REPORT_FILE = "gate_report.json"  # the gate report artifact's JSON file
-SCHEMA_COMPARATORS = "schema_comparators"  # the "split" of findings from drift/skew comparators
 
 
 @dataclass(frozen=True)
@@ -220,101 +219,27 @@ def decide(
     drift: Optional[Mapping[str, Comparison]] = None,
     gradual: Optional[List[dict]] = None,
     policy: Optional[Policy] = None,
+    rules: Mapping[str, Rule] = RULES,
 ) -> SpanReport:
-    """The span's decision, with every reason that led to it.
-
-    ``block``: blocking anomalies, no rows, or training/serving skew reaching
-    ``policy.block_on_skew``. Else ``retrain`` when forced, when no model serves,
-    when the serving model's training span is unknown or more than
-    ``max_model_age_spans`` old, when drift against the training baseline reaches
-    ``policy.retrain_on``, or on a gradual-drift finding. Else ``skip``.
-    """
+    """The span's decision, with every reason that led to it: ``block`` when a
+    rule of ``components.gate.rules`` blocks (no rows, blocking anomalies,
+    training/serving skew reaching ``policy.block_on_skew``), else ``retrain``
+    when one retrains (forced, no or too old a model, the serving model's
+    quality, prediction drift, a certain shift, drift against the training
+    baseline reaching ``policy.retrain_on``, schema comparators, gradual
+    drift), else ``skip``, with why nothing retrained. ``rules``: the rules
+    that run (all of them unless a caller switches some off)."""
     policy = policy or Policy()
     drift = dict(drift or {})
     gradual = list(gradual or [])
     total = sum(rows.values())
-    block, retrain, notes = [], [], []
     quality = policy.quality or {}
-    if total == 0:
-        block.append(f"span {span} has no rows")
-    for f in findings:
-        if f.blocking:
-            block.append(f"{f.feature} ({f.split}): {f.description}")
-    skew = drift.get("serving")
-    if skew and at_least(skew.severity, policy.block_on_skew):
-        block.append(
-            f"training/serving skew {skew.severity} on {', '.join(skew.drifted)} "
-            f"(blocks at {policy.block_on_skew})"
-        )
-    if policy.force_retrain:
-        retrain.append('retraining forced (--force-retrain, or run parameter retrain="force")')
-    if policy.serving_version is None:
-        retrain.append("no model serves in this region yet")
-    elif policy.training_span is None:
-        retrain.append(f"serving version {policy.serving_version} has no recorded training span")
-    elif span - policy.training_span > policy.max_model_age_spans:
-        retrain.append(
-            f"serving version {policy.serving_version} was trained on span {policy.training_span}, "
-            f"more than {policy.max_model_age_spans} spans ago"
-        )
-    if quality.get("verdict") == "degraded":
-        retrain.append(quality["sentence"])
-    elif quality.get("stale") and quality.get("stale_retrains"):  # lost its advantage to a fresh model
-        retrain.append(quality["stale"])
-    reported = []  # findings that do not decide anything
-    if quality.get("stale") and not quality.get("stale_retrains"):
-        reported.append(quality["stale"] + "; reported only (quality.challenger.retrain: false)")
-    if quality and at_least(quality.get("prediction_severity", NONE), policy.retrain_on_prediction_drift):
-        psi = quality.get("prediction_drift", {}).get("psi")
-        retrain.append(
-            f"prediction drift {quality['prediction_severity']}: serving v{quality['version']}'s predictions "
-            f"on span {quality['span']} vs its training span, PSI {psi:.3f}"
-        )
     certain = (
         certain_shift(span, quality, policy.certain_overlap) if policy.calibration == "certain" else None
     )
-    if certain and not at_least(quality.get("prediction_severity", NONE), policy.retrain_on_prediction_drift):
-        retrain.append(certain)  # no blind start: see certain_shift
+    said = apply(Evidence(span, total, findings, drift, gradual, policy, certain), rules)
+    block, retrain, notes, reported = said.block, said.retrain, said.notes, said.reported
     training = drift.get("training")
-    if training and at_least(training.severity, policy.retrain_on):
-        hit = sorted(n for n, f in training.features.items() if at_least(f.severity, policy.retrain_on))
-        hit = hit or list(training.drifted)
-        base = f"vs training baseline (span {training.span})"
-        if policy.calibration in ("hold", "certain"):
-            notes.append(
-                f"drift {training.severity} {base} on {', '.join(hit)} at fixed thresholds, not retraining on it: "
-                f"thresholds calibrate after {policy.calibration_min_history} span-to-span comparisons "
-                f"({policy.calibration_history} so far; drift.calibration.until_calibrated: {policy.calibration})"
-            )
-        elif (
-            policy.calibration == "calibrated"
-            and len(hit) < policy.min_features
-            and training.severity != CRITICAL  # one feature far beyond its normal range is a break
-        ):
-            notes.append(
-                f"drift beyond this region's normal span-to-span range {base} on {len(hit)} feature(s) "
-                f"({', '.join(hit)}), fewer than drift.calibration.min_features {policy.min_features} "
-                "and none critical"
-            )
-        else:
-            normal = (
-                " beyond this region's normal span-to-span range"
-                if policy.calibration == "calibrated"
-                else ""
-            )
-            retrain.append(f"drift {training.severity}{normal} {base} on {', '.join(hit)}")
-    for f in findings:
-        if f.split == SCHEMA_COMPARATORS:
-            retrain.append(f"schema comparator on {f.feature}: {f.description}")
-    for g in gradual:
-        text = (
-            f"gradual drift: {g['feature']} crept {g['direction']} by {abs(g['total_shift_std']):.2f} std "
-            f"over spans {g['spans'][0]}-{g['spans'][-1]} (CUSUM {g['cusum']:.2f} >= {g['threshold']})"
-        )
-        if policy.gradual_retrains:
-            retrain.append(text)
-        else:
-            reported.append(text + "; reported only (drift.gradual.retrain: false)")
     if block:
         decision, reasons = BLOCK, block
     elif retrain:

@@ -400,3 +400,40 @@ def test_certain_overlap_sets_how_far_the_predictions_must_move():
         report.decision == decision.RETRAIN
         and "77% of their histogram in common, at most 100%" in report.summary
     )
+
+
+def test_every_signal_is_one_named_rule_in_the_documented_order():
+    from pathlib import Path
+
+    from components.gate.rules import RULES
+
+    names = list(RULES)
+    assert names == [
+        "no_rows",
+        "blocking_anomalies",
+        "serving_skew",
+        "forced",
+        "model_age",
+        "serving_quality",
+        "prediction_drift",
+        "certain_shift",
+        "training_drift",
+        "schema_comparators",
+        "gradual_drift",
+    ]
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "drift-and-gate.md").read_text()
+    para = doc[doc.index("Each signal is one named rule") :]
+    places = [para.index(f"`{n}`") for n in names]  # each documented, in the order they run
+    assert places == sorted(places)
+
+
+def test_a_rule_switched_off_no_longer_decides():
+    from components.gate.rules import RULES
+
+    without_age = {n: r for n, r in RULES.items() if n != "model_age"}
+    decide, Policy = decision.decide, decision.Policy
+    young = decide(5, {"train": 90, "eval": 10}, [], policy=Policy(serving_version=None))
+    assert young.decision == "retrain" and young.reasons[0] == "no model serves in this region yet"
+    off = decide(5, {"train": 90, "eval": 10}, [], policy=Policy(serving_version=None), rules=without_age)
+    assert off.decision == "skip"
+    assert not decide(5, {"train": 0}, [], rules={}).decision == "block"  # no rule: nothing blocks
