@@ -7,7 +7,7 @@ evaluated on its eval split, as the pipeline does. Each model is scored through
 its ``serving_default`` signature (as TF Serving calls it) on all rows of each
 later span (what users would get) and on each span's eval split (what the
 Evaluator compares). Each later-span score also keeps what the pipeline's
-serving-quality step measures (``components.canary.quality.measure``: the AUC's
+serving-quality step measures (``components.quality.serving.measure``: the AUC's
 bootstrap interval and the prediction histogram), and each model the
 reference its push would record (its own eval split). ``<out>/<REGION>/matrix.json`` is rewritten after every
 model, atomically, so an interrupted backtest resumes where it stopped;
@@ -152,7 +152,7 @@ def _scores(labels, p) -> tuple:
     """(AUC, accuracy) of predictions ``p`` against ``labels``, rounded for the matrix file."""
     import numpy as np
 
-    from components.canary.judgement import accuracy, auc
+    from components.quality.metrics import accuracy, auc
 
     labels = np.asarray(labels)
     return round(float(auc(labels, p)), 6), round(float(accuracy(labels, p)), 6)
@@ -167,7 +167,8 @@ def build(
     progress: Callable[[str], None] = lambda line: None,
 ) -> Matrix:
     """The region's matrix (trained and scored where not on disk yet)."""
-    from components.canary import challenger, quality
+    from components.quality import challenger
+    from components.quality import serving as quality
 
     spans = sorted(data)
     features = challenger.Features(tuple(cfg.features.numeric), tuple(cfg.features.categorical))

@@ -30,11 +30,11 @@ class Matrix:
     spans: List[int]
     served: Dict[int, Dict[int, float]]
     evals: Dict[int, Dict[int, tuple]]
-    # measured[i][j]: components.canary.quality.Measured of model i on span j (j > i), as JSON
+    # measured[i][j]: components.quality.serving.Measured of model i on span j (j > i), as JSON
     measured: Dict[int, Dict[int, dict]] = field(default_factory=dict)
-    # references[i]: components.canary.quality.Reference of model i (its push), as JSON
+    # references[i]: components.quality.serving.Reference of model i (its push), as JSON
     references: Dict[int, dict] = field(default_factory=dict)
-    # stale[i][j]: components.canary.challenger.Staleness of model i on span j (j > i), as JSON
+    # stale[i][j]: components.quality.challenger.Staleness of model i on span j (j > i), as JSON
     # (None: too few rows to fit the challenger)
     stale: Dict[int, Dict[int, Optional[dict]]] = field(default_factory=dict)
 

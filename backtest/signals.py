@@ -3,18 +3,18 @@ production gate: TFDV statistics summarised as the gate summarises them and
 judged by ``components.gate.assess.assess`` with the region's ``drift:``
 config (thresholds calibrated on the region's own span-to-span history,
 model-age cap, gradual drift), and the serving model's quality on the span
-judged by ``components.canary.quality.verdict`` from what the matrix measured. No
+judged by ``components.quality.serving.verdict`` from what the matrix measured. No
 anomaly findings: the backtest reads clean history, so nothing blocks."""
 
 from __future__ import annotations
 
 from typing import Callable, Dict, List
 
-from components.canary import quality
 from components.drift import evaluate
 from components.drift.summaries import summarize
 from components.gate import assess as judge
 from components.gate import decision
+from components.quality import serving as quality
 
 
 def summaries(stats_by_span: Dict[int, object], features: List[str]) -> Dict[int, dict]:

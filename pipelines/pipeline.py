@@ -122,7 +122,7 @@ def example_gen_input(config: RegionConfig) -> tfx.proto.Input:
 
 
 def challenger_spec(config: RegionConfig) -> str:
-    """What the challenger is fitted on (``components.canary.challenger``):
+    """What the challenger is fitted on (``components.quality.challenger``):
     the model's inputs and the split's hash buckets; "{}" when it is off."""
     if not (config.quality.enabled and config.quality.challenger.enabled):
         return "{}"

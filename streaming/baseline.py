@@ -197,7 +197,7 @@ def categorical_vectors(grid: CategoricalGrid, counts: Dict[str, float]) -> Tupl
 def prediction_grid(name: str, histogram: List[int]) -> Optional[NumericGrid]:
     """A grid for served predictions from the serving model's recorded
     histogram of its predictions on its training span (equal-width bins over
-    [0, 1], ``components.canary.quality.histogram``)."""
+    [0, 1], ``components.quality.serving.histogram``)."""
     counts = np.asarray(histogram, dtype=float)
     if counts.sum() <= 0:
         return None

@@ -13,7 +13,7 @@ After the judgement the node also judges the serving (stable) model on the
 newest labelled span (``labels.delay_spans`` back; a delayed span is read
 from the region's data files): AUC with a bootstrap interval, accuracy and
 prediction drift against the reference recorded at its push
-(``components.canary.quality``). The verdict's ``quality`` block is what the gate
+(``components.quality.serving``). The verdict's ``quality`` block is what the gate
 retrains on when the model degraded.
 
 Docs: ``docs/canary.md``.
@@ -84,8 +84,9 @@ def serving_quality(
     """The serving model's quality on labelled span ``span`` (``rows``: a
     callable returning its (records, labels, eval mask)), or why it was not
     judged; with ``spec`` (the challenger's features) also its staleness
-    against a challenger fitted on the span (``components.canary.challenger``)."""
-    from components.canary import challenger, quality
+    against a challenger fitted on the span (``components.quality.challenger``)."""
+    from components.quality import challenger
+    from components.quality import serving as quality
 
     state = release.load_state(layout.serving_dir, model_name)
     if state.stable is None:

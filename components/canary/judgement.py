@@ -15,35 +15,17 @@ a confidence interval for canary minus stable, for AUC and for accuracy.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, List, Tuple
+from typing import List, Tuple
 
 import numpy as np
 
+from components.quality.metrics import (  # noqa: F401 (the judge's metrics)
+    Interval,
+    accuracy,
+    auc,
+    paired_interval,
+)
 from driftgate.core.vocabulary import PENDING, PROMOTE, ROLLBACK
-
-
-def auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """ROC AUC by the rank-sum (Mann-Whitney) formula, ties averaged; NaN when
-    one class is missing (no AUC exists: the judge then cannot conclude)."""
-    from scipy.stats import rankdata
-
-    labels = np.asarray(labels).astype(bool)
-    pos, neg = labels.sum(), (~labels).sum()
-    if pos == 0 or neg == 0:
-        return float("nan")
-    ranks = rankdata(scores)
-    return float((ranks[labels].sum() - pos * (pos + 1) / 2) / (pos * neg))
-
-
-def accuracy(labels: np.ndarray, scores: np.ndarray) -> float:
-    return float(np.mean((np.asarray(scores) >= 0.5) == np.asarray(labels).astype(bool)))
-
-
-@dataclass(frozen=True)
-class Interval:
-    diff: float  # canary - stable on all rows
-    low: float
-    high: float
 
 
 @dataclass(frozen=True)
@@ -62,29 +44,6 @@ class Judgement:
             "accuracy_diff": [self.accuracy.diff, self.accuracy.low, self.accuracy.high],
             "reasons": list(self.reasons),
         }
-
-
-def paired_interval(
-    labels: np.ndarray,
-    stable: np.ndarray,
-    canary: np.ndarray,
-    metric: Callable[[np.ndarray, np.ndarray], float],
-    *,
-    confidence: float,
-    samples: int,
-    seed: int,
-) -> Interval:
-    """Percentile bootstrap of metric(canary) - metric(stable), resampling rows
-    (both models see the same resampled rows: a paired comparison)."""
-    rng = np.random.default_rng(seed)
-    n = len(labels)
-    diffs = np.empty(samples)
-    for i in range(samples):
-        idx = rng.integers(0, n, n)
-        diffs[i] = metric(labels[idx], canary[idx]) - metric(labels[idx], stable[idx])
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(diffs, [tail, 100 - tail])
-    return Interval(metric(labels, canary) - metric(labels, stable), float(low), float(high))
 
 
 def judge(

@@ -45,7 +45,7 @@ def SpanGate(
 ):
     """Decides ``skip``, ``retrain`` or ``block`` for the span (components.gate.decision).
     ``canary`` is the canary judge's verdict: it carries the serving model's
-    quality on the newest labelled span (``components.canary.quality``). ``retrain`` is
+    quality on the newest labelled span (``components.quality.serving``). ``retrain`` is
     the run parameter: "auto" (the gate decides) or "force"."""
     where = RegionLayout.from_json(layout)
     force_retrain = logic.parse_retrain_parameter(retrain)

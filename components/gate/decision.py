@@ -62,7 +62,7 @@ class Policy:
     calibration_min_history: int = 0
     certain_overlap: float = 0.5  # drift.calibration.certain_overlap: see certain_shift
     min_features: int = 1  # calibrated drift: features that must reach retrain_on
-    quality: Optional[dict] = None  # components.canary.quality.Quality.to_json() of the serving model
+    quality: Optional[dict] = None  # components.quality.serving.Quality.to_json() of the serving model
     retrain_on_prediction_drift: str = "never"
     gradual_retrains: bool = True  # drift.gradual.retrain
 

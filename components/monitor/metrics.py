@@ -135,7 +135,7 @@ def build_registry(result, history=(), release_state=None):
 
 
 def quality_metrics(reg, region: str, q: dict) -> None:
-    """The serving model on the newest labelled span (``components.canary.quality``):
+    """The serving model on the newest labelled span (``components.quality.serving``):
     AUC with its interval, the push-time reference, the verdict, and how far
     its predictions moved from its training span. Nothing when not judged."""
     from prometheus_client import Gauge
@@ -160,7 +160,7 @@ def quality_metrics(reg, region: str, q: dict) -> None:
         registry=reg,
     ).labels(region, v).set(1 if q.get("verdict") == "degraded" else 0)
     st = q.get("staleness") or {}
-    if st.get("lost") is not None:  # components.canary.challenger
+    if st.get("lost") is not None:  # components.quality.challenger
         for name, key, doc in (
             (
                 "driftgate_serving_model_advantage_lost",

@@ -128,7 +128,7 @@ def _feature_table(comp: Comparison) -> str:
 
 
 def _quality_section(q: dict) -> str:
-    """The serving model judged on the newest labelled span (``components.canary.quality``)."""
+    """The serving model judged on the newest labelled span (``components.quality.serving``)."""
     if not q:
         return ""
     rows = [("verdict", q.get("verdict"))]
@@ -156,7 +156,7 @@ def _quality_section(q: dict) -> str:
         ]
     st = q.get("staleness") or {}
     if st:
-        from components.canary.challenger import describe
+        from components.quality.challenger import describe
 
         rows.append(
             ("vs a challenger fitted on the span", describe(st) + (" — stale" if q.get("stale") else ""))

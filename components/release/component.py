@@ -7,7 +7,7 @@ which span it was trained on.
   fails gets no label and is marked rejected; the stable one keeps serving.
 - The region state records ``{version: span}``: the next spans' training
   baseline, and what the model-age policy counts from; and the version's
-  reference quality (``components.canary.quality.reference``: AUC, accuracy and
+  reference quality (``components.quality.serving.reference``: AUC, accuracy and
   prediction histogram on this span's eval split), which later spans judge
   the serving model against.
 """
@@ -35,10 +35,10 @@ def _record(release, label: str, version: int, reason: str) -> None:
 
 def reference_challenger(spec_json: str, records, labels, is_eval):
     """The AUC on the span's eval rows of a challenger fitted on its train rows
-    (``components.canary.challenger.own_span_auc``); None without a challenger
+    (``components.quality.challenger.own_span_auc``); None without a challenger
     spec or when it cannot be fitted."""
-    from components.canary import challenger
     from components.ingest.records import columns
+    from components.quality import challenger
 
     spec = json.loads(spec_json or "{}")
     if not spec:
@@ -62,7 +62,7 @@ def ReleaseRecorder(
 ):
     """Labels a pushed version (stable or canary) and records its training span
     and reference quality (with ``challenger``'s features, also the AUC of a
-    challenger fitted on the span: ``components.canary.challenger``)."""
+    challenger fitted on the span: ``components.quality.challenger``)."""
     where = RegionLayout.from_json(layout)
     serving_dir, model_name = where.serving_dir, where.model_name
     if not pushed_model.get_int_custom_property("pushed"):

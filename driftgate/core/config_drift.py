@@ -172,7 +172,7 @@ class LabelsConfig:
 class ChallengerConfig:
     """Staleness on the same rows: a challenger fitted on the judged span's
     train split is scored beside the serving model on its eval split
-    (``components.canary.challenger``). The serving model's advantage over
+    (``components.quality.challenger``). The serving model's advantage over
     it (AUC difference) is measured at push and again on each labelled span;
     the model is *stale* when the whole paired-bootstrap interval of the
     advantage lost since push lies above ``margin``. Measured and reported

@@ -19,8 +19,8 @@ from typing import List, Optional
 
 import numpy as np
 
-from components.canary import challenger
-from components.canary.judgement import accuracy, auc
+from components.quality import challenger
+from components.quality.metrics import accuracy, auc
 
 BINS = 20  # prediction histogram: equal-width bins over [0, 1]
 DEGRADED, OK, INSUFFICIENT, NO_REFERENCE = "degraded", "ok", "insufficient_data", "no_reference"
@@ -81,7 +81,7 @@ class Reference:
     accuracy: float
     histogram: List[int]
     # a challenger fitted on the span's train split, on the same eval rows
-    # (components.canary.challenger); None: not measured (an older push)
+    # (components.quality.challenger); None: not measured (an older push)
     challenger_auc: Optional[float] = None
 
     @property
@@ -136,7 +136,7 @@ class Quality:
     prediction_drift: dict = field(default_factory=dict)  # psi, ks, overlap vs the training span
     prediction_severity: str = "none"
     sentence: str = ""
-    # vs a challenger fitted on the judged span (components.canary.challenger.Staleness)
+    # vs a challenger fitted on the judged span (components.quality.challenger.Staleness)
     staleness: dict = field(default_factory=dict)
     stale: str = ""  # the reason when the model lost its advantage beyond the margin (else "")
     stale_retrains: bool = False  # quality.challenger.retrain: the gate retrains on ``stale``
@@ -183,7 +183,7 @@ def verdict(
     """The verdict from measured numbers (``cfg``: ``QualityConfig``): what
     the pipeline and the backtest both apply. ``staleness``: the serving
     model against a challenger fitted on the span
-    (``components.canary.challenger.Staleness``), judged at
+    (``components.quality.challenger.Staleness``), judged at
     ``cfg.challenger.margin``."""
 
     if m.rows < cfg.min_rows:
@@ -255,7 +255,7 @@ def judge(
     staleness: Optional[dict] = None,
 ) -> Quality:
     """The serving model's quality verdict on a labelled span (``staleness``:
-    beside a challenger fitted on it, ``components.canary.challenger``)."""
+    beside a challenger fitted on it, ``components.quality.challenger``)."""
     n = len(np.asarray(labels).ravel())
     if n < cfg.min_rows:  # too few rows: no interval is computed
         return verdict(version, span, Measured(n, math.nan, math.nan, math.nan, math.nan, []), ref, cfg)

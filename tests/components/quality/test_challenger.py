@@ -1,4 +1,4 @@
-"""The same-span challenger (``components.canary.challenger``) on generated
+"""The same-span challenger (``components.quality.challenger``) on generated
 spans with known answers: a harder span lowers the serving model and the
 challenger alike (no staleness), a concept change lets the challenger overtake
 the stale model (staleness above the margin), and the verdict and the gate's
@@ -7,8 +7,9 @@ decision say what was compared."""
 import numpy as np
 import pytest
 
-from components.canary import challenger, quality
 from components.gate import decision
+from components.quality import challenger
+from components.quality import serving as quality
 from driftgate.core.config import QualityConfig
 
 FEATURES = challenger.Features(("x1", "x2"), ("c",))
@@ -65,7 +66,7 @@ def test_the_challenger_learns_a_span_close_to_the_true_model():
     ev = _split(len(y))
     pick = lambda mask: {k: np.asarray(v, dtype=object)[mask] for k, v in cols.items()}  # noqa: E731
     _, p, value = challenger.challenger_auc(FEATURES, pick(~ev), y[~ev], pick(ev), y[ev])
-    from components.canary.judgement import auc
+    from components.quality.metrics import auc
 
     truth = auc(y[ev], serving[ev])
     assert truth - 0.02 < value <= truth + 0.01

@@ -28,7 +28,7 @@ from typing import List, Mapping, Optional, Sequence
 
 import numpy as np
 
-from components.canary.judgement import auc, paired_interval
+from components.quality.metrics import auc, paired_interval
 
 BINS = 10  # quantile bins per numeric feature
 TOP = 30  # most frequent values per categorical feature (the rest: one "other" column)

@@ -1,4 +1,4 @@
-"""The serving-quality judgement (``components.canary.quality``) on synthetic scores
+"""The serving-quality judgement (``components.quality.serving``) on synthetic scores
 with a known answer: an interval that covers the truth, ``degraded`` only
 when the whole interval lies below the reference minus the margin, and
 prediction drift that is zero on the same distribution."""
@@ -6,7 +6,7 @@ prediction drift that is zero on the same distribution."""
 import numpy as np
 import pytest
 
-from components.canary import quality
+from components.quality import serving as quality
 from driftgate.core.config import QualityConfig
 
 
