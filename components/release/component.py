@@ -75,7 +75,8 @@ def ReleaseRecorder(
     reference = None
     if label:  # what later spans judge this model against; measuring it never fails the push
         try:
-            from components.canary import analysis, quality
+            from components.canary import analysis
+            from components.quality import serving as quality
 
             eval_records, eval_labels = labelled(examples, label, ("eval",))
             train_records, train_labels = labelled(examples, label, ("train",))
