@@ -94,7 +94,6 @@ class Lander:
         self.checkpoint_seconds = 0.0
         self.sealed, self.open = self.writer.recover(state)  # open: spans with files, not sealed yet
         self.epoch = self.checkpoint_file.claim(self._state(clock()), run or f"land-{cfg.region}")
-        self.writer.claimed()
 
     # -- consuming ----------------------------------------------------------
 

@@ -55,9 +55,13 @@ class SpanWriter:
         self.region_dir, self.region, self.topic = region_dir, region, topic
         self.partitioner, self.fmt, self.checkpoint = partitioner, fmt, checkpoint
         self.progress = progress
-        self.epoch = checkpoint.epoch
         self.pending: Dict[str, dict] = {}  # relative final path -> manifest entry + "staged"
         self.staged_bytes: Dict[str, bytes] = {}  # what this writer staged, published without reading it back
+
+    @property
+    def epoch(self) -> int:
+        """The epoch this writer stages under: its checkpoint's, once claimed."""
+        return self.checkpoint.epoch
 
     def _path(self, rel: str) -> str:
         return storage.join(self.region_dir, *rel.split("/"))
@@ -153,15 +157,18 @@ class SpanWriter:
                     f"{folder}/{name}: sha256 {actual} differs from the manifest's; not sealing"
                 )
 
+        written = {}
+
         def change(data):
             doc = json.loads(data)
             doc.update(sealed=True, watermark_ms=mark)
-            return json.dumps(files.with_rows(doc), indent=1, sort_keys=True)
+            written["doc"] = files.with_rows(doc)
+            return json.dumps(written["doc"], indent=1, sort_keys=True)
 
         storage.update(storage.join(folder, files.MANIFEST), change)
         storage.write_atomic(storage.join(folder, files.SUCCESS), b"")
         self._remove_foreign_staged()
-        return files.read_json(storage.join(folder, files.MANIFEST))
+        return written["doc"]
 
     def _remove_foreign_staged(self) -> None:
         """Staged files of other epochs (a fenced lander's) are never published: removed."""
@@ -178,7 +185,7 @@ class SpanWriter:
         listing = files.Listing(self.region_dir)
         nxt = {int(p): int(o) for p, o in state.get("next", {}).items()}
         self.pending = dict(state.get("pending") or {})
-        removed = 0
+        removed, emptied = 0, set()
         for folder, names in sorted(listing.folders.items()):
             late = files.parse_folder(folder)[1]
             if listing.sealed(folder) and not late:
@@ -190,9 +197,12 @@ class SpanWriter:
                 if (past and f"{folder}/{name}" not in self.pending) or files.is_temporary(name):
                     storage.delete(self._path(f"{folder}/{name}"))
                     gone.add(name)
+            if gone == set(names):
+                emptied.add(folder)  # nothing left in it: not a landed span
             if gone:
                 removed += len(gone)
                 self._drop_from_manifest(folder, gone)
+        published_folders = {rel.rpartition("/")[0] for rel in self.pending}
         published = self.publish()
         staged_committed = {e["staged"] for e in (state.get("pending") or {}).values()}
         for rel in listing.pending:
@@ -204,9 +214,10 @@ class SpanWriter:
                 f"{self.region}: recovered: published {published} committed file(s), "
                 f"removed {removed} uncommitted file(s)"
             )
-        landed = files.Listing(self.region_dir)
-        sealed = {s for s, f in landed.spans() if landed.sealed(f)}
-        return sealed, {s for s, _ in landed.spans()} - sealed
+        sealed = {s for s, f in listing.spans() if listing.sealed(f)}
+        folders = (set(listing.folders) - emptied) | published_folders  # recovery never seals a folder
+        landed = {span for span, late in map(files.parse_folder, folders) if not late}
+        return sealed, landed - sealed
 
     def _drop_from_manifest(self, folder: str, gone: Set[str]) -> None:
         def change(data):
@@ -220,6 +231,3 @@ class SpanWriter:
             return json.dumps(files.with_rows(manifest), indent=1, sort_keys=True)
 
         storage.update(self._path(f"{folder}/{files.MANIFEST}"), change)
-
-    def claimed(self) -> None:
-        self.epoch = self.checkpoint.epoch

@@ -41,7 +41,6 @@ def _writer(region_dir):
     )
     sealed, open_ = w.recover(state)
     cp.claim({**{k: v for k, v in state.items() if k not in ("pending", "epoch", "holder")}}, "test")
-    w.claimed()
     return w, sealed, open_
 
 
