@@ -62,9 +62,46 @@ def trainer_custom_config(config: RegionConfig) -> dict:
 def eval_config(config: RegionConfig) -> tfma.EvalConfig:
     """Value thresholds on AUC and accuracy; a change threshold on AUC against
     the serving model (ignored by the Evaluator when none serves yet); the
-    confusion matrices over thresholds for the run's ROC view."""
+    confusion matrices over thresholds for the run's ROC view. With
+    ``evaluation.slices``: each slice spec computed too (false positive and
+    false negative rates added), the overall thresholds held to the whole
+    span, and on every slice value with at least ``min_slice_rows`` rows
+    (TFMA's ``min_slice_size``) a change threshold: AUC at most
+    ``max_slice_auc_drop`` below the serving model's (TFMA's
+    ``PerSliceMetricThreshold``)."""
     ev = config.evaluation
     higher = tfma.MetricDirection.HIGHER_IS_BETTER
+    auc = tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": ev.min_auc}),
+        change_threshold=tfma.GenericChangeThreshold(direction=higher, absolute={"value": ev.min_auc_improvement}),
+    )
+    accuracy = tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": ev.min_accuracy})
+    )
+    slices = [tfma.SlicingSpec(feature_keys=list(spec)) for spec in ev.slices]
+    if slices:
+        overall = [tfma.SlicingSpec()]
+        per_slice = tfma.PerSliceMetricThreshold(
+            slicing_specs=slices,
+            threshold=tfma.MetricThreshold(
+                change_threshold=tfma.GenericChangeThreshold(
+                    direction=higher, absolute={"value": -ev.max_slice_auc_drop}
+                )
+            ),
+        )
+        auc_metric = tfma.MetricConfig(
+            class_name="AUC",
+            per_slice_thresholds=[tfma.PerSliceMetricThreshold(slicing_specs=overall, threshold=auc), per_slice],
+        )
+        accuracy_metric = tfma.MetricConfig(
+            class_name="BinaryAccuracy",
+            per_slice_thresholds=[tfma.PerSliceMetricThreshold(slicing_specs=overall, threshold=accuracy)],
+        )
+        rates = [tfma.MetricConfig(class_name="FallOut"), tfma.MetricConfig(class_name="MissRate")]
+    else:
+        auc_metric = tfma.MetricConfig(class_name="AUC", threshold=auc)
+        accuracy_metric = tfma.MetricConfig(class_name="BinaryAccuracy", threshold=accuracy)
+        rates = []
     return tfma.EvalConfig(
         model_specs=[
             tfma.ModelSpec(
@@ -73,33 +110,22 @@ def eval_config(config: RegionConfig) -> tfma.EvalConfig:
                 prediction_key=PREDICTION_KEY,
             )
         ],
-        slicing_specs=[tfma.SlicingSpec()],
+        slicing_specs=[tfma.SlicingSpec()] + slices,
         metrics_specs=[
             tfma.MetricsSpec(
                 metrics=[
                     tfma.MetricConfig(class_name="ExampleCount"),
-                    tfma.MetricConfig(
-                        class_name="AUC",
-                        threshold=tfma.MetricThreshold(
-                            value_threshold=tfma.GenericValueThreshold(lower_bound={"value": ev.min_auc}),
-                            change_threshold=tfma.GenericChangeThreshold(
-                                direction=higher, absolute={"value": ev.min_auc_improvement}
-                            ),
-                        ),
-                    ),
-                    tfma.MetricConfig(
-                        class_name="BinaryAccuracy",
-                        threshold=tfma.MetricThreshold(
-                            value_threshold=tfma.GenericValueThreshold(lower_bound={"value": ev.min_accuracy})
-                        ),
-                    ),
+                    auc_metric,
+                    accuracy_metric,
                     tfma.MetricConfig(class_name="Precision"),
                     tfma.MetricConfig(class_name="Recall"),
+                    *rates,
                     # the ROC curve and confusion matrix the Kubeflow UI draws (components.monitor.ui)
                     tfma.MetricConfig(class_name="ConfusionMatrixPlot"),
                 ]
             )
         ],
+        options=tfma.Options(min_slice_size={"value": ev.min_slice_rows}) if slices else None,
     )
 
 

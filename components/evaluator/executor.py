@@ -41,10 +41,24 @@ def _without_empty_baseline(input_dict):
 
 
 class Executor(evaluator_executor.Executor):
-    """Evaluator executor tolerating an empty baseline."""
+    """Evaluator executor tolerating an empty baseline; a slice TFMA filtered
+    for ``min_slice_size`` is not judged (``components.evaluator.slicing``)."""
 
     def Do(self, input_dict, output_dict, exec_properties):
-        super().Do(_without_empty_baseline(input_dict), output_dict, exec_properties)
+        input_dict = _without_empty_baseline(input_dict)
+        super().Do(input_dict, output_dict, exec_properties)
+        output_uri = artifact_utils.get_single_instance(output_dict[constants.EVALUATION_KEY]).uri
+        if _judge_filtered_slices(output_uri):
+            bless(input_dict, output_dict, exec_properties, output_uri)
+
+
+def _judge_filtered_slices(output_uri: str) -> list:
+    from components.evaluator import slicing
+
+    ignored = slicing.judge_filtered_slices(output_uri)
+    if ignored:
+        logging.info("not judged, below min_slice_size: %s", ", ".join(ignored))
+    return ignored
 
 
 EVALUATED_BY = "evaluated_by"  # "in process" on the evaluation artifact when FastExecutor computed it
@@ -101,6 +115,7 @@ class FastExecutor(Executor):
             eval_config, models, formats.tfrecord_records(files), output_uri, ",".join(files)
         )
         logging.info("Evaluation complete (in process, %d rows). Results written to %s.", rows, output_uri)
+        _judge_filtered_slices(output_uri)
         bless(input_dict, output_dict, exec_properties, output_uri)
 
 
@@ -113,6 +128,7 @@ def _files(examples, split):
 def bless(input_dict, output_dict, exec_properties, output_uri) -> None:
     """The blessing as TFX's executor writes it from TFMA's validation result."""
     import tensorflow_model_analysis as tfma
+    from tfx.dsl.io import fileio
 
     blessing = artifact_utils.get_single_instance(output_dict[standard_component_specs.BLESSING_KEY])
     model = input_dict[standard_component_specs.MODEL_KEY][0]
@@ -125,8 +141,10 @@ def bless(input_dict, output_dict, exec_properties, output_uri) -> None:
     if "current_component_id" in exec_properties:
         blessing.set_string_custom_property("component_id", exec_properties["current_component_id"])
     ok = tfma.load_validation_result(output_uri).validation_ok
-    name = constants.BLESSED_FILE_NAME if ok else constants.NOT_BLESSED_FILE_NAME
+    name, other = (constants.BLESSED_FILE_NAME, constants.NOT_BLESSED_FILE_NAME)[:: 1 if ok else -1]
     io_utils.write_string_file(os.path.join(blessing.uri, name), "")
+    if fileio.exists(os.path.join(blessing.uri, other)):  # TFX's own verdict, before the slice repair
+        fileio.remove(os.path.join(blessing.uri, other))
     value = constants.BLESSED_VALUE if ok else constants.NOT_BLESSED_VALUE
     blessing.set_int_custom_property(constants.ARTIFACT_PROPERTY_BLESSED_KEY, value)
     logging.info("Blessing result %s written to %s.", ok, blessing.uri)

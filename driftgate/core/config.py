@@ -120,6 +120,31 @@ def available_regions(regions_dir: Path = REGIONS_DIR) -> Tuple[str, ...]:
     return tuple(sorted(p.stem for p in regions_dir.glob("*.yaml") if p.name != DEFAULTS_FILE))
 
 
+def _check_slices(ev, inputs: dict, origin: dict) -> None:
+    """``evaluation.slices`` name model inputs, each spec once, not empty;
+    ``evaluation.parity_band`` is [low, high] around 1."""
+    where = origin.get("evaluation.slices", "?")
+    specs = set()
+    for i, spec in enumerate(ev.slices):
+        if not spec:
+            raise ConfigError(f"{where}: evaluation.slices[{i}]: empty; the whole span is always evaluated")
+        for name in spec:
+            if name not in inputs:
+                raise ConfigError(
+                    f"{where}: evaluation.slices[{i}]: '{name}' is not a model input "
+                    f"(features.categorical / features.numeric); slice by a column the examples carry"
+                )
+        if tuple(sorted(spec)) in specs:
+            raise ConfigError(f"{where}: evaluation.slices[{i}]: {list(spec)} is listed twice")
+        specs.add(tuple(sorted(spec)))
+    band = ev.parity_band
+    if len(band) != 2 or not (0 < band[0] < 1 < band[1]):
+        raise ConfigError(
+            f"{origin.get('evaluation.parity_band', '?')}: evaluation.parity_band: {list(band)} must be "
+            f"[low, high] with 0 < low < 1 < high (the four-fifths rule: [0.8, 1.25])"
+        )
+
+
 def _check_semantics(cfg: RegionConfig, origin: dict) -> None:
     feats = cfg.features
     seen = {}
@@ -149,6 +174,7 @@ def _check_semantics(cfg: RegionConfig, origin: dict) -> None:
                 f"{origin.get('drift.feature_thresholds.' + feature, '?')}: drift.feature_thresholds.{feature}: "
                 f"'{feature}' is not a model input (features.categorical / features.numeric)"
             )
+    _check_slices(cfg.evaluation, seen, origin)
     if "{SPAN}" not in cfg.drift.serving_logs_pattern:
         raise ConfigError(
             f"{origin.get('drift.serving_logs_pattern', '?')}: drift.serving_logs_pattern: needs a {{SPAN}} placeholder"

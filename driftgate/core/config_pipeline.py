@@ -89,11 +89,28 @@ class EvaluationConfig:
     already serves in the region, its AUC beats the serving model's on the same
     eval data by more than ``min_auc_improvement`` (change threshold; may be
     negative to tolerate a small loss).
+
+    ``slices``: lists of feature keys (TFMA ``SlicingSpec(feature_keys=...)``,
+    e.g. ``[[carrier], [sched_dep_hour]]``). Each slice value with at least
+    ``min_slice_rows`` rows (TFMA's ``min_slice_size``) is reported; the
+    candidate is not blessed when, on one of them, its AUC is more than
+    ``max_slice_auc_drop`` below the serving model's (TFMA's
+    ``PerSliceMetricThreshold`` with an absolute change threshold). The same
+    slices judge the serving model's fairness on each labelled span: a
+    slice's false positive rate, recall or positive rate over the whole
+    span's outside ``parity_band`` (the four-fifths rule) is a finding;
+    metrics export the ``max_exported_slices`` largest slices of each spec
+    (the rest folded into ``__other__``).
     """
 
     min_auc: float = field(metadata=rng(0.0, 1.0))
     min_accuracy: float = field(metadata=rng(0.0, 1.0))
     min_auc_improvement: float = field(metadata=rng(-1.0, 1.0))
+    slices: Tuple[Tuple[str, ...], ...] = ()
+    min_slice_rows: int = field(default=200, metadata=rng(2))
+    max_slice_auc_drop: float = field(default=0.10, metadata=rng(0.0, 1.0))
+    parity_band: Tuple[float, ...] = (0.8, 1.25)
+    max_exported_slices: int = field(default=10, metadata=rng(1, 1000))
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The in-process Evaluator against TFX's (TFMA on Beam) on the same examples
 and SavedModels: the same metrics, plots, validation and blessing, with and
 without a baseline. What it does not prove: eval configs it hands back to
-TFX (``fast.supported``), which the last test checks are handed back."""
+TFX (``fast.supported``), which the last test checks are handed back.
+Slices: ``test_slices.py``."""
 
 import json
 import os
@@ -155,10 +156,13 @@ def test_an_eval_config_it_does_not_compute_goes_to_tfx():
 
     config = tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(label_key="late")],
-        slicing_specs=[tfma.SlicingSpec(feature_keys=["carrier"])],
+        slicing_specs=[tfma.SlicingSpec(feature_values={"carrier": "EV"})],
         metrics_specs=[tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name="AUC")])],
     )
-    assert "slices" in fast.supported(config)
+    assert "slices by feature value" in fast.supported(config)
+    config.cross_slicing_specs.add()
+    config.slicing_specs[0].ClearField("feature_values")
+    assert "cross slices" in fast.supported(config)
     config = tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(label_key="late")],
         metrics_specs=[tfma.MetricsSpec(metrics=[tfma.MetricConfig(class_name="MeanSquaredError")])],
