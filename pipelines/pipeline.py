@@ -158,6 +158,22 @@ def challenger_spec(config: RegionConfig) -> str:
     return json.dumps(spec)
 
 
+def slices_spec(config: RegionConfig) -> str:
+    """The slices the serving model's fairness is judged on
+    (``components.quality.fairness``); "{}" without ``evaluation.slices``."""
+    ev = config.evaluation
+    if not ev.slices:
+        return "{}"
+    return json.dumps(
+        {
+            "slices": [list(s) for s in ev.slices],
+            "min_rows": ev.min_slice_rows,
+            "band": list(ev.parity_band),
+            "max_exported": ev.max_exported_slices,
+        }
+    )
+
+
 def create_pipeline(
     config: RegionConfig,
     layout: RegionLayout,
@@ -241,6 +257,7 @@ def create_pipeline(
         span_pattern=config.data.span_pattern,
         data_format=config.data.format,
         challenger=challenger_spec(config),
+        slices=slices_spec(config),
         **warn_only,
     ).with_id(ids.CANARY_JUDGE)
     gate = SpanGate(

@@ -12,8 +12,8 @@ new version is never pushed over a canary that was not judged.
 After the judgement the node also judges the serving (stable) model on the
 newest labelled span (``labels.delay_spans`` back; a delayed span is read
 from the region's data files): AUC with a bootstrap interval, accuracy and
-prediction drift against the reference recorded at its push
-(``components.quality.serving``). The verdict's ``quality`` block is what the gate
+prediction drift against the reference recorded at its push, its staleness
+and its fairness across the region's slices (``components.quality.span``). The verdict's ``quality`` block is what the gate
 retrains on when the model degraded.
 
 Docs: ``docs/canary.md``.
@@ -33,8 +33,9 @@ from components.gate.decision import classify
 from components.gate.executor import read_anomalies
 from components.ingest import spans
 from components.ingest.recorded import artifact_span, ingest_choice
-from components.ingest.records import columns, eval_mask, label_values, labelled
+from components.ingest.records import labelled
 from components.node import In, Out, Param, component
+from components.quality.span import delayed_span_rows, serving_quality
 from components.state import RegionState
 from driftgate.core import vocabulary as ids
 from driftgate.core.config import canary_config_from_dict
@@ -56,83 +57,6 @@ def hold_reason(span: int, ingest_reason: str, canary_span, findings) -> "str | 
     return None
 
 
-def delayed_span_rows(
-    data_dir: str, span_pattern: str, span: int, data_format: str, label: str, buckets
-) -> tuple:
-    """(serialized examples, labels, eval mask) of span ``span`` read from the
-    region's data files (the span whose labels have arrived by now) in the
-    region's ``data.format``, encoded as ingest encodes them and split as
-    ExampleGen splits them (``buckets``: train and eval hash buckets); rows
-    without a label are left out."""
-    import tensorflow as tf
-
-    from components.ingest import fast
-
-    files = sorted(tf.io.gfile.glob(f"{data_dir}/{span_pattern.replace('{SPAN}', str(span))}"))
-    if not files:
-        return [], np.zeros(0), np.zeros(0, dtype=bool)
-    records = fast.span_records(data_format, files)
-    labels = label_values(records, label)
-    keep = ~np.isnan(labels)
-    records = [r for r, k in zip(records, keep, strict=True) if k]
-    return records, labels[keep], eval_mask(records, *buckets)
-
-
-def serving_quality(
-    layout, model_name: str, span: int, rows, cfg, not_judged: "str | None", spec: "dict | None" = None
-) -> dict:
-    """The serving model's quality on labelled span ``span`` (``rows``: a
-    callable returning its (records, labels, eval mask)), or why it was not
-    judged; with ``spec`` (the challenger's features) also its staleness
-    against a challenger fitted on the span (``components.quality.challenger``)."""
-    from components.quality import challenger
-    from components.quality import serving as quality
-
-    state = release.load_state(layout.serving_dir, model_name)
-    if state.stable is None:
-        return {}
-    version = int(state.stable)
-    region_state = RegionState(layout.state_dir)
-    trained_on = region_state.training_span(version)
-    if not_judged is None and span < 1:
-        not_judged = f"no span with labels yet (labels.delay_spans {cfg['delay']})"
-    if not_judged is None and trained_on is not None and span <= trained_on:
-        not_judged = f"span {span} is not newer than serving v{version}'s training span {trained_on}"
-    if not_judged is not None:
-        return {
-            "version": version,
-            "span": span,
-            "verdict": "not_judged",
-            "sentence": f"quality not judged: {not_judged}",
-        }
-    records, labels, is_eval = rows()
-    recorded = region_state.releases().get(version, {}).get("reference")
-    ref = quality.Reference.from_json(recorded) if recorded else None
-    base = release.model_dir(layout.serving_dir, model_name)
-    predictions = analysis.predict_version(base, version, records) if len(records) else np.zeros(0)
-    qcfg, stale = cfg["config"], None
-    if spec and qcfg.challenger.enabled and len(records):
-        features = challenger.Features.from_json(spec)
-        try:  # a side measurement: the quality verdict stands without it
-            found = challenger.judge_span(
-                span,
-                features,
-                columns(records, features.names),
-                labels,
-                is_eval,
-                predictions,
-                ref.advantage if ref else None,
-                confidence=qcfg.confidence,
-                samples=qcfg.bootstrap_samples,
-                min_rows=qcfg.min_rows,
-                seed=span,
-            )
-            stale = found.to_json() if found else None
-        except Exception:  # noqa: BLE001
-            logging.exception("challenger of span %d not measured", span)
-    return quality.judge(version, span, labels, predictions, ref, qcfg, seed=span, staleness=stale).to_json()
-
-
 @component
 def CanaryJudge(
     examples: In[std.Examples],
@@ -148,6 +72,7 @@ def CanaryJudge(
     span_pattern: Param[str] = "",
     data_format: Param[str] = "csv",
     challenger: Param[str] = "{}",
+    slices: Param[str] = "{}",
 ):
     """Promotes, rolls back or keeps pending the region's canary (``none``
     without one), then judges the serving model's quality."""
@@ -219,7 +144,7 @@ def CanaryJudge(
             )
         why = hold_reason(span, ingest_reason, None, findings)
         try:
-            cfg = {"config": qcfg, "delay": labels_delay_spans}
+            cfg = {"config": qcfg, "delay": labels_delay_spans, "slices": json.loads(slices)}
             result["quality"] = serving_quality(where, model_name, judged, rows, cfg, why, spec)
         except Exception as exc:  # a side judgement: the gate decides without it
             logging.exception("serving quality failed")

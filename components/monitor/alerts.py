@@ -123,6 +123,19 @@ def derive(result, history: List[dict], escalate_after: int) -> List[Alert]:
                 {k: q.get(k) for k in ("span", "version", "auc", "auc_low", "auc_high", "reference_auc")},
             )
         )
+    fair = q.get("fairness") or {}
+    if fair.get("findings"):  # components.quality.fairness: the four-fifths rule on the serving model
+        from components.quality.fairness import describe
+
+        alerts.append(
+            Alert(
+                result.region,
+                f"<fairness v{q.get('version')}>",
+                "warning",
+                f"{result.region}: serving v{q.get('version')} on span {q.get('span')}: {describe(fair)}",
+                {"span": q.get("span"), "version": q.get("version"), "findings": fair["findings"][:5]},
+            )
+        )
     if q.get("prediction_severity") in ("warning", "critical"):
         alerts.append(
             Alert(

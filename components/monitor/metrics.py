@@ -11,6 +11,7 @@ across processes, as Prometheus expects.
 
 from typing import Optional
 
+from components.monitor import model_view
 from driftgate.core.vocabulary import DECISIONS, NO_CANARY, PENDING, PROMOTE, REJECTED, ROLLBACK
 from driftgate.core.vocabulary import SEVERITY_RANK as SEVERITY_VALUE
 
@@ -90,6 +91,7 @@ def build_registry(result, history=(), release_state=None):
         for v in CANARY_VERDICTS:
             canary.labels(region, v).set(1 if latest == v else 0)
     quality_metrics(reg, region, (getattr(result, "canary", None) or {}).get("quality") or {})
+    model_view.export(reg, region, {"canary": getattr(result, "canary", None) or {}})
     version = Gauge(
         "driftgate_model_version", "Model version serving under a label", ["region", "label"], registry=reg
     )

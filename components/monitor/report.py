@@ -15,6 +15,7 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from components.drift.results import Comparison
+from components.monitor import model_view
 from components.gate.decision import SpanReport
 from driftgate.core.vocabulary import DRIFT_TESTS, SEVERITY_RANK
 
@@ -185,6 +186,7 @@ def run_report(
         f"<p id='summary'><b>{_e(result.get('summary') or '')}</b></p>",
         (f"<p id='note'>Note: {_e(result['note'])}</p>" if result.get("note") else ""),
         _quality_section((result.get("canary") or {}).get("quality") or {}),
+        model_view.html_section(result),
         "<h2 id='why'>Why</h2><ul>"
         + "".join(f"<li>{_e(r)}</li>" for r in result.get("reasons", []))
         + "</ul>",

@@ -57,6 +57,9 @@ class RunResult:
     alerts: List[dict] = field(default_factory=list)  # what happened to each alert of the run
     files: Dict[str, str] = field(default_factory=dict)  # result, report, metrics: where they were written
     note: str = ""  # the run's free-text note (Kubeflow run parameter ``note``): an audit trail
+    # the candidate per slice of evaluation.slices (the Evaluator's): slice, rows, auc, auc_diff vs
+    # the serving model, fall_out, miss_rate; a slice below min_slice_rows: "not_judged": true
+    slice_metrics: List[dict] = field(default_factory=list)
 
     def __post_init__(self):
         if isinstance(self.drift, dict):  # read back from JSON
@@ -136,15 +139,54 @@ def read_metrics(evaluation_uri: str) -> Dict[str, float]:
     return metrics
 
 
-def read_validation_failures(evaluation_uri: str) -> List[str]:
-    """Readable reasons the Evaluator did not bless the candidate."""
+def read_slice_metrics(evaluation_uri: str) -> List[dict]:
+    """The candidate on each slice other than the whole span (none without
+    ``evaluation.slices``), largest first."""
     import tensorflow_model_analysis as tfma
+    from tensorflow_model_analysis.slicer import slicer_lib
+
+    from components.evaluator.slicing import ERROR, label
+
+    out = []
+    for per_slice in tfma.load_metrics(evaluation_uri):
+        key = slicer_lib.deserialize_slice_key(per_slice.slice_key)
+        if not key:
+            continue
+        if ERROR in per_slice.metrics:
+            out.append({"slice": label(key), "rows": None, "not_judged": True})
+            continue
+        row: Dict[str, object] = {"slice": label(key)}
+        for kv in per_slice.metric_keys_and_values:
+            k = kv.key
+            if k.model_name not in ("", "candidate") or not kv.value.HasField("double_value"):
+                continue
+            name = {"example_count": "rows"}.get(k.name, k.name) + ("_diff" if k.is_diff else "")
+            row[name] = round(kv.value.double_value.value, 6)
+        out.append(row)
+    return sorted(out, key=lambda r: (-(r.get("rows") or 0), r["slice"]))
+
+
+def read_validation_failures(evaluation_uri: str) -> List[str]:
+    """Readable reasons the Evaluator did not bless the candidate: the slice,
+    the metric, its value and the threshold it failed."""
+    import tensorflow_model_analysis as tfma
+    from google.protobuf import json_format
+    from tensorflow_model_analysis.slicer import slicer_lib
+
+    from components.evaluator.slicing import label
 
     result = tfma.load_validation_result(evaluation_uri)
     reasons = []
     for per_slice in result.metric_validations_per_slice:
+        where = label(slicer_lib.deserialize_slice_key(per_slice.slice_key))
         for failure in per_slice.failures:
-            reasons.append(f"{failure.metric_key.name}: {failure.message}")
+            name = failure.metric_key.name + (" change vs serving" if failure.metric_key.is_diff else "")
+            value = failure.metric_value.double_value.value if failure.HasField("metric_value") else None
+            threshold = json_format.MessageToDict(failure.metric_threshold)
+            said = f"{where}: {name}" + (f" {value:.4f}" if value is not None else "")
+            reasons.append(f"{said} fails {threshold}" + (f" ({failure.message})" if failure.message else ""))
+    if result.missing_slices:
+        reasons.append(f"slices not found in the data: {[list(s.feature_keys) for s in result.missing_slices]}")
     return reasons
 
 
@@ -226,6 +268,7 @@ def build(region: str, model_base_path: str, artifacts: Dict[str, object]) -> Ru
         result.blessed = bool(_prop(blessing, "blessed"))
     if evaluation is not None:
         result.metrics = read_metrics(evaluation.uri)
+        result.slice_metrics = read_slice_metrics(evaluation.uri)
         if result.blessed is False:
             result.not_blessed_reasons = read_validation_failures(evaluation.uri)
     pushed = artifacts.get("pushed_model")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from typing import Dict, List, Optional, Tuple
 
+from components.monitor import model_view
 from driftgate.core import vocabulary as ids
 
 SEVERITY_VALUE = {ids.NONE: 0, ids.INSUFFICIENT: 0, ids.WARNING: 1, ids.CRITICAL: 2}
@@ -65,6 +66,7 @@ def summary_markdown(run) -> str:
         lines.append(
             f"- **candidate**: AUC {run.metrics['auc']:.3f}, accuracy {run.metrics.get('binary_accuracy', 0):.3f}"
         )
+    lines += model_view.markdown_lines({"canary": run.canary or {}, "slice_metrics": run.slice_metrics})
     if run.note:  # the run parameter, "-" already read as none (RunResult.note)
         lines.append(f"- **note**: {run.note}")
     lines.append(f"- **warnings**: {'; '.join(run.warnings) if run.warnings else 'none'}")

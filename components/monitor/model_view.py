@@ -1,0 +1,115 @@
+"""How the models did on the span, as the run's readers see it: the
+candidate per slice (the Evaluator's), the serving model's fairness across
+slices (``components.quality.fairness``), in the report, the Kubeflow card
+and the metrics. Reads the run result's JSON only."""
+
+from __future__ import annotations
+
+import html
+from typing import List
+
+MAX_ROWS = 30  # report rows per table
+
+
+def _e(x) -> str:
+    return html.escape(str(x))
+
+
+def _f(x, fmt=".3f") -> str:
+    return "-" if x is None else format(x, fmt)
+
+
+def fairness_of(result: dict) -> dict:
+    return ((result.get("canary") or {}).get("quality") or {}).get("fairness") or {}
+
+
+def markdown_lines(result: dict) -> List[str]:
+    """Card lines: the worst slices of the candidate and the parity findings."""
+    from components.quality.fairness import describe
+
+    lines = []
+    judged = [s for s in result.get("slice_metrics") or [] if s.get("auc_diff") is not None]
+    if judged:
+        worst = min(judged, key=lambda s: s["auc_diff"])
+        lines.append(
+            f"- **candidate by slice**: {len(judged)} slices; worst {worst['slice']} "
+            f"AUC {_f(worst.get('auc'))} ({worst['auc_diff']:+.3f} vs serving, {int(worst.get('rows') or 0):,} rows)"
+        )
+    fair = fairness_of(result)
+    if fair:
+        lines.append(f"- **fairness** (serving model): {describe(fair)}")
+    return lines
+
+
+def html_section(result: dict) -> str:
+    """The report's slices section (empty without slices)."""
+    parts = []
+    cand = result.get("slice_metrics") or []
+    if cand:
+        head = "<tr><th>slice</th><th>rows</th><th>AUC</th><th>vs serving</th><th>FPR</th><th>FNR</th></tr>"
+        body = "".join(
+            f"<tr><td class='l'>{_e(s['slice'])}</td><td>{_e(s.get('rows') or 'below min_slice_rows')}</td>"
+            f"<td>{_f(s.get('auc'))}</td><td>{_f(s.get('auc_diff'), '+.3f')}</td>"
+            f"<td>{_f(s.get('fall_out'))}</td><td>{_f(s.get('miss_rate'))}</td></tr>"
+            for s in cand[:MAX_ROWS]
+        )
+        parts.append(f"<h3>Candidate by slice (Evaluator)</h3><table id='slice-metrics'>{head}{body}</table>")
+    fair = fairness_of(result)
+    if fair:
+        found = fair.get("findings") or []
+        parts.append(
+            "<h3>Serving model fairness (four-fifths rule, band "
+            f"{_e(fair.get('band'))}, slices of {_e(fair.get('min_rows'))}+ rows)</h3>"
+            + (
+                "<ul id='parity-findings'>" + "".join(f"<li>{_e(f['sentence'])}</li>" for f in found) + "</ul>"
+                if found
+                else "<p id='parity-findings'>no parity finding</p>"
+            )
+        )
+        head = (
+            "<tr><th>slice</th><th>rows</th><th>AUC</th><th>FPR</th><th>recall</th><th>positive rate</th>"
+            "<th>FPR ratio</th><th>recall ratio</th><th>positive ratio</th></tr>"
+        )
+        body = "".join(
+            f"<tr><td class='l'>{_e(s['slice'])}={_e(s['value'])}</td><td>{s['rows']:,}</td>"
+            f"<td>{_f(s.get('auc'))}</td><td>{_f(s.get('fpr'))}</td><td>{_f(s.get('recall'))}</td>"
+            f"<td>{_f(s.get('positive_rate'))}</td>"
+            + "".join(f"<td>{_f(s['parity'].get(m), '.2f')}</td>" for m in ("fpr", "recall", "positive_rate"))
+            + "</tr>"
+            for s in fair.get("slices", [])[:MAX_ROWS]
+        )
+        parts.append(f"<table id='fairness'>{head}{body}</table>")
+    if not parts:
+        return ""
+    return "<h2 id='slices'>Slices</h2>" + "".join(parts)
+
+
+def export(reg, region: str, result: dict) -> None:
+    """``driftgate_slice_auc`` and ``driftgate_slice_parity{metric}`` of the
+    serving model per exported slice (at most ``max_exported_slices`` values
+    per slice spec, the rest as ``__other__``), and the number of findings."""
+    from prometheus_client import Gauge
+
+    fair = fairness_of(result)
+    if not fair:
+        return
+    labels = ["region", "slice", "value"]
+    auc = Gauge("driftgate_slice_auc", "Serving model AUC on a slice of the newest labelled span", labels, registry=reg)
+    parity = Gauge(
+        "driftgate_slice_parity",
+        "A slice's rate over the whole span's (four-fifths rule: outside [0.8, 1.25] is a finding)",
+        labels + ["metric"],
+        registry=reg,
+    )
+    for s in fair.get("slices", []):
+        if s.get("auc") is not None:
+            auc.labels(region, s["slice"], s["value"]).set(s["auc"])
+        for metric, ratio in (s.get("parity") or {}).items():
+            if ratio is not None:
+                parity.labels(region, s["slice"], s["value"], metric).set(ratio)
+    Gauge(
+        "driftgate_slice_parity_findings",
+        "Slices of the newest labelled span outside the parity band",
+        ["region"],
+        registry=reg,
+    ).labels(region).set(len(fair.get("findings") or []))
