@@ -73,7 +73,9 @@ def eval_config(config: RegionConfig) -> tfma.EvalConfig:
     higher = tfma.MetricDirection.HIGHER_IS_BETTER
     auc = tfma.MetricThreshold(
         value_threshold=tfma.GenericValueThreshold(lower_bound={"value": ev.min_auc}),
-        change_threshold=tfma.GenericChangeThreshold(direction=higher, absolute={"value": ev.min_auc_improvement}),
+        change_threshold=tfma.GenericChangeThreshold(
+            direction=higher, absolute={"value": ev.min_auc_improvement}
+        ),
     )
     accuracy = tfma.MetricThreshold(
         value_threshold=tfma.GenericValueThreshold(lower_bound={"value": ev.min_accuracy})
@@ -91,7 +93,10 @@ def eval_config(config: RegionConfig) -> tfma.EvalConfig:
         )
         auc_metric = tfma.MetricConfig(
             class_name="AUC",
-            per_slice_thresholds=[tfma.PerSliceMetricThreshold(slicing_specs=overall, threshold=auc), per_slice],
+            per_slice_thresholds=[
+                tfma.PerSliceMetricThreshold(slicing_specs=overall, threshold=auc),
+                per_slice,
+            ],
         )
         accuracy_metric = tfma.MetricConfig(
             class_name="BinaryAccuracy",

@@ -245,7 +245,9 @@ def evaluate(
             values = {name: metric_values(labels[rows], p[rows]) for name, p in predictions.items()}
         for key in computed:
             if key.model_name in values and key.name in values[key.model_name]:
-                (plots if key.name == "confusion_matrix_plot" else metrics)[key] = values[key.model_name][key.name]
+                (plots if key.name == "confusion_matrix_plot" else metrics)[key] = values[key.model_name][
+                    key.name
+                ]
         for key, value in list(values and metrics.items()):
             if baseline and key.model_name != baseline:
                 base = key._replace(model_name=baseline)

@@ -77,7 +77,7 @@ def slice_rows(records: Sequence[bytes], specs: Sequence[Tuple[str, ...]]) -> Di
             continue
         for i in range(len(records)):
             for combo in itertools.product(*(values[c][i] for c in spec)):
-                out.setdefault(tuple(zip(spec, combo)), []).append(i)
+                out.setdefault(tuple(zip(spec, combo, strict=False)), []).append(i)
     return {k: np.asarray(v, dtype=np.int64) for k, v in out.items()}
 
 

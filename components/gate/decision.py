@@ -84,6 +84,8 @@ class SpanReport:
     ingest: Dict[str, object] = field(default_factory=dict)  # why this span: reason, pending spans
     summary: str = ""  # the decision in one sentence, with its evidence
     calibration: Dict[str, object] = field(default_factory=dict)  # calibrated thresholds used
+    # data integrity rates vs the training span and the findings (components.drift.integrity)
+    integrity: Dict[str, object] = field(default_factory=dict)
 
     @property
     def blocking(self) -> List[Finding]:
@@ -111,6 +113,7 @@ class SpanReport:
             ingest=dict(d.get("ingest", {})),
             summary=d.get("summary", ""),
             calibration=dict(d.get("calibration", {})),
+            integrity=dict(d.get("integrity", {})),
         )
 
     def severity(self, baseline: str) -> str:

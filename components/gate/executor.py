@@ -11,6 +11,7 @@ from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
+from components.drift import integrity
 from components.drift.summaries import summarize
 from components.gate import assess as judge
 from components.gate import decision as logic
@@ -97,6 +98,26 @@ def schema_comparator_findings(current, schema, previous, serving) -> list:
     ]
 
 
+def data_integrity(training_span, training, current, features, history, span, cfg) -> dict:
+    """The span's integrity rates against the serving model's training span,
+    judged against the region's earlier spans' rates (``components.drift.integrity``)."""
+    past: dict = {}
+    for h in history:
+        if h["span"] < span:
+            for feature, r in (h.get("integrity") or {}).items():
+                for name, v in r.items():
+                    if v is not None:
+                        past.setdefault(feature, {}).setdefault(name, []).append(float(v))
+    found = integrity.rates(training, current, list(features))
+    own = integrity.rates(training, training, list(features))  # the training span's own missing rates
+    findings = integrity.judge(found, past, cfg.floor, cfg.k, cfg.min_history, baseline=own)
+    return {
+        "baseline_span": training_span,
+        "rates": integrity.rates_to_json(found),
+        "findings": [f.to_json() for f in findings],
+    }
+
+
 def run_gate(
     examples,
     statistics,
@@ -167,6 +188,10 @@ def run_gate(
     )
     drift = report.drift
     found_gradual = report.gradual
+    if training is not None and cfg.integrity.enabled:
+        report.integrity = data_integrity(
+            training_span, training, current, features, history, span, cfg.integrity
+        )
     report.ingest = {"reason": choice.reason, "pending": list(choice.pending)}
     if choice.pending:
         report.reasons.append(
@@ -183,6 +208,10 @@ def run_gate(
             "noise": {k: {f: e.noise() for f, e in v.features.items()} for k, v in drift.items()},
             "numeric": judge.numeric_moments(cur),
             "gradual": [g["feature"] for g in found_gradual],
+            "integrity": {
+                f: {k: v for k, v in r.items() if k in integrity.RATES}
+                for f, r in report.integrity.get("rates", {}).items()
+            },
             "serving_version": serving_version,
             "completed": False,  # until the run recorder, the run's last node, marks it
         }

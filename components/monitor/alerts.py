@@ -147,6 +147,20 @@ def derive(result, history: List[dict], escalate_after: int) -> List[Alert]:
                 {"span": q.get("span"), "version": q.get("version"), **q.get("prediction_drift", {})},
             )
         )
+    integ = result.drift.integrity if result.drift is not None else {}
+    if integ.get("findings"):  # components.drift.integrity: warns, never blocks
+        found = integ["findings"]
+        alerts.append(
+            Alert(
+                result.region,
+                "<integrity>",
+                "warning",
+                f"{result.region}: span {result.span} data integrity vs training span {integ.get('baseline_span')}: "
+                + "; ".join(f["sentence"] for f in found[:3])
+                + (f" (+{len(found) - 3} more)" if len(found) > 3 else ""),
+                {"span": result.span, "findings": found[:10]},
+            )
+        )
     training = result.comparison("training")
     if not training:
         return alerts

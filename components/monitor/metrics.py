@@ -91,7 +91,9 @@ def build_registry(result, history=(), release_state=None):
         for v in CANARY_VERDICTS:
             canary.labels(region, v).set(1 if latest == v else 0)
     quality_metrics(reg, region, (getattr(result, "canary", None) or {}).get("quality") or {})
-    model_view.export(reg, region, {"canary": getattr(result, "canary", None) or {}})
+    drift = getattr(result, "drift", None)
+    integ = {"integrity": drift.integrity} if drift is not None and getattr(drift, "integrity", None) else {}
+    model_view.export(reg, region, {"canary": getattr(result, "canary", None) or {}, "drift": integ})
     version = Gauge(
         "driftgate_model_version", "Model version serving under a label", ["region", "label"], registry=reg
     )

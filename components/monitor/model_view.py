@@ -1,7 +1,8 @@
-"""How the models did on the span, as the run's readers see it: the
-candidate per slice (the Evaluator's), the serving model's fairness across
-slices (``components.quality.fairness``), in the report, the Kubeflow card
-and the metrics. Reads the run result's JSON only."""
+"""How the models and the data did on the span, as the run's readers see
+it: the candidate per slice (the Evaluator's), the serving model's fairness
+across slices (``components.quality.fairness``), the data integrity rates
+(``components.drift.integrity``), in the report, the Kubeflow card and the
+metrics. Reads the run result's JSON only."""
 
 from __future__ import annotations
 
@@ -23,11 +24,20 @@ def fairness_of(result: dict) -> dict:
     return ((result.get("canary") or {}).get("quality") or {}).get("fairness") or {}
 
 
+def integrity_of(result: dict) -> dict:
+    return (result.get("drift") or {}).get("integrity") or {}
+
+
 def markdown_lines(result: dict) -> List[str]:
-    """Card lines: the worst slices of the candidate and the parity findings."""
+    """Card lines: the worst slices of the candidate, the parity findings,
+    the data integrity findings."""
     from components.quality.fairness import describe
 
     lines = []
+    found = integrity_of(result).get("findings")
+    if found:
+        more = f" (+{len(found) - 2} more)" if len(found) > 2 else ""
+        lines.append("- **data integrity**: " + "; ".join(f["sentence"] for f in found[:2]) + more)
     judged = [s for s in result.get("slice_metrics") or [] if s.get("auc_diff") is not None]
     if judged:
         worst = min(judged, key=lambda s: s["auc_diff"])
@@ -61,7 +71,9 @@ def html_section(result: dict) -> str:
             "<h3>Serving model fairness (four-fifths rule, band "
             f"{_e(fair.get('band'))}, slices of {_e(fair.get('min_rows'))}+ rows)</h3>"
             + (
-                "<ul id='parity-findings'>" + "".join(f"<li>{_e(f['sentence'])}</li>" for f in found) + "</ul>"
+                "<ul id='parity-findings'>"
+                + "".join(f"<li>{_e(f['sentence'])}</li>" for f in found)
+                + "</ul>"
                 if found
                 else "<p id='parity-findings'>no parity finding</p>"
             )
@@ -79,22 +91,80 @@ def html_section(result: dict) -> str:
             for s in fair.get("slices", [])[:MAX_ROWS]
         )
         parts.append(f"<table id='fairness'>{head}{body}</table>")
-    if not parts:
+    out = "<h2 id='slices'>Slices</h2>" + "".join(parts) if parts else ""
+    return out + _integrity_html(integrity_of(result))
+
+
+def _integrity_html(integ: dict) -> str:
+    """The span's integrity rates vs the training span: findings, then the
+    features with any rate above zero."""
+    if not integ:
         return ""
-    return "<h2 id='slices'>Slices</h2>" + "".join(parts)
+    found = integ.get("findings") or []
+    lines = (
+        "<ul id='integrity-findings'>" + "".join(f"<li>{_e(f['sentence'])}</li>" for f in found) + "</ul>"
+        if found
+        else "<p id='integrity-findings'>no rate above its threshold</p>"
+    )
+    pct = lambda v: "-" if v is None else f"{100 * v:.1f}%"  # noqa: E731
+    rows = [
+        (name, r)
+        for name, r in sorted((integ.get("rates") or {}).items())
+        if any(r.get(k) for k in ("missing", "out_of_range", "unseen"))
+    ]
+    body = "".join(
+        f"<tr><td class='l'>{_e(name)}</td><td>{pct(r.get('missing'))}</td><td>{pct(r.get('out_of_range'))}</td>"
+        f"<td>{pct(r.get('unseen'))}</td></tr>"
+        for name, r in rows
+    )
+    table = (
+        "<table id='integrity'><tr><th>feature</th><th>missing</th><th>outside training range</th>"
+        f"<th>unseen</th></tr>{body}</table>"
+        if rows
+        else ""
+    )
+    return (
+        f"<h2 id='integrity-rates'>Data integrity vs training span {_e(integ.get('baseline_span'))}</h2>"
+        + lines
+        + table
+    )
 
 
 def export(reg, region: str, result: dict) -> None:
     """``driftgate_slice_auc`` and ``driftgate_slice_parity{metric}`` of the
     serving model per exported slice (at most ``max_exported_slices`` values
-    per slice spec, the rest as ``__other__``), and the number of findings."""
+    per slice spec, the rest as ``__other__``), and the number of findings;
+    ``driftgate_feature_integrity_rate{rate}`` per feature."""
     from prometheus_client import Gauge
 
+    integ = integrity_of(result)
+    if integ:
+        rate = Gauge(
+            "driftgate_feature_integrity_rate",
+            "Share of a feature's span missing, outside the training range or unseen in training",
+            ["region", "feature", "rate"],
+            registry=reg,
+        )
+        for feature, r in (integ.get("rates") or {}).items():
+            for name in ("missing", "out_of_range", "unseen"):
+                if r.get(name) is not None:
+                    rate.labels(region, feature, name).set(r[name])
+        Gauge(
+            "driftgate_integrity_findings",
+            "Integrity rates of the latest span above their threshold",
+            ["region"],
+            registry=reg,
+        ).labels(region).set(len(integ.get("findings") or []))
     fair = fairness_of(result)
     if not fair:
         return
     labels = ["region", "slice", "value"]
-    auc = Gauge("driftgate_slice_auc", "Serving model AUC on a slice of the newest labelled span", labels, registry=reg)
+    auc = Gauge(
+        "driftgate_slice_auc",
+        "Serving model AUC on a slice of the newest labelled span",
+        labels,
+        registry=reg,
+    )
     parity = Gauge(
         "driftgate_slice_parity",
         "A slice's rate over the whole span's (four-fifths rule: outside [0.8, 1.25] is a finding)",

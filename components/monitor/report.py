@@ -15,8 +15,8 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from components.drift.results import Comparison
-from components.monitor import model_view
 from components.gate.decision import SpanReport
+from components.monitor import model_view
 from driftgate.core.vocabulary import DRIFT_TESTS, SEVERITY_RANK
 
 COLORS = {"none": "#e8f5e9", "warning": "#fff3c4", "critical": "#ffcdd2", "insufficient_data": "#eeeeee"}

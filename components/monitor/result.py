@@ -186,7 +186,9 @@ def read_validation_failures(evaluation_uri: str) -> List[str]:
             said = f"{where}: {name}" + (f" {value:.4f}" if value is not None else "")
             reasons.append(f"{said} fails {threshold}" + (f" ({failure.message})" if failure.message else ""))
     if result.missing_slices:
-        reasons.append(f"slices not found in the data: {[list(s.feature_keys) for s in result.missing_slices]}")
+        reasons.append(
+            f"slices not found in the data: {[list(s.feature_keys) for s in result.missing_slices]}"
+        )
     return reasons
 
 

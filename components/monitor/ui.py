@@ -66,7 +66,10 @@ def summary_markdown(run) -> str:
         lines.append(
             f"- **candidate**: AUC {run.metrics['auc']:.3f}, accuracy {run.metrics.get('binary_accuracy', 0):.3f}"
         )
-    lines += model_view.markdown_lines({"canary": run.canary or {}, "slice_metrics": run.slice_metrics})
+    integ = {"integrity": run.drift.integrity} if run.drift is not None else {}
+    lines += model_view.markdown_lines(
+        {"canary": run.canary or {}, "slice_metrics": run.slice_metrics, "drift": integ}
+    )
     if run.note:  # the run parameter, "-" already read as none (RunResult.note)
         lines.append(f"- **note**: {run.note}")
     lines.append(f"- **warnings**: {'; '.join(run.warnings) if run.warnings else 'none'}")

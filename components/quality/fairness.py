@@ -53,9 +53,7 @@ def _ratio(part: Optional[float], whole: Optional[float]) -> Optional[float]:
     return round(part / whole, 6)
 
 
-def _bounded(
-    keyed: Dict[tuple, np.ndarray], max_exported: int
-) -> List[Tuple[str, str, np.ndarray]]:
+def _bounded(keyed: Dict[tuple, np.ndarray], max_exported: int) -> List[Tuple[str, str, np.ndarray]]:
     """(spec name, value, rows) per slice: per spec the ``max_exported``
     largest values, the rest folded into ``__other__``."""
     from components.evaluator.slicing import label

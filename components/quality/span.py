@@ -91,7 +91,9 @@ def serving_quality(
             stale = found.to_json() if found else None
         except Exception:  # noqa: BLE001
             logging.exception("challenger of span %d not measured", span)
-    judged = quality.judge(version, span, labels, predictions, ref, qcfg, seed=span, staleness=stale).to_json()
+    judged = quality.judge(
+        version, span, labels, predictions, ref, qcfg, seed=span, staleness=stale
+    ).to_json()
     sliced = cfg.get("slices") or {}
     if sliced.get("slices") and len(records):
         try:  # a side measurement: the quality verdict stands without it

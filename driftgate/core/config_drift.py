@@ -83,6 +83,21 @@ class GradualConfig:
 
 
 @dataclass(frozen=True)
+class IntegrityConfig:
+    """Data integrity rates per feature and span against the serving model's
+    training span (``components.drift.integrity``): missing, outside the
+    training range, unseen categories. A rate above ``max(floor, mean + k
+    std)`` of the region's own earlier spans (``floor`` until ``min_history``
+    are known) is reported, exported and alerted as a warning; it never
+    blocks (blocking stays with the schema's domains and constraints)."""
+
+    enabled: bool = True
+    floor: float = field(default=0.01, metadata=rng(0.0, 1.0))
+    k: float = field(default=3.0, metadata=rng(0.0))
+    min_history: int = field(default=3, metadata=rng(1))
+
+
+@dataclass(frozen=True)
 class NoiseConfig:
     """Sample size in the thresholds (``components.drift.noise``): each test's
     score between two samples of the baseline's own distribution at the
@@ -157,6 +172,7 @@ class DriftConfig:
     serving_logs_pattern: str
     calibration: CalibrationConfig = field(default_factory=CalibrationConfig)
     noise: NoiseConfig = field(default_factory=NoiseConfig)
+    integrity: IntegrityConfig = field(default_factory=IntegrityConfig)
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,8 @@ def test_a_delayed_span_is_read_from_the_data_files_with_its_labels(tmp_path, fl
     import numpy as np
     import tensorflow as tf
 
-    from components.quality.span import delayed_span_rows
     from components.ingest import fast
+    from components.quality.span import delayed_span_rows
     from driftgate.core.config import load_region_config
 
     cfg = load_region_config("EWR")

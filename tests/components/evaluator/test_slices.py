@@ -15,7 +15,7 @@ import os
 import numpy as np
 import pytest
 
-from tests.components.evaluator.test_fast import _exec_properties, _run
+from tests.components.evaluator.test_fast import _run
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 ROWS, TINY = 3000, 7
@@ -77,7 +77,12 @@ def _config(**evaluation):
     cfg = load_region_config("EWR")
     cfg = dataclasses.replace(cfg, features=dataclasses.replace(cfg.features, label="late"))
     ev = dataclasses.replace(
-        cfg.evaluation, min_auc=0.5, min_accuracy=0.4, min_auc_improvement=-0.5, slices=(("c",),), **evaluation
+        cfg.evaluation,
+        min_auc=0.5,
+        min_accuracy=0.4,
+        min_auc_improvement=-0.5,
+        slices=(("c",),),
+        **evaluation,
     )
     return proto_utils.proto_to_json(eval_config(dataclasses.replace(cfg, evaluation=ev)))
 
@@ -199,9 +204,16 @@ def test_histogram_matrices_equal_tfmas_histogram_path():
     def tfmas(labels, predictions, thresholds):
         n = ch.DEFAULT_NUM_BUCKETS
         index = predictions * n + 1
-        ids = np.where(index < 0, 0, np.where(index >= n + 1, n + 1, np.floor(np.maximum(index, 0)))).astype(int)
+        ids = np.where(index < 0, 0, np.where(index >= n + 1, n + 1, np.floor(np.maximum(index, 0)))).astype(
+            int
+        )
         histogram = [
-            ch.Bucket(int(b), float(labels[ids == b].sum()), float(predictions[ids == b].sum()), float((ids == b).sum()))
+            ch.Bucket(
+                int(b),
+                float(labels[ids == b].sum()),
+                float(predictions[ids == b].sum()),
+                float((ids == b).sum()),
+            )
             for b in np.unique(ids)
         ]
         eps = bcm._EPSILON

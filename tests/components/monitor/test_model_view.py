@@ -54,3 +54,24 @@ def test_a_parity_finding_is_a_warning_alert_naming_the_slice():
     result = RunResult.empty("EWR", "/tmp/none", span=5, canary=_result()["canary"], decision="skip")
     (alert,) = [a for a in alerts.derive(result, [], 3) if a.feature == "<fairness v3>"]
     assert alert.severity == "warning" and "carrier=EV: false positive rate" in alert.summary
+
+
+def test_integrity_findings_in_card_report_and_metrics():
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    integ = {
+        "baseline_span": 1,
+        "rates": {"temp": {"missing": 0.0, "out_of_range": 0.45}, "carrier": {"missing": 0.0, "unseen": 0.0}},
+        "findings": [
+            {"feature": "temp", "rate": "out_of_range", "value": 0.45, "threshold": 0.01, "sentence": "temp: 45.0% x"}
+        ],
+    }
+    result = {"drift": {"integrity": integ}}
+    assert model_view.markdown_lines(result) == ["- **data integrity**: temp: 45.0% x"]
+    page = model_view.html_section(result)
+    assert "vs training span 1" in page and "<td class='l'>temp</td>" in page and ">carrier<" not in page
+    reg = CollectorRegistry()
+    model_view.export(reg, "JFK", result)
+    text = generate_latest(reg).decode()
+    assert 'driftgate_feature_integrity_rate{feature="temp",rate="out_of_range",region="JFK"} 0.45' in text
+    assert 'driftgate_integrity_findings{region="JFK"} 1.0' in text
