@@ -326,6 +326,8 @@ def create_pipeline(
             label=config.features.label,
             layout=where,
             challenger=challenger_spec(config),
+            quality_config=json.dumps(asdict(config.quality)),
+            features=json.dumps(list(config.features.all)),
         ).with_id(ids.RELEASE_RECORDER)
         recorder = RunRecorderRetrain(
             **recorder_args,

@@ -144,7 +144,12 @@ def CanaryJudge(
             )
         why = hold_reason(span, ingest_reason, None, findings)
         try:
-            cfg = {"config": qcfg, "delay": labels_delay_spans, "slices": json.loads(slices)}
+            cfg = {
+                "config": qcfg,
+                "delay": labels_delay_spans,
+                "slices": json.loads(slices),
+                "current": (span, lambda: split_rows()[0]),  # the label-free estimate's rows
+            }
             result["quality"] = serving_quality(where, model_name, judged, rows, cfg, why, spec)
         except Exception as exc:  # a side judgement: the gate decides without it
             logging.exception("serving quality failed")

@@ -213,6 +213,8 @@ def run_gate(
                 for f, r in report.integrity.get("rates", {}).items()
             },
             "serving_version": serving_version,
+            # the serving model's label-free estimate on this span: set beside the realised AUC when its labels come
+            "estimate": (quality or {}).get("estimate"),
             "completed": False,  # until the run recorder, the run's last node, marks it
         }
     )

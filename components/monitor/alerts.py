@@ -24,6 +24,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional
 
+from components.monitor import model_view
 from driftgate.core.vocabulary import REJECTED, RUN_FAILED
 
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
@@ -123,19 +124,8 @@ def derive(result, history: List[dict], escalate_after: int) -> List[Alert]:
                 {k: q.get(k) for k in ("span", "version", "auc", "auc_low", "auc_high", "reference_auc")},
             )
         )
-    fair = q.get("fairness") or {}
-    if fair.get("findings"):  # components.quality.fairness: the four-fifths rule on the serving model
-        from components.quality.fairness import describe
-
-        alerts.append(
-            Alert(
-                result.region,
-                f"<fairness v{q.get('version')}>",
-                "warning",
-                f"{result.region}: serving v{q.get('version')} on span {q.get('span')}: {describe(fair)}",
-                {"span": q.get("span"), "version": q.get("version"), "findings": fair["findings"][:5]},
-            )
-        )
+    for feature, severity, summary, details in model_view.alerts(result.region, q):
+        alerts.append(Alert(result.region, feature, severity, summary, details))
     if q.get("prediction_severity") in ("warning", "critical"):
         alerts.append(
             Alert(
@@ -148,19 +138,8 @@ def derive(result, history: List[dict], escalate_after: int) -> List[Alert]:
             )
         )
     integ = result.drift.integrity if result.drift is not None else {}
-    if integ.get("findings"):  # components.drift.integrity: warns, never blocks
-        found = integ["findings"]
-        alerts.append(
-            Alert(
-                result.region,
-                "<integrity>",
-                "warning",
-                f"{result.region}: span {result.span} data integrity vs training span {integ.get('baseline_span')}: "
-                + "; ".join(f["sentence"] for f in found[:3])
-                + (f" (+{len(found) - 3} more)" if len(found) > 3 else ""),
-                {"span": result.span, "findings": found[:10]},
-            )
-        )
+    for feature, severity, summary, details in model_view.integrity_alerts(result.region, result.span, integ):
+        alerts.append(Alert(result.region, feature, severity, summary, details))
     training = result.comparison("training")
     if not training:
         return alerts

@@ -28,6 +28,10 @@ def integrity_of(result: dict) -> dict:
     return (result.get("drift") or {}).get("integrity") or {}
 
 
+def quality_of(result: dict) -> dict:
+    return (result.get("canary") or {}).get("quality") or {}
+
+
 def markdown_lines(result: dict) -> List[str]:
     """Card lines: the worst slices of the candidate, the parity findings,
     the data integrity findings."""
@@ -48,6 +52,17 @@ def markdown_lines(result: dict) -> List[str]:
     fair = fairness_of(result)
     if fair:
         lines.append(f"- **fairness** (serving model): {describe(fair)}")
+    q = quality_of(result)
+    if (q.get("importance") or {}).get("sentence"):
+        lines.append(f"- **importance** (serving model): {q['importance']['sentence']}")
+    if (q.get("estimate") or {}).get("sentence"):
+        lines.append(f"- **span {q['estimate']['span']} before labels**: {q['estimate']['sentence']}")
+    then = q.get("estimate_then") or {}
+    if then.get("realised_auc") is not None:
+        lines.append(
+            f"- **estimate vs realised** (span {then.get('span')}): AUC {then['auc']:.3f} estimated, "
+            f"{then['realised_auc']:.3f} realised ({then['error']:+.3f})"
+        )
     return lines
 
 
@@ -92,7 +107,37 @@ def html_section(result: dict) -> str:
         )
         parts.append(f"<table id='fairness'>{head}{body}</table>")
     out = "<h2 id='slices'>Slices</h2>" + "".join(parts) if parts else ""
-    return out + _integrity_html(integrity_of(result))
+    return out + _model_html(quality_of(result)) + _integrity_html(integrity_of(result))
+
+
+def _model_html(q: dict) -> str:
+    """Importance (push vs span, nDCG) and the label-free estimate."""
+    rows = []
+    imp = q.get("importance") or {}
+    if imp:
+        rows.append(("importance ranking", imp.get("sentence", "")))
+        ref, cur = imp.get("reference") or {}, imp.get("current") or {}
+        top = sorted(ref, key=lambda f: -ref[f])[:8]
+        rows.append(
+            (
+                f"importance ({imp.get('method')}, {imp.get('rows', 0):,} rows): push → span",
+                ", ".join(f"{f} {ref[f]:.3f} → {_f(cur.get(f))}" for f in top),
+            )
+        )
+    if (q.get("estimate") or {}).get("sentence"):
+        rows.append((f"span {q['estimate']['span']} before labels", q["estimate"]["sentence"]))
+    then = q.get("estimate_then") or {}
+    if then.get("realised_auc") is not None:
+        rows.append(
+            (
+                f"estimate vs realised, span {then.get('span')}",
+                f"AUC {then['auc']:.3f} estimated, {then['realised_auc']:.3f} realised ({then['error']:+.3f})",
+            )
+        )
+    if not rows:
+        return ""
+    body = "".join(f"<tr><th class='l'>{_e(k)}</th><td class='l'>{_e(v)}</td></tr>" for k, v in rows)
+    return f"<h2 id='model'>What the serving model relies on, and its quality before labels</h2><table>{body}</table>"
 
 
 def _integrity_html(integ: dict) -> str:
@@ -137,6 +182,35 @@ def export(reg, region: str, result: dict) -> None:
     ``driftgate_feature_integrity_rate{rate}`` per feature."""
     from prometheus_client import Gauge
 
+    q, labels = quality_of(result), ["region", "version"]
+    imp, est = q.get("importance") or {}, q.get("estimate") or {}
+    if imp.get("ndcg") is not None:
+        Gauge(
+            "driftgate_importance_ndcg",
+            "nDCG of the serving model's feature importance ranking on the span vs at push (Clarify: < 0.9 alerts)",
+            labels,
+            registry=reg,
+        ).labels(region, str(q.get("version"))).set(imp["ndcg"])
+        per = Gauge(
+            "driftgate_feature_importance",
+            "Permutation importance (AUC lost when shuffled) of a feature: at push or on the span",
+            ["region", "feature", "when"],
+            registry=reg,
+        )
+        for when, values in (("push", imp.get("reference") or {}), ("span", imp.get("current") or {})):
+            for feature, value in values.items():
+                per.labels(region, feature, when).set(value)
+    if est.get("auc") is not None:
+        for name, key, doc in (
+            (
+                "driftgate_estimated_auc",
+                "auc",
+                "Serving model AUC on the newest span estimated without labels",
+            ),
+            ("driftgate_estimated_auc_lower", "auc_low", "Lower end of that estimate's label-noise interval"),
+            ("driftgate_estimated_accuracy", "accuracy", "Serving model accuracy estimated without labels"),
+        ):
+            Gauge(name, doc, labels, registry=reg).labels(region, str(q.get("version"))).set(est[key])
     integ = integrity_of(result)
     if integ:
         rate = Gauge(
@@ -183,3 +257,51 @@ def export(reg, region: str, result: dict) -> None:
         ["region"],
         registry=reg,
     ).labels(region).set(len(fair.get("findings") or []))
+
+
+def alerts(region: str, q: dict) -> List[tuple]:
+    """(key, severity, summary, details) warnings about the serving model:
+    parity findings (the four-fifths rule) and an importance ranking that
+    moved below ``ndcg_alert``."""
+    from components.quality.fairness import describe
+
+    out = []
+    fair = q.get("fairness") or {}
+    if fair.get("findings"):
+        out.append(
+            (
+                f"<fairness v{q.get('version')}>",
+                "warning",
+                f"{region}: serving v{q.get('version')} on span {q.get('span')}: {describe(fair)}",
+                {"span": q.get("span"), "version": q.get("version"), "findings": fair["findings"][:5]},
+            )
+        )
+    imp = q.get("importance") or {}
+    if imp.get("ndcg") is not None and imp["ndcg"] < imp.get("alert_below", 0.9):
+        out.append(
+            (
+                f"<importance v{q.get('version')}>",
+                "warning",
+                f"{region}: serving v{q.get('version')} on span {q.get('span')}: {imp.get('sentence', '')}",
+                {"span": q.get("span"), "version": q.get("version"), "ndcg": imp["ndcg"]},
+            )
+        )
+    return out
+
+
+def integrity_alerts(region: str, span, integ: dict) -> List[tuple]:
+    """A warning when integrity rates exceed their thresholds (never blocks)."""
+    found = integ.get("findings") or []
+    if not found:
+        return []
+    more = f" (+{len(found) - 3} more)" if len(found) > 3 else ""
+    return [
+        (
+            "<integrity>",
+            "warning",
+            f"{region}: span {span} data integrity vs training span {integ.get('baseline_span')}: "
+            + "; ".join(f["sentence"] for f in found[:3])
+            + more,
+            {"span": span, "findings": found[:10]},
+        )
+    ]

@@ -13,7 +13,7 @@ from absl import logging
 from components.canary import analysis
 from components.evaluator import slicing
 from components.ingest.records import columns, eval_mask, label_values
-from components.quality import challenger, fairness
+from components.quality import challenger, estimate, fairness, importance
 from components.quality import serving as quality
 from components.state import RegionState
 from serving import release
@@ -39,6 +39,59 @@ def delayed_span_rows(
     keep = ~np.isnan(labels)
     records = [r for r, k in zip(records, keep, strict=True) if k]
     return records, labels[keep], eval_mask(records, *buckets)
+
+
+def push_measures(predict, records, labels, scores, qcfg, features) -> dict:
+    """What a pushed model records beside its reference for later spans: the
+    isotonic calibration of its scores on its own eval split (the label-free
+    estimate's, ``components.quality.estimate``) and its permutation
+    importance there (``components.quality.importance``)."""
+    out: dict = {}
+    if qcfg.estimate.enabled and len(labels):
+        out["calibration"] = estimate.fit(labels, scores).to_json()
+    if qcfg.importance.enabled and features and len(labels):
+        found = importance.importance(predict, records, labels, features, max_rows=qcfg.importance.max_rows)
+        out["importance"] = found.to_json()
+    return out
+
+
+def importance_drift(reference: dict, predict, records, labels, icfg, seed: int = 0) -> dict:
+    """The serving model's importance on a labelled span against its push's:
+    both rankings, their nDCG and the sentence; ``retrain_above`` is what the
+    gate's ``importance_drift`` rule reads."""
+    ref = importance.Importance.from_json(reference)
+    now = importance.importance(predict, records, labels, list(ref.values), max_rows=icfg.max_rows, seed=seed)
+    score = importance.ndcg(ref, now)
+    return {
+        "method": now.method,
+        "rows": now.rows,
+        "reference": dict(ref.values),
+        "current": dict(now.values),
+        "ndcg": round(score, 6),
+        "alert_below": icfg.ndcg_alert,
+        "retrain_above": icfg.retrain_above,
+        "sentence": importance.describe(ref, now, score=score),
+    }
+
+
+def label_free(calibration: dict, cfg, span: int, predictions, predict, region_state, samples: int) -> dict:
+    """The label-free estimate (CBPE) on the newest span (``cfg["current"]``:
+    its span number and a callable returning its records; the judged span's
+    predictions are reused when it is the newest) and, for the judged span,
+    the estimate made when it was the newest, beside its realised AUC."""
+    cal = estimate.Calibration.from_json(calibration)
+    newest, current_records = cfg.get("current") or (span, None)
+    scores = predictions if newest == span or current_records is None else predict(current_records())
+    out = {}
+    if len(scores):
+        e = estimate.estimate(cal, scores, samples=samples, seed=newest)
+        out["estimate"] = {"span": newest, **e.to_json(), "sentence": estimate.describe(e)}
+    if newest == span:
+        out["estimate_then"] = out.get("estimate")
+    else:  # recorded by the gate when span was the newest
+        then = next((h.get("estimate") for h in region_state.history() if h.get("span") == span), None)
+        out["estimate_then"] = then
+    return out
 
 
 def serving_quality(
@@ -94,6 +147,35 @@ def serving_quality(
     judged = quality.judge(
         version, span, labels, predictions, ref, qcfg, seed=span, staleness=stale
     ).to_json()
+    recorded = recorded or {}
+    predict = lambda rs: analysis.predict_version(base, version, rs)  # noqa: E731
+    if qcfg.importance.enabled and recorded.get("importance") and len(records):
+        try:  # a side measurement: the quality verdict stands without it
+            judged["importance"] = importance_drift(
+                recorded["importance"], predict, records, labels, qcfg.importance, seed=span
+            )
+        except Exception:  # noqa: BLE001
+            logging.exception("importance of span %d not measured", span)
+    if qcfg.estimate.enabled and recorded.get("calibration"):
+        try:
+            judged.update(
+                label_free(
+                    recorded["calibration"],
+                    cfg,
+                    span,
+                    predictions,
+                    predict,
+                    region_state,
+                    qcfg.estimate.samples,
+                )
+            )
+        except Exception:  # noqa: BLE001
+            logging.exception("label-free estimate of span %d not measured", span)
+    then = judged.get("estimate_then")
+    if then and judged.get("auc") is not None:  # the realised value beside what was estimated
+        judged["estimate_then"] = dict(
+            then, realised_auc=judged["auc"], error=round(then["auc"] - judged["auc"], 6)
+        )
     sliced = cfg.get("slices") or {}
     if sliced.get("slices") and len(records):
         try:  # a side measurement: the quality verdict stands without it

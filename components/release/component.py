@@ -9,7 +9,9 @@ which span it was trained on.
   baseline, and what the model-age policy counts from; and the version's
   reference quality (``components.quality.serving.reference``: AUC, accuracy and
   prediction histogram on this span's eval split), which later spans judge
-  the serving model against.
+  the serving model against; with ``quality_config``, also the calibration
+  of its scores (the label-free estimate's) and its feature importance
+  (``components.quality.span.push_measures``).
 """
 
 import json
@@ -18,10 +20,14 @@ from absl import logging
 from tfx.types import standard_artifacts as std
 
 from components.artifacts import ReleaseRecord
+from components.canary import analysis
 from components.ingest.recorded import artifact_span
 from components.ingest.records import labelled, serialized_examples
 from components.node import In, Out, Param, component
+from components.quality import serving as quality
+from components.quality.span import push_measures
 from components.state import RegionState
+from driftgate.core.config import quality_config_from_dict
 from driftgate.core.layout import RegionLayout
 
 SAMPLE = 64
@@ -59,6 +65,8 @@ def ReleaseRecorder(
     layout: Param[str],
     label: Param[str] = "",
     challenger: Param[str] = "{}",
+    quality_config: Param[str] = "{}",
+    features: Param[str] = "[]",
 ):
     """Labels a pushed version (stable or canary) and records its training span
     and reference quality (with ``challenger``'s features, also the AUC of a
@@ -75,9 +83,6 @@ def ReleaseRecorder(
     reference = None
     if label:  # what later spans judge this model against; measuring it never fails the push
         try:
-            from components.canary import analysis
-            from components.quality import serving as quality
-
             eval_records, eval_labels = labelled(examples, label, ("eval",))
             train_records, train_labels = labelled(examples, label, ("train",))
             base = releases.model_dir(serving_dir, model_name)
@@ -90,6 +95,16 @@ def ReleaseRecorder(
             ).to_json()
         except Exception:  # noqa: BLE001
             logging.exception("reference quality of version %d not measured", version)
+        if reference is not None and quality_config not in ("", "{}"):
+            try:  # the estimate's calibration and the importance later spans compare with
+                qcfg = quality_config_from_dict(json.loads(quality_config))
+                predict = lambda rs: analysis.predict_version(base, version, rs)  # noqa: E731
+                scores = p[: len(eval_records)]
+                reference.update(
+                    push_measures(predict, eval_records, eval_labels, scores, qcfg, json.loads(features))
+                )
+            except Exception:  # noqa: BLE001
+                logging.exception("calibration and importance of version %d not measured", version)
     region_state = RegionState(where.state_dir)
     region_state.record_release(
         version, span, model_uri=region_state.relative(pushed_model.uri), reference=reference

@@ -185,6 +185,37 @@ class LabelsConfig:
 
 
 @dataclass(frozen=True)
+class ImportanceConfig:
+    """Which features the model relies on (``components.quality.importance``):
+    permutation importance on AUC (the AUC lost when one feature's values are
+    shuffled across ``max_rows`` sampled rows), measured at push on the
+    candidate's eval split and on each labelled span for the serving model;
+    the two rankings compared by nDCG (SageMaker Clarify's rule), a drop
+    below ``ndcg_alert`` reported and alerted. ``retrain_above`` > 0 turns on
+    the gate rule ``importance_drift``: drift against the training baseline
+    weighted by the push-time importance (each feature's worst score over its
+    warning threshold) above this value retrains; 0 (default): reported only,
+    as the backtest chose (docs/backtest.md)."""
+
+    enabled: bool = True
+    max_rows: int = field(default=2000, metadata=rng(100, 1_000_000))
+    ndcg_alert: float = field(default=0.9, metadata=rng(0.0, 1.0))
+    retrain_above: float = field(default=0.0, metadata=rng(0.0))
+
+
+@dataclass(frozen=True)
+class EstimateConfig:
+    """The serving model's AUC and accuracy estimated from its scores alone
+    (``components.quality.estimate``, CBPE: an isotonic calibration fitted at
+    push on its own eval split) on every span, beside the realised values
+    when the labels arrive. Reported only: on the flights backtest it is no
+    closer to the realised AUC than the last realised one (docs/backtest.md)."""
+
+    enabled: bool = True
+    samples: int = field(default=200, metadata=rng(0, 10_000))
+
+
+@dataclass(frozen=True)
 class ChallengerConfig:
     """Staleness on the same rows: a challenger fitted on the judged span's
     train split is scored beside the serving model on its eval split
@@ -223,3 +254,5 @@ class QualityConfig:
         default="never", metadata={"choices": ("warning", "critical", "never")}
     )
     challenger: ChallengerConfig = field(default_factory=ChallengerConfig)
+    importance: ImportanceConfig = field(default_factory=ImportanceConfig)
+    estimate: EstimateConfig = field(default_factory=EstimateConfig)

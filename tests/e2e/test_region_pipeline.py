@@ -10,6 +10,10 @@ One scenario, in order, on one region root:
 4. the next span (4, February; no span given) with ``force_retrain`` trains and
    is evaluated against version 1 as the Evaluator's baseline.
 5. a run with no new span re-reads span 4, skips, and leaves the state alone.
+With ``evaluation.slices: [[carrier]]``: the candidate per carrier, the
+serving model's parity per carrier, its importance against its push's, the
+label-free estimate beside the realised AUC and the integrity rates, in the
+run's result, its report and its Kubeflow card.
 """
 
 import csv
@@ -51,7 +55,9 @@ def _small_config():
     return dataclasses.replace(
         cfg,
         trainer=dataclasses.replace(cfg.trainer, train_steps=60, eval_steps=4, batch_size=32),
-        evaluation=dataclasses.replace(cfg.evaluation, min_auc=0.5, min_accuracy=0.5),
+        evaluation=dataclasses.replace(
+            cfg.evaluation, min_auc=0.5, min_accuracy=0.5, slices=(("carrier",),), min_slice_rows=20
+        ),
     )
 
 
@@ -265,3 +271,29 @@ def test_the_skipped_span_judged_the_serving_model_against_its_push_time_referen
     assert r.summary.startswith("skip: serving v1 scores AUC")
     page = (scenario["serving"].parents[2] / "EWR" / "reports" / "span-3.html").read_text()
     assert "Serving model on the newest labelled span" in page and r.summary.split(";")[0] in page
+
+
+def test_slices_importance_estimate_and_integrity_reach_result_report_and_card(scenario):
+    from components.monitor import ui
+
+    r = scenario["skipped"]  # span 3 = span 1's rows, judged with serving v1
+    q = r.canary["quality"]
+    carriers = {s["value"] for s in q["fairness"]["slices"]}
+    assert {"UA", "EV"} <= carriers and q["fairness"]["band"] == [0.8, 1.25]
+    releases = json.loads((scenario["serving"].parents[2] / "EWR" / "state" / "releases.json").read_text())
+    pushed = releases["1"]["reference"]
+    assert set(pushed["importance"]["values"]) == set(_small_config().features.all) and pushed["calibration"]
+    imp = q["importance"]
+    assert imp["reference"] == pushed["importance"]["values"] and 0.0 <= imp["ndcg"] <= 1.0
+    assert q["estimate"]["span"] == 3 and 0.0 < q["estimate"]["auc"] < 1.0
+    then = q["estimate_then"]
+    assert then["realised_auc"] == q["auc"] and then["error"] == pytest.approx(then["auc"] - q["auc"], abs=1e-6)
+    integ = r.drift.integrity
+    assert integ["baseline_span"] == 1 and all(v.get("out_of_range", 0) == 0 for v in integ["rates"].values())
+    page = (scenario["serving"].parents[2] / "EWR" / "reports" / "span-3.html").read_text()
+    assert "id='fairness'" in page and "id='model'" in page and "id='integrity-rates'" in page
+    card = ui.summary_markdown(r)
+    assert "**fairness** (serving model)" in card and "**importance**" in card and "before labels" in card
+    forced = scenario["forced"]  # evaluated against v1 per carrier
+    judged = [s for s in forced.slice_metrics if not s.get("not_judged")]
+    assert judged and all(s["slice"].startswith("carrier=") and "auc_diff" in s for s in judged)

@@ -56,6 +56,16 @@ tests:
         values: '2x10'
       - series: 'driftgate_run_failed{{region="JFK",run_id="run-7"}}'
         values: '1x10'
+      - series: 'driftgate_slice_parity_findings{{region="LGA"}}'
+        values: '2x10'
+      - series: 'driftgate_integrity_findings{{region="EWR"}}'
+        values: '0x10'
+      - series: 'driftgate_integrity_findings{{region="JFK"}}'
+        values: '3x10'
+      - series: 'driftgate_importance_ndcg{{region="EWR",version="2"}}'
+        values: '0.95x10'
+      - series: 'driftgate_importance_ndcg{{region="LGA",version="5"}}'
+        values: '0.78x10'
     alert_rule_test:
       - eval_time: 5m
         alertname: DriftgateDriftCritical
@@ -140,6 +150,30 @@ tests:
       - eval_time: 5m
         alertname: DriftgateNoSuccessfulRun
         exp_alerts: []
+      - eval_time: 5m
+        alertname: DriftgateSliceParity
+        exp_alerts:
+          - exp_labels: {{severity: warning, region: LGA}}
+            exp_annotations:
+              summary: "LGA: the serving model treats 2 slices outside the four-fifths band"
+              description: "A slice of evaluation.slices has a false positive rate, recall or positive rate outside evaluation.parity_band of the whole span's (driftgate_slice_parity). See the run report's Slices section."
+              runbook_url: "https://github.com/driftgate/driftgate/blob/main/kubeflow/monitoring/RUNBOOK.md#driftgatesliceparity"
+      - eval_time: 5m
+        alertname: DriftgateDataIntegrity
+        exp_alerts:
+          - exp_labels: {{severity: warning, region: JFK}}
+            exp_annotations:
+              summary: "JFK: 3 feature rates (missing, outside the training range, unseen) above their threshold"
+              description: "The newest span's integrity rates against the training span exceed the region's own history (driftgate_feature_integrity_rate); they never block a span. See the run report's Data integrity section."
+              runbook_url: "https://github.com/driftgate/driftgate/blob/main/kubeflow/monitoring/RUNBOOK.md#driftgatedataintegrity"
+      - eval_time: 5m
+        alertname: DriftgateImportanceShift
+        exp_alerts:
+          - exp_labels: {{severity: warning, region: LGA, version: "5"}}
+            exp_annotations:
+              summary: "LGA: serving model v5 relies on different features than at push (nDCG 0.78)"
+              description: "The ranking of its permutation importance on the newest labelled span against the one at push fell below 0.9 (SageMaker Clarify's rule). See the run report's importance row."
+              runbook_url: "https://github.com/driftgate/driftgate/blob/main/kubeflow/monitoring/RUNBOOK.md#driftgateimportanceshift"
   - interval: 1m
     input_series:
       - series: 'driftgate_land_consumer_lag_records{{region="EWR",partition="0"}}'
@@ -179,7 +213,7 @@ def test_alert_rules_pass_promtool_check():
         [PROMTOOL, "check", "rules", str(MON / "alerts.yml")], capture_output=True, text=True
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "15 rules found" in out.stdout + out.stderr
+    assert "18 rules found" in out.stdout + out.stderr
 
 
 @need_promtool
@@ -230,6 +264,9 @@ QUALITY = {
     "reference_auc": 0.8,
     "prediction_drift": {"psi": 0.3, "ks": 0.2, "overlap": 0.71},
     "prediction_severity": "critical",
+    "fairness": {"slices": [{"slice": "carrier", "value": "EV", "auc": 0.6, "parity": {"fpr": 1.4}}], "findings": [{}]},
+    "importance": {"ndcg": 0.8, "reference": {"temp": 0.1}, "current": {"temp": 0.05}},
+    "estimate": {"span": 5, "auc": 0.7, "auc_low": 0.69, "accuracy": 0.75},
 }
 
 
@@ -254,6 +291,7 @@ def _exported_names():
     )
     result = _result()
     result.canary = {"verdict": "none", "quality": QUALITY}
+    result.drift.integrity = {"rates": {"temp": {"missing": 0.01}}, "findings": [{}]}
     text = generate_latest(metrics.build_registry(result, history, state)).decode()
     text += generate_latest(
         metrics.run_failed_registry("EWR", "run-1")
