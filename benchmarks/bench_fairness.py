@@ -19,6 +19,7 @@ Writes benchmarks/results/fairness.json.
 import argparse
 import collections
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -65,6 +66,25 @@ def region_findings(region: str, data: str, backtest: str, spans) -> list:
     return out
 
 
+def summarize(results: dict) -> None:
+    """Per region: the slice values flagged on most spans, with the range of their worst ratio."""
+    print("\nslice values flagged on spans 2-12 (spans flagged; their most extreme ratio's range):")
+    for region, rows in results.items():
+        seen = collections.defaultdict(list)
+        for r in rows:
+            worst = {}
+            for f in r["findings"]:
+                key = f"{f['slice']}={f['value']}"
+                if key not in worst or abs(math.log(max(f["ratio"], 1e-3))) > abs(
+                    math.log(max(worst[key], 1e-3))
+                ):
+                    worst[key] = f["ratio"]
+            for key, ratio in worst.items():
+                seen[key].append(ratio)
+        top = sorted(seen.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:8]
+        print(f"  {region}: " + "; ".join(f"{k} {len(v)} ({min(v):.2f}-{max(v):.2f})" for k, v in top))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", required=True)
@@ -74,14 +94,7 @@ def main():
     args = parser.parse_args()
     spans = list(range(1, 13))
     results = {r: region_findings(r, args.data, args.backtest, spans) for r in args.regions.split(",")}
-    print("\nslice values flagged in how many of spans 2-12 (any metric):")
-    for region, rows in results.items():
-        count = collections.Counter(
-            f"{f['slice']}={f['value']}"
-            for r in rows
-            for f in {(x["slice"], x["value"]): x for x in r["findings"]}.values()
-        )
-        print(f"  {region}: " + ", ".join(f"{k} {v}" for k, v in count.most_common(8)))
+    summarize(results)
     Path(args.out).write_text(
         json.dumps({"slices": SLICES, "band": [0.8, 1.25], "min_rows": 200, "regions": results}, indent=1)
     )
