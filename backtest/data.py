@@ -1,6 +1,6 @@
-"""A span's rows as the pipeline sees them: tf.Examples typed by the region's
-schema, split into train/eval by TFX ExampleGen's own partition function and
-the region's hash buckets, and TFDV statistics of each split (what
+"""A span's rows as the pipeline sees them: the tf.Examples ingest writes,
+split into train/eval as ExampleGen splits them with the region's hash
+buckets, and TFDV statistics of each split (what
 StatisticsGen computes: the schema, the configured quantile buckets)."""
 
 from __future__ import annotations
@@ -53,25 +53,28 @@ def fingerprint(cfg, data_dir: str, span: int) -> list:
 
 
 def load_span(cfg, data_dir: str, span: int, schema) -> SpanData:
-    """Reads span ``span`` of the region; raises BacktestError naming region and span."""
-    import pandas as pd
-    from tfx.components.example_gen.base_example_gen_executor import _PartitionFn
-    from tfx.proto import example_gen_pb2
-
-    from components.canary.analysis import examples_from_frame
+    """Reads span ``span`` of the region as the pipeline's ingest does: the
+    same encoder (``components.ingest.fast.span_records``: the bytes
+    ExampleGen writes, in the region's ``data.format``) and the same split
+    (``components.ingest.encode.split_of``: TFX's partition of those bytes),
+    so the backtest's eval rows are the pipeline's
+    (``tests/backtest/test_data.py``). Rows without a label are left out.
+    Raises BacktestError naming region and span."""
+    from components.ingest import encode, fast, formats
+    from components.ingest.records import label_values
 
     label = cfg.features.label
-    required = list(cfg.features.all) + [label]
     sf = _span_files(cfg, data_dir, span)
-    frame = pd.concat([pd.read_csv(f) for f in sf.files], ignore_index=True)
-    frame = frame[frame[label].notna()]
-    if frame.empty:
+    try:
+        records = fast.span_records(cfg.data.format, sf.files)
+    except formats.SpanDataError as exc:
+        raise BacktestError(f"region {cfg.region} span {span}: {exc}") from None
+    labels = label_values(records, label)
+    keep = ~np.isnan(labels)
+    records, labels = [r for r, k in zip(records, keep, strict=True) if k], labels[keep]
+    if not records:
         raise BacktestError(f"region {cfg.region} span {span}: no row has a value in '{label}'")
-    records = examples_from_frame(frame[required], schema)
-    labels = frame[label].to_numpy(dtype=float)
-    buckets = [cfg.data.train_buckets, cfg.data.train_buckets + cfg.data.eval_buckets]
-    split_config = example_gen_pb2.SplitConfig()
-    parts = np.array([_PartitionFn(r, 2, buckets, split_config) for r in records])
+    parts = encode.split_of(records, [cfg.data.train_buckets, cfg.data.eval_buckets])
     train = [r for r, p in zip(records, parts, strict=True) if p == 0]
     evals = [r for r, p in zip(records, parts, strict=True) if p == 1]
     if not train or not evals:

@@ -9,9 +9,10 @@ later span (what users would get) and on each span's eval split (what the
 Evaluator compares). Each later-span score also keeps what the pipeline's
 serving-quality step measures (``components.quality.serving.measure``: the AUC's
 bootstrap interval and the prediction histogram), and each model the
-reference its push would record (its own eval split). ``<out>/<REGION>/matrix.json`` is rewritten after every
-model, atomically, so an interrupted backtest resumes where it stopped;
-a model's SavedModel is written to a temporary folder and renamed.
+reference its push would record (its own eval split), with its permutation
+importance there (``components.quality.importance``).
+``<out>/<REGION>/matrix.json`` is rewritten after every model, atomically, so
+an interrupted backtest resumes where it stopped; a model's SavedModel is written to a temporary folder and renamed.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ from serving import signature
 
 MATRIX_FILE = "matrix.json"
 # 2: rows serialized deterministically before the split is hashed (before, a
-# row could land in eval in one process and in train in another)
-SPLIT_FORMAT = 2
+# row could land in eval in one process and in train in another); 3: rows
+# encoded by ingest's encoder, so the split is the pipeline's own
+SPLIT_FORMAT = 3
 
 
 def inputs_key(cfg, fingerprints: Dict[int, list]) -> dict:
@@ -46,13 +48,20 @@ def inputs_key(cfg, fingerprints: Dict[int, list]) -> dict:
     }
 
 
-SCORING_FORMAT = 4  # what a matrix cell holds; a change re-scores the models on disk (4: staleness)
+# what a matrix cell holds; a change re-scores the models on disk (4: staleness; 5: each
+# reference carries the model's permutation importance on its own eval split)
+SCORING_FORMAT = 5
 
 
 def scoring_key(cfg) -> dict:
     """How models are scored: a change re-scores, it does not retrain."""
     q = cfg.quality
-    return {"format": SCORING_FORMAT, "confidence": q.confidence, "samples": q.bootstrap_samples}
+    return {
+        "format": SCORING_FORMAT,
+        "confidence": q.confidence,
+        "samples": q.bootstrap_samples,
+        "importance_rows": q.importance.max_rows,
+    }
 
 
 def _read(path: str, spans: List[int], key: dict) -> "dict | None":
@@ -158,6 +167,26 @@ def _scores(labels, p) -> tuple:
     return round(float(auc(labels, p)), 6), round(float(accuracy(labels, p)), 6)
 
 
+def push_importance(cfg, serve, sd: SpanData, names: List[str]) -> "dict | None":
+    """What the push records of which features the model relies on:
+    ``components.quality.importance.importance`` (permutation importance on
+    AUC) on the span's eval split, as JSON; None when the sample holds one class."""
+    from components.quality import importance
+
+    try:
+        found = importance.importance(
+            importance.predictor(serve),
+            sd.eval,
+            sd.eval_labels,
+            names,
+            max_rows=cfg.quality.importance.max_rows,
+            seed=0,
+        )
+    except ValueError:
+        return None
+    return found.to_json()
+
+
 def build(
     cfg,
     data: Dict[int, SpanData],
@@ -209,6 +238,7 @@ def build(
                 chal = challenger.own_span_auc(features, span_columns(sd), sd.labels, is_eval(sd))
                 ref = quality.reference(i + 1, span, sd.eval_labels, p_eval, p_all, challenger_auc=chal)
                 m.references[i] = ref.to_json()
+                m.references[i]["importance"] = push_importance(cfg, serve, sd, features.names)
             else:  # what the serving-quality step measures on span j
                 found = challenger.judge_span(  # the pipeline's staleness check, on the same rows
                     spans[j],

@@ -240,3 +240,26 @@ def staleness(matrix: Matrix) -> Dict[int, float]:
         for j, auc in row.items():
             by_age.setdefault(j - i, []).append(auc)
     return {age: sum(v) / len(v) for age, v in sorted(by_age.items())}
+
+
+def leave_one_out(rows: Mapping[str, Sequence[Score]], candidates: Sequence[str]) -> Dict[str, str]:
+    """For each region of ``rows`` (region -> its scored policies): the
+    candidate chosen on the *other* regions alone, by their mean gain (a NaN
+    gain counts as the worst); ties: fewer serving-model changes there, then
+    the later candidate (list them from the most eager to the most cautious).
+    A region with no other region gets no choice."""
+    out: Dict[str, str] = {}
+    for region in rows:
+        others = [r for r in rows if r != region]
+        if not others:
+            continue
+        best, key = None, None
+        for pos, name in enumerate(candidates):
+            per = [next(x for x in rows[r] if x.policy == name) for r in others]
+            gain = sum(x.gain for x in per) / len(per)
+            gain = -math.inf if math.isnan(gain) else round(gain, 9)
+            k = (gain, -sum(x.changes for x in per), pos)
+            if key is None or k > key:
+                best, key = name, k
+        out[region] = best
+    return out

@@ -29,7 +29,7 @@ def policy_names() -> List[str]:
         + [f"drift-{t}" for t in DRIFT_TESTS]
         + list(SIGNALS)
         + list(VARIANTS)
-        + ["driftgate"]
+        + [LORO, "driftgate"]
     )
 
 
@@ -56,6 +56,8 @@ class RegionResult:
     matrix: p.Matrix
     window: Dict[str, object] = field(default_factory=dict)  # --train-window: K spans vs one
     young: List[dict] = field(default_factory=list)  # backtest.young.replay: each span as the second
+    # LORO asked for: leave_one_region_out adds its row; then what it chose and on which regions
+    loro: Dict[str, object] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {
@@ -68,6 +70,7 @@ class RegionResult:
             "oracle": {k: {"serving": w.serving, "mean_auc": w.mean} for k, w in self.oracles.items()},
             "staleness": self.staleness,
             "train_window": self.window,
+            "importance_loro": {k: v for k, v in self.loro.items() if k != "wanted"},
             "young_region": {
                 "spans": self.young,
                 "summary": {n: young.summary(self.young, n) for n in YOUNG if self.young},
@@ -137,6 +140,26 @@ VARIANTS = {
 }
 
 
+def _importance(cfg, above: float):
+    import dataclasses
+
+    imp = dataclasses.replace(cfg.quality.importance, retrain_above=above)
+    return dataclasses.replace(cfg, quality=dataclasses.replace(cfg.quality, importance=imp))
+
+
+# the gate rule importance_drift on (quality.importance.retrain_above), most eager first
+IMPORTANCE = (0.5, 1.0, 1.5, 2.0)
+IMPORTANCE_POLICIES = [f"driftgate-importance-{t:.1f}" for t in IMPORTANCE]
+VARIANTS.update(
+    {
+        name: (lambda cfg, t=t: _importance(cfg, t))
+        for name, t in zip(IMPORTANCE_POLICIES, IMPORTANCE, strict=True)
+    }
+)
+# retrain_above chosen for each region on the other regions (leave_one_region_out)
+LORO = "driftgate-importance-loro"
+
+
 # what a young region does on its second span (backtest.young): the default and the variants that differ there
 YOUNG = ("driftgate", "driftgate-hold", "driftgate-certain-any")
 
@@ -204,6 +227,10 @@ def backtest_region(
     bless = p.Bless(rule=tfma_rule(cfg))
     # gain is measured against never and always: they always run, first
     chosen = ["never", "always"] + [c for c in (policies or policy_names()) if c not in ("never", "always")]
+    wants_loro = LORO in chosen
+    if wants_loro:  # chosen among the thresholds after every region ran: each must run here
+        at = chosen.index(LORO)
+        chosen = chosen[:at] + [c for c in IMPORTANCE_POLICIES if c not in chosen] + chosen[at + 1 :]
     every = deciders(cfg, wanted, report, variants)
     unknown = [c for c in chosen if c not in every]
     if unknown:
@@ -211,6 +238,7 @@ def backtest_region(
     walks = {name: p.walk(name, m, every[name], bless) for name in chosen}
     oracles = p.oracle(m)
     res = RegionResult(cfg.region, wanted, p.score(walks, oracles), walks, oracles, p.staleness(m), m)
+    res.loro = {"wanted": True} if wants_loro else {}
     configs = {n: cfg if n == "driftgate" else VARIANTS[n](cfg) for n in YOUNG}
     res.young = young.replay(configs, m, summ, rows, bless)
     if train_window and train_window > 1:
@@ -227,6 +255,32 @@ def backtest_region(
             "window_mean_auc": sum(nxt[t] for t in ts) / len(ts),
         }
     return res
+
+
+def leave_one_region_out(results: Sequence[RegionResult]) -> None:
+    """Adds the ``driftgate-importance-loro`` row to each region that asked
+    for it: the ``driftgate-importance-<T>`` policy with the best mean gain
+    on the other regions (ties: fewer changes there, then the higher T),
+    scored on this one (its walk and row under the LORO name, before
+    ``driftgate``). Needs at least two regions; with one it adds nothing."""
+    import dataclasses
+
+    asked = [r for r in results if r.loro.get("wanted")]
+    if len(asked) < 2:
+        for res in asked:
+            res.loro = {"note": "needs at least two regions"}
+        return
+    chosen = p.leave_one_out({r.region: r.rows for r in asked}, IMPORTANCE_POLICIES)
+    for res in asked:
+        name = chosen[res.region]
+        row = dataclasses.replace(next(x for x in res.rows if x.policy == name), policy=LORO)
+        walk = dataclasses.replace(res.walks[name], policy=LORO)
+        at = next((k for k, x in enumerate(res.rows) if x.policy == "driftgate"), len(res.rows))
+        res.rows.insert(at, row)
+        walks = list(res.walks.items())
+        walks.insert(min(at, len(walks)), (LORO, walk))
+        res.walks = dict(walks)
+        res.loro = {"chosen": name, "chosen_on": [r.region for r in asked if r is not res]}
 
 
 def overall(results: Sequence[RegionResult]) -> List[p.Score]:

@@ -36,13 +36,26 @@ def history(cfg, spans: List[int], summ: Dict[int, dict]) -> List[dict]:
 
 
 def serving_quality(cfg, matrix, m: int, t: int) -> dict:
-    """The quality verdict of model m (version m + 1) on span index t."""
+    """The quality verdict of model m (version m + 1) on span index t, with
+    its push-time permutation importance when the matrix has it."""
     if t not in matrix.measured.get(m, {}) or m not in matrix.references:
         return {}
     measured = quality.Measured(**matrix.measured[m][t])
     ref = quality.Reference.from_json(matrix.references[m])
     stale = matrix.stale.get(m, {}).get(t)
-    return quality.verdict(m + 1, matrix.spans[t], measured, ref, cfg.quality, stale).to_json()
+    q = quality.verdict(m + 1, matrix.spans[t], measured, ref, cfg.quality, stale).to_json()
+    pushed = matrix.references[m].get("importance")
+    if pushed and cfg.quality.importance.enabled:
+        # what the gate's importance_drift rule reads: the push-time importance (no
+        # current one: the backtest does not measure the serving model's on each span)
+        q["importance"] = {
+            "method": pushed["method"],
+            "rows": pushed["rows"],
+            "reference": dict(pushed["values"]),
+            "ndcg": None,
+            "retrain_above": cfg.quality.importance.retrain_above,
+        }
+    return q
 
 
 def reports(

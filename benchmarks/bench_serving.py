@@ -26,12 +26,11 @@ def main():
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "serving.json"))
     args = ap.parse_args()
 
-    import pandas as pd
     import tensorflow as tf
 
     from components.canary import analysis
-    from driftgate.core.config import load_region_config, schema_file
-    from pipelines.schema_store import load
+    from components.ingest import fast
+    from driftgate.core.config import load_region_config
     from serving import release
 
     cfg = load_region_config(args.region)
@@ -44,9 +43,8 @@ def main():
         raise SystemExit(f"no release state in {sdir}: run `make demo` (or pass --root)")
     other = state.canary or (state.previous_stables[-1] if state.previous_stables else None)
     versions = {"stable": state.stable, "canary" if state.canary else "previous stable": other}
-    frame = pd.read_csv(os.path.join(args.data, cfg.region, f"span-{args.span}", "data.csv"))
-    frame = frame.drop(columns=[cfg.features.label])
-    examples = analysis.examples_from_frame(frame.head(1000), load(schema_file(cfg)))
+    path = os.path.join(args.data, cfg.region, f"span-{args.span}", "data.csv")
+    examples = fast.span_records("csv", [path])[:1000]  # as ingest encodes them
     results = {}
     print(
         f"{cfg.region}: serving_default latency on span {args.span} rows, {args.repeats} calls each (warm)\n"

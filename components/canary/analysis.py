@@ -9,7 +9,6 @@ latency (p50/p99 for 1 and 1000 examples). The verdict applies the region's
 """
 
 import json
-import math
 import time
 from typing import Dict, List, Optional, Sequence
 
@@ -18,32 +17,6 @@ import numpy as np
 from components.canary.judgement import ROLLBACK, auc, judge
 from driftgate.core import vocabulary as ids
 from serving import signature
-
-
-def examples_from_frame(frame, schema) -> List[bytes]:
-    """Rows -> serialized tf.Examples typed by the schema (missing cells omitted)."""
-    import tensorflow as tf
-    from tensorflow_metadata.proto.v0 import schema_pb2
-
-    types = {f.name: f.type for f in schema.feature}
-    out = []
-    for row in frame.to_dict("records"):
-        feats = {}
-        for k, v in row.items():
-            if v is None or (isinstance(v, float) and math.isnan(v)) or k not in types:
-                continue
-            t = types[k]
-            if t == schema_pb2.BYTES:
-                feats[k] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[str(v).encode()]))
-            elif t == schema_pb2.INT:
-                feats[k] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(v)]))
-            else:
-                feats[k] = tf.train.Feature(float_list=tf.train.FloatList(value=[float(v)]))
-        # deterministic: map entries in key order, so the same row gives the same
-        # bytes in every process (the backtest's train/eval split hashes them)
-        example = tf.train.Example(features=tf.train.Features(feature=feats))
-        out.append(example.SerializeToString(deterministic=True))
-    return out
 
 
 def predict_version(base_path: str, version: int, examples: Sequence[bytes]) -> np.ndarray:

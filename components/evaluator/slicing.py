@@ -26,6 +26,8 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
+from components.ingest.records import feature_kinds
+
 SliceKey = Tuple[Tuple[str, object], ...]
 OVERALL: SliceKey = ()
 ERROR = "__ERROR__"  # the metric TFMA leaves on a slice below min_slice_size
@@ -37,48 +39,69 @@ def spec_columns(eval_config) -> List[Tuple[str, ...]]:
     return [tuple(sorted(s.feature_keys)) for s in eval_config.slicing_specs]
 
 
-def _values(records: Sequence[bytes], names: Sequence[str]) -> Dict[str, List[list]]:
-    """``{name: [values of row i]}`` (bytes, int or float as TFMA slices them),
-    parsed with one ``tf.io.parse_example`` per feature."""
+def _pairs(records: Sequence[bytes], names: Sequence[str]) -> Dict[str, tuple]:
+    """``{name: (rows, values, codes)}``: for each (row, value) pair its row and
+    the index of its value in ``values``; every
+    value of the feature in each row, a value once per row; bytes, int or
+    float as TFMA slices them. One ``tf.io.parse_example`` per feature."""
     import tensorflow as tf
 
-    out: Dict[str, List[list]] = {n: [[] for _ in records] for n in names}
+    out: Dict[str, tuple] = {}
     if not records:
         return out
-    kinds: Dict[str, str] = {}
-    for raw in records[:1000]:
-        feats = tf.train.Example.FromString(raw).features.feature
-        for n in names:
-            if n not in kinds and n in feats and feats[n].WhichOneof("kind"):
-                kinds[n] = feats[n].WhichOneof("kind")
+    kinds = feature_kinds(records, names)
     dtypes = {"float_list": tf.float32, "int64_list": tf.int64, "bytes_list": tf.string}
     batch = tf.constant(list(records))
     for n, kind in kinds.items():
         parsed = tf.io.parse_example(batch, {n: tf.io.VarLenFeature(dtypes[kind])})[n]
         rows = parsed.indices.numpy()[:, 0]
-        values = parsed.values.numpy()
+        values, codes = np.unique(parsed.values.numpy(), return_inverse=True)
+        pair = np.unique(rows.astype(np.int64) * len(values) + codes)  # a value once per row
         convert = {"float_list": float, "int64_list": int, "bytes_list": bytes}[kind]
-        col = out[n]
-        for r, v in zip(rows.tolist(), values.tolist(), strict=True):
-            v = convert(v)
-            if v not in col[r]:
-                col[r].append(v)
+        out[n] = (pair // max(len(values), 1), [convert(v) for v in values], pair % max(len(values), 1))
     return out
 
 
 def slice_rows(records: Sequence[bytes], specs: Sequence[Tuple[str, ...]]) -> Dict[SliceKey, np.ndarray]:
-    """Row indices of every slice of ``specs`` (``()`` in ``specs``: all rows)."""
+    """Row indices of every slice of ``specs`` (``()`` in ``specs``: all
+    rows). A one-feature spec is grouped in numpy; a spec crossing several
+    features pairs their values row by row."""
     names = sorted({c for spec in specs for c in spec})
-    values = _values(records, names)
-    out: Dict[SliceKey, list] = {}
+    pairs = _pairs(records, names)
+    out: Dict[SliceKey, np.ndarray] = {}
     for spec in specs:
         if not spec:
-            out[OVERALL] = list(range(len(records)))
-            continue
-        for i in range(len(records)):
-            for combo in itertools.product(*(values[c][i] for c in spec)):
-                out.setdefault(tuple(zip(spec, combo, strict=False)), []).append(i)
-    return {k: np.asarray(v, dtype=np.int64) for k, v in out.items()}
+            out[OVERALL] = np.arange(len(records), dtype=np.int64)
+        elif len(spec) == 1:
+            if spec[0] not in pairs:
+                continue
+            rows, values, codes = pairs[spec[0]]
+            order = np.argsort(codes, kind="stable")
+            cuts = np.flatnonzero(np.diff(codes[order])) + 1
+            for group in np.split(order, cuts):
+                if len(group):
+                    out[((spec[0], values[codes[group[0]]]),)] = rows[group]
+        else:
+            out.update(_crossed(spec, pairs, len(records)))
+    return out
+
+
+def _crossed(spec: Tuple[str, ...], pairs, n: int) -> Dict[SliceKey, np.ndarray]:
+    """Slices of a spec of several features: each row's combinations."""
+    if any(c not in pairs for c in spec):
+        return {}
+    per_row: Dict[str, List[list]] = {}
+    for c in spec:
+        rows, values, codes = pairs[c]
+        col: List[list] = [[] for _ in range(n)]
+        for r, k in zip(rows.tolist(), codes.tolist(), strict=True):
+            col[r].append(values[k])
+        per_row[c] = col
+    found: Dict[SliceKey, list] = {}
+    for i in range(n):
+        for combo in itertools.product(*(per_row[c][i] for c in spec)):
+            found.setdefault(tuple(zip(spec, combo, strict=False)), []).append(i)
+    return {k: np.asarray(v, dtype=np.int64) for k, v in found.items()}
 
 
 def label(key: SliceKey) -> str:

@@ -18,7 +18,8 @@ from typing import Callable, Dict, List, Mapping, Optional
 
 from components.drift.evaluate import at_least
 from components.drift.results import Comparison
-from driftgate.core.vocabulary import CRITICAL, NONE
+from components.quality import importance as importances
+from driftgate.core.vocabulary import CRITICAL, INSUFFICIENT, NONE
 
 
 @dataclass(frozen=True)
@@ -201,6 +202,60 @@ def gradual_drift(e: Evidence) -> Said:
         else:
             out.reported.append(text + "; reported only (drift.gradual.retrain: false)")
     return out
+
+
+def normalised_drift(comparison: Comparison) -> Dict[str, float]:
+    """Each feature's drift as a multiple of its warning threshold: the largest
+    ``score / warning`` over its tests, with the thresholds the comparison
+    used (calibrated ones when it was calibrated, lifted out of the sampling
+    noise). A feature without a verdict (insufficient data, or no test) is
+    left out: it counts 0."""
+    out = {}
+    for name, f in comparison.features.items():
+        if f.severity == INSUFFICIENT:
+            continue
+        ratios = [t.score / t.warning for t in f.tests.values() if t.warning > 0 and t.score == t.score]
+        if ratios:
+            out[name] = max(ratios)
+    return out
+
+
+@rule("importance_drift")
+def importance_drift(e: Evidence) -> Said:
+    """Drift against the training baseline on the features the serving model
+    relies on (``quality.importance.retrain_above`` > 0): each feature's
+    normalised drift (``normalised_drift``) weighted by its permutation
+    importance at push (``importance.weighted_drift``: importances clipped at
+    0, summing to 1); above ``retrain_above`` it retrains, else the score is
+    reported. While the thresholds are not calibrated yet (``hold`` /
+    ``certain``) it only notes, as ``training_drift`` does."""
+    imp = e.quality.get("importance") or {}
+    above = float(imp.get("retrain_above") or 0.0)
+    training = e.drift.get("training")
+    if above <= 0 or not imp.get("reference") or training is None:
+        return Said()
+    weighted = importances.weighted_drift(imp["reference"], normalised_drift(training))
+    score = weighted["score"]
+    top = ", ".join(f"{f} {c:.2f}" for f, _, _, c in weighted["top"][:3])
+    detail = f" ({top})" if top else ""
+    base = f"vs training baseline (span {training.span})"
+    if score <= above:
+        return Said(
+            reported=[
+                f"importance-weighted drift {score:.2f} {base}, at or below "
+                f"quality.importance.retrain_above {above}{detail}"
+            ]
+        )
+    found = f"drift on the features the model relies on: importance-weighted score {score:.2f} above {above}"
+    if e.policy.calibration in ("hold", "certain"):
+        return Said(
+            notes=[
+                f"{found}{detail} {base} at fixed thresholds, not retraining on it: thresholds calibrate after "
+                f"{e.policy.calibration_min_history} span-to-span comparisons "
+                f"({e.policy.calibration_history} so far)"
+            ]
+        )
+    return Said(retrain=[f"{found}{detail} {base}"])
 
 
 def apply(e: Evidence, rules: Mapping[str, Rule] = RULES) -> Said:

@@ -66,6 +66,22 @@ def labelled(
     return [r for r, k in zip(records, keep, strict=True) if k], labels[keep]
 
 
+def feature_kinds(records: Sequence[bytes], names: Sequence[str]) -> dict:
+    """``{name: "float_list" | "int64_list" | "bytes_list"}``: the kind each
+    name has in the first of the first 1,000 records carrying it."""
+    import tensorflow as tf
+
+    kinds = {}
+    for raw in records[:1000]:
+        feats = tf.train.Example.FromString(raw).features.feature
+        for n in names:
+            if n not in kinds and n in feats and feats[n].WhichOneof("kind"):
+                kinds[n] = feats[n].WhichOneof("kind")
+        if len(kinds) == len(names):
+            break
+    return kinds
+
+
 def columns(records: Sequence[bytes], names: Sequence[str]) -> dict:
     """``{name: values}`` of serialized tf.Examples, one value a row: a float
     for numeric features (NaN where missing), a string for bytes features and
@@ -75,14 +91,7 @@ def columns(records: Sequence[bytes], names: Sequence[str]) -> dict:
     import tensorflow as tf
 
     out = {n: [None] * len(records) for n in names}
-    kinds = {}
-    for raw in records[:1000]:
-        feats = tf.train.Example.FromString(raw).features.feature
-        for n in names:
-            if n not in kinds and n in feats and feats[n].WhichOneof("kind"):
-                kinds[n] = feats[n].WhichOneof("kind")
-        if len(kinds) == len(names):
-            break
+    kinds = feature_kinds(records, names)
     dtypes = {"float_list": tf.float32, "int64_list": tf.int64, "bytes_list": tf.string}
     if not records or not kinds:
         return out
@@ -99,12 +108,9 @@ def columns(records: Sequence[bytes], names: Sequence[str]) -> dict:
 
 
 def eval_mask(records: Sequence[bytes], train_buckets: int, eval_buckets: int) -> np.ndarray:
-    """True for the rows ExampleGen puts in the eval split: the SHA-256 of the
-    serialized example modulo the buckets, as TFX's ``_PartitionFn`` does
-    without a partition feature (for a span read back from its files)."""
-    import hashlib
+    """True for the rows ExampleGen puts in the eval split (for a span read
+    back from its files): ``components.ingest.encode.split_of``, the one
+    split rule ingest and the backtest use."""
+    from components.ingest.encode import split_of
 
-    total = train_buckets + eval_buckets
-    return np.array(
-        [int(hashlib.sha256(r).hexdigest(), 16) % total >= train_buckets for r in records], dtype=bool
-    )
+    return split_of(records, (train_buckets, eval_buckets)) == 1

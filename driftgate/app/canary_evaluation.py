@@ -10,14 +10,15 @@ and records it beside the TF Serving config and in ML Metadata.
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-import pandas as pd
+import numpy as np
 
 from components.canary import analysis
+from components.ingest import fast
+from components.ingest.records import label_values
 from driftgate.core import local_copies, storage
-from driftgate.core.config import region_data_dir, schema_file
+from driftgate.core.config import region_data_dir
 from driftgate.core.layout import RegionLayout
 from pipelines import preflight
-from pipelines.schema_store import load
 from serving import release
 
 
@@ -46,7 +47,7 @@ class CanaryEvaluation:
 
 
 def evaluate_and_apply(
-    config, span: int, root: str, data=None, schemas_dir=None, dry_run: bool = False
+    config, span: int, root: str, data=None, dry_run: bool = False
 ) -> CanaryEvaluation:
     """``driftgate canary evaluate``: analyse, promote or roll back, record
     (JSON beside the config + ML Metadata). ``dry_run`` analyses only:
@@ -56,9 +57,10 @@ def evaluate_and_apply(
     if state.canary is None:
         raise release.ReleaseError(f"region {config.region}: no canary to evaluate (stable {state.stable})")
     sf = preflight.span_files(region_data_dir(config, data), config.data.span_pattern, span)
-    frame = pd.concat([pd.read_csv(f) for f in sf.files], ignore_index=True)
-    labels = frame.pop(config.features.label).to_numpy()
-    examples = analysis.examples_from_frame(frame, load(schema_file(config, schemas_dir)))
+    records = fast.span_records(config.data.format, sf.files)  # as ingest encodes them
+    labels = label_values(records, config.features.label)
+    keep = ~np.isnan(labels)
+    examples, labels = [r for r, k in zip(records, keep, strict=True) if k], labels[keep]
     result = analysis.judge_and_apply(
         lay.serving_dir,
         config.serving.model_name,

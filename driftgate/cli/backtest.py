@@ -45,7 +45,7 @@ def backtest_cmd(data, regions, spans, policies, train_window, out, config_dir, 
     """Replay each region's spans under retraining policies, scored on the next span."""
     from backtest import report, young
     from backtest.data import BacktestError
-    from backtest.run import YOUNG, backtest_region, overall
+    from backtest.run import YOUNG, backtest_region, leave_one_region_out, overall
     from driftgate.core import storage
     from driftgate.core.config import available_regions, region_data_dir
 
@@ -73,6 +73,7 @@ def backtest_cmd(data, regions, spans, policies, train_window, out, config_dir, 
     except BacktestError as exc:
         output.error(str(exc))
         return ExitCode.ERROR
+    leave_one_region_out(results)  # needs every region's rows
     total = overall(results)
     doc = {
         "regions": [r.to_json() for r in results],

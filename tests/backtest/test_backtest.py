@@ -46,6 +46,12 @@ def test_a_known_shift_makes_always_beat_never(shifted):
     assert res.walks["quality"].retrains[:1] == [2]
     assert res.walks["calibrated"].retrains[:1] != [2]
     assert res.walks["drift-ks"].retrains and res.walks["drift-ks"].retrains[0] == 2
+    # each push records which features its model relies on (the price most, on its own eval split)
+    imp = res.matrix.references[0]["importance"]
+    assert imp["method"] == "permutation_auc" and set(imp["values"]) == {"price", "hour", "segment"}
+    assert max(imp["values"], key=imp["values"].get) == "price"
+    assert {"driftgate-importance-0.5", "driftgate-importance-2.0"} <= set(rows)
+    assert res.loro == {"wanted": True}  # chosen across regions (run.leave_one_region_out)
 
 
 def test_a_young_region_meeting_the_shift_as_its_second_span_retrains_and_a_steady_one_skips(shifted):

@@ -90,3 +90,63 @@ def test_scores_gain_and_regret():
 
 def test_staleness_curve():
     assert p.staleness(AGING) == pytest.approx({1: 0.80, 2: 0.75, 3: 0.70, 4: 0.65})
+
+
+def _row(policy, gain, changes):
+    return p.Score(policy, changes, changes, 0.7, 0.6, gain, 0.0)
+
+
+def test_leave_one_out_chooses_on_the_other_regions_by_mean_gain_then_fewer_changes():
+    rows = {
+        "A": [_row("t0.5", 0.8, 7), _row("t1.0", 0.9, 4), _row("t2.0", 0.9, 4)],
+        "B": [_row("t0.5", 1.2, 6), _row("t1.0", 1.0, 5), _row("t2.0", 1.0, 5)],
+        "C": [_row("t0.5", 0.6, 6), _row("t1.0", 0.8, 5), _row("t2.0", 0.8, 3)],
+    }
+    chosen = p.leave_one_out(rows, ["t0.5", "t1.0", "t2.0"])
+    # A: on B and C, 0.9 vs 0.9 for t1.0 and t2.0: t2.0 has fewer changes there
+    # B: on A and C, t1.0 and t2.0 gain 0.85, t2.0 fewer changes
+    # C: on A and B, t0.5 gains 1.0 vs 0.95
+    assert chosen == {"A": "t2.0", "B": "t2.0", "C": "t0.5"}
+    # a full tie goes to the later (more cautious) candidate; one region: no choice
+    same = {"A": [_row("x", 0.5, 2), _row("y", 0.5, 2)], "B": [_row("x", 0.5, 2), _row("y", 0.5, 2)]}
+    assert p.leave_one_out(same, ["x", "y"]) == {"A": "y", "B": "y"}
+    assert p.leave_one_out({"A": rows["A"]}, ["t0.5"]) == {}
+
+
+def test_leave_one_region_out_adds_the_held_out_row_before_driftgate():
+    from backtest import run
+
+    names = ["never", "always", *run.IMPORTANCE_POLICIES, "driftgate"]
+    assert names == [n for n in run.policy_names() if n in names]
+    assert run.policy_names().index(run.LORO) == run.policy_names().index("driftgate") - 1
+    gains = {"EWR": [0.9, 1.0, 1.0, 1.0], "JFK": [0.8, 1.0, 1.0, 1.0], "LGA": [1.2, 0.8, 0.8, 0.8]}
+    results = []
+    for region, g in gains.items():
+        rows = [_row("never", 0.0, 0), _row("always", 1.0, 10)]
+        rows += [
+            _row(n, x, 5 + (k == 0)) for k, (n, x) in enumerate(zip(run.IMPORTANCE_POLICIES, g, strict=True))
+        ]
+        rows.append(_row("driftgate", 0.95, 4))
+        walks = {r.policy: p.Walk(r.policy, retrains=[r.changes]) for r in rows}
+        res = run.RegionResult(region, [1, 2, 3], rows, walks, {}, {}, AGING)
+        res.loro = {"wanted": True}
+        results.append(res)
+    run.leave_one_region_out(results)
+    chosen = {r.region: r.loro["chosen"] for r in results}
+    # EWR: on JFK and LGA 0.5 gains 1.0 vs 0.9; LGA: on EWR and JFK the higher thresholds tie: 2.0
+    assert chosen == {
+        "EWR": "driftgate-importance-0.5",
+        "JFK": "driftgate-importance-0.5",
+        "LGA": "driftgate-importance-2.0",
+    }
+    lga = results[2]
+    assert [r.policy for r in lga.rows][-2:] == [run.LORO, "driftgate"] and list(lga.walks)[-2:] == [
+        run.LORO,
+        "driftgate",
+    ]
+    assert next(r for r in lga.rows if r.policy == run.LORO).gain == 0.8
+    assert lga.to_json()["importance_loro"] == {
+        "chosen": "driftgate-importance-2.0",
+        "chosen_on": ["EWR", "JFK"],
+    }
+    assert [r.policy for r in run.overall(results)][-2:] == [run.LORO, "driftgate"]

@@ -228,3 +228,34 @@ def test_histogram_matrices_equal_tfmas_histogram_path():
         got, want = fast.histogram_matrices(y, p, thresholds), tfmas(y, p, thresholds)
         for field in ("tp", "tn", "fp", "fn"):
             assert list(getattr(got, field)) == list(getattr(want, field)), (len(thresholds), field)
+
+
+def test_slice_rows_equal_a_row_by_row_reading():
+    """Slices grouped in numpy against each example read one by one: a row
+    in each slice of its values (a repeated value once), none for a missing
+    feature, crossed specs in column order."""
+    import itertools
+
+    import tensorflow as tf
+
+    from components.evaluator import slicing
+
+    records = []
+    for i in range(500):
+        f = {"h": tf.train.Feature(int64_list=tf.train.Int64List(value=[i % 4]))}
+        if i % 7:
+            values = [b"a" if i % 3 else b"b"] + ([b"a"] if i % 11 == 0 else [])
+            f["c"] = tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
+        records.append(tf.train.Example(features=tf.train.Features(feature=f)).SerializeToString())
+    got = slicing.slice_rows(records, [(), ("c",), ("h",), ("c", "h")])
+    want = {(): list(range(500))}
+    for i, r in enumerate(records):
+        e = tf.train.Example.FromString(r).features.feature
+        c = list(dict.fromkeys(e["c"].bytes_list.value)) if "c" in e else []
+        h = list(e["h"].int64_list.value)
+        for key in [(("c", v),) for v in c] + [(("h", v),) for v in h]:
+            want.setdefault(key, []).append(i)
+        for a, b in itertools.product(c, h):
+            want.setdefault((("c", a), ("h", b)), []).append(i)
+    assert set(got) == set(want) and len(got) == 15
+    assert all(list(got[k]) == want[k] for k in want)

@@ -420,6 +420,7 @@ def test_every_signal_is_one_named_rule_in_the_documented_order():
         "training_drift",
         "schema_comparators",
         "gradual_drift",
+        "importance_drift",
     ]
     doc = (Path(__file__).resolve().parents[3] / "docs" / "drift-and-gate.md").read_text()
     para = doc[doc.index("Each signal is one named rule") :]
