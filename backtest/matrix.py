@@ -50,7 +50,7 @@ def inputs_key(cfg, fingerprints: Dict[int, list]) -> dict:
 
 # what a matrix cell holds; a change re-scores the models on disk (4: staleness; 5: each
 # reference carries the model's permutation importance on its own eval split)
-SCORING_FORMAT = 5
+SCORING_FORMAT = 6  # 6: slice AUCs at push and on each later span
 
 
 def scoring_key(cfg) -> dict:
@@ -61,6 +61,8 @@ def scoring_key(cfg) -> dict:
         "confidence": q.confidence,
         "samples": q.bootstrap_samples,
         "importance_rows": q.importance.max_rows,
+        "slices": [list(s) for s in slice_specs(cfg)],
+        "min_slice_rows": cfg.evaluation.min_slice_rows,
     }
 
 
@@ -187,6 +189,12 @@ def push_importance(cfg, serve, sd: SpanData, names: List[str]) -> "dict | None"
     return found.to_json()
 
 
+def slice_specs(cfg) -> List[tuple]:
+    """The slices the backtest measures: ``evaluation.slices``, else each
+    categorical input alone (what a region could slice by)."""
+    return [tuple(sorted(s)) for s in cfg.evaluation.slices] or [(c,) for c in cfg.features.categorical]
+
+
 def build(
     cfg,
     data: Dict[int, SpanData],
@@ -196,7 +204,7 @@ def build(
     progress: Callable[[str], None] = lambda line: None,
 ) -> Matrix:
     """The region's matrix (trained and scored where not on disk yet)."""
-    from components.quality import challenger
+    from components.quality import challenger, fairness
     from components.quality import serving as quality
 
     spans = sorted(data)
@@ -212,6 +220,15 @@ def build(
         import numpy as np
 
         return np.r_[np.zeros(len(sd.train), bool), np.ones(len(sd.eval), bool)]
+
+    sliced: Dict[int, dict] = {}
+
+    def span_slices(sd: SpanData) -> dict:  # slice key -> rows of sd.all, once per span
+        from components.evaluator.slicing import slice_rows
+
+        if sd.span not in sliced:
+            sliced[sd.span] = slice_rows(sd.all, slice_specs(cfg))
+        return sliced[sd.span]
 
     path = os.path.join(region_dir, MATRIX_FILE)
     key, scoring = inputs_key(cfg, fingerprints), scoring_key(cfg)
@@ -239,6 +256,11 @@ def build(
                 ref = quality.reference(i + 1, span, sd.eval_labels, p_eval, p_all, challenger_auc=chal)
                 m.references[i] = ref.to_json()
                 m.references[i]["importance"] = push_importance(cfg, serve, sd, features.names)
+                first = len(sd.train)  # the eval rows' slices, renumbered from 0
+                own = {k: rows[rows >= first] - first for k, rows in span_slices(sd).items()}
+                m.references[i]["slices"] = fairness.slice_aucs(
+                    sd.eval_labels, p_eval, own, cfg.evaluation.min_slice_rows
+                )
             else:  # what the serving-quality step measures on span j
                 found = challenger.judge_span(  # the pipeline's staleness check, on the same rows
                     spans[j],
@@ -262,6 +284,9 @@ def build(
                     samples=cfg.quality.bootstrap_samples,
                     seed=spans[j],
                 ).to_json()
+                measured[j]["slices"] = fairness.slice_aucs(
+                    sd.labels, p_all, span_slices(sd), cfg.evaluation.min_slice_rows
+                )
         m.served[i], m.evals[i], m.measured[i], m.stale[i] = served, evals, measured, stale
         _save(path, m, key, scoring)
     return m

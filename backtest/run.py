@@ -137,7 +137,15 @@ VARIANTS = {
     # a certain shift is any critical prediction drift with the AUC below its
     # reference, however much the predictions still overlap
     "driftgate-certain-any": lambda cfg: _calibration(cfg, until_calibrated="certain", certain_overlap=1.0),
+    # the gate rule slice_quality retrains: a slice's AUC below its push-time AUC by quality.auc_margin
+    "driftgate-slices": lambda cfg: _quality(cfg, retrain_on_slices=True),
 }
+
+
+def _quality(cfg, **changes):
+    import dataclasses
+
+    return dataclasses.replace(cfg, quality=dataclasses.replace(cfg.quality, **changes))
 
 
 def _importance(cfg, above: float):

@@ -14,6 +14,7 @@ from components.drift import evaluate
 from components.drift.summaries import summarize
 from components.gate import assess as judge
 from components.gate import decision
+from components.quality import fairness
 from components.quality import serving as quality
 
 
@@ -40,10 +41,17 @@ def serving_quality(cfg, matrix, m: int, t: int) -> dict:
     its push-time permutation importance when the matrix has it."""
     if t not in matrix.measured.get(m, {}) or m not in matrix.references:
         return {}
-    measured = quality.Measured(**matrix.measured[m][t])
+    cell = dict(matrix.measured[m][t])
+    now = cell.pop("slices", None)
+    measured = quality.Measured(**cell)
     ref = quality.Reference.from_json(matrix.references[m])
     stale = matrix.stale.get(m, {}).get(t)
     q = quality.verdict(m + 1, matrix.spans[t], measured, ref, cfg.quality, stale).to_json()
+    then = matrix.references[m].get("slices")
+    if now is not None and then is not None and q.get("auc") is not None:
+        # what the gate's slice_quality rule reads (components.quality.span)
+        q["slices_degraded"] = fairness.degraded(then, now, cfg.quality.auc_margin)
+        q["slices_retrain"] = cfg.quality.retrain_on_slices
     pushed = matrix.references[m].get("importance")
     if pushed and cfg.quality.importance.enabled:
         # what the gate's importance_drift rule reads: the push-time importance (no

@@ -328,6 +328,7 @@ def create_pipeline(
             challenger=challenger_spec(config),
             quality_config=json.dumps(asdict(config.quality)),
             features=json.dumps(list(config.features.all)),
+            slices=slices_spec(config),
         ).with_id(ids.RELEASE_RECORDER)
         recorder = RunRecorderRetrain(
             **recorder_args,

@@ -127,6 +127,23 @@ def _prediction_drift_retrains(e: Evidence) -> bool:
     return at_least(e.quality.get("prediction_severity", NONE), e.policy.retrain_on_prediction_drift)
 
 
+@rule("slice_quality")
+def slice_quality(e: Evidence) -> Said:
+    """A slice of ``evaluation.slices`` whose AUC fell more than
+    ``quality.auc_margin`` below its AUC at push (``components.quality.fairness.degraded``):
+    retrains with ``quality.retrain_on_slices``, else noted."""
+    found = e.quality.get("slices_degraded") or []
+    if not found:
+        return Said()
+    version = e.quality.get("version")
+    said = f"serving v{version} degraded on {len(found)} slice(s): " + "; ".join(
+        d["sentence"] for d in found[:3]
+    )
+    if e.quality.get("slices_retrain"):
+        return Said(retrain=[said])
+    return Said(notes=[said + " (quality.retrain_on_slices is false)"])
+
+
 @rule("prediction_drift")
 def prediction_drift(e: Evidence) -> Said:
     q = e.quality

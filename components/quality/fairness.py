@@ -130,3 +130,36 @@ def describe(fairness: dict, limit: int = 3) -> str:
         return f"no parity finding on {judged} slices (band {fairness.get('band')})"
     more = f" (+{len(found) - limit} more)" if len(found) > limit else ""
     return "; ".join(f["sentence"] for f in found[:limit]) + more
+
+
+def slice_aucs(labels, predictions, slices: Dict[tuple, np.ndarray], min_rows: int) -> Dict[str, float]:
+    """``{"carrier=EV": AUC}`` of the slices with at least ``min_rows`` rows
+    and both classes: what a push records and a later span is compared with."""
+    from components.evaluator.slicing import label
+
+    labels, predictions = np.asarray(labels, dtype=float), np.asarray(predictions, dtype=float)
+    out = {}
+    for key, rows in slices.items():
+        if key and len(rows) >= min_rows:
+            value = auc(labels[rows], predictions[rows])
+            if math.isfinite(value):
+                out[label(key)] = round(float(value), 6)
+    return out
+
+
+def degraded(reference: Dict[str, float], current: Dict[str, float], margin: float) -> List[dict]:
+    """The slices whose AUC fell more than ``margin`` below their AUC at
+    push (both measured on enough rows), worst first, each with a sentence."""
+    out = []
+    for name, now in current.items():
+        then = reference.get(name)
+        if then is not None and now < then - margin:
+            out.append(
+                {
+                    "slice": name,
+                    "auc": now,
+                    "reference_auc": then,
+                    "sentence": f"{name}: AUC {now:.3f}, below its {then:.3f} at push by more than {margin}",
+                }
+            )
+    return sorted(out, key=lambda d: d["auc"] - d["reference_auc"])

@@ -41,7 +41,7 @@ def delayed_span_rows(
     return records, labels[keep], eval_mask(records, *buckets)
 
 
-def push_measures(predict, records, labels, scores, qcfg, features) -> dict:
+def push_measures(predict, records, labels, scores, qcfg, features, slices: "dict | None" = None) -> dict:
     """What a pushed model records beside its reference for later spans: the
     isotonic calibration of its scores on its own eval split (the label-free
     estimate's, ``components.quality.estimate``) and its permutation
@@ -52,6 +52,9 @@ def push_measures(predict, records, labels, scores, qcfg, features) -> dict:
     if qcfg.importance.enabled and features and len(labels):
         found = importance.importance(predict, records, labels, features, max_rows=qcfg.importance.max_rows)
         out["importance"] = found.to_json()
+    if (slices or {}).get("slices") and len(labels):  # each slice's AUC, what later spans compare with
+        keyed = slicing.slice_rows(records, [tuple(sorted(s)) for s in slices["slices"]])
+        out["slices"] = fairness.slice_aucs(labels, scores, keyed, slices["min_rows"])
     return out
 
 
@@ -189,4 +192,11 @@ def serving_quality(
             )
         except Exception:  # noqa: BLE001
             logging.exception("fairness of span %d not measured", span)
+    if recorded.get("slices") and judged.get("fairness"):  # each slice against its own AUC at push
+        now = {f"{s['slice']}={s['value']}": s["auc"] for s in judged["fairness"]["slices"]}
+        now = {k: v for k, v in now.items() if v is not None and k in recorded["slices"]}
+        rows = {f"{s['slice']}={s['value']}": s["rows"] for s in judged["fairness"]["slices"]}
+        now = {k: v for k, v in now.items() if rows[k] >= sliced["min_rows"]}
+        judged["slices_degraded"] = fairness.degraded(recorded["slices"], now, qcfg.auc_margin)
+        judged["slices_retrain"] = qcfg.retrain_on_slices
     return judged

@@ -67,6 +67,7 @@ def ReleaseRecorder(
     challenger: Param[str] = "{}",
     quality_config: Param[str] = "{}",
     features: Param[str] = "[]",
+    slices: Param[str] = "{}",
 ):
     """Labels a pushed version (stable or canary) and records its training span
     and reference quality (with ``challenger``'s features, also the AUC of a
@@ -101,7 +102,15 @@ def ReleaseRecorder(
                 predict = lambda rs: analysis.predict_version(base, version, rs)  # noqa: E731
                 scores = p[: len(eval_records)]
                 reference.update(
-                    push_measures(predict, eval_records, eval_labels, scores, qcfg, json.loads(features))
+                    push_measures(
+                        predict,
+                        eval_records,
+                        eval_labels,
+                        scores,
+                        qcfg,
+                        json.loads(features),
+                        json.loads(slices),
+                    )
                 )
             except Exception:  # noqa: BLE001
                 logging.exception("calibration and importance of version %d not measured", version)

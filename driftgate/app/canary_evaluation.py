@@ -46,9 +46,7 @@ class CanaryEvaluation:
         )
 
 
-def evaluate_and_apply(
-    config, span: int, root: str, data=None, dry_run: bool = False
-) -> CanaryEvaluation:
+def evaluate_and_apply(config, span: int, root: str, data=None, dry_run: bool = False) -> CanaryEvaluation:
     """``driftgate canary evaluate``: analyse, promote or roll back, record
     (JSON beside the config + ML Metadata). ``dry_run`` analyses only:
     labels, records and ML Metadata stay as they are."""

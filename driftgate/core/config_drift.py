@@ -254,5 +254,8 @@ class QualityConfig:
         default="never", metadata={"choices": ("warning", "critical", "never")}
     )
     challenger: ChallengerConfig = field(default_factory=ChallengerConfig)
+    # a slice of evaluation.slices whose AUC fell more than auc_margin below its AUC at push:
+    # reported always; retrains only when true (the backtest chose: docs/model-quality.md)
+    retrain_on_slices: bool = False
     importance: ImportanceConfig = field(default_factory=ImportanceConfig)
     estimate: EstimateConfig = field(default_factory=EstimateConfig)

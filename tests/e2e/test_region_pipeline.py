@@ -283,11 +283,14 @@ def test_slices_importance_estimate_and_integrity_reach_result_report_and_card(s
     releases = json.loads((scenario["serving"].parents[2] / "EWR" / "state" / "releases.json").read_text())
     pushed = releases["1"]["reference"]
     assert set(pushed["importance"]["values"]) == set(_small_config().features.all) and pushed["calibration"]
+    assert isinstance(pushed["slices"], dict) and q["slices_degraded"] == []  # span 1's rows again
     imp = q["importance"]
     assert imp["reference"] == pushed["importance"]["values"] and 0.0 <= imp["ndcg"] <= 1.0
     assert q["estimate"]["span"] == 3 and 0.0 < q["estimate"]["auc"] < 1.0
     then = q["estimate_then"]
-    assert then["realised_auc"] == q["auc"] and then["error"] == pytest.approx(then["auc"] - q["auc"], abs=1e-6)
+    assert then["realised_auc"] == q["auc"] and then["error"] == pytest.approx(
+        then["auc"] - q["auc"], abs=1e-6
+    )
     integ = r.drift.integrity
     assert integ["baseline_span"] == 1 and all(v.get("out_of_range", 0) == 0 for v in integ["rates"].values())
     page = (scenario["serving"].parents[2] / "EWR" / "reports" / "span-3.html").read_text()

@@ -264,7 +264,10 @@ QUALITY = {
     "reference_auc": 0.8,
     "prediction_drift": {"psi": 0.3, "ks": 0.2, "overlap": 0.71},
     "prediction_severity": "critical",
-    "fairness": {"slices": [{"slice": "carrier", "value": "EV", "auc": 0.6, "parity": {"fpr": 1.4}}], "findings": [{}]},
+    "fairness": {
+        "slices": [{"slice": "carrier", "value": "EV", "auc": 0.6, "parity": {"fpr": 1.4}}],
+        "findings": [{}],
+    },
     "importance": {"ndcg": 0.8, "reference": {"temp": 0.1}, "current": {"temp": 0.05}},
     "estimate": {"span": 5, "auc": 0.7, "auc_low": 0.69, "accuracy": 0.75},
 }

@@ -150,7 +150,9 @@ def test_february_against_january_training_baseline_retrains_on_weather_at_fixed
     rates = report.integrity["rates"]
     assert report.integrity["baseline_span"] == 1 and rates["wind_gust"]["missing"] > 0.5
     assert rates["carrier"]["unseen"] == 0.0 and rates["temp"]["out_of_range"] == 0.0
-    assert rates["pressure"]["missing"] > 0.1  # ... as in January: no finding (its floor starts from January's)
+    assert (
+        rates["pressure"]["missing"] > 0.1
+    )  # ... as in January: no finding (its floor starts from January's)
     found = {(f["feature"], f["rate"]) for f in report.integrity["findings"]}
     assert ("pressure", "missing") not in found and ("wind_gust", "missing") not in found
     assert RegionState(str(gate.tmp / "state")).history()[-1]["integrity"]["pressure"]["missing"] > 0.1

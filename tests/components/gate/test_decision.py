@@ -415,6 +415,7 @@ def test_every_signal_is_one_named_rule_in_the_documented_order():
         "forced",
         "model_age",
         "serving_quality",
+        "slice_quality",
         "prediction_drift",
         "certain_shift",
         "training_drift",

@@ -2,6 +2,7 @@
 weighted by the serving model's push-time permutation importance."""
 
 import dataclasses
+from types import SimpleNamespace
 
 import pytest
 
@@ -111,3 +112,23 @@ def test_the_gate_retrains_on_it_and_the_default_leaves_the_decision_alone():
         7, {"all": 9000}, [], drift={"training": DRIFT}, policy=dataclasses.replace(policy, quality=None)
     )
     assert off.decision == without.decision and off.reasons == without.reasons
+
+
+def test_slice_quality_retrains_only_when_configured_and_says_why_not():
+    from components.gate import rules
+
+    found = [
+        {
+            "slice": "carrier=EV",
+            "sentence": "carrier=EV: AUC 0.550, below its 0.750 at push by more than 0.15",
+        }
+    ]
+    quality = {"version": 3, "slices_degraded": found, "slices_retrain": False}
+    e = rules.Evidence(1, 100, [], {}, [], SimpleNamespace(quality=quality), None)
+    said = rules.slice_quality(e)
+    assert not said.retrain and "serving v3 degraded on 1 slice(s): carrier=EV" in said.notes[0]
+    assert "retrain_on_slices is false" in said.notes[0]
+    e = rules.Evidence(1, 100, [], {}, [], SimpleNamespace(quality=dict(quality, slices_retrain=True)), None)
+    assert rules.slice_quality(e).retrain and not rules.slice_quality(e).notes
+    e = rules.Evidence(1, 100, [], {}, [], SimpleNamespace(quality={"version": 3}), None)
+    assert rules.slice_quality(e) == rules.Said()

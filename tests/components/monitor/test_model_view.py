@@ -63,7 +63,13 @@ def test_integrity_findings_in_card_report_and_metrics():
         "baseline_span": 1,
         "rates": {"temp": {"missing": 0.0, "out_of_range": 0.45}, "carrier": {"missing": 0.0, "unseen": 0.0}},
         "findings": [
-            {"feature": "temp", "rate": "out_of_range", "value": 0.45, "threshold": 0.01, "sentence": "temp: 45.0% x"}
+            {
+                "feature": "temp",
+                "rate": "out_of_range",
+                "value": 0.45,
+                "threshold": 0.01,
+                "sentence": "temp: 45.0% x",
+            }
         ],
     }
     result = {"drift": {"integrity": integ}}

@@ -62,3 +62,19 @@ def test_slice_values_beyond_the_bound_are_folded_into_other():
 def test_undefined_rates_are_none_not_nan():
     r = fairness.rates(np.ones(10), np.full(10, 0.7))
     assert r["fpr"] is None and r["auc"] is None and r["recall"] == 1.0
+
+
+def test_a_slice_below_its_push_time_auc_by_the_margin_is_degraded():
+    rng = np.random.default_rng(3)
+    y = (rng.random(2000) < 0.3).astype(float)
+    good = np.clip(y * 0.5 + rng.random(2000) * 0.5, 0, 1)
+    slices = {(("carrier", b"AA"),): np.arange(0, 1000), (("carrier", b"EV"),): np.arange(1000, 2000)}
+    slices[(("carrier", b"OO"),)] = np.arange(0, 50)  # too small: no AUC recorded
+    then = fairness.slice_aucs(y, good, slices, min_rows=100)
+    assert set(then) == {"carrier=AA", "carrier=EV"} and then["carrier=EV"] > 0.9
+    worse = good.copy()
+    worse[1000:] = rng.random(1000)  # EV's scores become noise
+    now = fairness.slice_aucs(y, worse, slices, min_rows=100)
+    (found,) = fairness.degraded(then, now, margin=0.15)
+    assert found["slice"] == "carrier=EV" and found["auc"] < found["reference_auc"] - 0.15
+    assert found["sentence"].startswith("carrier=EV: AUC 0.") and fairness.degraded(then, then, 0.15) == []
