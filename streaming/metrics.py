@@ -169,6 +169,17 @@ class StreamCollector:
             thr.add_metric(labels, x.threshold)
         yield score
         yield thr
+        rates = GaugeMetricFamily(
+            "driftgate_stream_integrity_rate",
+            "a window's share of a feature missing, outside the baseline's range or unseen in it",
+            labels=["region", "feature", "rate", "window"],
+        )
+        for k, w_s in zip(det.window_panes, det.cfg.windows_s, strict=False):
+            if k in det.sums:
+                for feature, found in sorted(det.sums[k][1].integrity().items()):
+                    for name, value in sorted(found.items()):
+                        rates.add_metric([region, feature, name, f"{w_s:g}s"], value)
+        yield rates
         alarm = GaugeMetricFamily(
             "driftgate_stream_alarm",
             "1 while a feature's episode is open",

@@ -171,6 +171,32 @@ class Counts:
         out.cat_missing = [int(x) for x in d["cat_missing"]]
         return out
 
+    def integrity(self) -> Dict[str, Dict[str, float]]:
+        """Per feature, the window's integrity rates against the baseline (the
+        stream's side of ``components.drift.integrity``): ``missing`` (of its
+        rows), ``out_of_range`` (numeric: values in the cells below the
+        baseline's first sketch boundary and above its last; a value equal to
+        the baseline's minimum counts unless the baseline has a point mass
+        there) and ``unseen`` (categorical: values the baseline never had).
+        A feature without rows in the window is left out."""
+        out: Dict[str, Dict[str, float]] = {}
+        for g, counts, m in zip(self.baseline.numeric, self.num, self.moments, strict=True):
+            present, rows = float(m[PRESENT]), float(m[PRESENT] + m[MISSING])
+            if rows > 0:
+                r = {"missing": float(m[MISSING]) / rows}
+                if present > 0:
+                    r["out_of_range"] = float(counts[0] + counts[-1]) / present
+                out[g.name] = r
+        for g, c, miss in zip(self.baseline.categorical, self.cat, self.cat_missing, strict=True):
+            present = float(sum(c.values()))
+            rows = present + miss
+            if rows > 0:
+                r = {"missing": miss / rows}
+                if present > 0:
+                    r["unseen"] = sum(v for k, v in c.items() if k not in g.base.counts) / present
+                out[g.name] = r
+        return out
+
     def feature_stats(self) -> Dict[str, dict]:
         """Per feature: present, missing, and mean / std (numeric) or value counts."""
         out = {}

@@ -91,3 +91,19 @@ def test_the_endpoint_shows_windows_episodes_and_counters():
     assert fams["driftgate_stream_consumer_lag_records"].samples[0].value == 5
     sent = [x for x in fams["driftgate_stream_alert_dispatch_seconds"].samples if x.name.endswith("_count")]
     assert sent[0].value >= 1  # the episode's alert went through the dispatcher (alerts disabled: logged)
+
+
+def test_each_window_exports_its_integrity_rates():
+    """The warm minute (+30 on temp, ~N(40, 10) in the baseline) puts a good
+    share of the newest window above the baseline's range; carrier keeps its
+    three values; nothing is missing."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    fams = {f.name: f for f in text_string_to_metric_families(scrape_text())}
+    rates = {
+        (x.labels["feature"], x.labels["rate"], x.labels["window"]): x.value
+        for x in fams["driftgate_stream_integrity_rate"].samples
+    }
+    assert rates[("temp", "out_of_range", "30s")] > 0.1
+    assert rates[("temp", "out_of_range", "30s")] > rates[("temp", "out_of_range", "3600s")]
+    assert rates[("carrier", "unseen", "30s")] == 0.0 and rates[("temp", "missing", "300s")] == 0.0
