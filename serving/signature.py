@@ -38,3 +38,12 @@ def predict(
         value = result[output] if output else next(iter(result.values()))
         parts.append(np.asarray(value.numpy(), dtype=float).reshape(len(chunk), -1)[:, -1])
     return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def predict_version(base_path: str, version: int, examples: Sequence[bytes]) -> np.ndarray:
+    """Predictions of model ``version`` under a TF Serving base path (local or
+    bucket: a bucket's SavedModel is loaded from a local copy)."""
+    from driftgate.core import local_copies, storage
+
+    with local_copies.local_copy(storage.join(base_path, str(version))) as model_dir:
+        return predict(load(model_dir), examples)

@@ -19,15 +19,6 @@ from driftgate.core import vocabulary as ids
 from serving import signature
 
 
-def predict_version(base_path: str, version: int, examples: Sequence[bytes]) -> np.ndarray:
-    """Predictions of model ``version`` under a TF Serving base path (local or
-    bucket: a bucket's SavedModel is loaded from a local copy)."""
-    from driftgate.core import local_copies, storage
-
-    with local_copies.local_copy(storage.join(base_path, str(version))) as model_dir:
-        return signature.predict(signature.load(model_dir), examples)
-
-
 def malformed_requests(examples: Sequence[bytes]) -> List[List[bytes]]:
     """Requests a client might send by mistake: garbage bytes, a text value in a
     numeric feature, an empty example, and a well-formed one for control."""

@@ -10,13 +10,12 @@ of the span whose labels have arrived (``delayed_span_rows``).
 import numpy as np
 from absl import logging
 
-from components.canary import analysis
 from components.evaluator import slicing
 from components.ingest.records import columns, eval_mask, label_values
 from components.quality import challenger, estimate, fairness, importance
 from components.quality import serving as quality
 from components.state import RegionState
-from serving import release
+from serving import release, signature
 
 
 def delayed_span_rows(
@@ -126,7 +125,7 @@ def serving_quality(
     recorded = region_state.releases().get(version, {}).get("reference")
     ref = quality.Reference.from_json(recorded) if recorded else None
     base = release.model_dir(layout.serving_dir, model_name)
-    predictions = analysis.predict_version(base, version, records) if len(records) else np.zeros(0)
+    predictions = signature.predict_version(base, version, records) if len(records) else np.zeros(0)
     qcfg, stale = cfg["config"], None
     if spec and qcfg.challenger.enabled and len(records):
         features = challenger.Features.from_json(spec)
@@ -151,7 +150,7 @@ def serving_quality(
         version, span, labels, predictions, ref, qcfg, seed=span, staleness=stale
     ).to_json()
     recorded = recorded or {}
-    predict = lambda rs: analysis.predict_version(base, version, rs)  # noqa: E731
+    predict = lambda rs: signature.predict_version(base, version, rs)  # noqa: E731
     if qcfg.importance.enabled and recorded.get("importance") and len(records):
         try:  # a side measurement: the quality verdict stands without it
             judged["importance"] = importance_drift(

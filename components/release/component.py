@@ -20,7 +20,6 @@ from absl import logging
 from tfx.types import standard_artifacts as std
 
 from components.artifacts import ReleaseRecord
-from components.canary import analysis
 from components.ingest.recorded import artifact_span
 from components.ingest.records import labelled, serialized_examples
 from components.node import In, Out, Param, component
@@ -29,6 +28,7 @@ from components.quality.span import push_measures
 from components.state import RegionState
 from driftgate.core.config import quality_config_from_dict
 from driftgate.core.layout import RegionLayout
+from serving import signature
 
 SAMPLE = 64
 
@@ -88,7 +88,7 @@ def ReleaseRecorder(
             train_records, train_labels = labelled(examples, label, ("train",))
             base = releases.model_dir(serving_dir, model_name)
             records = eval_records + train_records
-            p = analysis.predict_version(base, version, records)
+            p = signature.predict_version(base, version, records)
             is_eval = [True] * len(eval_records) + [False] * len(train_records)
             chal = reference_challenger(challenger, records, [*eval_labels, *train_labels], is_eval)
             reference = quality.reference(
@@ -99,7 +99,7 @@ def ReleaseRecorder(
         if reference is not None and quality_config not in ("", "{}"):
             try:  # the estimate's calibration and the importance later spans compare with
                 qcfg = quality_config_from_dict(json.loads(quality_config))
-                predict = lambda rs: analysis.predict_version(base, version, rs)  # noqa: E731
+                predict = lambda rs: signature.predict_version(base, version, rs)  # noqa: E731
                 scores = p[: len(eval_records)]
                 reference.update(
                     push_measures(
