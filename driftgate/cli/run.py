@@ -39,7 +39,7 @@ pushgateway_option = click.option(
 def summary_lines(r) -> List[str]:
     """A short human summary of one RunResult."""
     head = f"{r.region} span {r.span}: "
-    judged = canary_line(r.canary) + ([f"  decision: {r.summary}"] if r.summary else [])
+    judged = canary_line(r.canary) + ([f"  decision: {r.summary}"] if r.summary else []) + model_lines(r)
     if r.blocked:
         lines = [head + "BLOCKED by data anomalies; nothing trained, serving unchanged"]
         lines += [f"  - {reason}" for reason in r.reasons[:10]]
@@ -63,6 +63,18 @@ def summary_lines(r) -> List[str]:
     lines += [f"  not blessed: {reason}" for reason in r.not_blessed_reasons]
     lines.append(f"  serving: {r.serving_dir}")
     return lines + judged
+
+
+def model_lines(r) -> List[str]:
+    """Slices, fairness, importance, the estimate before labels and data
+    integrity, as the report's card says them (``components.monitor.model_view``)."""
+    from components.monitor import model_view
+
+    integ = {"integrity": r.drift.integrity} if r.drift is not None else {}
+    found = model_view.markdown_lines(
+        {"canary": r.canary or {}, "slice_metrics": r.slice_metrics, "drift": integ}
+    )
+    return ["  " + line[2:].replace("**", "") for line in found]
 
 
 def canary_cell(canary: dict) -> str:

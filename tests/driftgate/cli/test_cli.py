@@ -125,6 +125,12 @@ def test_demo_table_formats_results_and_errors():
     lines = summary_lines(r)
     assert "pushed version 1" in lines[0] and "auc 0.739" in lines[1]
     json.dumps(r.to_json_dict())
+    estimate = {"span": 3, "sentence": "estimated AUC 0.700 [0.690, 0.710]"}
+    r.canary["quality"]["estimate"] = estimate
+    r.slice_metrics = [{"slice": "carrier=EV", "rows": 300.0, "auc": 0.61, "auc_diff": -0.04}]
+    lines = summary_lines(r)
+    assert "  span 3 before labels: estimated AUC 0.700 [0.690, 0.710]" in lines
+    assert any(x.startswith("  candidate by slice: 1 slices; worst carrier=EV AUC 0.610") for x in lines)
 
 
 def _regions_copy(tmp_path):
