@@ -6,7 +6,8 @@ Over a grid of ``drift.calibration`` settings (k, min_features, min_history;
 (``quality.challenger.margin``, "off" = disabled; ``--grid challenger``, the
 calibration at its defaults) or of what a young region retrains on before
 its thresholds calibrate (``drift.calibration.until_calibrated: hold``, or
-``certain`` with ``certain_overlap`` from 0.3 to 1.0; ``--grid certain``), the backtest's ``driftgate`` policy (the production gate, ``assess``) is
+``certain`` with ``certain_overlap`` from 0.3 to 1.0; ``--grid certain``) or
+of the serving-quality margin (``quality.auc_margin``; ``--grid quality``), the backtest's ``driftgate`` policy (the production gate, ``assess``) is
 walked over each region's cached score matrix (run ``driftgate backtest``
 first: this script trains nothing). A setting qualifies when it changes the
 serving model at most 5 times in each region; among those, the one with the
@@ -32,6 +33,8 @@ GRIDS = {
     # before calibration: hold on every shift, or retrain on a certain one whose
     # predictions share at most this much of their histogram with training's
     "certain": {"certain_overlap": ("hold", 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)},
+    # how far below its push-time AUC the serving model's interval must lie to retrain
+    "quality": {"auc_margin": (0.10, 0.15, 0.20, 0.25, 0.30, 1.0)},
 }
 MAX_CHANGES = 5
 
@@ -50,6 +53,8 @@ def configured(cfg, setting: dict):
             certain_overlap=cfg.drift.calibration.certain_overlap if hold else setting["certain_overlap"],
         )
         cfg = dataclasses.replace(cfg, drift=dataclasses.replace(cfg.drift, calibration=cal))
+    if "auc_margin" in setting:
+        cfg = dataclasses.replace(cfg, quality=dataclasses.replace(cfg.quality, auc_margin=setting["auc_margin"]))
     if "margin" in setting:
         off = setting["margin"] == "off"  # measured and reported, not retrained on
         margin = cfg.quality.challenger.margin if off else setting["margin"]

@@ -245,7 +245,7 @@ class QualityConfig:
     no gain from it on the flights data)."""
 
     enabled: bool = True
-    auc_margin: float = field(default=0.15, metadata=rng(0.0, 1.0))
+    auc_margin: float = field(default=0.20, metadata=rng(0.0, 1.0))
     confidence: float = field(default=0.95, metadata=rng(0.5, 0.999))
     bootstrap_samples: int = field(default=200, metadata=rng(20, 10_000))
     min_rows: int = field(default=200, metadata=rng(1))
