@@ -54,7 +54,9 @@ def configured(cfg, setting: dict):
         )
         cfg = dataclasses.replace(cfg, drift=dataclasses.replace(cfg.drift, calibration=cal))
     if "auc_margin" in setting:
-        cfg = dataclasses.replace(cfg, quality=dataclasses.replace(cfg.quality, auc_margin=setting["auc_margin"]))
+        cfg = dataclasses.replace(
+            cfg, quality=dataclasses.replace(cfg.quality, auc_margin=setting["auc_margin"])
+        )
     if "margin" in setting:
         off = setting["margin"] == "off"  # measured and reported, not retrained on
         margin = cfg.quality.challenger.margin if off else setting["margin"]
