@@ -266,7 +266,7 @@ QUALITY = {
     "prediction_severity": "critical",
     "fairness": {
         "slices": [{"slice": "carrier", "value": "EV", "auc": 0.6, "parity": {"fpr": 1.4}}],
-        "findings": [{}],
+        "findings": [{"sentence": "carrier=EV: false positive rate 1.40x the region's"}],
     },
     "importance": {"ndcg": 0.8, "reference": {"temp": 0.1}, "current": {"temp": 0.05}},
     "estimate": {"span": 5, "auc": 0.7, "auc_low": 0.69, "accuracy": 0.75},
@@ -294,7 +294,10 @@ def _exported_names():
     )
     result = _result()
     result.canary = {"verdict": "none", "quality": QUALITY}
-    result.drift.integrity = {"rates": {"temp": {"missing": 0.01}}, "findings": [{}]}
+    result.drift.integrity = {
+        "rates": {"temp": {"missing": 0.01}},
+        "findings": [{"sentence": "temp: 5.0% missing"}],
+    }
     text = generate_latest(metrics.build_registry(result, history, state)).decode()
     text += generate_latest(
         metrics.run_failed_registry("EWR", "run-1")

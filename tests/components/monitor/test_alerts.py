@@ -210,3 +210,8 @@ def test_a_degraded_serving_model_and_prediction_drift_alert_with_the_sentence()
     assert degraded.summary == "EWR: serving v2 scores AUC 0.610 [0.600, 0.620]; decision: retrain"
     moved = found["<predictions v2>"]
     assert moved.severity == "critical" and "PSI 0.300" in moved.summary
+    fair, shift = found["<fairness v2>"], found["<importance v2>"]  # the parity finding; nDCG 0.8 < 0.9
+    assert (
+        fair.severity == shift.severity == "warning"
+        and "carrier=EV: false positive rate 1.40x" in fair.summary
+    )
