@@ -342,14 +342,18 @@ def threshold(history: Sequence[float], floor: float = 0.01, k: float = 3.0, min
     return max(floor, m + k * sd)
 
 
-def history_of(past: Iterable[Mapping[str, FeatureRates]]) -> Dict[str, Dict[str, List[float]]]:
+def history_of(
+    past: Iterable[Mapping[str, Union[FeatureRates, Mapping]]],
+) -> Dict[str, Dict[str, List[float]]]:
     """``{feature: {rate: [value, ...]}}`` of earlier spans' rates (oldest first),
-    what ``judge`` takes as ``history``."""
+    what ``judge`` takes as ``history``. A span's rates are ``FeatureRates``
+    or, as the gate keeps them in the region's history, ``{rate: value}``."""
     out: Dict[str, Dict[str, List[float]]] = {}
     for span_rates in past:
         for feature, r in span_rates.items():
-            for name, v in r.rates().items():
-                out.setdefault(feature, {}).setdefault(name, []).append(float(v))
+            for name, v in (r.rates() if isinstance(r, FeatureRates) else r).items():
+                if v is not None:
+                    out.setdefault(feature, {}).setdefault(name, []).append(float(v))
     return out
 
 

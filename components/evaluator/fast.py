@@ -248,7 +248,7 @@ def evaluate(
                 (plots if key.name == "confusion_matrix_plot" else metrics)[key] = values[key.model_name][
                     key.name
                 ]
-        for key, value in list(values and metrics.items()):
+        for key, value in list(metrics.items()) if values else ():  # a filtered slice has no diffs
             if baseline and key.model_name != baseline:
                 base = key._replace(model_name=baseline)
                 if base in metrics:

@@ -101,13 +101,7 @@ def schema_comparator_findings(current, schema, previous, serving) -> list:
 def data_integrity(training_span, training, current, features, history, span, cfg) -> dict:
     """The span's integrity rates against the serving model's training span,
     judged against the region's earlier spans' rates (``components.drift.integrity``)."""
-    past: dict = {}
-    for h in history:
-        if h["span"] < span:
-            for feature, r in (h.get("integrity") or {}).items():
-                for name, v in r.items():
-                    if v is not None:
-                        past.setdefault(feature, {}).setdefault(name, []).append(float(v))
+    past = integrity.history_of(h.get("integrity") or {} for h in history if h["span"] < span)
     found = integrity.rates(training, current, list(features))
     own = integrity.rates(training, training, list(features))  # the training span's own missing rates
     findings = integrity.judge(found, past, cfg.floor, cfg.k, cfg.min_history, baseline=own)

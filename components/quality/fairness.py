@@ -53,9 +53,11 @@ def _ratio(part: Optional[float], whole: Optional[float]) -> Optional[float]:
     return round(part / whole, 6)
 
 
-def _bounded(keyed: Dict[tuple, np.ndarray], max_exported: int) -> List[Tuple[str, str, np.ndarray]]:
-    """(spec name, value, rows) per slice: per spec the ``max_exported``
-    largest values, the rest folded into ``__other__``."""
+def _bounded(keyed: Dict[tuple, np.ndarray], max_exported: int) -> List[Tuple[str, str, str, np.ndarray]]:
+    """(spec name, value, slice name, rows) per slice: per spec the
+    ``max_exported`` largest values, the rest folded into ``__other__``. The
+    slice name is ``components.evaluator.slicing.label``'s (``carrier=EV``,
+    ``carrier=EV,hour=6``): what a push's ``slice_aucs`` are keyed by."""
     from components.evaluator.slicing import label
 
     by_spec: Dict[str, List[Tuple[str, np.ndarray]]] = {}
@@ -64,14 +66,15 @@ def _bounded(keyed: Dict[tuple, np.ndarray], max_exported: int) -> List[Tuple[st
             continue
         spec = ",".join(c for c, _ in key)
         value = label(key).split("=", 1)[1] if len(key) == 1 else label(key)
-        by_spec.setdefault(spec, []).append((value, rows))
+        by_spec.setdefault(spec, []).append((value, label(key), rows))
     out = []
     for spec, values in sorted(by_spec.items()):
-        values.sort(key=lambda v: (-len(v[1]), v[0]))
-        out += [(spec, value, rows) for value, rows in values[:max_exported]]
+        values.sort(key=lambda v: (-len(v[2]), v[0]))
+        out += [(spec, value, name, rows) for value, name, rows in values[:max_exported]]
         rest = values[max_exported:]
         if rest:
-            out.append((spec, OTHER, np.unique(np.concatenate([rows for _, rows in rest]))))
+            folded = np.unique(np.concatenate([rows for _, _, rows in rest]))
+            out.append((spec, OTHER, f"{spec}={OTHER}", folded))
     return out
 
 
@@ -92,11 +95,13 @@ def judge(
     overall = rates(labels, predictions)
     low, high = band
     rows_out, findings = [], []
-    for spec, value, rows in _bounded(slices, max_exported):
+    for spec, value, name, rows in _bounded(slices, max_exported):
         r = rates(labels[rows], predictions[rows])
         parity = {m: _ratio(r[m], overall[m]) for m in RATES}
         judged = len(rows) >= min_rows and value != OTHER
-        rows_out.append({"slice": spec, "value": value, **r, "parity": parity, "judged": judged})
+        rows_out.append(
+            {"slice": spec, "value": value, "name": name, **r, "parity": parity, "judged": judged}
+        )
         if not judged:
             continue
         for metric, ratio in parity.items():
@@ -108,7 +113,7 @@ def judge(
                         "metric": metric,
                         "ratio": ratio,
                         "rows": int(len(rows)),
-                        "sentence": f"{spec}={value}: {RATES[metric]} {ratio:.2f}x the region's "
+                        "sentence": f"{name}: {RATES[metric]} {ratio:.2f}x the region's "
                         f"({r[metric]:.3f} vs {overall[metric]:.3f}, {len(rows)} rows)",
                     }
                 )

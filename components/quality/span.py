@@ -192,10 +192,8 @@ def serving_quality(
         except Exception:  # noqa: BLE001
             logging.exception("fairness of span %d not measured", span)
     if recorded.get("slices") and judged.get("fairness"):  # each slice against its own AUC at push
-        now = {f"{s['slice']}={s['value']}": s["auc"] for s in judged["fairness"]["slices"]}
-        now = {k: v for k, v in now.items() if v is not None and k in recorded["slices"]}
-        rows = {f"{s['slice']}={s['value']}": s["rows"] for s in judged["fairness"]["slices"]}
-        now = {k: v for k, v in now.items() if rows[k] >= sliced["min_rows"]}
+        found = judged["fairness"]["slices"]
+        now = {s["name"]: s["auc"] for s in found if s["judged"] and s["auc"] is not None}
         judged["slices_degraded"] = fairness.degraded(recorded["slices"], now, qcfg.auc_margin)
         judged["slices_retrain"] = qcfg.retrain_on_slices
     return judged

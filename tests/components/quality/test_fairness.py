@@ -78,3 +78,22 @@ def test_a_slice_below_its_push_time_auc_by_the_margin_is_degraded():
     (found,) = fairness.degraded(then, now, margin=0.15)
     assert found["slice"] == "carrier=EV" and found["auc"] < found["reference_auc"] - 0.15
     assert found["sentence"].startswith("carrier=EV: AUC 0.") and fairness.degraded(then, then, 0.15) == []
+
+
+def test_a_crossed_slice_is_named_as_its_push_time_auc_is_keyed():
+    rng = np.random.default_rng(4)
+    y = (rng.random(1000) < 0.3).astype(float)
+    p = np.clip(y * 0.4 + rng.random(1000) * 0.6, 0, 1)
+    slices = {
+        (("carrier", b"EV"), ("hour", 6)): np.arange(0, 500),
+        (("carrier", b"AA"), ("hour", 7)): np.arange(500, 1000),
+    }
+    got = fairness.judge(y, p, slices, min_rows=100)
+    assert (
+        {s["name"] for s in got["slices"]}
+        == set(fairness.slice_aucs(y, p, slices, 100))
+        == {
+            "carrier=EV,hour=6",
+            "carrier=AA,hour=7",
+        }
+    )
