@@ -232,3 +232,18 @@ def test_a_bad_schedule_window_names_file_and_key(regions, window, problem):
     with pytest.raises(ConfigError, match=problem) as err:
         load_region_config("LGA", regions)
     assert "LGA.yaml" in str(err.value) and "kubeflow.schedule" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "snippet,match",
+    [
+        ("slices: [[carrier], [gate]]", r"EWR.yaml: evaluation.slices\[1\]: 'gate' is not a model input"),
+        ("slices: [[carrier], [carrier]]", r"EWR.yaml: evaluation.slices\[1\]: \['carrier'\] is listed twice"),
+        ("slices: [[]]", r"EWR.yaml: evaluation.slices\[0\]: empty"),
+        ("parity_band: [1.25, 0.8]", r"EWR.yaml: evaluation.parity_band: \[1.25, 0.8\] must be \[low, high\]"),
+    ],
+)
+def test_bad_slices_name_file_field_and_fix(regions, snippet, match):
+    _append(regions / "EWR.yaml", f"evaluation:\n  {snippet}\n")
+    with pytest.raises(ConfigError, match=match):
+        load_region_config("EWR", regions)
