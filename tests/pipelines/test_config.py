@@ -238,9 +238,15 @@ def test_a_bad_schedule_window_names_file_and_key(regions, window, problem):
     "snippet,match",
     [
         ("slices: [[carrier], [gate]]", r"EWR.yaml: evaluation.slices\[1\]: 'gate' is not a model input"),
-        ("slices: [[carrier], [carrier]]", r"EWR.yaml: evaluation.slices\[1\]: \['carrier'\] is listed twice"),
+        (
+            "slices: [[carrier], [carrier]]",
+            r"EWR.yaml: evaluation.slices\[1\]: \['carrier'\] is listed twice",
+        ),
         ("slices: [[]]", r"EWR.yaml: evaluation.slices\[0\]: empty"),
-        ("parity_band: [1.25, 0.8]", r"EWR.yaml: evaluation.parity_band: \[1.25, 0.8\] must be \[low, high\]"),
+        (
+            "parity_band: [1.25, 0.8]",
+            r"EWR.yaml: evaluation.parity_band: \[1.25, 0.8\] must be \[low, high\]",
+        ),
     ],
 )
 def test_bad_slices_name_file_field_and_fix(regions, snippet, match):
