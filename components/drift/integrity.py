@@ -342,12 +342,9 @@ def threshold(history: Sequence[float], floor: float = 0.01, k: float = 3.0, min
     return max(floor, m + k * sd)
 
 
-def history_of(
-    past: Iterable[Mapping[str, Union[FeatureRates, Mapping]]],
-) -> Dict[str, Dict[str, List[float]]]:
-    """``{feature: {rate: [value, ...]}}`` of earlier spans' rates (oldest first),
-    what ``judge`` takes as ``history``. A span's rates are ``FeatureRates``
-    or, as the gate keeps them in the region's history, ``{rate: value}``."""
+def history_of(past: Iterable[Mapping[str, Union[FeatureRates, Mapping]]]) -> Dict[str, Dict[str, list]]:
+    """``{feature: {rate: [values]}}`` of earlier spans' rates, oldest first (``judge``'s
+    ``history``); a span's rates as ``FeatureRates`` or as the gate keeps them: ``{rate: value}``."""
     out: Dict[str, Dict[str, List[float]]] = {}
     for span_rates in past:
         for feature, r in span_rates.items():
