@@ -193,6 +193,8 @@ SECRET_KEYS = {
     "DRIFTGATE_SLACK_WEBHOOK_URL": "slack-webhook-url",
     "DRIFTGATE_PAGERDUTY_ROUTING_KEY": "pagerduty-routing-key",
 }
+# the canary judge's bearer token for serving.prometheus_url (serving.health.TOKEN), same Secret
+CANARY_SECRET_KEYS = {"DRIFTGATE_PROMETHEUS_TOKEN": "prometheus-token"}
 
 
 def add_alert_secrets(spec: dict, secret: str) -> dict:
@@ -201,15 +203,15 @@ def add_alert_secrets(spec: dict, secret: str) -> dict:
     Secret or key means "no secret", not a failed task) through the kfp-kubernetes
     platform section, which the backend's driver turns into a pod volume; each
     ``<NAME>_FILE`` variable in the container's env points at its key's file.
+    The canary judge gets the Prometheus bearer token the same way.
     Returns the platform document (the YAML's second document)."""
     executors = spec["deploymentSpec"]["executors"]
     platform = {}
-    for node in (ids.RUN_RECORDER, ids.RUN_RECORDER_RETRAIN, ids.RUN_FINALIZER):
+    nodes = {n: SECRET_KEYS for n in (ids.RUN_RECORDER, ids.RUN_RECORDER_RETRAIN, ids.RUN_FINALIZER)}
+    for node, keys in dict(nodes, **{ids.CANARY_JUDGE: CANARY_SECRET_KEYS}).items():
         label = f"{node}_executor"
         env = executors[label]["container"].setdefault("env", [])
-        env += [
-            {"name": f"{name}_FILE", "value": f"{SECRET_MOUNT}/{key}"} for name, key in SECRET_KEYS.items()
-        ]
+        env += [{"name": f"{name}_FILE", "value": f"{SECRET_MOUNT}/{key}"} for name, key in keys.items()]
         platform[label] = {
             "secretAsVolume": [{"secretName": secret, "mountPath": SECRET_MOUNT, "optional": True}]
         }

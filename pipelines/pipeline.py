@@ -263,6 +263,7 @@ def create_pipeline(
         data_format=config.data.format,
         challenger=challenger_spec(config),
         slices=slices_spec(config),
+        prometheus_url=config.serving.prometheus_url or "",
         **warn_only,
     ).with_id(ids.CANARY_JUDGE)
     gate = SpanGate(

@@ -7,6 +7,9 @@ Per region (``kubeflow/serving/<REGION>.yaml``):
   promotion or rollback is picked up without a restart, and
   ``--allow_version_labels_for_unavailable_models`` so a label can be set
   before its version has loaded; a Prometheus monitoring config;
+- a PodMonitor (Prometheus Operator) scraping both tracks'
+  ``/monitoring/prometheus/metrics``, adding ``region`` and ``track`` to TF
+  Serving's series (``serving/health.py`` names those driftgate reads);
 - one Service over both tracks;
 - the routing: an Istio DestinationRule (subsets by ``track``) and
   VirtualService sending ``serving.canary_share`` % of requests to the canary.
@@ -23,7 +26,11 @@ from typing import List
 from driftgate.core import storage
 from driftgate.core.layout import RegionLayout
 
-MONITORING_CONFIG = 'prometheus_config {\n  enable: true\n  path: "/monitoring/prometheus/metrics"\n}\n'
+METRICS_PATH = "/monitoring/prometheus/metrics"  # TF Serving's PrometheusExporter::kPrometheusPath
+MONITORING_CONFIG = f'prometheus_config {{\n  enable: true\n  path: "{METRICS_PATH}"\n}}\n'
+
+
+OBJECTIVES_FILE = "objectives.yml"
 
 
 def _name(region: str) -> str:
@@ -62,7 +69,7 @@ def region_manifests(config) -> List[dict]:
                             "annotations": {
                                 "prometheus.io/scrape": "true",
                                 "prometheus.io/port": "8501",
-                                "prometheus.io/path": "/monitoring/prometheus/metrics",
+                                "prometheus.io/path": METRICS_PATH,
                             },
                         },
                         "spec": {
@@ -100,6 +107,7 @@ def region_manifests(config) -> List[dict]:
                 },
             }
         )
+    docs.append(pod_monitor(name, namespace, labels))
     docs.append(
         {
             "apiVersion": "v1",
@@ -149,6 +157,49 @@ def region_manifests(config) -> List[dict]:
     return docs
 
 
+def pod_monitor(name: str, namespace: str, labels: dict) -> dict:
+    """Both tracks' pods scraped every 15 s; ``region`` and ``track`` come from
+    the pods' labels (``driftgate/region``, ``track``) through relabelling."""
+    meta = "__meta_kubernetes_pod_label_"
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PodMonitor",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "podMetricsEndpoints": [
+                {
+                    "port": "http",
+                    "path": METRICS_PATH,
+                    "interval": "15s",
+                    "relabelings": [
+                        {"sourceLabels": [f"{meta}driftgate_region"], "targetLabel": "region"},
+                        {"sourceLabels": [f"{meta}track"], "targetLabel": "track"},
+                    ],
+                }
+            ],
+        },
+    }
+
+
+def objective_rules(configs) -> dict:
+    """Recording rules holding each region's serving objectives, which the
+    alerts in ``alerts.yml`` compare against (a region without them gets the
+    defaults written there)."""
+    rules = []
+    for config in sorted(configs, key=lambda c: c.region):
+        values = {
+            "driftgate:serving_objective_p99_seconds": config.serving.max_p99_ms / 1000,
+            "driftgate:serving_objective_canary_error_increase": config.serving.canary.max_live_error_increase,
+            "driftgate:serving_objective_canary_p99_ratio": config.serving.canary.max_live_p99_ratio,
+        }
+        rules += [
+            {"record": k, "expr": f"vector({v:g})", "labels": {"region": config.region}}
+            for k, v in values.items()
+        ]
+    return {"groups": [{"name": "driftgate-serving-objectives", "rules": rules}]}
+
+
 def kustomization(regions: List[str]) -> dict:
     """A Kustomize base over the regions' files: overlays patch namespace,
     images (``tensorflow/serving``) and replicas."""
@@ -160,10 +211,12 @@ def kustomization(regions: List[str]) -> dict:
     }
 
 
-def monitoring_objects(rules_yaml: str, dashboard_json: str, namespace: str) -> List[dict]:
+def monitoring_objects(
+    rules_yaml: str, dashboard_json: str, namespace: str, objectives_yaml: str = "groups: []"
+) -> List[dict]:
     """The Prometheus operator's ``PrometheusRule`` holding ``alerts.yml``'s
-    groups, and the Grafana dashboard as a ConfigMap the Grafana sidecar loads
-    (label ``grafana_dashboard: "1"``)."""
+    groups and the regions' objectives, and the Grafana dashboard as a
+    ConfigMap the Grafana sidecar loads (label ``grafana_dashboard: "1"``)."""
     import json
 
     import yaml
@@ -178,7 +231,9 @@ def monitoring_objects(rules_yaml: str, dashboard_json: str, namespace: str) -> 
                 "namespace": namespace,
                 "labels": dict(labels, role="alert-rules"),
             },
-            "spec": {"groups": yaml.safe_load(rules_yaml)["groups"]},
+            "spec": {
+                "groups": yaml.safe_load(rules_yaml)["groups"] + yaml.safe_load(objectives_yaml)["groups"]
+            },
         },
         {
             "apiVersion": "v1",
@@ -217,29 +272,40 @@ def write(configs, out_dir: str) -> List[str]:
     return paths + [kpath]
 
 
-def write_monitoring(monitoring_dir: str, namespace: str) -> List[str]:
-    """Writes ``<monitoring_dir>/k8s/`` (PrometheusRule, dashboard ConfigMap,
-    kustomization) from ``alerts.yml`` and ``grafana-dashboard.json``."""
+def write_monitoring(monitoring_dir: str, namespace: str, configs=()) -> List[str]:
+    """Writes ``<monitoring_dir>/objectives.yml`` from ``configs`` (every
+    region's; left as it is without), then ``<monitoring_dir>/k8s/``
+    (PrometheusRule, dashboard ConfigMap, kustomization) from ``alerts.yml``,
+    ``objectives.yml`` and ``grafana-dashboard.json``."""
     import os
 
     import yaml
 
     from driftgate.core import storage
 
+    objectives_path = os.path.join(monitoring_dir, OBJECTIVES_FILE)
+    paths = []
+    if configs:
+        storage.write_atomic(
+            objectives_path,
+            "# generated by `driftgate serving manifests` from the regions' serving.max_p99_ms and "
+            "serving.canary live margins\n" + yaml.safe_dump(objective_rules(configs), sort_keys=False),
+        )
+        paths.append(objectives_path)
     with open(os.path.join(monitoring_dir, "alerts.yml")) as fh:
         rules = fh.read()
     with open(os.path.join(monitoring_dir, "grafana-dashboard.json")) as fh:
         dashboard = fh.read()
+    objectives = open(objectives_path).read() if os.path.exists(objectives_path) else "groups: []"
     out = os.path.join(monitoring_dir, "k8s")
-    objects = monitoring_objects(rules, dashboard, namespace)
+    objects = monitoring_objects(rules, dashboard, namespace, objectives)
     files = {"prometheusrule.yaml": objects[0], "grafana-dashboard-configmap.yaml": objects[1]}
-    paths = []
     for name, obj in files.items():
         path = os.path.join(out, name)
         storage.write_atomic(
             path,
-            "# generated by `driftgate serving manifests` from ../alerts.yml and ../grafana-dashboard.json\n"
-            + yaml.safe_dump(obj, sort_keys=False),
+            "# generated by `driftgate serving manifests` from ../alerts.yml, ../objectives.yml and "
+            "../grafana-dashboard.json\n" + yaml.safe_dump(obj, sort_keys=False),
         )
         paths.append(path)
     kust = {

@@ -274,6 +274,20 @@ def record_event(state: ReleaseState, action: str, version: Optional[int], **ext
     )
 
 
+def canary_since(state: ReleaseState) -> Optional[float]:
+    """When the current canary got its label (Unix seconds; None: no canary or no record)."""
+    import calendar
+
+    for event in reversed(state.history):
+        if (
+            event.get("action") == CANARY
+            and event.get("version") == state.canary
+            and state.canary is not None
+        ):
+            return float(calendar.timegm(time.strptime(event["at"], "%Y-%m-%dT%H:%M:%SZ")))
+    return None
+
+
 def smoke_test(version_dir: str, examples: List[bytes]) -> None:
     """Loads the SavedModel and calls ``serving_default`` on ``examples``;
     raises ReleaseError unless every output is a finite probability."""

@@ -10,10 +10,11 @@ latency (p50/p99 for 1 and 1000 examples). The verdict applies the region's
 
 import json
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from components.canary import live
 from components.canary.judgement import ROLLBACK, auc, judge
 from driftgate.core import vocabulary as ids
 from serving import signature
@@ -145,6 +146,7 @@ def judge_and_apply(
     dry_run: bool = False,
     hold: Optional[str] = None,
     served: str = "",
+    live_check: Optional[Callable[[Optional[float]], "live.LiveHealth"]] = None,
 ) -> dict:
     """Judges the region's canary on a labelled span, then promotes or rolls it
     back (``serving.release``) and writes the verdict to ``record_path(version,
@@ -152,11 +154,13 @@ def judge_and_apply(
     Without a canary the verdict is ``none`` and nothing is read or written;
     with ``hold`` (why this span cannot judge it) the canary stays ``pending``
     without being scored. ``served``: the base path TF Serving sees
-    (``serving.release``)."""
+    (``serving.release``). ``live_check(pushed_at)``: the canary's live health
+    (``components.canary.live``), combined with the offline verdict; None: offline only."""
     from serving import release
 
     state = release.load_state(serving_dir, model_name, served)
     if state.canary is None or hold:  # nothing scored, nothing changed
+        why = "no canary" if state.canary is None else "the canary is held"
         return {
             "verdict": ids.NO_CANARY if state.canary is None else ids.PENDING,
             "span": span,
@@ -164,6 +168,7 @@ def judge_and_apply(
             "canary_version": state.canary,
             "reasons": [f"no canary (stable {state.stable})" if state.canary is None else f"PENDING: {hold}"],
             "rows": int(len(examples)),
+            "live": live.not_judged(why).to_json() if live_check else live.not_configured().to_json(),
         }
     from driftgate.core import local_copies, storage
 
@@ -176,6 +181,13 @@ def judge_and_apply(
         local_copies.local_copy(version_dir(state.canary)) as canary_dir,
     ):
         result = analyse(stable, canary_dir, examples, labels, cfg)
+    health = live_check(release.canary_since(state)) if live_check else live.not_configured()
+    result["offline_verdict"] = result["verdict"]
+    result["verdict"], result["decided_by"] = live.combine(result["verdict"], health)
+    result["live"] = health.to_json()
+    result["reasons"] += [f"{r.split(': ', 1)[0]}: live {r.split(': ', 1)[1]}" for r in health.reasons] or [
+        f"{'note' if health.verdict == live.NOT_CONFIGURED else 'PENDING'}: {health.sentence}"
+    ]
     result.update(span=span, stable_version=state.stable, canary_version=state.canary, dry_run=dry_run)
     failed = [r for r in result["reasons"] if r.startswith("FAILED")]
     reason = f"canary analysis on span {span}: " + ("; ".join(failed) if failed else "all checks passed")

@@ -9,6 +9,11 @@ output artifact, so ML Metadata holds it and the run record reads it. Runs in
 both runners (no Resolver, no extra task type): the gate depends on it, so a
 new version is never pushed over a canary that was not judged.
 
+With ``serving.prometheus_url`` the verdict also weighs the canary's live
+health: both TF Serving tracks' requests, errors and p99 latency in Prometheus
+since the push (``components.canary.live``); a canary failing live health is
+rolled back even when its offline quality holds.
+
 After the judgement the node also judges the serving (stable) model on the
 newest labelled span (``labels.delay_spans`` back; a delayed span is read
 from the region's data files): AUC with a bootstrap interval, accuracy and
@@ -28,7 +33,7 @@ from tfx.types import standard_artifacts as std
 from tfx.utils import io_utils
 
 from components.artifacts import CanaryVerdict
-from components.canary import analysis
+from components.canary import analysis, live
 from components.gate.decision import classify
 from components.gate.executor import read_anomalies
 from components.ingest import spans
@@ -73,6 +78,7 @@ def CanaryJudge(
     data_format: Param[str] = "csv",
     challenger: Param[str] = "{}",
     slices: Param[str] = "{}",
+    prometheus_url: Param[str] = "",
 ):
     """Promotes, rolls back or keeps pending the region's canary (``none``
     without one), then judges the serving model's quality."""
@@ -108,17 +114,22 @@ def CanaryJudge(
         hold = hold_reason(span, ingest_reason, canary_span, findings)
         if hold is None:
             records, labels = span_rows()
+    cfg = canary_config_from_dict(json.loads(canary_config))
+    live_check = None
+    if prometheus_url:  # both tracks' live health since the push (a token from the mounted Secret)
+        live_check = lambda since: live.assess(prometheus_url, region, model_name, cfg, since)  # noqa: E731
     try:
         result = analysis.judge_and_apply(
             where.serving_dir,
             model_name,
             records,
             labels,
-            canary_config_from_dict(json.loads(canary_config)),
+            cfg,
             span,
             record_path=where.canary_record,
             hold=hold,
             served=served_base_path,
+            live_check=live_check,
         )
     except Exception as exc:  # cannot judge now: the labels stay, the next span judges it
         logging.exception("canary judgement failed")

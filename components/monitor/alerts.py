@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional
 
 from components.monitor import model_view
+from driftgate.core.secrets import secret
 from driftgate.core.vocabulary import REJECTED, RUN_FAILED
 
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
@@ -50,18 +51,6 @@ class Alert:
     @property
     def dedup_key(self) -> str:
         return f"driftgate/{self.region}/{self.feature}"
-
-
-def secret(name: str, env: Mapping[str, str]) -> Optional[str]:
-    """``env[name]``, or the content of the file ``env[name + "_FILE"]`` (None
-    when that file is not there: a Secret mounted as optional, without the key)."""
-    if env.get(name):
-        return env[name].strip()
-    path = env.get(f"{name}_FILE")
-    if path and os.path.exists(path):
-        with open(path) as fh:
-            return fh.read().strip()
-    return None
 
 
 def derive(result, history: List[dict], escalate_after: int) -> List[Alert]:

@@ -32,6 +32,22 @@ def quality_of(result: dict) -> dict:
     return (result.get("canary") or {}).get("quality") or {}
 
 
+LIVE_NOT_CONFIGURED = "not configured (serving.prometheus_url unset): the canary is judged offline only"
+
+
+def live_health_line(result: dict) -> str:
+    """The canary's live health as one sentence: what Prometheus showed of both
+    TF Serving tracks, or that it is not configured."""
+    canary = result.get("canary") or {}
+    live = canary.get("live") or {}
+    text = live.get("sentence") or LIVE_NOT_CONFIGURED
+    if live.get("verdict") == "not_configured":
+        text = LIVE_NOT_CONFIGURED
+    if canary.get("decided_by") and canary.get("verdict") not in (None, "none"):
+        text += f" (verdict {canary['verdict']}, decided by {canary['decided_by']})"
+    return text
+
+
 def markdown_lines(result: dict) -> List[str]:
     """Card lines: the worst slices of the candidate, the parity findings,
     the data integrity findings."""

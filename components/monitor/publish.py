@@ -28,7 +28,7 @@ def publish(
 ) -> None:
     """Writes and sends what the run leaves; fills ``result.files``,
     ``result.alerts`` and ``result.warnings``. ``environ`` holds the alert
-    secrets (``components.monitor.alerts.secret``)."""
+    secrets (``driftgate.core.secrets.secret``)."""
     from components.monitor import alerts, metrics, report
     from components.state import RegionState
 

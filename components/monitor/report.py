@@ -249,6 +249,7 @@ def run_report(
     else:
         parts.append("<p>no model trained for this span</p>")
     parts.append("<h2 id='serving'>Serving</h2>")
+    parts.append(f"<p id='live-health'>Live health: {_e(model_view.live_health_line(result))}</p>")
     if serving:
         parts.append(
             f"<p>stable v{_e(serving.get('stable'))}, canary v{_e(serving.get('canary'))}, "

@@ -257,6 +257,9 @@ def build(region: str, model_base_path: str, artifacts: Dict[str, object]) -> Ru
                 "reasons",
                 "report",
                 "quality",
+                "live",  # the live health of both TF Serving tracks (components.canary.live)
+                "decided_by",
+                "offline_verdict",
             )
         }
         # the base path the configs named before the root moved; what an earlier

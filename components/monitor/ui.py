@@ -58,6 +58,7 @@ def summary_markdown(run) -> str:
             f"- **canary** v{canary.get('canary_version')} vs stable v{canary.get('stable_version')}: "
             f"{canary.get('verdict')}"
         )
+    lines.append(f"- **live health**: {model_view.live_health_line({'canary': canary})}")
     if run.pushed_version is not None:
         lines.append(f"- **pushed** version {run.pushed_version}, label {run.release_label or 'none'}")
     elif run.decision == ids.RETRAIN:

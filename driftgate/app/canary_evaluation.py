@@ -12,7 +12,7 @@ from typing import List, Optional
 
 import numpy as np
 
-from components.canary import analysis
+from components.canary import analysis, live
 from components.ingest import fast
 from components.ingest.records import label_values
 from driftgate.core import local_copies, storage
@@ -46,10 +46,13 @@ class CanaryEvaluation:
         )
 
 
-def evaluate_and_apply(config, span: int, root: str, data=None, dry_run: bool = False) -> CanaryEvaluation:
+def evaluate_and_apply(
+    config, span: int, root: str, data=None, dry_run: bool = False, prometheus_url: Optional[str] = None
+) -> CanaryEvaluation:
     """``driftgate canary evaluate``: analyse, promote or roll back, record
     (JSON beside the config + ML Metadata). ``dry_run`` analyses only:
-    labels, records and ML Metadata stay as they are."""
+    labels, records and ML Metadata stay as they are. With a Prometheus URL
+    (``prometheus_url`` or ``serving.prometheus_url``) live health is judged too."""
     lay = RegionLayout(storage.absolute(root), config.region, config.serving.model_name)
     state = release.load_state(lay.serving_dir, config.serving.model_name)
     if state.canary is None:
@@ -59,16 +62,21 @@ def evaluate_and_apply(config, span: int, root: str, data=None, dry_run: bool = 
     labels = label_values(records, config.features.label)
     keep = ~np.isnan(labels)
     examples, labels = [r for r, k in zip(records, keep, strict=True) if k], labels[keep]
+    url, cfg = prometheus_url or config.serving.prometheus_url, config.serving.canary
+    live_check = None
+    if url:
+        live_check = lambda since: live.assess(url, config.region, config.serving.model_name, cfg, since)  # noqa: E731
     result = analysis.judge_and_apply(
         lay.serving_dir,
         config.serving.model_name,
         examples,
         labels,
-        config.serving.canary,
+        cfg,
         span,
         record_path=lay.canary_record,
         dry_run=dry_run,
         served=config.serving.served_base_path(config.region),
+        live_check=live_check,
     )
     result["region"] = config.region
     execution = None

@@ -81,12 +81,14 @@ _release_command("rollback", "Drop the canary label, or return to the previous s
 @config_dir_option
 def manifests_cmd(region, out, monitoring, config_dir):
     """Kubernetes manifests: TF Serving Deployments per track, Service, Istio split."""
+    from driftgate.cli.options import configs
     from serving import manifests
 
     config = load(region, config_dir)
     for path in manifests.write([config], out):
         click.echo(f"{config.region}: {path}")
-    for path in manifests.write_monitoring(monitoring, config.serving.namespace):
+    every = configs(None, True, config_dir)  # the objectives list every region's
+    for path in manifests.write_monitoring(monitoring, config.serving.namespace, every):
         click.echo(f"monitoring: {path}")
     return 0
 
@@ -102,14 +104,21 @@ def canary_group():
 @data_option
 @root_option
 @click.option("--dry-run", is_flag=True, help="analyse only: promote or roll back nothing, record nothing")
+@click.option(
+    "--prometheus-url",
+    default=None,
+    help="judge live health too (default: serving.prometheus_url); token: DRIFTGATE_PROMETHEUS_TOKEN(_FILE)",
+)
 @config_dir_option
 @output.output_option
-def evaluate_cmd(region, span, data, root, dry_run, config_dir, output_format):
-    """Score canary vs stable on a labelled span; promote or roll back."""
+def evaluate_cmd(region, span, data, root, dry_run, prometheus_url, config_dir, output_format):
+    """Score canary vs stable on a labelled span and on live traffic; promote or roll back."""
     from driftgate.app import canary_evaluation
 
     config = load(region, config_dir)
-    r = canary_evaluation.evaluate_and_apply(config, span, root, data, dry_run=dry_run)
+    r = canary_evaluation.evaluate_and_apply(
+        config, span, root, data, dry_run=dry_run, prometheus_url=prometheus_url
+    )
     if output_format == output.JSON:
         output.emit_json(r.to_json_dict())
         return 0
@@ -133,6 +142,19 @@ def evaluate_cmd(region, span, data, root, dry_run, config_dir, output_format):
             ]
         )
     click.echo(output.table(rows, ["", "auc", "accuracy", "fail", "p50 1", "p99 1", "p50 1000", "p99 1000"]))
+    lv = r.detail.get("live") or {}
+    if lv.get("tracks"):
+        live_rows = [
+            [
+                t,
+                f"{h['requests']:.0f}",
+                f"{h['error_ratio']:.2%}",
+                "-" if h["p99_ms"] is None else f"{h['p99_ms']:.1f}ms",
+            ]
+            for t, h in lv["tracks"].items()
+        ]
+        click.echo(output.table(live_rows, ["live", "requests", "errors", "p99"]))
+    click.echo(f"  decided by: {r.detail.get('decided_by', 'offline')}; {lv.get('sentence', '')}")
     for reason in r.reasons:
         click.echo(f"  {reason}")
     if not dry_run:

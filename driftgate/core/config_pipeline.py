@@ -123,6 +123,13 @@ class CanaryConfig:
     max_latency_ratio: float = field(metadata=rng(1.0))  # canary p99 / stable p99, 1000-example batch
     min_rows: int = field(metadata=rng(1))  # fewer labelled rows: the canary stays pending
     confidence: float = field(metadata=rng(0.5, 0.999))  # of the paired bootstrap intervals
+    # Live health from TF Serving's metrics in Prometheus (serving.prometheus_url),
+    # over the canary's window since its push, both tracks side by side:
+    min_live_requests: int = field(default=100, metadata=rng(1))  # fewer canary requests: pending
+    max_live_error_increase: float = field(
+        default=0.01, metadata=rng(0.0, 1.0)
+    )  # canary error ratio - stable's
+    max_live_p99_ratio: float = field(default=1.5, metadata=rng(1.0))  # canary p99 / stable p99 (live)
 
 
 @dataclass(frozen=True)
@@ -138,6 +145,11 @@ class ServingConfig:
     # ({region} and {model_name} are filled in); empty: the root's own
     # <root>/serving/<REGION>/<model_name> (the server reads the root directly).
     base_path: Optional[str] = None
+    # Prometheus that scrapes both TF Serving tracks (the PodMonitor of
+    # ``driftgate serving manifests``); empty: the canary is judged offline only.
+    # A bearer token comes from DRIFTGATE_PROMETHEUS_TOKEN(_FILE), never from here.
+    prometheus_url: Optional[str] = None
+    max_p99_ms: float = field(default=200.0, metadata=rng(1.0))  # alert: a track's p99 above this for 5 min
 
     def problem(self) -> Optional[str]:
         try:
@@ -146,6 +158,17 @@ class ServingConfig:
             return (
                 f"base_path {self.base_path!r}: only {{region}} and {{model_name}} can be filled in ({exc!r})"
             )
+        if self.prometheus_url:
+            from urllib.parse import urlsplit
+
+            url = urlsplit(self.prometheus_url)
+            if url.scheme not in ("http", "https") or not url.hostname:
+                return f"prometheus_url {self.prometheus_url!r}: give an http(s) URL, e.g. http://prometheus-operated.monitoring:9090"
+            if url.username or url.password:
+                return (
+                    "prometheus_url carries a user or password: remove it and mount a bearer token "
+                    "(DRIFTGATE_PROMETHEUS_TOKEN_FILE, docs/serving-health.md)"
+                )
         return None
 
     def served_base_path(self, region: str) -> str:

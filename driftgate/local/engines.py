@@ -1,7 +1,7 @@
 """Where the local engines' jars and binaries live, and fetching them once.
 
 The cache is ``$DRIFTGATE_ENGINES_DIR`` or ``.engines/`` at the checkout's root
-(git-ignored). Each engine module (``kafka``, ``flink``, ``gcs``) defines
+(git-ignored). Each engine module (``kafka``, ``flink``, ``gcs``, ``operator_crds``) defines
 ``fetch(cache, progress)`` (idempotent: a ``.done`` stamp per version) and
 ``missing(cache)`` (None when ready, else one line saying what is missing and
 the command that fetches it). Registries are reached through their own clients
@@ -26,7 +26,7 @@ from driftgate.core.errors import DriftgateError
 ENV = "DRIFTGATE_ENGINES_DIR"
 CHECKOUT = Path(__file__).resolve().parents[2]
 ENGINES_SRC = CHECKOUT / "engines"  # the POMs and pins (in the repository)
-NAMES = ("kafka", "flink", "gcs")
+NAMES = ("kafka", "flink", "gcs", "operator_crds")
 FETCH_HINT = "make engines (or: python -m driftgate.local.engines)"
 
 

@@ -253,3 +253,24 @@ def test_bad_slices_name_file_field_and_fix(regions, snippet, match):
     _append(regions / "EWR.yaml", f"evaluation:\n  {snippet}\n")
     with pytest.raises(ConfigError, match=match):
         load_region_config("EWR", regions)
+
+
+@pytest.mark.parametrize(
+    "snippet, match",
+    [
+        (
+            "prometheus_url: prometheus:9090",
+            r"EWR.yaml.*prometheus_url 'prometheus:9090': give an http\(s\) URL",
+        ),
+        (
+            "prometheus_url: http://admin:pw@prometheus:9090",
+            r"EWR.yaml.*prometheus_url carries a user or password: remove it and mount a bearer token",
+        ),
+        ("max_p99_ms: 0", r"EWR.yaml.*serving.max_p99_ms"),
+    ],
+)
+def test_bad_prometheus_settings_name_file_field_and_fix(regions, snippet, match):
+    _append(regions / "EWR.yaml", f"serving:\n  {snippet}\n")
+    with pytest.raises(ConfigError, match=match) as err:
+        load_region_config("EWR", regions)
+    assert "pw@" not in str(err.value)  # the password is not repeated in the error

@@ -195,7 +195,7 @@ def test_alert_secrets_reach_the_recorders_through_the_platform_section_only(com
     from kfp.pipeline_spec import pipeline_spec_pb2  # noqa: F401  (the platform proto ships with kfp)
     from kfp.pipeline_spec.pipeline_spec_pb2 import PlatformSpec
 
-    from pipelines.kubeflow_runner import SECRET_KEYS, SECRET_MOUNT
+    from pipelines.kubeflow_runner import CANARY_SECRET_KEYS, SECRET_KEYS, SECRET_MOUNT
 
     text = compiled[region].read_text()
     spec, platform = read_spec(text)
@@ -207,6 +207,7 @@ def test_alert_secrets_reach_the_recorders_through_the_platform_section_only(com
         "run_recorder_executor",
         "run_recorder_retrain_executor",
         "run_finalizer_executor",
+        "canary_judge_executor",  # the Prometheus token (serving.prometheus_url)
     }
     for label, conf in executors.items():
         assert conf == {
@@ -216,7 +217,8 @@ def test_alert_secrets_reach_the_recorders_through_the_platform_section_only(com
         }
         env = {e["name"]: e["value"] for e in spec["deploymentSpec"]["executors"][label]["container"]["env"]}
         secrets = {k: v for k, v in env.items() if k.endswith("_FILE") and k != "DRIFTGATE_LEASE_FILE"}
-        assert secrets == {f"{name}_FILE": f"{SECRET_MOUNT}/{key}" for name, key in SECRET_KEYS.items()}
+        keys = CANARY_SECRET_KEYS if label == "canary_judge_executor" else SECRET_KEYS
+        assert secrets == {f"{name}_FILE": f"{SECRET_MOUNT}/{key}" for name, key in keys.items()}
     assert "hooks.slack.com" not in text and "routing_key" not in text
 
 

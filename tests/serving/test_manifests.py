@@ -29,7 +29,7 @@ def test_kubernetes_objects_validate_strictly(region):
 
     kinds = []
     for doc in _docs(region):
-        if doc["apiVersion"].startswith("networking.istio.io"):
+        if doc["apiVersion"].startswith(("networking.istio.io", "monitoring.coreos.com")):
             continue  # CRDs: checked below
         kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
         kinds.append(doc["kind"])
@@ -169,3 +169,71 @@ def test_kustomize_overlay_patches_namespace_image_and_replicas(tmp_path):
     for d in docs:
         if d["apiVersion"] in ("v1", "apps/v1"):
             kubernetes_validate.validate(d, K8S_VERSION, strict=True)
+
+
+def _crds_or_skip():
+    from driftgate.local import engines, operator_crds
+
+    why = operator_crds.missing(engines.cache_dir())
+    if why is not None:
+        pytest.skip(why)
+    return operator_crds
+
+
+@pytest.mark.parametrize("region", available_regions())
+def test_pod_monitor_validates_against_the_operators_crd_and_scrapes_both_tracks(region):
+    """Against the PodMonitor CRD of the Prometheus Operator (the Go module, via
+    ``go mod download``; strict: unknown fields fail). Not shown: a cluster's
+    operator turning it into a scrape (its relabelling is checked by hand here)."""
+    crds = _crds_or_skip()
+    docs = _docs(region)
+    (pm,) = [d for d in docs if d["kind"] == "PodMonitor"]
+    crds.validate(pm)
+    pods = [d["spec"]["template"] for d in docs if d["kind"] == "Deployment"]
+    selector = pm["spec"]["selector"]["matchLabels"]
+    assert len(pods) == 2 and all(selector.items() <= p["metadata"]["labels"].items() for p in pods)
+    (endpoint,) = pm["spec"]["podMetricsEndpoints"]
+    for pod in pods:
+        (container,) = pod["spec"]["containers"]
+        assert endpoint["port"] in {p["name"] for p in container["ports"]}
+        assert endpoint["path"] == pod["metadata"]["annotations"]["prometheus.io/path"]
+        # Prometheus' kubernetes_sd: pod label "a/b-c" becomes __meta_kubernetes_pod_label_a_b_c
+        meta = {
+            "__meta_kubernetes_pod_label_" + __import__("re").sub(r"[^a-zA-Z0-9_]", "_", k): v
+            for k, v in pod["metadata"]["labels"].items()
+        }
+        added = {r["targetLabel"]: meta[r["sourceLabels"][0]] for r in endpoint["relabelings"]}
+        assert added == {"region": region, "track": pod["metadata"]["labels"]["track"]}
+
+
+def test_the_crd_check_refuses_a_misspelt_or_mistyped_field():
+    crds = _crds_or_skip()
+    pm = next(d for d in _docs("EWR") if d["kind"] == "PodMonitor")
+    pm["spec"]["podMetricsEndpoints"][0]["relabellings"] = pm["spec"]["podMetricsEndpoints"][0].pop(
+        "relabelings"
+    )
+    with pytest.raises(ValueError, match="relabellings"):
+        crds.validate(pm)
+    pm = next(d for d in _docs("EWR") if d["kind"] == "PodMonitor")
+    pm["spec"]["podMetricsEndpoints"][0]["interval"] = 15
+    with pytest.raises(ValueError, match="interval"):
+        crds.validate(pm)
+
+
+def test_prometheus_rule_validates_against_the_operators_crd():
+    crds = _crds_or_skip()
+    crds.validate(
+        yaml.safe_load((ROOT / "kubeflow" / "monitoring" / "k8s" / "prometheusrule.yaml").read_text())
+    )
+
+
+def test_objectives_come_from_each_regions_config():
+    import dataclasses
+
+    cfgs = [load_region_config(r) for r in available_regions()]
+    tight = dataclasses.replace(cfgs[0], serving=dataclasses.replace(cfgs[0].serving, max_p99_ms=50.0))
+    rules = manifests.objective_rules([tight] + cfgs[1:])["groups"][0]["rules"]
+    p99 = {r["labels"]["region"]: r["expr"] for r in rules if r["record"].endswith("p99_seconds")}
+    assert p99 == {cfgs[0].region: "vector(0.05)", **{c.region: "vector(0.2)" for c in cfgs[1:]}}
+    committed = yaml.safe_load((ROOT / "kubeflow" / "monitoring" / manifests.OBJECTIVES_FILE).read_text())
+    assert committed == manifests.objective_rules(cfgs), "run: driftgate serving manifests --region EWR"

@@ -78,3 +78,42 @@ def test_dry_run_judges_without_changing_anything(region, saved_models, small_sp
     after = {p.name: p.read_bytes() for p in region.iterdir() if p.is_file() and not p.name.startswith(".")}
     assert after == before
     assert (release.load_state(str(region), MODEL).canary) == 3
+
+
+def test_a_canary_failing_live_health_is_rolled_back_though_its_offline_quality_holds(
+    region, saved_models, small_spans, tmp_path
+):
+    """``driftgate canary evaluate`` asking a real Prometheus (Debian's, over
+    series backfilled in TF Serving's names: tests/monitoring/prometheus_server.py)."""
+    import dataclasses
+    import time
+
+    from components.canary import live
+    from driftgate.app.canary_evaluation import evaluate_and_apply
+    from tests.monitoring import prometheus_server as ps
+
+    if ps.PROMETHEUS is None or ps.PROMTOOL is None:
+        pytest.skip("prometheus/promtool missing (make test installs them)")
+    release.push(str(region), MODEL, 1, saved_models["sample"])
+    release.push(str(region), MODEL, 2, saved_models["sample"])  # same weights: offline it is promoted
+    pushed = time.time() - 30 * 60  # the canary went out half an hour ago
+    state_file = region / release.STATE_FILE
+    state = json.loads(state_file.read_text())
+    state["history"][-1]["at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(pushed))
+    state_file.write_text(json.dumps(state))
+    start, end = pushed + live.POLL_WAIT_S, time.time()
+    lines = ps.track_series("EWR", "stable", "tfserving-ewr-stable-0", ps.Traffic(rps=5.0), start, end)
+    lines += ps.track_series("EWR", "canary", "tfserving-ewr-canary-0", ps.Traffic(1.0, 0.05), start, end, 1)
+    (tmp_path / "data").mkdir()
+    ps.backfill(ps.openmetrics(lines), tmp_path / "data")
+    cfg = load_region_config("EWR")
+    relaxed = dataclasses.replace(cfg.serving.canary, max_latency_ratio=1000.0)
+    with ps.running(tmp_path / "data") as url:
+        serving = dataclasses.replace(cfg.serving, canary=relaxed, prometheus_url=url)
+        cfg = dataclasses.replace(cfg, serving=serving)
+        r = evaluate_and_apply(cfg, 2, str(region.parent.parent), data=str(small_spans))
+    assert (r.verdict, r.detail["offline_verdict"], r.detail["decided_by"]) == ("rollback", "promote", "live")
+    assert any(x.startswith("FAILED: live error ratio canary") for x in r.reasons), r.reasons
+    st = release.load_state(str(region), MODEL)
+    assert (st.stable, st.canary) == (1, None) and 2 in st.rejected
+    assert "live error ratio" in st.history[-1]["reason"]  # the release history says why
