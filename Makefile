@@ -58,6 +58,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_drift.py
 	$(PY) benchmarks/bench_kubeflow.py
 	$(PY) benchmarks/bench_task_startup.py
+	$(PY) benchmarks/bench_live.py
 	@test -d $(DEMO_DIR)/data || $(VENV)/bin/driftgate data flights --out $(DEMO_DIR)/data
 	$(PY) benchmarks/bench_false_alarms.py
 	$(PY) benchmarks/bench_backtest.py --data $(DEMO_DIR)/data

@@ -4,7 +4,7 @@ Prometheus, judged side by side, and combined with the offline judgement.
 Kayenta and Flagger judge a canary on the live metrics of both tracks over its
 window; so does this, beside the labelled-span judgement of ``judgement.py``.
 Over ``[since, until]`` (since the canary's push, after TF Serving's config
-poll) each track's requests, non-``OK`` requests and p99 latency come from
+poll, and at most the last ``live_window_hours``) each track's requests, non-``OK`` requests and p99 latency come from
 TF Serving's own metrics (``serving/health.py``). Then:
 
 - ``pending``  the canary (or stable) served fewer than ``min_live_requests``;
@@ -135,7 +135,7 @@ def assess(
         return LiveHealth(
             UNAVAILABLE, "live health unknown: the release state has no push time for the canary"
         )
-    start = since + POLL_WAIT_S
+    start = max(since + POLL_WAIT_S, until - cfg.live_window_hours * 3600)  # recent health, a bounded query
     if until - start < 1:
         return LiveHealth(PENDING, f"live window too short: the canary was pushed {until - since:.0f} s ago")
     token = secret(health.TOKEN, os.environ if env is None else env)

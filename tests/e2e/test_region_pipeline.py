@@ -297,6 +297,10 @@ def test_slices_importance_estimate_and_integrity_reach_result_report_and_card(s
     assert "id='fairness'" in page and "id='model'" in page and "id='integrity-rates'" in page
     card = ui.summary_markdown(r)
     assert "**fairness** (serving model)" in card and "**importance**" in card and "before labels" in card
+    # no serving.prometheus_url: live health is said to be off, on the card and the report alike
+    assert "- **live health**: not configured (serving.prometheus_url unset)" in card
+    assert r.canary["live"]["verdict"] == "not_configured"
+    assert "id='live-health'>Live health: not configured (serving.prometheus_url unset)" in page
     forced = scenario["forced"]  # evaluated against v1 per carrier
     judged = [s for s in forced.slice_metrics if not s.get("not_judged")]
     assert judged and all(s["slice"].startswith("carrier=") and "auc_diff" in s for s in judged)

@@ -149,3 +149,12 @@ def test_error_ratio_needs_evidence_not_a_point_estimate():
     assert live.judge(stable, many, CFG)[0] == ROLLBACK
     low, high = live.wilson(300, 12000, 0.95)
     assert low < 0.025 < high and high - low < 0.01
+
+
+@need_prometheus
+def test_the_window_is_the_last_live_window_hours_since_the_push(prometheus):
+    url, windows = prometheus
+    pushed, judged = windows["errors_5pct"]
+    # pushed long before: only the last 10 minutes are judged (the query stays bounded)
+    h = live.assess(url, "EWR", "flights_late", replace(CFG, live_window_hours=1 / 6), pushed - 86400, judged)
+    assert (h.since, h.until) == (judged - 600, judged) and h.tracks["canary"]["requests"] == pytest.approx(600, rel=0.05)
