@@ -222,6 +222,34 @@ def test_alert_secrets_reach_the_recorders_through_the_platform_section_only(com
     assert "hooks.slack.com" not in text and "routing_key" not in text
 
 
+def test_the_canary_judge_gets_the_prometheus_url_as_a_parameter_and_its_token_from_the_secret(tmp_path):
+    """With serving.prometheus_url the canary_judge task is handed the URL (not
+    a secret) and only the token's file path; without, the parameter is empty."""
+    import dataclasses
+
+    from pipelines.kubeflow_runner import SECRET_MOUNT, compile_region
+
+    cfg = load_region_config("JFK")
+    url = "http://prometheus-operated.monitoring:9090"
+    cfg = dataclasses.replace(cfg, serving=dataclasses.replace(cfg.serving, prometheus_url=url))
+    text = Path(compile_region(cfg, str(tmp_path), image=IMAGE)).read_text()
+    spec = read_spec(text)[0]
+    params = _tasks(spec)["canary_judge"]["inputs"]["parameters"]
+    assert params["prometheus_url"]["runtimeValue"]["constant"] == url
+    env = {
+        e["name"]: e["value"]
+        for e in spec["deploymentSpec"]["executors"]["canary_judge_executor"]["container"]["env"]
+    }
+    assert env["DRIFTGATE_PROMETHEUS_TOKEN_FILE"] == f"{SECRET_MOUNT}/prometheus-token"
+    default = read_spec(
+        (Path(__file__).resolve().parents[2] / "kubeflow" / "pipelines" / "JFK.yaml").read_text()
+    )[0]
+    assert (
+        _tasks(default)["canary_judge"]["inputs"]["parameters"]["prometheus_url"]["runtimeValue"]["constant"]
+        == ""
+    )
+
+
 @pytest.mark.parametrize("region", REGIONS)
 def test_the_recorders_write_what_the_kubeflow_ui_draws(compiled, region):
     spec = read_spec(compiled[region].read_text())[0]
