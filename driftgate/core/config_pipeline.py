@@ -130,7 +130,9 @@ class CanaryConfig:
         default=0.01, metadata=rng(0.0, 1.0)
     )  # canary error ratio - stable's
     max_live_p99_ratio: float = field(default=1.5, metadata=rng(1.0))  # canary p99 / stable p99 (live)
-    live_window_hours: float = field(default=24.0, metadata=rng(0.1, 720.0))  # judged: the last hours since the push
+    live_window_hours: float = field(
+        default=24.0, metadata=rng(0.1, 720.0)
+    )  # judged: the last hours since the push
 
 
 @dataclass(frozen=True)

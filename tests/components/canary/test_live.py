@@ -157,4 +157,6 @@ def test_the_window_is_the_last_live_window_hours_since_the_push(prometheus):
     pushed, judged = windows["errors_5pct"]
     # pushed long before: only the last 10 minutes are judged (the query stays bounded)
     h = live.assess(url, "EWR", "flights_late", replace(CFG, live_window_hours=1 / 6), pushed - 86400, judged)
-    assert (h.since, h.until) == (judged - 600, judged) and h.tracks["canary"]["requests"] == pytest.approx(600, rel=0.05)
+    assert (h.since, h.until) == (judged - 600, judged) and h.tracks["canary"]["requests"] == pytest.approx(
+        600, rel=0.05
+    )
