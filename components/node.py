@@ -32,6 +32,8 @@ from typing import Any, Callable, Dict, List
 from tfx.dsl.components.base import base_component, base_executor, executor_spec
 from tfx.types import channel, component_spec
 
+from driftgate.core import logs
+
 PARAMETER_TYPES = (str, int)
 
 
@@ -119,7 +121,25 @@ class ShellExecutor(base_executor.BaseExecutor):
                     f"{type(self).__name__}: expected one {role.lower()}put artifact {key!r}, got {len(artifacts)}"
                 )
             args[key] = artifacts[0]
-        self._FUNCTION(**args)
+        with logs.context(**self._log_context(exec_properties)):
+            self._FUNCTION(**args)
+
+    def _log_context(self, exec_properties: Dict[str, Any]) -> Dict[str, Any]:
+        """The run's context for every log line and audit record of this node:
+        region (the ``layout`` parameter), run id, node id, config hash."""
+        import json
+
+        ctx: Dict[str, Any] = {"runner": logs.current().get("runner", "local")}
+        try:
+            ctx["region"] = json.loads(exec_properties.get("layout") or "{}").get("region")
+        except (ValueError, AttributeError):
+            pass
+        context = getattr(self, "_context", None)
+        ctx["run_id"] = getattr(context, "_pipeline_run_id", None) or None
+        node = getattr(context, "_pipeline_node", None)
+        ctx["node"] = node.node_info.id if node is not None and node.node_info.id else type(self).__name__
+        ctx["config_hash"] = exec_properties.get("config_hash") or None
+        return ctx
 
 
 def component(func: Callable) -> type:

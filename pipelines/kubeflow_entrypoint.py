@@ -16,7 +16,9 @@ only on Vertex AI, and start fast:
    empty types from there. A type the backend did send is kept.
 2. **KFP UI titles.** The UI draws only artifacts whose type is one of KFP's
    ``system.*`` names, which are not import paths: :data:`SYSTEM_TITLES` maps them
-   to driftgate's classes in TFX's title map before any artifact is parsed.
+   to driftgate's classes in TFX's title map before any artifact is parsed. A
+   ``system.Metrics`` output is not tagged with ``tfx_version`` (TFX tags every
+   output): the UI's Scalar Metrics table lists every custom property.
 3. **Lease heartbeat.** With ``DRIFTGATE_LEASE_FILE`` and ``DRIFTGATE_PIPELINE_ROOT``
    set (the compiled spec sets both), a daemon thread extends the region lease
    the task's run holds every ``ttl / 3`` seconds while the executor works
@@ -54,6 +56,9 @@ SYSTEM_TITLES = {
     "system.Metrics": "components.artifacts.RunMetrics",
     "system.ClassificationMetrics": "components.artifacts.ModelQuality",
 }
+
+# outputs TFX's ``tfx_version`` tag would show in the UI as a row of their table
+UNTAGGED_TITLES = ("system.Metrics",)
 
 _EVALUATOR_EXECUTOR = "tfx.components.evaluator.executor"
 _BEAM_EXECUTOR = "tfx.dsl.components.base.base_beam_executor"
@@ -172,7 +177,12 @@ def run_executor(args: argparse.Namespace, beam_args: List[str]) -> None:
     from tfx.types import artifact_utils, standard_artifacts, standard_component_specs, value_artifact
     from tfx.utils import import_utils
 
+    from driftgate.core import logs
+
     logging.set_verbosity(logging.INFO)
+    if os.environ.get(logs.ENV):  # DRIFTGATE_LOG_FORMAT=json: one JSON object per line for the log store
+        logs.configure()
+    logs.bind(runner="kubeflow")
     register_system_titles()
 
     executor_input = pipeline_spec_pb2.ExecutorInput()
@@ -238,7 +248,11 @@ def run_executor(args: argparse.Namespace, beam_args: List[str]) -> None:
         if stop_heartbeat is not None:
             stop_heartbeat()
 
-    outputs_utils.tag_output_artifacts_with_version(outputs)
+    # TFX tags every output with its version; not a system.Metrics one, whose every
+    # custom property is a row of the UI's Scalar Metrics table (numbers only there)
+    outputs_utils.tag_output_artifacts_with_version(
+        {k: v for k, v in outputs.items() if not any(a.type_name in UNTAGGED_TITLES for a in v)}
+    )
 
     # TFX's workaround (b/169583143): the Evaluator's blessing names its models by
     # the managed MLMD resource name.
@@ -319,6 +333,10 @@ def main(parsed_argv) -> None:
 
 
 if __name__ == "__main__":
+    if (os.environ.get("DRIFTGATE_LOG_FORMAT") or "").lower() == "json":  # before TensorFlow prints
+        from driftgate.core import logs
+
+        logs.capture_native_stderr()
     from pipelines.task_imports import prepare_imports
 
     prepare_imports()

@@ -172,9 +172,10 @@ def repair_exit_dag(spec: dict) -> None:
         raise ValueError("the spec asks for a task final status, which open-source KFP before 2.14 refuses")
 
 
-def add_lease_env(spec: dict, layout: RegionLayout) -> None:
+def add_lease_env(spec: dict, layout: RegionLayout, log_format: str = "") -> None:
     """Tells every task where the region's lease and the pipeline root are, so
-    the task entrypoint renews its run's lease while the task works."""
+    the task entrypoint renews its run's lease while the task works, and how to
+    log (``DRIFTGATE_LOG_FORMAT``: ``kubeflow.log_format``)."""
     for executor in spec["deploymentSpec"]["executors"].values():
         if "container" not in executor:
             continue
@@ -183,10 +184,13 @@ def add_lease_env(spec: dict, layout: RegionLayout) -> None:
             {"name": ids.ENV_LEASE_FILE, "value": layout.lease_file},
             {"name": ids.ENV_PIPELINE_ROOT, "value": layout.pipeline_root},
         ]
+        if log_format:
+            env.append({"name": LOG_FORMAT_ENV, "value": log_format})
         executor["container"]["env"] = env
 
 
-LEASE_ENV = (ids.ENV_LEASE_FILE, ids.ENV_PIPELINE_ROOT)
+LOG_FORMAT_ENV = "DRIFTGATE_LOG_FORMAT"  # driftgate.core.logs.ENV
+LEASE_ENV = (ids.ENV_LEASE_FILE, ids.ENV_PIPELINE_ROOT, LOG_FORMAT_ENV)
 SECRET_MOUNT = "/var/run/secrets/driftgate-alerts"
 # alert secret (env name read by components.monitor.alerts) -> key in the Kubernetes Secret
 SECRET_KEYS = {
@@ -274,7 +278,7 @@ def compile_region(config: RegionConfig, out_dir: str, image: Optional[str] = No
     restore_run_parameters(spec)
     repair_exit_dag(spec)
     repair_conditions(spec)
-    add_lease_env(spec, layout)
+    add_lease_env(spec, layout, config.kubeflow.log_format)
     platform = add_alert_secrets(spec, config.kubeflow.alerts_secret)
     with open(path, "w") as fh:
         fh.write(header + yaml.safe_dump(spec, sort_keys=True))

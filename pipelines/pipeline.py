@@ -47,7 +47,7 @@ from components.pusher.component import Pusher
 from components.release.component import ReleaseRecorder
 from components.statistics.component import StatisticsGen
 from driftgate.core import vocabulary as ids
-from driftgate.core.config import RegionConfig
+from driftgate.core.config import RegionConfig, config_hash
 from driftgate.core.layout import RegionLayout
 
 TRAINER_RUN_FN = "trainer.task.run_fn"
@@ -264,6 +264,7 @@ def create_pipeline(
         challenger=challenger_spec(config),
         slices=slices_spec(config),
         prometheus_url=config.serving.prometheus_url or "",
+        config_hash=config_hash(config),
         **warn_only,
     ).with_id(ids.CANARY_JUDGE)
     gate = SpanGate(
@@ -293,6 +294,7 @@ def create_pipeline(
         driftgate_version=driftgate_version,
         run_id=run_id,
         note=values[ids.PARAM_NOTE],
+        config_hash=config_hash(config),
     )
     nodes = [example_gen, schema_importer, canary_judge, statistics_gen, example_validator, gate]
     decision = gate.outputs["report"].future()[0].custom_property(ids.PROP_DECISION)
@@ -330,6 +332,7 @@ def create_pipeline(
             quality_config=json.dumps(asdict(config.quality)),
             features=json.dumps(list(config.features.all)),
             slices=slices_spec(config),
+            config_hash=config_hash(config),
         ).with_id(ids.RELEASE_RECORDER)
         recorder = RunRecorderRetrain(
             **recorder_args,

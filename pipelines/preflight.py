@@ -16,7 +16,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from google.protobuf import text_format
 
-from components.ingest import check, formats, spans
+from components.ingest import check, errors, formats, spans
 from driftgate.core import storage
 from driftgate.core.errors import DriftgateError
 from driftgate.core.vocabulary import LANDING_MANIFEST, SEALED_MARKER
@@ -96,12 +96,15 @@ def _rows(fmt: str, path: str) -> int:
         return formats.parquet_file(path).metadata.num_rows
     if fmt == formats.TFRECORD:
         return sum(len(b) for b in formats.tfrecord_records([path]))
+    reader = None
     try:
         with _text(path) as fh:
             reader = csv.reader(fh)
             next(reader, None)
             return sum(1 for row in reader if row)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+    except csv.Error as exc:  # "line contains NUL": said with the file, the line and what to do
+        raise DataBlocked(str(errors.csv_error(path, exc, reader.line_num if reader else None))) from None
+    except (OSError, UnicodeDecodeError) as exc:
         raise DataBlocked(f"{path}: cannot read as CSV: {exc}") from exc
 
 

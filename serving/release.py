@@ -240,11 +240,12 @@ def transact(
     everything as it was. When it raises after a lost race (re-read), the
     error says that another writer changed the state first."""
     path = state_path(serving_dir)
-    committed, revisions = [], []
+    committed, revisions, added = [], [], []
 
     def apply(data: Optional[bytes]) -> str:
         state = _parse_state(data, serving_dir, model_name, served)
         revisions.append(state.revision)
+        before = len(state.history)
         try:
             state = change(state)
         except ReleaseError as exc:
@@ -256,6 +257,7 @@ def transact(
             ) from None
         state.revision += 1
         committed[:] = [state]
+        added[:] = state.history[before:]  # what this (the committed) attempt changed
         return json.dumps(asdict(state), indent=1)
 
     try:
@@ -265,6 +267,10 @@ def transact(
     if failpoint:  # committed; the configs follow (reconcile repairs a gap)
         faults.point(failpoint)
     save(serving_dir, committed[0])
+    from serving.audit import audit_event
+
+    for event in added:
+        audit_event(serving_dir, committed[0], event)
     return committed[0]
 
 

@@ -17,10 +17,16 @@ from typing import Dict, Iterator, List, Tuple
 
 
 def span_rows(region_dir: str, span: int) -> List[Dict[str, str]]:
+    from components.ingest import errors
+
     rows: List[Dict[str, str]] = []
     for path in sorted(glob.glob(os.path.join(region_dir, f"span-{span}", "*.csv"))):
         with open(path, newline="") as fh:
-            rows.extend(csv.DictReader(fh))
+            reader = csv.DictReader(fh)
+            try:
+                rows.extend(reader)
+            except csv.Error as exc:  # "line contains NUL": the file and line, and what to do
+                raise errors.csv_error(path, exc, reader.line_num) from None
     return rows
 
 

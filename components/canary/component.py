@@ -79,6 +79,7 @@ def CanaryJudge(
     challenger: Param[str] = "{}",
     slices: Param[str] = "{}",
     prometheus_url: Param[str] = "",
+    config_hash: Param[str] = "",  # in the log context and audit records of the verdict
 ):
     """Promotes, rolls back or keeps pending the region's canary (``none``
     without one), then judges the serving model's quality."""

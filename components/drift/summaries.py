@@ -43,7 +43,10 @@ def sketch_cdf(values: np.ndarray, levels: np.ndarray, x, left: bool = False) ->
 
     A boundary value repeated in the sketch is a point mass: F jumps there
     from the level of its first occurrence to the level of its last.
-    Between two distinct boundaries F rises linearly.
+    Between two distinct boundaries F rises linearly; next to an infinite one
+    (``inf`` / ``-inf`` values in the span) it is that ramp's limit, flat at the
+    finite boundary's level (the bucket's mass sits at the infinity), so no
+    ``inf - inf`` or ``inf / inf`` is ever computed.
     """
     x = np.atleast_1d(np.asarray(x, dtype=float))
     u, first = np.unique(values, return_index=True)
@@ -53,8 +56,13 @@ def sketch_cdf(values: np.ndarray, levels: np.ndarray, x, left: bool = False) ->
     inside = (i >= 0) & (i < len(u) - 1)
     j = np.clip(i, 0, len(u) - 1)
     k = np.clip(i + 1, 0, len(u) - 1)
-    width = np.where(u[k] > u[j], u[k] - u[j], 1.0)
-    ramp = hi_level[..., j] + (lo_level[..., k] - hi_level[..., j]) * (x - u[j]) / width
+    ramps = inside & np.isfinite(u[j]) & np.isfinite(u[k])  # x between two finite knots
+    width = np.subtract(u[k], u[j], out=np.ones_like(x), where=ramps)
+    frac = np.divide(
+        np.subtract(x, u[j], out=np.zeros_like(x), where=ramps), width, where=ramps, out=np.zeros_like(x)
+    )
+    frac = np.where(inside & np.isneginf(u[j]) & np.isfinite(u[k]), 1.0, frac)  # the ramp up from -inf
+    ramp = hi_level[..., j] + (lo_level[..., k] - hi_level[..., j]) * frac
     exact = (i >= 0) & (x == u[j])
     at_knot = lo_level[..., j] if left else hi_level[..., j]
     out = np.where(inside, ramp, 0.0)

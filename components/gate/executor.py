@@ -63,11 +63,9 @@ def serving_log_statistics(data_dir: str, pattern: str, span: int, schema, quant
     import pandas as pd
     import tensorflow_data_validation as tfdv
 
-    frames = []
-    for f in sorted(files):
-        with tf.io.gfile.GFile(f) as fh:
-            frames.append(pd.read_csv(fh))
-    df = pd.concat(frames, ignore_index=True)
+    from components.ingest.errors import read_csv_frame  # refuses NUL bytes, which pandas cuts cells at
+
+    df = pd.concat([read_csv_frame(f) for f in sorted(files)], ignore_index=True)
     opts = tfdv.StatsOptions(schema=schema, num_quantiles_histogram_buckets=quantile_buckets)
     return tfdv.generate_statistics_from_dataframe(df, stats_options=opts)
 

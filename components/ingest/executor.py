@@ -15,6 +15,7 @@ artifact as the driver would: both runners and every downstream task see them.
 
 from __future__ import annotations
 
+import csv
 import os
 from typing import Any, Dict, List, Tuple
 from unittest import mock
@@ -33,7 +34,7 @@ from tfx.proto import example_gen_pb2, range_config_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components.ingest import encode, fast, formats, recorded, spans
+from components.ingest import encode, errors, fast, formats, recorded, spans
 from components.state import RegionState
 from driftgate.core import lease, vocabulary
 from driftgate.core.config import local_beam_runner
@@ -181,7 +182,13 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             self._fast(fmt, files, props, examples)
         else:
             logging.info("ingest: TFX's Beam executor for %s", fmt)
-            STOCK[fmt](self._context).Do(input_dict, output_dict, props)
+            try:
+                STOCK[fmt](self._context).Do(input_dict, output_dict, props)
+            except csv.Error as exc:  # TFX's CSV decoder: "line contains NUL", no file named
+                found = errors.first_with_nul(files) if "NUL" in str(exc) else None
+                if found is None:
+                    raise
+                raise found from None
         example_gen_driver.update_output_artifact(props, examples.mlmd_artifact)
         examples.span = props[example_gen_utils.SPAN_PROPERTY_NAME]
         if props[example_gen_utils.VERSION_PROPERTY_NAME] is not None:

@@ -16,7 +16,9 @@
   an empty text is an empty cell, as in a CSV. Lists and structs are refused.
 - ``tfrecord``: serialized tf.Examples (gzipped or not), taken as they are.
 
-Every problem is a :class:`SpanDataError` naming the file and the column.
+Every problem is a :class:`SpanDataError` naming the file and the column; a
+file with NUL bytes (not text) is refused, naming its line
+(``components.ingest.errors``).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from components.ingest.encode import BYTES, FLOAT, INT, NONE
-from driftgate.core.errors import DriftgateError, ExitCode
+from components.ingest.errors import UTF16_BOMS, SpanDataError, binary_file, csv_error, not_text, nul_line
 
 CSV, PARQUET, TFRECORD = "csv", "parquet", "tfrecord"
 FORMATS = (CSV, PARQUET, TFRECORD)
@@ -41,12 +43,6 @@ _RANK = {NONE: 0, INT: 1, FLOAT: 2, BYTES: 3}
 _BOM = "\ufeff"
 
 Columns = Dict[str, Tuple[str, pa.Array]]  # name -> (kind, values), as components.ingest.encode takes
-
-
-class SpanDataError(DriftgateError):
-    """A span file cannot be read as its format says (exit 3: the span is blocked)."""
-
-    exit_code = ExitCode.BLOCKED
 
 
 def cell_kind(text: str) -> str:
@@ -66,11 +62,16 @@ def cell_kind(text: str) -> str:
 def csv_header(path: str) -> List[str]:
     """The column names of a CSV file's first row (a byte-order mark dropped)."""
     try:
-        with _binary_file(path) as fh:
-            first = fh.readline().decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        with binary_file(path) as fh:
+            raw = fh.readline()
+    except OSError as exc:
         raise SpanDataError(f"{path}: cannot read as CSV: {exc}") from None
-    row = next(csv.reader([first.lstrip(_BOM)]), None)
+    if b"\x00" in raw or raw.startswith(UTF16_BOMS):
+        raise not_text(path, 1, raw)
+    try:
+        row = next(csv.reader([raw.decode("utf-8").lstrip(_BOM)]), None)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise csv_error(path, exc, 1) from None
     if not row:
         raise SpanDataError(f"{path}: empty file (no header row)")
     return row
@@ -130,14 +131,6 @@ def _open(path: str):
     return path if "://" not in path else arrow_file(path)
 
 
-def _binary_file(path: str):
-    if "://" not in path:
-        return open(path, "rb")
-    import tensorflow as tf
-
-    return tf.io.gfile.GFile(path, "rb")
-
-
 def _csv_reader(path: str, names: Sequence[str], types: Dict[str, pa.DataType]):
     from pyarrow import csv as pcsv
 
@@ -164,6 +157,8 @@ def _batches(path: str, names: Sequence[str], types: Dict[str, pa.DataType]) -> 
                 batch = reader.read_next_batch()
             except StopIteration:
                 return
+            if _holds_nul(batch):  # TFX's decoder stops at a NUL, pandas cuts the cell there
+                raise not_text(path, nul_line(path))
             yield batch
     except pa.ArrowInvalid as exc:
         found = _BAD_COLUMN.search(str(exc))
@@ -172,6 +167,11 @@ def _batches(path: str, names: Sequence[str], types: Dict[str, pa.DataType]) -> 
         raise SpanDataError(f"{path}: cannot read as CSV: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SpanDataError(f"{path}: cannot read as CSV: {exc}") from None
+
+
+def _holds_nul(batch: pa.RecordBatch) -> bool:
+    strings = [c for c in batch.columns if pa.types.is_string(c.type)]
+    return any(pc.any(pc.match_substring(c, "\x00")).as_py() for c in strings)
 
 
 class _Widen(Exception):
@@ -372,9 +372,9 @@ def tfrecord_records(paths: Sequence[str], batch: int = 65536) -> Iterator[List[
     import struct
 
     for path in paths:
-        with _binary_file(path) as raw:
+        with binary_file(path) as raw:
             head = raw.read(2)
-        with _binary_file(path) as raw:
+        with binary_file(path) as raw:
             fh = gzip.GzipFile(fileobj=raw) if head == b"\x1f\x8b" else raw
             out: List[bytes] = []
             try:

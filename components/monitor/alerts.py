@@ -16,6 +16,7 @@ logged (errors name the channel, not the URL or key).
 """
 
 import json
+import logging
 import os
 import random
 import time
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional
 
 from components.monitor import model_view
+from driftgate.core import logs
 from driftgate.core.secrets import secret
 from driftgate.core.vocabulary import REJECTED, RUN_FAILED
 
@@ -288,6 +290,17 @@ def resolve(dedup_key: str, summary: str, channel: str, cfg, env: Mapping[str, s
     return False
 
 
+def post_slack(body: dict, env: Mapping[str, str], retries: int, backoff: float) -> bool:
+    """Posts ``body`` to the alert channels' Slack webhook (``DRIFTGATE_SLACK_WEBHOOK_URL``
+    or the file ``..._FILE`` names) with the alerts' retries and backoff; False
+    without that secret. Raises NotifyError (naming the channel only) after every retry."""
+    url = secret("DRIFTGATE_SLACK_WEBHOOK_URL", env)
+    if not url:
+        return False
+    _post(url, body, "slack", retries, backoff)
+    return True
+
+
 def notify(
     result, history: List[dict], cfg, state_path: str, env: Mapping[str, str], now: Optional[float] = None
 ) -> List[dict]:
@@ -326,6 +339,14 @@ def notify(
         except NotifyError as exc:
             failures.append(str(exc))
             outcomes.append({"key": alert.dedup_key, "severity": alert.severity, "outcome": f"failed: {exc}"})
+            logs.event(
+                "alert_failed",
+                f"{alert.summary} not sent to {channel}: {exc}",
+                level=logging.WARNING,
+                key=alert.dedup_key,
+                severity=alert.severity,
+                channel=channel,
+            )
             continue
         if outcome is None:
             outcomes.append(
@@ -334,6 +355,7 @@ def notify(
             continue
         record(alert.dedup_key, {"at": now, "severity": alert.severity, "channel": channel})
         outcomes.append({"key": alert.dedup_key, "severity": alert.severity, "outcome": f"sent to {channel}"})
+        logs.event("alert_sent", alert.summary, key=alert.dedup_key, severity=alert.severity, channel=channel)
     # resolve PagerDuty incidents of features that no longer drift (only when the
     # run compared with a training baseline: a blocked or first span says nothing)
     if result.comparison("training") is not None and pd_key:

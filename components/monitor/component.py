@@ -37,7 +37,7 @@ from components.artifacts import (
     RunReportHtml,
     RunSummaryMarkdown,
 )
-from components.monitor import finalizer, publish, result, ui
+from components.monitor import finalizer, publish, result, trail, ui
 from components.node import In, Out, Param, component
 from components.state import RegionState
 from driftgate.core import lease, storage
@@ -62,6 +62,7 @@ def RunRecorder(
     driftgate_version: Param[str] = "",
     run_id: Param[str] = "",
     note: Param[str] = ids.NO_NOTE,
+    config_hash: Param[str] = "",
 ):
     """Records and publishes a run that did not train (never fails on a side channel)."""
     run = _record(dict(examples=examples, report=report, canary=canary), record, **_parameters(locals()))
@@ -90,6 +91,7 @@ def RunRecorderRetrain(
     driftgate_version: Param[str] = "",
     run_id: Param[str] = "",
     note: Param[str] = ids.NO_NOTE,
+    config_hash: Param[str] = "",
 ):
     """Records and publishes a run that trained, with the candidate's ROC and
     confusion matrix (never fails on a side channel)."""
@@ -138,6 +140,7 @@ def RunFinalizer(
     )
     outcome.set_string_custom_property(ui.DISPLAY_NAME, f"{where.region} run {done.run_id}: {done.state}")
     if done.failed:
+        trail.failure(done, where)
         raise finalizer.RunFailed(done.summary + (f" ({'; '.join(done.warnings)})" if done.warnings else ""))
 
 
@@ -150,6 +153,7 @@ PARAMETERS = (
     "driftgate_version",
     "run_id",
     "note",
+    "config_hash",
 )
 
 
@@ -168,6 +172,7 @@ def _record(
     driftgate_version,
     run_id,
     note,
+    config_hash,
 ):
     layout = RegionLayout.from_json(layout)
     run = result.build(layout.region, layout.model_base_path, artifacts)
@@ -191,6 +196,7 @@ def _record(
         pushgateway=pushgateway or None,
         environ=os.environ,
     )
+    trail.decision(run, layout)  # the decision as a log event and an audit record, with its report
     io_utils.write_string_file(
         os.path.join(record.uri, ids.RUN_RECORD_FILE), json.dumps(run.to_json_dict(), indent=1)
     )

@@ -7,6 +7,7 @@ metrics. Reads the run result's JSON only."""
 from __future__ import annotations
 
 import html
+import math
 from typing import List
 
 MAX_ROWS = 30  # report rows per table
@@ -17,7 +18,34 @@ def _e(x) -> str:
 
 
 def _f(x, fmt=".3f") -> str:
-    return "-" if x is None else format(x, fmt)
+    return "-" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, fmt)
+
+
+def text(x, none: str = "-") -> str:
+    """A value as a reader reads it, never Python's spelling: None (or NaN, or
+    "") as ``none``, a bool as yes/no, a whole float as an integer (``37``, not
+    ``37.0``), a list or tuple joined with commas."""
+    if x is None:
+        return none
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, float):
+        if not math.isfinite(x):
+            return none
+        return str(int(x)) if x.is_integer() else f"{x:.4g}"
+    if isinstance(x, (list, tuple)):
+        return ", ".join(text(v, none) for v in x) or none
+    return str(x) if str(x) else none
+
+
+def count(x, none: str = "-") -> str:
+    """A number of rows: ``1,750`` (a float from TFMA too), ``none`` without one."""
+    return none if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{int(x):,}"
+
+
+def version(v, none: str = "none") -> str:
+    """``v3``, or ``none`` when there is no such model."""
+    return none if v is None else f"v{v}"
 
 
 def fairness_of(result: dict) -> dict:
@@ -63,7 +91,7 @@ def markdown_lines(result: dict) -> List[str]:
         worst = min(judged, key=lambda s: s["auc_diff"])
         lines.append(
             f"- **candidate by slice**: {len(judged)} slices; worst {worst['slice']} "
-            f"AUC {_f(worst.get('auc'))} ({worst['auc_diff']:+.3f} vs serving, {int(worst.get('rows') or 0):,} rows)"
+            f"AUC {_f(worst.get('auc'))} ({worst['auc_diff']:+.3f} vs serving, {count(worst.get('rows'), '?')} rows)"
         )
     fair = fairness_of(result)
     if fair:
@@ -76,7 +104,7 @@ def markdown_lines(result: dict) -> List[str]:
     then = q.get("estimate_then") or {}
     if then.get("realised_auc") is not None:
         lines.append(
-            f"- **estimate vs realised** (span {then.get('span')}): AUC {then['auc']:.3f} estimated, "
+            f"- **estimate vs realised** (span {text(then.get('span'))}): AUC {then['auc']:.3f} estimated, "
             f"{then['realised_auc']:.3f} realised ({then['error']:+.3f})"
         )
     return lines
@@ -89,7 +117,7 @@ def html_section(result: dict) -> str:
     if cand:
         head = "<tr><th>slice</th><th>rows</th><th>AUC</th><th>vs serving</th><th>FPR</th><th>FNR</th></tr>"
         body = "".join(
-            f"<tr><td class='l'>{_e(s['slice'])}</td><td>{_e(s.get('rows') or 'below min_slice_rows')}</td>"
+            f"<tr><td class='l'>{_e(s['slice'])}</td><td>{count(s.get('rows'), 'below min_slice_rows')}</td>"
             f"<td>{_f(s.get('auc'))}</td><td>{_f(s.get('auc_diff'), '+.3f')}</td>"
             f"<td>{_f(s.get('fall_out'))}</td><td>{_f(s.get('miss_rate'))}</td></tr>"
             for s in cand[:MAX_ROWS]
@@ -100,7 +128,7 @@ def html_section(result: dict) -> str:
         found = fair.get("findings") or []
         parts.append(
             "<h3>Serving model fairness (four-fifths rule, band "
-            f"{_e(fair.get('band'))}, slices of {_e(fair.get('min_rows'))}+ rows)</h3>"
+            f"{_e(_band(fair.get('band')))}, slices of {count(fair.get('min_rows'), '?')}+ rows)</h3>"
             + (
                 "<ul id='parity-findings'>"
                 + "".join(f"<li>{_e(f['sentence'])}</li>" for f in found)
@@ -114,7 +142,7 @@ def html_section(result: dict) -> str:
             "<th>FPR ratio</th><th>recall ratio</th><th>positive ratio</th></tr>"
         )
         body = "".join(
-            f"<tr><td class='l'>{_e(s['slice'])}={_e(s['value'])}</td><td>{s['rows']:,}</td>"
+            f"<tr><td class='l'>{_e(s['slice'])}={_e(text(s.get('value')))}</td><td>{count(s.get('rows'))}</td>"
             f"<td>{_f(s.get('auc'))}</td><td>{_f(s.get('fpr'))}</td><td>{_f(s.get('recall'))}</td>"
             f"<td>{_f(s.get('positive_rate'))}</td>"
             + "".join(f"<td>{_f(s['parity'].get(m), '.2f')}</td>" for m in ("fpr", "recall", "positive_rate"))
@@ -124,6 +152,13 @@ def html_section(result: dict) -> str:
         parts.append(f"<table id='fairness'>{head}{body}</table>")
     out = "<h2 id='slices'>Slices</h2>" + "".join(parts) if parts else ""
     return out + _model_html(quality_of(result)) + _integrity_html(integrity_of(result))
+
+
+def _band(band) -> str:
+    """``[0.8, 1.25]``: the parity band as an interval."""
+    if not band or len(band) != 2:
+        return "-"
+    return f"[{band[0]:g}, {band[1]:g}]"
 
 
 def _model_html(q: dict) -> str:
@@ -136,7 +171,7 @@ def _model_html(q: dict) -> str:
         top = sorted(ref, key=lambda f: -ref[f])[:8]
         rows.append(
             (
-                f"importance ({imp.get('method')}, {imp.get('rows', 0):,} rows): push → span",
+                f"importance ({text(imp.get('method'))}, {count(imp.get('rows'), '?')} rows): push → span",
                 ", ".join(f"{f} {ref[f]:.3f} → {_f(cur.get(f))}" for f in top),
             )
         )
@@ -146,7 +181,7 @@ def _model_html(q: dict) -> str:
     if then.get("realised_auc") is not None:
         rows.append(
             (
-                f"estimate vs realised, span {then.get('span')}",
+                f"estimate vs realised, span {text(then.get('span'))}",
                 f"AUC {then['auc']:.3f} estimated, {then['realised_auc']:.3f} realised ({then['error']:+.3f})",
             )
         )
@@ -185,7 +220,7 @@ def _integrity_html(integ: dict) -> str:
         else ""
     )
     return (
-        f"<h2 id='integrity-rates'>Data integrity vs training span {_e(integ.get('baseline_span'))}</h2>"
+        f"<h2 id='integrity-rates'>Data integrity vs training span {_e(text(integ.get('baseline_span')))}</h2>"
         + lines
         + table
     )

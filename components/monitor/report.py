@@ -17,6 +17,7 @@ import numpy as np
 from components.drift.results import Comparison
 from components.gate.decision import SpanReport
 from components.monitor import model_view
+from components.monitor.model_view import count, text, version
 from driftgate.core.vocabulary import DRIFT_TESTS, SEVERITY_RANK
 
 COLORS = {"none": "#e8f5e9", "warning": "#fff3c4", "critical": "#ffcdd2", "insufficient_data": "#eeeeee"}
@@ -43,9 +44,11 @@ def page(title: str, body: str) -> str:
 
 
 def _svg_numeric(name, base, cur, width=360, height=170) -> str:
-    """CDFs of baseline and current from their quantile sketches."""
-    lo = float(min(base.values[0], cur.values[0]))
-    hi = float(max(base.values[-1], cur.values[-1]))
+    """CDFs of baseline and current from their quantile sketches, over the
+    range of their finite values (an inf value is the CDF's jump at the end)."""
+    ends = np.concatenate([base.values, cur.values])
+    ends = ends[np.isfinite(ends)]
+    lo, hi = (float(ends.min()), float(ends.max())) if len(ends) else (0.0, 1.0)
     if hi <= lo:
         hi = lo + 1.0
     xs = np.linspace(lo, hi, 120)
@@ -61,7 +64,7 @@ def _svg_numeric(name, base, cur, width=360, height=170) -> str:
 
     return (
         f"<svg width='{width}' height='{height}' role='img' aria-label='{_e(name)} distribution'>"
-        f"<text x='{pad}' y='14' font-size='12' font-weight='600'>{_e(name)}: cumulative distribution</text>"
+        f"{_title(f'{name}: cumulative distribution', pad, width)}"
         f"<line x1='{pad}' y1='{height - pad}' x2='{width - pad}' y2='{height - pad}' stroke='#999'/>"
         f"<line x1='{pad}' y1='{pad}' x2='{pad}' y2='{height - pad}' stroke='#999'/>"
         f"{path(base, '#1565c0')}{path(cur, '#c62828')}"
@@ -72,6 +75,31 @@ def _svg_numeric(name, base, cur, width=360, height=170) -> str:
     )
 
 
+def text_width(s: str, font_size: float, bold: bool = False) -> float:
+    """A generous estimate of the width SVG text takes in a sans-serif font
+    (0.6 em a character, 0.65 bold: wider than the average glyph)."""
+    return len(s) * font_size * (0.65 if bold else 0.6)
+
+
+def _title(s: str, x: float, width: float, font_size: int = 12) -> str:
+    """A bold plot title that stays inside ``width``: when the estimate says it
+    would not, the renderer squeezes it to fit (``textLength``), never cuts it."""
+    room = width - x - 4
+    fit = (
+        f" textLength='{room:.0f}' lengthAdjust='spacingAndGlyphs'"
+        if text_width(s, font_size, True) > room
+        else ""
+    )
+    return f"<text x='{x}' y='14' font-size='{font_size}' font-weight='600'{fit}>{_e(s)}</text>"
+
+
+def _legend(x: float, y: float) -> str:
+    return (
+        f"<text x='{x}' y='{y}' font-size='11'><tspan fill='#1565c0'>■ baseline</tspan>"
+        f"<tspan fill='#c62828' dx='10'>■ current</tspan></text>"
+    )
+
+
 def _svg_categorical(name, base, cur, width=360, top=8) -> str:
     """Frequencies of the most common categories, baseline vs current."""
     fb = {k: v / base.count for k, v in base.counts.items()}
@@ -79,18 +107,18 @@ def _svg_categorical(name, base, cur, width=360, top=8) -> str:
     keys = sorted(set(fb) | set(fc), key=lambda k: -(fb.get(k, 0) + fc.get(k, 0)))[:top]
     vmax = max([fb.get(k, 0) for k in keys] + [fc.get(k, 0) for k in keys] + [1e-9])
     row, left = 18, 90
-    height = 30 + row * len(keys)
+    height = 44 + row * len(keys)
     bars = []
     for i, k in enumerate(keys):
-        y = 24 + i * row
+        y = 38 + i * row
         for j, (f, color) in enumerate(((fb, "#1565c0"), (fc, "#c62828"))):
             w = f.get(k, 0) / vmax * (width - left - 20)
             bars.append(f"<rect x='{left}' y='{y + j * 7}' width='{w:.1f}' height='6' fill='{color}'/>")
-        bars.append(f"<text x='4' y='{y + 10}' font-size='11'>{_e(k)[:12]}</text>")
+        label = str(k) if len(str(k)) <= 12 else str(k)[:11] + "…"
+        bars.append(f"<text x='4' y='{y + 10}' font-size='11'><title>{_e(k)}</title>{_e(label)}</text>")
     return (
         f"<svg width='{width}' height='{height}' role='img' aria-label='{_e(name)} categories'>"
-        f"<text x='4' y='14' font-size='12' font-weight='600'>{_e(name)}: share per category "
-        f"(blue baseline, red current)</text>{''.join(bars)}</svg>"
+        f"{_title(f'{name}: share per category', 4, width)}{_legend(4, 30)}{''.join(bars)}</svg>"
     )
 
 
@@ -135,9 +163,9 @@ def _quality_section(q: dict) -> str:
     rows = [("verdict", q.get("verdict"))]
     if q.get("auc") is not None:
         rows += [
-            ("serving version", q.get("version")),
+            ("serving version", version(q.get("version"))),
             ("span judged", q.get("span")),
-            ("labelled rows", f"{q.get('rows', 0):,}"),
+            ("labelled rows", count(q.get("rows"))),
             (
                 "AUC",
                 f"{q['auc']:.3f} [{q['auc_low']:.3f}, {q['auc_high']:.3f}] ({q.get('confidence', 0):.0%})",
@@ -146,7 +174,7 @@ def _quality_section(q: dict) -> str:
         ]
     if q.get("reference_auc") is not None:
         rows += [
-            ("reference AUC (at push)", f"{q['reference_auc']:.3f} (span {q.get('reference_span')})"),
+            ("reference AUC (at push)", f"{q['reference_auc']:.3f} (span {text(q.get('reference_span'))})"),
             ("retrains below", f"{q['reference_auc'] - q['margin']:.3f} (margin {q['margin']})"),
             (
                 "prediction drift vs training span",
@@ -164,8 +192,30 @@ def _quality_section(q: dict) -> str:
         )
     return (
         "<h2 id='quality'>Serving model on the newest labelled span</h2><table>"
-        + "".join(f"<tr><th class='l'>{_e(k)}</th><td class='l'>{_e(v)}</td></tr>" for k, v in rows)
+        + "".join(f"<tr><th class='l'>{_e(k)}</th><td class='l'>{_e(text(v))}</td></tr>" for k, v in rows)
         + "</table>"
+    )
+
+
+def _outcome(result: dict) -> str:
+    """``blessed: yes; pushed version: 3 (canary); baseline version 2``."""
+    label = result.get("release_label")
+    pushed = text(result.get("pushed_version")) + (f" ({label})" if label else "")
+    baseline = result.get("baseline_version")
+    return f"blessed: {text(result.get('blessed'), 'not judged')}; pushed version: {pushed}; " + (
+        "no baseline (first model)" if baseline is None else f"baseline version {baseline}"
+    )
+
+
+def serving_line(serving: dict) -> str:
+    """``stable v2, canary v3, earlier stables v1, rejected -`` from ``release.json``."""
+    stable, canary = serving.get("stable"), serving.get("canary")
+    return (
+        ("no stable model" if stable is None else f"stable {version(stable)}")
+        + ", "
+        + ("no canary" if canary is None else f"canary {version(canary)}")
+        + f", earlier stables {text([version(v) for v in serving.get('previous_stables') or []])}"
+        + f", rejected {text([version(v) for v in serving.get('rejected') or []])}"
     )
 
 
@@ -182,7 +232,7 @@ def run_report(
         f"<h1>driftgate: region {_e(result['region'])}, span {_e(result['span'])}</h1>",
         f"<p><span class='pill' id='decision' style='background:{DECISION_COLORS.get(decision, '#eee')}'>"
         f"{_e(decision.upper())}</span> &nbsp; {result['rows']:,} rows, schema {_e(result.get('schema_version') or '-')}"
-        f", run {_e(result.get('run_id', ''))}</p>",
+        f", run {_e(result.get('run_id') or '-')}</p>",
         f"<p id='summary'><b>{_e(result.get('summary') or '')}</b></p>",
         (f"<p id='note'>Note: {_e(result['note'])}</p>" if result.get("note") else ""),
         _quality_section((result.get("canary") or {}).get("quality") or {}),
@@ -193,7 +243,7 @@ def run_report(
     ]
     for baseline, comp in comparisons(result).items():
         parts.append(
-            f"<h2 id='drift-{_e(baseline)}'>Drift vs {_e(baseline)} baseline (span {_e(comp.span)}): "
+            f"<h2 id='drift-{_e(baseline)}'>Drift vs {_e(baseline)} baseline (span {_e(text(comp.span))}): "
             f"{_e(comp.severity)}</h2>"
         )
         parts.append(_feature_table(comp))
@@ -226,8 +276,8 @@ def run_report(
             "<table><tr><th class='l'>feature</th><th class='l'>split</th><th class='l'>blocks</th>"
             "<th class='l'>what</th></tr>"
             + "".join(
-                f"<tr><td class='l'>{_e(a['feature'])}</td><td class='l'>{_e(a['split'])}</td>"
-                f"<td class='l'>{'yes' if a['blocking'] else 'no'}</td><td class='l'>{_e(a['description'])}</td></tr>"
+                f"<tr><td class='l'>{_e(a['feature'])}</td><td class='l'>{_e(text(a.get('split')))}</td>"
+                f"<td class='l'>{'yes' if a.get('blocking', True) else 'no'}</td><td class='l'>{_e(a['description'])}</td></tr>"
                 for a in anomalies
             )
             + "</table>"
@@ -241,23 +291,18 @@ def run_report(
             "<table><tr>"
             + "".join(f"<th>{_e(k)}</th>" for k in sorted(m))
             + "</tr><tr>"
-            + "".join(f"<td>{v:.4g}</td>" for _, v in sorted(m.items()))
+            + "".join(f"<td>{_e(text(v))}</td>" for _, v in sorted(m.items()))
             + "</tr></table>"
-            f"<p>blessed: {_e(result.get('blessed'))}; pushed version: {_e(result.get('pushed_version'))} "
-            f"({_e(result.get('release_label') or '-')}); baseline version {_e(result.get('baseline_version'))}</p>"
+            f"<p id='model-outcome'>{_e(_outcome(result))}</p>"
         )
     else:
         parts.append("<p>no model trained for this span</p>")
     parts.append("<h2 id='serving'>Serving</h2>")
     parts.append(f"<p id='live-health'>Live health: {_e(model_view.live_health_line(result))}</p>")
     if serving:
-        parts.append(
-            f"<p>stable v{_e(serving.get('stable'))}, canary v{_e(serving.get('canary'))}, "
-            f"earlier stables {_e(serving.get('previous_stables') or '-')}, rejected "
-            f"{_e(serving.get('rejected') or '-')}</p>"
-        )
+        parts.append(f"<p id='serving-state'>{_e(serving_line(serving))}</p>")
     else:
-        parts.append(f"<p>{_e(result.get('serving_dir'))}</p>")
+        parts.append(f"<p>{_e(result.get('serving_dir') or 'no serving state yet')}</p>")
     return page(f"driftgate {result['region']} span {result['span']}", "".join(parts))
 
 
@@ -278,7 +323,7 @@ def summary_report(results: List[dict]) -> str:
         cells = []
         for s in spans:
             r = latest.get((region, s))
-            d = r.get("decision", "-") if r else ""
+            d = (r.get("decision") or "-") if r else ""
             cells.append(f"<td style='background:{DECISION_COLORS.get(d, '#fff')}'>{_e(d)}</td>")
         parts.append(f"<tr><td class='l'>{_e(region)}</td>{''.join(cells)}</tr>")
     parts.append("</table>")

@@ -1,8 +1,9 @@
 """What the Kubeflow Pipelines UI shows of a run, from its ``RunResult``: pure.
 
-The UI draws four kinds of output artifact on a task's Visualization tab and on
-the Compare-runs page (``frontend/src/components/viewers/MetricsVisualizations.tsx``
-in kubeflow/pipelines), selected by ML Metadata type name, each needing a
+The UI draws four kinds of output artifact on the Visualization tab of the
+artifact's node (not the task's) and on the Compare-runs page
+(``frontend/src/components/viewers/MetricsVisualizations.tsx`` in
+kubeflow/pipelines), selected by ML Metadata type name, each needing a
 ``display_name`` custom property:
 
 - ``system.HTML`` / ``system.Markdown``: one file read at the artifact URI;
@@ -43,7 +44,7 @@ def summary_markdown(run) -> str:
     """About fifteen lines: the decision sentence, span, drift per baseline,
     canary verdict, version and label, warnings."""
     lines = [f"### {display_name(run)}", "", run.summary or run.decision or "", ""]
-    lines.append(f"- **span**: {run.span} ({run.rows:,} rows), run `{run.run_id or '-'}`")
+    lines.append(f"- **span**: {model_view.text(run.span)} ({run.rows:,} rows), run `{run.run_id or '-'}`")
     reason = (run.drift.ingest.get("reason") if run.drift is not None else None) or "-"
     lines.append(f"- **why this span**: {reason}")
     for baseline in ids.BASELINES:
@@ -51,13 +52,12 @@ def summary_markdown(run) -> str:
         if comp is None:
             continue
         drifted = ", ".join(sorted(comp.drifted)[:8]) or "none"
-        lines.append(f"- **drift vs {baseline}** (span {comp.span}): {comp.severity}; features: {drifted}")
-    canary = run.canary or {}
-    if canary.get("verdict") and canary.get("verdict") != ids.NO_CANARY:
         lines.append(
-            f"- **canary** v{canary.get('canary_version')} vs stable v{canary.get('stable_version')}: "
-            f"{canary.get('verdict')}"
+            f"- **drift vs {baseline}** (span {model_view.text(comp.span)}): {comp.severity}; features: {drifted}"
         )
+    canary = run.canary or {}
+    if canary:
+        lines.append(f"- **canary**: {canary_line(canary)}")
     lines.append(f"- **live health**: {model_view.live_health_line({'canary': canary})}")
     if run.pushed_version is not None:
         lines.append(f"- **pushed** version {run.pushed_version}, label {run.release_label or 'none'}")
@@ -75,6 +75,16 @@ def summary_markdown(run) -> str:
         lines.append(f"- **note**: {run.note}")
     lines.append(f"- **warnings**: {'; '.join(run.warnings) if run.warnings else 'none'}")
     return "\n".join(lines) + "\n"
+
+
+def canary_line(canary: dict) -> str:
+    """``v3 vs stable v2: promote``, or ``no canary (stable v2 serves)``."""
+    stable, version = canary.get("stable_version"), canary.get("canary_version")
+    serving = "no model serves yet" if stable is None else f"stable v{stable} serves"
+    if version is None or canary.get("verdict") in (None, ids.NO_CANARY):
+        return f"no canary ({serving})"
+    against = "no stable model" if stable is None else f"stable v{stable}"
+    return f"v{version} vs {against}: {canary.get('verdict')}"
 
 
 def fallback_html(run) -> str:

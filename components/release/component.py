@@ -68,6 +68,7 @@ def ReleaseRecorder(
     quality_config: Param[str] = "{}",
     features: Param[str] = "[]",
     slices: Param[str] = "{}",
+    config_hash: Param[str] = "",  # in the log context and audit records of the push
 ):
     """Labels a pushed version (stable or canary) and records its training span
     and reference quality (with ``challenger``'s features, also the AUC of a

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+import numpy as np
 import pyarrow as pa
 from tensorflow_data_validation.statistics import stats_impl, stats_options
 from tensorflow_metadata.proto.v0 import statistics_pb2
@@ -43,9 +44,13 @@ def statistics(
     generators = stats_impl.get_generators(options, in_memory=True)
     accumulators = [g.create_accumulator() for g in generators]
     allow = list(options.feature_allowlist or [])
-    for batch in batches:
-        if allow:
-            keep = [n for n in allow if n in batch.schema.names]
-            batch = pa.RecordBatch.from_arrays([batch.column(n) for n in keep], keep)
-        accumulators = [g.add_input(a, batch) for g, a in zip(generators, accumulators, strict=True)]
-    return stats_impl.extract_statistics_output(accumulators, generators)
+    # An inf value makes TFDV's running mean and variance NaN (inf - inf), as on
+    # Beam: that is TFDV's statistic, and the gate reads the span's quantiles
+    # (where inf is a value of its own); numpy would only warn about it per batch.
+    with np.errstate(invalid="ignore", over="ignore"):
+        for batch in batches:
+            if allow:
+                keep = [n for n in allow if n in batch.schema.names]
+                batch = pa.RecordBatch.from_arrays([batch.column(n) for n in keep], keep)
+            accumulators = [g.add_input(a, batch) for g, a in zip(generators, accumulators, strict=True)]
+        return stats_impl.extract_statistics_output(accumulators, generators)

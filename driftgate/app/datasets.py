@@ -135,9 +135,13 @@ def split_csv(
     ``freq`` is month (span = month 1-12), week (ISO week), day (day of year)
     or year; or ``number`` when ``time_column`` already holds span numbers.
     """
+    from components.ingest.errors import SpanDataError, read_csv_frame
+
     try:
-        df = pd.read_csv(input_csv)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        df = read_csv_frame(input_csv)  # refuses NUL bytes (not text), which pandas cuts cells at
+    except SpanDataError as exc:
+        raise DataError(str(exc)) from None
+    except OSError as exc:
         raise DataError(f"{input_csv}: cannot read as CSV: {exc}") from exc
     if time_column not in df.columns:
         raise DataError(

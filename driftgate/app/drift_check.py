@@ -34,7 +34,9 @@ def span_statistics(config: RegionConfig, span: int, state: RegionState, data_di
 
     with open(schema_file(config, schemas_dir)) as fh:
         schema = text_format.Parse(fh.read(), schema_pb2.Schema())
-    df = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
+    from components.ingest.errors import read_csv_frame  # refuses NUL bytes, which pandas cuts cells at
+
+    df = pd.concat([read_csv_frame(f) for f in files], ignore_index=True)
     opts = tfdv.StatsOptions(schema=schema, num_quantiles_histogram_buckets=config.drift.quantile_buckets)
     return tfdv.generate_statistics_from_dataframe(df, stats_options=opts)
 

@@ -18,6 +18,7 @@ from typing import List, Optional, Tuple
 
 from tensorflow_metadata.proto.v0 import schema_pb2
 
+from components.ingest.errors import refuse_nul
 from driftgate.core import storage
 from driftgate.core.config import RegionConfig
 from pipelines.schema_store import (
@@ -245,6 +246,7 @@ def span_csv_statistics(files: List[str], schema: schema_pb2.Schema):
     merged = statistics_pb2.DatasetFeatureStatisticsList()
     opts = tfdv.StatsOptions(schema=schema)
     for f in files:
+        refuse_nul(f)  # TFDV's CSV decoder would stop with "line contains NUL", naming no file
         stats = tfdv.generate_statistics_from_csv(f, stats_options=opts)
         if merged.datasets:
             raise SchemaError("check one CSV file per span (merge the files first)")
@@ -370,6 +372,18 @@ def release(region: str, version: int, schemas_dir: Optional[Path] = None) -> Tu
     table[key] = sha
     out = schemas_root(schemas_dir) / RELEASED_FILE
     storage.write_atomic(str(out), json.dumps(dict(sorted(table.items())), indent=1) + "\n")
+    from driftgate.core import audit, logs
+
+    # a release lives in the repository (released.json, its commit); the regions'
+    # trails record the pin when a run first uses it (components.monitor.trail)
+    logs.event(
+        "schema_released",
+        f"{key} released ({sha[:12]})",
+        region=region,
+        version=version,
+        sha=sha,
+        **audit.trigger(),
+    )
     return key, sha
 
 

@@ -54,14 +54,36 @@ def _print_version(ctx, param, value):
     callback=_print_version,
     help="show versions",
 )
-def cli():
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default=None,
+    envvar="DRIFTGATE_LOG_FORMAT",
+    help="stderr as text (default) or one JSON object per line (also: DRIFTGATE_LOG_FORMAT)",
+)
+def cli(log_format):
     """Drift-gated continuous training across regions (a TFX pipeline per region)."""
+    from driftgate.core import logs
+
+    logs.configure(log_format)
 
 
 def _register() -> None:
-    from driftgate.cli import backtest, config_cmd, data, kubeflow, land, local, run, schema, serving
+    from driftgate.cli import (
+        audit,
+        backtest,
+        config_cmd,
+        data,
+        digest,
+        kubeflow,
+        land,
+        local,
+        run,
+        schema,
+        serving,
+    )
 
-    for module in (run, data, kubeflow, schema, serving, config_cmd, backtest, land, local):
+    for module in (run, data, kubeflow, schema, serving, config_cmd, backtest, land, local, audit, digest):
         for command in module.COMMANDS:
             cli.add_command(command)
 
@@ -80,9 +102,23 @@ def quiet_environment() -> None:
     warnings.filterwarnings("ignore", message=".*pkg_resources.*")
 
 
+def _json_logs_asked(argv: Optional[List[str]]) -> bool:
+    args = list(sys.argv[1:] if argv is None else argv)
+    for i, a in enumerate(args):
+        if a == "--log-format" and i + 1 < len(args):
+            return args[i + 1] == "json"
+        if a.startswith("--log-format="):
+            return a.split("=", 1)[1] == "json"
+    return (os.environ.get("DRIFTGATE_LOG_FORMAT") or "").lower() == "json"
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Runs the CLI; returns the exit code (never raises)."""
     quiet_environment()
+    if _json_logs_asked(argv):  # every stderr line JSON, also TensorFlow's C++ ones
+        from driftgate.core import logs
+
+        logs.capture_native_stderr()
     try:
         code = cli.main(args=argv, prog_name="driftgate", standalone_mode=False)
     except click.exceptions.Exit as exc:  # --help, --version

@@ -45,9 +45,26 @@ def lines(text_lines: List[str]) -> None:
     click.echo("\n".join(text_lines))
 
 
+def _json_logs() -> bool:
+    import os
+
+    return (os.environ.get("DRIFTGATE_LOG_FORMAT") or "").lower() == "json"
+
+
 def progress(line: str) -> None:
-    print(line, file=sys.stderr)
+    """A progress line on stderr (a log record when logs are JSON)."""
+    if _json_logs():
+        import logging
+
+        logging.getLogger("driftgate.progress").info(line.strip())
+    else:
+        print(line, file=sys.stderr)
 
 
 def error(msg: str) -> None:
-    click.echo(f"driftgate: error: {msg}", err=True)
+    if _json_logs():
+        import logging
+
+        logging.getLogger("driftgate").error(msg)
+    else:
+        click.echo(f"driftgate: error: {msg}", err=True)

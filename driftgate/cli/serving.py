@@ -90,6 +90,10 @@ def manifests_cmd(region, out, monitoring, config_dir):
     every = configs(None, True, config_dir)  # the objectives list every region's
     for path in manifests.write_monitoring(monitoring, config.serving.namespace, every):
         click.echo(f"monitoring: {path}")
+    from serving import digest_job
+
+    for path in digest_job.write(monitoring, config):  # the weekly digest's CronJob, in k8s/
+        click.echo(f"monitoring: {path}")
     return 0
 
 

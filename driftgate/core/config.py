@@ -40,6 +40,7 @@ from driftgate.core.config_pipeline import (  # noqa: F401
     AnomalyConfig,
     CanaryConfig,
     DataConfig,
+    DigestConfig,
     EvaluationConfig,
     FeaturesConfig,
     KubeflowConfig,
@@ -82,6 +83,7 @@ class RegionConfig:
     kafka: KafkaConfig = field(default_factory=KafkaConfig)
     land: LandConfig = field(default_factory=LandConfig)
     stream: StreamConfig = field(default_factory=StreamConfig)
+    digest: DigestConfig = field(default_factory=DigestConfig)  # driftgate digest and its CronJob
     # fast: ingest, statistics and the Evaluator in process, a record batch at
     # a time (pyarrow, TFDV's generators, TFMA's formulas and validator; the
     # same artifacts); stock: TFX's Beam executors. A --runner other than the
@@ -280,3 +282,16 @@ def schema_file(cfg: RegionConfig, schemas_dir: Optional[Path] = None) -> Path:
     """Path of the pinned schema: ``schemas/<REGION>/v<N>/schema.pbtxt``."""
     base = Path(schemas_dir) if schemas_dir else project_root() / "schemas"
     return base / cfg.region / f"v{cfg.schema.version}" / "schema.pbtxt"
+
+
+def config_hash(cfg: RegionConfig) -> str:
+    """The first 12 hex digits of the SHA-256 of the config's values (keys
+    sorted; where it was read from left out): what the audit trail names as
+    the config in force."""
+    import hashlib
+    import json
+    from dataclasses import asdict
+
+    values = asdict(cfg)
+    values.pop("source_file", None)
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:12]

@@ -249,6 +249,8 @@ class KubeflowConfig:
     # Kubernetes Secret whose keys reach the run recorder as the alert secrets'
     # environment variables (compiled into the spec's kubernetes platform section)
     alerts_secret: str = "driftgate-alerts"
+    # every task's log lines: json (one object per line, for Loki / Elasticsearch) or text
+    log_format: str = field(default="json", metadata={"choices": ("json", "text")})
 
 
 @dataclass(frozen=True)
@@ -265,3 +267,32 @@ class AlertsConfig:
     escalate_after_spans: int = field(metadata=rng(1))
     retries: int = field(metadata=rng(0, 10))
     backoff_seconds: float = field(metadata=rng(0.0, 60.0))
+
+
+@dataclass(frozen=True)
+class DigestConfig:
+    """``driftgate digest``: the week or month at a glance across regions,
+    for stakeholders, and its weekly Kubernetes CronJob. One setting for
+    every region: set it in defaults.yaml (the digest refuses regions that
+    disagree)."""
+
+    # IANA time zone of the period boundaries (weeks run Monday 00:00 to Monday
+    # 00:00 there) and of the CronJob's schedule (its spec.timeZone)
+    timezone: str = "UTC"
+    # the CronJob's schedule: five cron fields in ``timezone`` (Mondays 08:00)
+    cron: str = "0 8 * * 1"
+    # a canary undecided for longer than this is listed under "needs a person"
+    canary_pending_days: float = field(default=7.0, metadata=rng(0.0, lo_open=True))
+    # the CronJob pod's Kubernetes service account (its bucket identity); null: the namespace's default
+    service_account: Optional[str] = None
+
+    def problem(self) -> Optional[str]:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            return f"timezone '{self.timezone}' is not an IANA time zone (e.g. UTC, Europe/Berlin)"
+        if len(self.cron.split()) != 5:
+            return f"cron '{self.cron}' needs five fields (minute hour day month weekday), e.g. '0 8 * * 1'"
+        return None

@@ -7,6 +7,7 @@ Every location is named here once; the rest of driftgate asks a
     <root>/<REGION>/metadata.sqlite      ML Metadata (local runs; on a bucket, a local copy while a run works)
     <root>/<REGION>/run.lease            who is running the region now
     <root>/<REGION>/state/               what the next run needs (statistics, history, releases)
+    <root>/<REGION>/audit/               the audit trail: one JSONL object per record, never rewritten
     <root>/<REGION>/results/span-<N>.json
     <root>/<REGION>/reports/span-<N>.html
     <root>/reports/index.html            summary across regions
@@ -40,6 +41,13 @@ METRICS = "metrics"
 SERVING = "serving"
 ALERTS_FILE = "alerts.json"
 LEASE = "run.lease"
+
+
+def region_root_of_serving(serving_dir: str) -> str:
+    """``<root>/<REGION>`` of a region's serving folder ``<root>/serving/<REGION>``."""
+    path = str(serving_dir).rstrip("/")
+    region = path.rsplit("/", 1)[-1]
+    return storage.join(storage.dirname(storage.dirname(path)), region)
 
 
 def reports_index(root: str) -> str:
@@ -97,6 +105,11 @@ class RegionLayout:
     def lease_file(self) -> str:
         """One run of the region at a time (``driftgate.core.lease``)."""
         return storage.join(self.region_root, LEASE)
+
+    @property
+    def audit_dir(self) -> str:
+        """The region's append-only audit trail (``driftgate.core.audit``)."""
+        return storage.join(self.region_root, "audit")
 
     @property
     def alerts_file(self) -> str:

@@ -162,3 +162,56 @@ def test_the_readme_folder_table_lists_every_top_level_folder():
     assert (
         named == folders
     ), f"README's folder table: add {sorted(folders - named)}, drop {sorted(named - folders)}"
+
+
+SECTIONS = ["Get started", "Concepts", "Operate", "Reference"]
+
+
+def _mkdocs_config() -> dict:
+    import yaml
+
+    return yaml.safe_load((ROOT / "mkdocs.yml").read_text())
+
+
+def test_the_nav_is_four_sections_on_materials_tabs(site):
+    config = _mkdocs_config()
+    assert config["theme"]["name"] == "material"
+    assert {"navigation.tabs", "navigation.sections"} <= set(config["theme"]["features"])
+    nav = config["nav"]
+    assert [next(iter(section)) for section in nav] == SECTIONS
+    pages = {title: [next(iter(p.values())) for p in section[title]] for section in nav for title in section}
+    assert pages["Get started"][0] == "index.md" and "serving-health.md" in pages["Operate"]
+    assert "configuration-reference.md" in pages["Reference"]
+    home = (site / "index.html").read_text()
+    assert re.findall(r'class="md-tabs__link"[^>]*>\s*([^<]+?)\s*<', home) == SECTIONS  # the top bar
+    loaded = re.findall(
+        r"<(?:script|img)[^>]+src=['\"](https?://[^'\"]+)|<link[^>]+href=['\"](https?://[^'\"]+)", home
+    )
+    assert loaded == []  # no font, style or script from the network (theme.font: false)
+
+
+def test_the_index_is_a_door_of_its_own():
+    text = (DOCS / "index.md").read_text()
+    assert "README" not in text  # it does not send the reader back to the repository's README
+    assert "make demo" in text and "make test" in text
+    for section in SECTIONS:
+        assert f"**{section}**" in text
+    linked = set(re.findall(r"\]\(([a-z-]+\.md)\)", text))
+    assert linked == {p.name for p in DOCS.glob("*.md")} - {"index.md"}  # a guided way to every page
+    readme = (ROOT / "README.md").read_text()
+    copied = [line for line in text.splitlines() if len(line) > 40 and line in readme]
+    assert copied == [], copied
+
+
+def test_the_kubeflow_page_sends_the_reader_to_the_artifact_nodes():
+    """KFP UI 2.5-2.17 (RuntimeNodeDetailsV2.tsx, MetricsVisualizations.tsx,
+    CompareV2.tsx): the Visualization tab is on an artifact node; HTML and
+    Markdown cards are titled Static HTML / Static Markdown; Compare runs
+    overlays only ROC curves; a bucket refusal is an error banner."""
+    text = " ".join((DOCS / "kubeflow.md").read_text().split())
+    assert "Open the run, then the task, then its *Visualization* tab" not in text
+    assert "click the artifact node" in text and "not the task itself" in text
+    assert "**Static HTML**" in text and "**Static Markdown**" in text and "*Artifact Info*" in text
+    assert "overlays only the **ROC curves**" in text and "two panels side by side" in text
+    assert "error banner" in text and "store_session_info" in text and "tfx_version" in text
+    assert 'cards stay empty ("No matching files found")' not in text

@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from components.artifacts import GateReport
+from components.monitor.result import RunResult
 from driftgate.core.config import load_region_config
 from pipelines.local_runner import run_region
 from tests.e2e.helpers import corrupt_numeric, tree_digest
@@ -48,6 +49,14 @@ RUN_KEYS = {
     "decision",
     "schema_version",
 }
+
+
+SECRETS = {  # never in a log line (driftgate.core.logs.Redact)
+    "DRIFTGATE_SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T0E2E/B0E2E/e2e-secret-hook",
+    "DRIFTGATE_PAGERDUTY_ROUTING_KEY": "e2e-secret-routing-key",
+    "DRIFTGATE_PROMETHEUS_TOKEN": "e2e-secret-prometheus-token",
+}
+RESULT_FIELDS = {f.name for f in dataclasses.fields(RunResult)}
 
 
 def _small_config():
@@ -110,7 +119,17 @@ def scenario(tmp_path_factory, small_spans):
     after_skip = tree_digest(serving)
     forced = run_region(cfg, root=str(root), data=str(data), force_retrain=True, progress=lambda _: None)
     history = (root / "EWR" / "state" / "history.json").read_text()
-    idle = run_region(cfg, root=str(root), data=str(data), progress=lambda _: None)
+    # the idle run as a pod runs it: the CLI, logs as JSON, the secrets in its environment
+    idle_cli = subprocess.run(
+        [sys.executable, "-m", "driftgate", "--log-format", "json", "run", "--region", "EWR"]
+        + ["--data", str(data), "--root", str(root), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=dict(os.environ, **SECRETS),
+    )
+    assert idle_cli.returncode == 0, idle_cli.stderr[-3000:]
+    idle = RunResult(**{k: v for k, v in json.loads(idle_cli.stdout).items() if k in RESULT_FIELDS})
     history_after_idle = (root / "EWR" / "state" / "history.json").read_text()
     return {
         "first": first,
@@ -121,6 +140,8 @@ def scenario(tmp_path_factory, small_spans):
         "after_skip": after_skip,
         "forced": forced,
         "idle": idle,
+        "idle_log": idle_cli.stderr,
+        "root": root,
         "history": (history, history_after_idle),
         "data": data,
         "serving": serving,
@@ -304,3 +325,56 @@ def test_slices_importance_estimate_and_integrity_reach_result_report_and_card(s
     forced = scenario["forced"]  # evaluated against v1 per carrier
     judged = [s for s in forced.slice_metrics if not s.get("not_judged")]
     assert judged and all(s["slice"].startswith("carrier=") and "auc_diff" in s for s in judged)
+
+
+def test_a_run_logged_as_json_parses_line_by_line_and_leaks_no_secret(scenario):
+    """``driftgate --log-format json run`` (the idle run): every stderr line is
+    one JSON object with a time, level, logger and message; its decision is
+    one ``span_decision`` event with region and span; no secret appears."""
+    lines = [ln for ln in scenario["idle_log"].splitlines() if ln.strip()]
+    assert lines, "the run logged nothing"
+    events = []
+    for line in lines:
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            pytest.fail(f"a log line that is not JSON: {line[:300]!r}")
+        assert {"ts", "level", "logger", "message"} <= set(obj), line
+        if obj.get("event"):
+            events.append(obj)
+    decisions = [e for e in events if e["event"] == "span_decision"]
+    assert len(decisions) == 1, events
+    assert (
+        decisions[0]["region"] == "EWR" and decisions[0]["span"] == 4 and decisions[0]["decision"] == "skip"
+    )
+    assert decisions[0]["run_id"] and decisions[0]["node"] == "run_recorder"
+    for value in SECRETS.values():
+        assert value not in scenario["idle_log"]
+    assert "e2e-secret" not in scenario["idle_log"]
+
+
+def test_the_audit_trail_explains_every_run_and_the_release_state(scenario):
+    from driftgate.app import audit_trail
+
+    trail = audit_trail.load(load_region_config("EWR"), str(scenario["root"]))
+    assert trail.ok, trail.problems
+    decisions = [r for r in trail.records if r["kind"] == "span_decision"]
+    assert [(r["span"], r["action"]) for r in decisions][:1] == [(1, "retrain")]
+    assert all(r["trigger"]["by"] == "pipeline" and r["trigger"]["run_id"] for r in decisions)
+    assert all(r["config_hash"] and r["code_version"] and r["schema_version"] == "v1" for r in decisions)
+    releases = [(r["action"], r["version"]) for r in trail.records if r["kind"] == "release"]
+    assert releases[0] == ("stable", 1)
+    if scenario["forced"].pushed_version:
+        assert (scenario["forced"].release_label, scenario["forced"].pushed_version) in releases
+    pushed = decisions[0]["evidence"]
+    assert pushed["pushed_version"] == 1 and pushed["blessed"] is True and pushed["report"].endswith(".html")
+    # a record lost to a crash after the release committed: the check names it, --repair writes it back
+    audit_dir = scenario["root"] / "EWR" / "audit"
+    (victim,) = [p for p in audit_dir.iterdir() if '"kind": "release", "action": "stable"' in p.read_text()]
+    victim.unlink()
+    broken = audit_trail.load(load_region_config("EWR"), str(scenario["root"]))
+    assert not broken.ok and "stable v1" in broken.problems[0] and "--repair" in broken.problems[0]
+    fixed = audit_trail.load(load_region_config("EWR"), str(scenario["root"]), repair=True)
+    assert fixed.ok and fixed.repaired[0]["action"] == "stable"
+    again = [r for r in fixed.records if r["kind"] == "release" and r["action"] == "stable"]
+    assert again[0]["trigger"] == {"by": "reconciled", "from": "release.json history"}

@@ -14,7 +14,9 @@ after the MLMD round trip, ``display_name`` defaulted to the output key).
   the server handler (``frontend/server/handlers/artifacts.ts``) keeps only the
   object named exactly by the key, so a folder URI gives an empty card.
 - ``system.Metrics``: ``ScalarMetricsSection`` (l.798) tabulates every custom
-  property but ``display_name`` (and ``store_session_info``).
+  property but ``display_name`` (``store_session_info``, which the backend
+  puts on every artifact, is listed too on UI 2.5 to 2.16 and hidden from
+  2.17: ``isReservedArtifactProperty``; the emulated backend sets none).
 - ``system.ClassificationMetrics``: ``getVerifiedClassificationMetricsArtifacts``
   (l.231) keeps an artifact with a ``confidenceMetrics`` (list) or
   ``confusionMatrix`` (struct) custom property; ``validateConfusionMatrix``
@@ -72,7 +74,7 @@ def confidence_metrics_problem(points) -> str:
 
 
 def visualizations(task) -> Dict[str, List[dict]]:
-    """The cards the UI would draw on ``task``'s Visualization tab, by kind:
+    """The cards the UI would draw on the Visualization tabs of ``task``'s output artifacts, by kind:
     each ``{"key", "display_name", ...}`` (HTML/Markdown: ``text``; Metrics:
     ``rows``; ClassificationMetrics: ``confusion``, ``roc``). An artifact of a
     UI type that a rule drops is listed under ``"dropped"`` with the reason."""

@@ -89,6 +89,13 @@ class HtmlWriter(base_executor.BaseExecutor):
         report.value = "<!DOCTYPE html><p>EWR</p>"
 
 
+class MetricsWriter(base_executor.BaseExecutor):
+    """Writes its ``metrics`` output (titled system.Metrics) as the recorders do."""
+
+    def Do(self, input_dict, output_dict, exec_properties):
+        output_dict["metrics"][0].set_float_custom_property("span", 3.0)
+
+
 class Sleeper(base_executor.BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties):
         time.sleep(float(exec_properties.get("sleep_s", 0)))
@@ -182,6 +189,14 @@ def test_a_system_html_output_runs_only_with_the_title_registration(tmp_path, mo
     assert report["uri"].endswith(f"/{PIPELINE}/run-7/task/report") and report["name"] == "run-7-out-0"
     assert report["metadata"]["__is_null__"] == 0 and "tfx_version" in report["metadata"]
     assert Path(report["uri"]).read_text() == "<!DOCTYPE html><p>EWR</p>"
+
+
+def test_a_system_metrics_output_carries_no_tfx_version_row(tmp_path):
+    """The UI's Scalar Metrics table lists every custom property but
+    display_name: TFX's version tag would be a string row among the numbers."""
+    out = _run(tmp_path, "MetricsWriter", _invocation(tmp_path, {"metrics": "system.Metrics"}))
+    (metrics,) = out["artifacts"]["metrics"]["artifacts"]
+    assert metrics["metadata"] == {"span": 3.0}
 
 
 def _lease_env(monkeypatch, tmp_path, lease_file=None) -> str:

@@ -1,6 +1,7 @@
 """What the Kubeflow UI is given for a run (components/monitor/ui.py), checked
 against the UI's own rules (tests/pipelines/kfp_ui.py)."""
 
+import re
 from types import SimpleNamespace
 
 from components.drift.results import Comparison
@@ -47,10 +48,31 @@ def test_summary_has_the_decision_drift_canary_version_and_note():
     text = ui.summary_markdown(_run(warnings=["alerts: pagerduty: HTTP 500"], note="backfill after outage"))
     assert "retrain: drift critical" in text
     assert "drift vs training** (span 1): critical; features: dewp, temp" in text
-    assert "canary** v3 vs stable v2: promote" in text
+    assert "canary**: v3 vs stable v2: promote" in text
     assert "pushed** version 4, label canary" in text
     assert "note**: backfill after outage" in text and "pagerduty" in text
     assert "note" not in ui.summary_markdown(_run())  # the default: no note
+
+
+PYTHON_SPELLING = re.compile(r"\bNone\b|\bTrue\b|\bFalse\b|\bnan\b|v None|vNone")
+
+
+def test_first_model_card_says_no_canary_in_words_not_python_values():
+    """EWR span 1 of ``make demo``: no canary, no stable model, no baseline."""
+    first = _run(
+        span=1,
+        pushed_version=1,
+        release_label="stable",
+        canary={"verdict": "none", "canary_version": None, "stable_version": None, "live": {}},
+    )
+    text = ui.summary_markdown(first)
+    assert "- **canary**: no canary (no model serves yet)" in text
+    assert not PYTHON_SPELLING.search(text), text
+    held = _run(canary={"verdict": "pending", "canary_version": 3, "stable_version": None})
+    assert "canary**: v3 vs no stable model: pending" in ui.summary_markdown(held)
+    odd = _run(span=None, canary={"verdict": "rollback", "canary_version": None, "stable_version": 2})
+    text = ui.summary_markdown(odd)
+    assert "canary**: no canary (stable v2 serves)" in text and not PYTHON_SPELLING.search(text), text
 
 
 def test_scalar_metrics_are_numbers_only():
