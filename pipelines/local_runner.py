@@ -169,6 +169,25 @@ def run_region(
         return _run_held(config, root, data, span, force_retrain, schemas_dir, pushgateway, progress, run_id)
 
 
+def _failed(layout, run_id: str, node, exc: Exception) -> None:
+    """A run whose task failed, as a ``run_failed`` event and an audit record
+    (side channels: never hide the failure itself)."""
+    import logging
+
+    from driftgate.core import audit, logs
+
+    text = (
+        f"{layout.region} run {run_id} failed in {node or 'a task'}: {type(exc).__name__}: {str(exc)[:300]}"
+    )
+    with logs.context(region=layout.region, run_id=run_id):
+        logs.event("run_failed", text, level=logging.ERROR, node_failed=node)
+        try:
+            why = {"by": "pipeline", "run_id": run_id, "node": node, "runner": "local"}
+            audit.record(layout.region_root, "span_decision", "failed", text, why=why)
+        except Exception:  # noqa: BLE001 - the failure is raised whatever happens here
+            logging.getLogger("driftgate").warning("audit record of the failed run not written")
+
+
 def _run_held(config, root, data, span, force_retrain, schemas_dir, pushgateway, progress, run_id):
     layout = region_layout(config, root, data, schemas_dir)
     required = list(config.features.all) + [config.features.label]
@@ -206,8 +225,12 @@ def _run_held(config, root, data, span, force_retrain, schemas_dir, pushgateway,
         )
         handler = _ComponentProgress(progress)
         t0 = time.time()
-        with _quiet_tfx(handler):
-            _runner(run_id).run(pipeline)
+        try:
+            with _quiet_tfx(handler):
+                _runner(run_id).run(pipeline)
+        except Exception as exc:  # a task failed: one run_failed event (on Kubeflow: the exit task's)
+            _failed(layout, run_id, handler.pending, exc)
+            raise
         result = collect(config, layout, run_id, metadata_path)
     result.duration_s = round(time.time() - t0, 1)
     result.component_seconds = {k: round(v, 2) for k, v in handler.seconds.items()}

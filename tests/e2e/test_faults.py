@@ -264,6 +264,16 @@ def test_chain_of_faults_each_recovered_by_the_next_run(base, tmp_path):
     releases = json.loads((moved / REGION / "state" / "releases.json").read_text())
     assert not releases["3"]["model_uri"].startswith("/")  # relative to the region's root
     assert (moved / REGION / releases["3"]["model_uri"]).is_dir()
+    # the audit trail explains the release state: what the kills left unrecorded, the repair step wrote
+    from driftgate.app import audit_trail
+    from driftgate.core.config import load_region_config
+
+    trail = audit_trail.load(load_region_config(REGION), str(moved))
+    assert trail.ok, trail.problems
+    reconciled = [r for r in trail.records if r["trigger"].get("by") == "reconciled"]
+    assert ("canary", 3) in [(r["action"], r["version"]) for r in reconciled]  # killed before recording it
+    failed = [r for r in trail.records if r["kind"] == "span_decision" and r["action"] == "failed"]
+    assert len(failed) >= 2 and any("No space left on device" in r["summary"] for r in failed)
 
 
 def test_rejected_push_is_said_by_the_decision_line_exit_code_metric_and_alert(base, tmp_path):

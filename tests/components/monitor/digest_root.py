@@ -12,19 +12,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from driftgate.app.datasets import WEATHER_COLUMNS
+
 UTC = timezone.utc
-NUMERIC = [
-    "distance",
-    "temp",
-    "dewp",
-    "humid",
-    "wind_dir",
-    "wind_speed",
-    "wind_gust",
-    "precip",
-    "pressure",
-    "visib",
-]
+NUMERIC = ["distance", *WEATHER_COLUMNS]
 CATEGORICAL = ["carrier", "dest", "day_of_week", "sched_dep_hour", "sched_arr_hour"]
 MONDAY = datetime(2026, 11, 30, tzinfo=UTC)  # the week of 30 Nov 2026 (UTC); Berlin's starts 29 Nov 23:00 UTC
 
