@@ -78,7 +78,10 @@ def _layout(jfk) -> RegionLayout:
 def test_a_bad_span_parameter_fails_ingest_in_one_line_and_the_region_is_freed(jfk):
     first = jfk["runs"][0]
     assert first["example_gen"].state == FAILED
-    line = [ln for ln in first["example_gen"].log_tail.splitlines() if 'span="x"' in ln]
+    # the task logs JSON (kubeflow.log_format): the error is one line, one object
+    lines = first["example_gen"].log_tail.splitlines()
+    messages = [json.loads(ln)["message"] if ln.startswith("{") else ln for ln in lines]
+    line = [m for m in messages if 'span="x"' in m]
     assert line and 'expected "next"' in line[-1], first["example_gen"].log_tail
     assert first["span_gate"].state == OMITTED and first["tfx-dag"].state == FAILED
     assert first["run_finalizer"].state == FAILED and first["run_finalizer"].exit_code == 1
