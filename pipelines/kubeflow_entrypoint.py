@@ -333,9 +333,9 @@ def main(parsed_argv) -> None:
 
 
 if __name__ == "__main__":
-    if (os.environ.get("DRIFTGATE_LOG_FORMAT") or "").lower() == "json":  # before TensorFlow prints
-        from driftgate.core import logs
+    from driftgate.core import logs
 
+    if logs.is_json():  # before TensorFlow prints
         logs.capture_native_stderr()
     from pipelines.task_imports import prepare_imports
 

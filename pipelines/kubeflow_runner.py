@@ -24,9 +24,11 @@ import posixpath
 import re
 from typing import Optional
 
+from driftgate.core import logs
 from driftgate.core import vocabulary as ids
 from driftgate.core.config import ConfigError, RegionConfig
 from driftgate.core.layout import RegionLayout
+from serving import health
 
 # Filesystems TFX (tf.io.gfile) can write in the pipeline image. Checked here
 # against the schemes the installed TensorFlow registers; the image installs the
@@ -189,7 +191,7 @@ def add_lease_env(spec: dict, layout: RegionLayout, log_format: str = "") -> Non
         executor["container"]["env"] = env
 
 
-LOG_FORMAT_ENV = "DRIFTGATE_LOG_FORMAT"  # driftgate.core.logs.ENV
+LOG_FORMAT_ENV = logs.ENV
 LEASE_ENV = (ids.ENV_LEASE_FILE, ids.ENV_PIPELINE_ROOT, LOG_FORMAT_ENV)
 SECRET_MOUNT = "/var/run/secrets/driftgate-alerts"
 # alert secret (env name read by components.monitor.alerts) -> key in the Kubernetes Secret
@@ -198,7 +200,7 @@ SECRET_KEYS = {
     "DRIFTGATE_PAGERDUTY_ROUTING_KEY": "pagerduty-routing-key",
 }
 # the canary judge's bearer token for serving.prometheus_url (serving.health.TOKEN), same Secret
-CANARY_SECRET_KEYS = {"DRIFTGATE_PROMETHEUS_TOKEN": "prometheus-token"}
+CANARY_SECRET_KEYS = {health.TOKEN: "prometheus-token"}
 
 
 def add_alert_secrets(spec: dict, secret: str) -> dict:

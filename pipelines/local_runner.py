@@ -181,11 +181,8 @@ def _failed(layout, run_id: str, node, exc: Exception) -> None:
     )
     with logs.context(region=layout.region, run_id=run_id):
         logs.event("run_failed", text, level=logging.ERROR, node_failed=node)
-        try:
-            why = {"by": "pipeline", "run_id": run_id, "node": node, "runner": "local"}
-            audit.record(layout.region_root, "span_decision", "failed", text, why=why)
-        except Exception:  # noqa: BLE001 - the failure is raised whatever happens here
-            logging.getLogger("driftgate").warning("audit record of the failed run not written")
+        why = {"by": "pipeline", "run_id": run_id, "node": node, "runner": "local"}
+        audit.try_record(layout.region_root, "span_decision", "failed", text, why=why)
 
 
 def _run_held(config, root, data, span, force_retrain, schemas_dir, pushgateway, progress, run_id):

@@ -18,8 +18,6 @@ def audit_event(serving_dir: str, state, event: dict, why: Optional[dict] = None
     """One release history entry as an audit record and a log event (a side
     channel: a failure is logged; ``driftgate audit`` then names the entry
     no record explains, and the repair step writes it)."""
-    import logging
-
     from driftgate.core import audit, logs
     from driftgate.core.layout import region_root_of_serving
 
@@ -30,20 +28,17 @@ def audit_event(serving_dir: str, state, event: dict, why: Optional[dict] = None
         action=event["action"], version=event.get("version"), stable=state.stable, canary=state.canary
     )
     logs.event("release_changed", text, **fields)
-    try:
-        evidence = {k: v for k, v in event.items() if k not in ("action", "version")}
-        evidence.update(stable=state.stable, canary=state.canary, revision=state.revision)
-        audit.record(
-            region_root_of_serving(serving_dir),
-            "release",
-            event["action"],
-            text[:500],
-            version=event.get("version"),
-            evidence=evidence,
-            why=why,
-        )
-    except Exception as exc:  # noqa: BLE001 - never fails the release itself
-        logging.getLogger("driftgate").warning("audit record not written for %s: %s", text, exc)
+    evidence = {k: v for k, v in event.items() if k not in ("action", "version")}
+    evidence.update(stable=state.stable, canary=state.canary, revision=state.revision)
+    audit.try_record(
+        region_root_of_serving(serving_dir),
+        "release",
+        event["action"],
+        text[:500],
+        version=event.get("version"),
+        evidence=evidence,
+        why=why,
+    )
 
 
 def _key(action, version, at) -> tuple:

@@ -207,34 +207,29 @@ def judge_and_apply(
 
 def _audit(serving_dir: str, result: dict) -> None:
     """The verdict as a ``canary_verdict`` log event and audit record (side channel)."""
-    import logging
-
     from driftgate.core import audit, logs
     from driftgate.core.layout import region_root_of_serving
 
     failed = [r for r in result["reasons"] if not r.startswith(("ok", "note"))]
     text = f"canary v{result['canary_version']} vs stable v{result['stable_version']}: {result['verdict']}"
     logs.event("canary_verdict", text, verdict=result["verdict"], decided_by=result.get("decided_by"))
-    try:
-        audit.record(
-            region_root_of_serving(serving_dir),
-            "canary_verdict",
-            result["verdict"],
-            text,
-            span=result.get("span"),
-            version=result["canary_version"],
-            evidence={
-                "stable_version": result["stable_version"],
-                "decided_by": result.get("decided_by"),
-                "offline_verdict": result.get("offline_verdict"),
-                "rows": result.get("rows"),
-                "not_ok": failed[:6],
-                "live": (result.get("live") or {}).get("sentence"),
-                "report": result.get("report"),
-            },
-        )
-    except Exception as exc:  # noqa: BLE001 - the verdict stands without its record
-        logging.getLogger("driftgate").warning("audit record not written for %s: %s", text, exc)
+    audit.try_record(
+        region_root_of_serving(serving_dir),
+        "canary_verdict",
+        result["verdict"],
+        text,
+        span=result.get("span"),
+        version=result["canary_version"],
+        evidence={
+            "stable_version": result["stable_version"],
+            "decided_by": result.get("decided_by"),
+            "offline_verdict": result.get("offline_verdict"),
+            "rows": result.get("rows"),
+            "not_ok": failed[:6],
+            "live": (result.get("live") or {}).get("sentence"),
+            "report": result.get("report"),
+        },
+    )
 
 
 def record_in_mlmd(metadata_path: str, region: str, result: dict) -> int:

@@ -6,6 +6,7 @@ run (the exit task). Side channels: a write failure becomes a run warning."""
 from __future__ import annotations
 
 import logging
+from typing import Optional
 
 from driftgate.core import audit, logs
 
@@ -40,9 +41,17 @@ def decision(run, layout) -> None:
             f": {run.summary}" if run.summary else ""
         )
         logs.event("span_decision", text[:1000], decision=run.decision, pushed_version=run.pushed_version)
-        try:
-            schema_pin(run, layout, audit.read(layout.region_root))
-            audit.record(
+        previous = (
+            audit.latest(
+                layout.region_root,
+                lambda r: r.get("kind") == "span_decision" and bool(r.get("schema_version")),
+            )
+            if run.schema_version
+            else None
+        )
+        problems = [
+            schema_pin(run, layout, previous),
+            audit.try_record(
                 layout.region_root,
                 "span_decision",
                 run.decision or "unknown",
@@ -51,32 +60,28 @@ def decision(run, layout) -> None:
                 version=run.pushed_version,
                 evidence=evidence(run),
                 schema_version=run.schema_version or None,
-            )
-        except Exception as exc:  # noqa: BLE001 - a side channel: the run stands
-            logging.getLogger("driftgate").warning("audit record not written: %s", exc)
-            run.warnings.append(f"audit record not written ({type(exc).__name__}: {exc})")
+            ),
+        ]
+        run.warnings += [p for p in problems if p]
 
 
-def schema_pin(run, layout, earlier) -> None:
+def schema_pin(run, layout, previous: Optional[dict]) -> Optional[str]:
     """A ``schema_pin`` record when this run's schema version differs from the
-    last decision's (a region's pin changed in between: a reviewed release)."""
-    before = [
-        r.get("schema_version")
-        for r in earlier
-        if r.get("kind") == "span_decision" and r.get("schema_version")
-    ]
-    if not run.schema_version or not before or before[-1] == run.schema_version:
-        return
-    text = f"schema {before[-1]} -> {run.schema_version} (first run under the new pin)"
-    logs.event("schema_changed", text, previous=before[-1], schema_version=run.schema_version)
-    audit.record(
+    last decision's (a region's pin changed in between: a reviewed release);
+    None, or why the record was not written."""
+    before = (previous or {}).get("schema_version")
+    if not run.schema_version or not before or before == run.schema_version:
+        return None
+    text = f"schema {before} -> {run.schema_version} (first run under the new pin)"
+    logs.event("schema_changed", text, previous=before, schema_version=run.schema_version)
+    return audit.try_record(
         layout.region_root,
         "schema_pin",
         "changed",
         text,
         span=run.span,
         version=run.schema_version,
-        evidence={"previous": before[-1], "commit": getattr(run, "schema_commit", None)},
+        evidence={"previous": before, "commit": getattr(run, "schema_commit", None)},
         schema_version=run.schema_version,
     )
 
@@ -85,13 +90,12 @@ def failure(outcome, layout) -> None:
     """A failed run (the exit task): a ``run_failed`` event and an audit record."""
     with logs.context(region=layout.region, run_id=outcome.run_id):
         logs.event("run_failed", outcome.summary[:1000], level=logging.ERROR, state=outcome.state)
-        try:
-            audit.record(
-                layout.region_root,
-                "span_decision",
-                "failed",
-                outcome.summary[:500],
-                evidence={"state": outcome.state, "holder": outcome.holder, "warnings": outcome.warnings},
-            )
-        except Exception as exc:  # noqa: BLE001 - a side channel
-            outcome.warnings.append(f"audit record not written ({type(exc).__name__}: {exc})")
+        why = audit.try_record(
+            layout.region_root,
+            "span_decision",
+            "failed",
+            outcome.summary[:500],
+            evidence={"state": outcome.state, "holder": outcome.holder, "warnings": outcome.warnings},
+        )
+        if why:
+            outcome.warnings.append(why)

@@ -22,10 +22,12 @@ from typing import Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from components.monitor.digest import RegionRecords, summarise
 from components.monitor.periods import Period, parse_time, period_ending
+from components.state import RegionState
 from driftgate.core import layout, storage
 from driftgate.core.config import DigestConfig
 from driftgate.core.errors import DriftgateError
 from driftgate.core.strict import ConfigError
+from serving import release
 
 NOT_REGIONS = {layout.SERVING, layout.REPORTS, layout.METRICS}
 SPAN_FILE = re.compile(r"^span-(\d+)\.(json|html)$")
@@ -77,8 +79,8 @@ def read_region(
     """What ``region``'s runs recorded under ``root`` that a digest of periods
     from ``since`` on can need."""
     lay = layout.RegionLayout(root, region, config.serving.model_name if config else "model")
-    rec = RegionRecords(region, history=_json(storage.join(lay.state_dir, "history.json"), []))
-    rec.release = _json(storage.join(lay.serving_dir, "release.json"))
+    rec = RegionRecords(region, history=RegionState(lay.state_dir).history())
+    rec.release = _json(release.state_path(lay.serving_dir))
     rec.alerts_sent = _json(lay.alerts_file, {}) or {}
     recorded = {h["span"]: parse_time(h.get("recorded_at")) for h in rec.history if "span" in h}
     names = storage.listdir(lay.results_dir)

@@ -109,7 +109,9 @@ def _json_logs_asked(argv: Optional[List[str]]) -> bool:
             return args[i + 1] == "json"
         if a.startswith("--log-format="):
             return a.split("=", 1)[1] == "json"
-    return (os.environ.get("DRIFTGATE_LOG_FORMAT") or "").lower() == "json"
+    from driftgate.core import logs
+
+    return logs.is_json()
 
 
 def main(argv: Optional[List[str]] = None) -> int:

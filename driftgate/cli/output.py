@@ -8,6 +8,8 @@ from typing import Any, Iterable, List, Sequence
 
 import click
 
+from driftgate.core import logs
+
 TABLE, JSON = "table", "json"
 output_option = click.option(
     "-o",
@@ -45,15 +47,9 @@ def lines(text_lines: List[str]) -> None:
     click.echo("\n".join(text_lines))
 
 
-def _json_logs() -> bool:
-    import os
-
-    return (os.environ.get("DRIFTGATE_LOG_FORMAT") or "").lower() == "json"
-
-
 def progress(line: str) -> None:
     """A progress line on stderr (a log record when logs are JSON)."""
-    if _json_logs():
+    if logs.is_json():
         import logging
 
         logging.getLogger("driftgate.progress").info(line.strip())
@@ -62,7 +58,7 @@ def progress(line: str) -> None:
 
 
 def error(msg: str) -> None:
-    if _json_logs():
+    if logs.is_json():
         import logging
 
         logging.getLogger("driftgate").error(msg)

@@ -20,10 +20,11 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
+import logging
 import os
 import secrets
 import sys
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from driftgate.core import logs, storage
 
@@ -67,8 +68,8 @@ def record(
     at: Optional[dt.datetime] = None,
     why: Optional[dict] = None,
 ) -> dict:
-    """Writes one record (and logs it); returns it. Never raises for a side
-    channel's sake is the caller's choice: this raises on a write failure."""
+    """Writes one record; returns it. Raises on a write failure (side
+    channels call :func:`try_record`)."""
     from driftgate.core.version import driftgate_version
 
     if kind not in KINDS:
@@ -92,6 +93,34 @@ def record(
     name = at.strftime("%Y%m%dT%H%M%S.%fZ") + f"-{secrets.token_hex(4)}.jsonl"
     storage.write_atomic(storage.join(folder(region_root), name), json.dumps(rec, default=str) + "\n")
     return rec
+
+
+def try_record(region_root: str, kind: str, action: str, summary: str, **fields) -> Optional[str]:
+    """:func:`record` for a side channel: never raises. None when written, else
+    one line saying it was not (also logged as a warning) for the caller's warnings."""
+    try:
+        record(region_root, kind, action, summary, **fields)
+        return None
+    except Exception as exc:  # noqa: BLE001 - the decision or release stands without its record
+        why = f"audit record not written for {summary[:120]!r} ({type(exc).__name__}: {exc})"
+        logging.getLogger(logs.LOGGER).warning(why)
+        return why
+
+
+def latest(region_root: str, match: Callable[[dict], bool]) -> Optional[dict]:
+    """The newest readable record ``match`` accepts, read from the newest
+    object back (names sort by time): a run reads a few objects, not the trail."""
+    where = folder(region_root)
+    for name in sorted(storage.listdir(where), reverse=True):
+        if not name.endswith(".jsonl"):
+            continue
+        try:
+            rec = json.loads(storage.read_text(storage.join(where, name)).splitlines()[0])
+        except (ValueError, IndexError):
+            continue
+        if match(rec):
+            return rec
+    return None
 
 
 def read(region_root: str, since: Optional[str] = None, until: Optional[str] = None) -> List[dict]:

@@ -214,6 +214,11 @@ def capture_native_stderr() -> None:
     atexit.register(finish)
 
 
+def is_json(env=os.environ) -> bool:
+    """Whether ``DRIFTGATE_LOG_FORMAT`` asks for JSON lines (never raises)."""
+    return (env.get(ENV) or "").strip().lower() == "json"
+
+
 def chosen(fmt: Optional[str] = None) -> str:
     """The format asked for: ``fmt``, else ``DRIFTGATE_LOG_FORMAT``, else text."""
     fmt = (fmt or os.environ.get(ENV) or "text").lower()
