@@ -151,6 +151,18 @@ def upload_preconditions(monkeypatch):
 
 FAULTS_SUMMARY_ENV = "DRIFTGATE_TEST_FAULTS_SUMMARY"
 
+
+@pytest.fixture(autouse=True)
+def _fresh_log_context():
+    """Each test starts without a bound log context: a task entrypoint run in
+    process binds ``runner`` for the rest of its (the worker's) life."""
+    from driftgate.core import logs
+
+    token = logs._context.set(None)
+    yield
+    logs._context.reset(token)
+
+
 # The longest files first (longest-processing-time first): ``make test`` runs
 # with ``-n 2 --dist loadfile``, whose scheduler hands out whole files in
 # collection order; started first, the long e2e files share the two workers and

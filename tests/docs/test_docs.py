@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.chromium import CHROMIUM, chromium
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
 MKDOCS = [
     sys.executable,
     "-m",
@@ -95,24 +97,7 @@ def test_module_docstrings_point_at_pages_that_exist():
 
 
 def _chromium(url: str, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            *extra,
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return chromium(url, tmp_path / "profile", *extra)
 
 
 @pytest.mark.skipif(

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -26,6 +25,7 @@ from typing import Iterator, List
 
 import numpy as np
 
+from driftgate.local.engines import free_ports
 from serving import health
 
 PROMETHEUS, PROMTOOL = shutil.which("prometheus"), shutil.which("promtool")
@@ -113,18 +113,12 @@ def backfill(text: str, data_dir: Path) -> None:
     assert out.returncode == 0, out.stdout + out.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def running(data_dir: Path) -> Iterator[str]:
     """Prometheus over ``data_dir``'s blocks on a free loopback port; yields its URL."""
     config = data_dir.parent / "prometheus.yml"
     config.write_text("global:\n  scrape_interval: 15s\n")  # no scrape job: the blocks hold the series
-    port = _free_port()
+    port = free_ports(1)[0]
     log = open(data_dir.parent / "prometheus.log", "w")
     proc = subprocess.Popen(
         [

@@ -13,6 +13,7 @@ import pytest
 from components.canary import live
 from driftgate.core.config import load_region_config
 from driftgate.core.vocabulary import PENDING, PROMOTE, ROLLBACK
+from driftgate.local.engines import free_ports
 from serving import health
 from tests.monitoring import prometheus_server as ps
 from tests.monitoring.prometheus_server import Traffic
@@ -131,7 +132,7 @@ def test_without_a_url_the_verdict_says_offline_only():
 
 
 def test_an_unreachable_prometheus_keeps_the_canary_pending(tmp_path):
-    port = ps._free_port()  # nothing listens there
+    port = free_ports(1)[0]  # nothing listens there
     token = tmp_path / "token"
     token.write_text("s3cret-token\n")
     env = {health.TOKEN + "_FILE": str(token)}

@@ -4,8 +4,6 @@ counts, "needs a person" first, Markdown sized for one Slack message, and a
 self-contained HTML page that renders in headless Chromium."""
 
 import re
-import shutil
-import subprocess
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -13,6 +11,7 @@ import pytest
 from components.monitor import digest, digest_view
 from components.monitor.periods import period_ending, run_time
 from driftgate.app import digest as app
+from tests.chromium import chromium, need_chromium
 from tests.components.monitor import digest_root
 
 UTC = timezone.utc
@@ -198,40 +197,17 @@ def test_html_is_self_contained_with_every_section(root):
     assert "href='../EWR/reports/span-5.html'" in page and page.count("<svg") >= 6
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.mark.skipif(
-    CHROMIUM is None, reason="headless Chromium not installed (scripts/ensure_debian_packages.sh)"
-)
+@need_chromium
 def test_digest_renders_in_headless_chromium(tmp_path, root):
     from PIL import Image, ImageStat
 
     page = tmp_path / "digest.html"
     page.write_text(digest_view.html_page(_digest(root)))
-    common = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
     shot = tmp_path / "shot.png"
-    run = subprocess.run(
-        common
-        + ["--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"]
-        + [
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--window-size=1200,1400",
-            f"--screenshot={shot}",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = chromium(page.as_uri(), tmp_path / "profile", "--window-size=1200,1400", f"--screenshot={shot}")
     assert shot.is_file(), run.stderr[-2000:]
     img = Image.open(shot).convert("L")
     assert img.size == (1200, 1400) and ImageStat.Stat(img).stddev[0] > 10  # not a blank page
-    dom = subprocess.run(
-        common + [f"--user-data-dir={tmp_path / 'profile2'}", "--dump-dom", page.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    ).stdout
+    dom = chromium(page.as_uri(), tmp_path / "profile2", "--dump-dom").stdout
     for section in ('id="needs-person"', 'id="overview-table"', 'id="region-EWR"', "<polyline"):
         assert section in dom

@@ -2,14 +2,12 @@
 
 import html
 import re
-import shutil
-import subprocess
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from components.monitor import report
+from tests.chromium import chromium, need_chromium
 
 
 def _result(decision="retrain"):
@@ -94,12 +92,7 @@ def test_summary_report_shows_decisions_and_heat_map():
     assert page.count("<tr>") >= 5 and ">skip<" in page and ">block<" in page
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.mark.skipif(
-    CHROMIUM is None, reason="headless Chromium not installed (scripts/ensure_debian_packages.sh)"
-)
+@need_chromium
 def test_report_renders_in_headless_chromium(tmp_path, summary_of):
     from PIL import Image, ImageStat
 
@@ -111,46 +104,13 @@ def test_report_renders_in_headless_chromium(tmp_path, summary_of):
         report.run_report(_result(), {"temp": (b["temp"], c["temp"])}, {"stable": 2, "canary": 3})
     )
     shot = tmp_path / "shot.png"
-    dump = subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--window-size=1200,1400",
-            f"--screenshot={shot}",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    dump = chromium(page.as_uri(), tmp_path / "profile", "--window-size=1200,1400", f"--screenshot={shot}")
     assert shot.is_file(), dump.stderr[-2000:]
     img = Image.open(shot).convert("L")
     assert img.size == (1200, 1400)
     stat = ImageStat.Stat(img)
     assert stat.stddev[0] > 10  # not a blank page
-    dom = subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            f"--user-data-dir={tmp_path / 'profile2'}",
-            "--dump-dom",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    ).stdout
+    dom = chromium(page.as_uri(), tmp_path / "profile2", "--dump-dom").stdout
     for section in ('id="decision"', 'id="why"', 'id="drift-training"', 'id="plots"', 'id="evaluation"'):
         assert section in dom
 
